@@ -1,0 +1,3 @@
+//! The auth core: password hashing and policy, token issue and verification.
+
+pub mod passwords;

@@ -1,0 +1,13 @@
+//! The gateway's supervised runtime.
+//!
+//! ```text
+//! GatewaySupervisor
+//! └── BackendSupervisor ── BackendActor × N   (transport, session to the backend, health loop,
+//!                                              capability cache)
+//! ```
+//! Plus the pieces the actors and the web crate share: validated specs, storage (diesel over
+//! SQLite or PostgreSQL) and the auth core (passwords, tokens). This crate never imports actix-web.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod spec;

@@ -1,0 +1,50 @@
+//! Validated, immutable descriptions of what the runtime should run.
+//!
+//! The root crate turns configuration files into these; the actors only ever see validated specs,
+//! so nothing below this line re-checks user input. `PartialEq` is what reload diffs compare.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the gateway talks to one backend MCP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendTransport {
+    /// MCP Streamable HTTP (2025-03-26 and later): POST JSON-RPC, answers as JSON or an SSE stream.
+    StreamableHttp { url: url::Url },
+    /// The 2024-11-05 HTTP+SSE transport: GET an event stream, POST to the endpoint it announces.
+    Sse { url: url::Url },
+    /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        cwd: Option<PathBuf>,
+    },
+}
+
+impl BackendTransport {
+    /// The name used in config files, logs and `/health/ready`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackendTransport::StreamableHttp { .. } => "streamable-http",
+            BackendTransport::Sse { .. } => "sse",
+            BackendTransport::Stdio { .. } => "stdio",
+        }
+    }
+}
+
+/// One configured backend MCP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendSpec {
+    /// Unique, URL-safe name (`/mcp/{name}` exposes it alone).
+    pub name: String,
+    pub transport: BackendTransport,
+    /// Prepended to this backend's tool names on the aggregated `/mcp` (default `"<name>_"`).
+    pub tool_prefix: String,
+    pub enabled: bool,
+    /// Upper bound for one request to the backend, `initialize` and health checks included.
+    pub timeout: Duration,
+    /// Time between health checks.
+    pub health_interval: Duration,
+}

@@ -1,0 +1,101 @@
+//! The validated configuration: what the rest of the program reads. Built only by `load`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actors::auth::passwords::PasswordPolicy;
+use actors::spec::BackendSpec;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    pub server: ServerConfig,
+    /// Database, secrets, setup token and logs live here (created on first start).
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub logging: LoggingConfig,
+    pub backends: Vec<BackendSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Every listener binds this address. Restart-only.
+    pub host: String,
+    /// Restart-only.
+    pub port: u16,
+    /// Issuer and base of every advertised URL; never derived from a request's Host header.
+    pub public_url: url::Url,
+    /// Peers whose `X-Forwarded-For` is believed. Empty: none.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long SIGTERM waits for in-flight requests.
+    pub drain_timeout: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads (0 = one per core).
+    pub workers: usize,
+}
+
+/// An address with a prefix length, e.g. `10.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net) as u128, self.prefix, 32)
+                    == masked(u32::from(ip) as u128, self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+            }
+            (IpAddr::V6(_), IpAddr::V4(ip)) => self.contains(IpAddr::V6(ip.to_ipv6_mapped())),
+            (IpAddr::V4(_), IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+                Some(v4) => self.contains(IpAddr::V4(v4)),
+                None => false,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (default `sqlite://<data_dir>/authmcp.db`) or `postgres://…`. Restart-only.
+    pub url: String,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    /// `false` admits anonymous requests (development only).
+    pub required: bool,
+    /// HS256 signing secret; when absent, one is generated into `<data_dir>/jwt-secret` (0600).
+    pub jwt_secret: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub bcrypt_cost: u32,
+    /// How many bcrypt hashes/verifications may run at once (each takes a blocking thread).
+    pub max_concurrent_hashes: usize,
+    pub password_policy: PasswordPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggingConfig {
+    /// trace, debug, info, warning, error, critical.
+    pub level: String,
+    /// Rotate `<data_dir>/logs/gateway.log` when it reaches this size.
+    pub max_file_bytes: u64,
+    /// Rotated files kept.
+    pub max_files: u32,
+}

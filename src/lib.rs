@@ -1,0 +1,5 @@
+//! authmcp-gateway: the daemon's wiring — command line, configuration, boot, signals.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
