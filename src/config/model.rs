@@ -1,11 +1,10 @@
 //! The validated configuration: what the rest of the program reads. Built only by `load`.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use actors::auth::passwords::PasswordPolicy;
-use actors::spec::BackendSpec;
+use actors::spec::{BackendSpec, IpNet};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
@@ -34,39 +33,6 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
-}
-
-/// An address with a prefix length, e.g. `10.0.0.0/8` or `::1/128`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl IpNet {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
-            if prefix == 0 {
-                0
-            } else {
-                bits >> (width - prefix)
-            }
-        }
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net) as u128, self.prefix, 32)
-                    == masked(u32::from(ip) as u128, self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
-            }
-            (IpAddr::V6(_), IpAddr::V4(ip)) => self.contains(IpAddr::V6(ip.to_ipv6_mapped())),
-            (IpAddr::V4(_), IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
-                Some(v4) => self.contains(IpAddr::V4(v4)),
-                None => false,
-            },
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

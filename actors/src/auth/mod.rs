@@ -1,3 +1,5 @@
-//! The auth core: password hashing and policy, token issue and verification.
+//! The auth core: password hashing and policy, token issue and verification, and the identity
+//! service that combines them with the users table.
 
 pub mod passwords;
+pub mod tokens;
