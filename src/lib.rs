@@ -1,5 +1,12 @@
 //! authmcp-gateway: the daemon's wiring — command line, configuration, boot, signals.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod daemon;
+pub mod first_start;
+pub mod logging;
+pub mod sd_notify;
+pub mod signals;

@@ -1,1 +1,57 @@
-pub fn placeholder() {}
+//! The gateway's HTTP face (actix-web): routes, middleware and the error → status mapping.
+//!
+//! Handlers stay thin — extract, read a snapshot or make one call into `actors`, respond. This crate
+//! never touches diesel; it reaches storage only through the `actors` services.
+#![forbid(unsafe_code)]
+
+pub mod authn;
+pub mod error;
+pub mod health;
+pub mod login;
+pub mod request_context;
+pub mod state;
+pub mod well_known;
+
+use actix_web::{HttpRequest, web};
+
+pub use error::WebError;
+pub use state::{AppState, WebSettings};
+
+/// Every route of the gateway. Middleware (`request_context`, then `authn::require_auth`) is
+/// added by the caller because actix's `wrap` changes the `App` type.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    login::configure(cfg);
+    well_known::configure(cfg);
+}
+
+/// JSON bodies that fail to parse get a 400 that says why, in our error format.
+pub fn json_config(max_body_bytes: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(max_body_bytes)
+        .error_handler(|error, _req: &HttpRequest| {
+            use actix_web::error::JsonPayloadError as J;
+            let web_error = match &error {
+                J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => {
+                    WebError::PayloadTooLarge(format!(
+                        "The request body exceeds the {limit}-byte limit."
+                    ))
+                }
+                J::ContentType => WebError::BadRequest(
+                    "Send the body as JSON with `Content-Type: application/json`.".into(),
+                ),
+                other => WebError::BadRequest(format!(
+                    "The request body is not the expected JSON: {other}."
+                )),
+            };
+            web_error.into()
+        })
+}
+
+/// Unknown paths (reached only by authenticated callers) get a JSON 404.
+pub async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::NotFound().json(serde_json::json!({
+        "error": "not_found",
+        "detail": format!("No route for {} {}.", req.method(), req.path()),
+    }))
+}

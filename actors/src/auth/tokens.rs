@@ -70,7 +70,12 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     /// `public_url` without a trailing slash, e.g. `https://gw.example.com`.
-    pub fn new(secret: &[u8], public_url: &str, access_ttl: Duration, refresh_ttl: Duration) -> Self {
+    pub fn new(
+        secret: &[u8],
+        public_url: &str,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+    ) -> Self {
         let issuer = public_url.trim_end_matches('/').to_string();
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
@@ -91,7 +96,12 @@ impl TokenKeys {
         &self.access_audience
     }
 
-    pub fn issue(&self, kind: TokenKind, user_id: i64, username: &str) -> Result<IssuedToken, TokenError> {
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        user_id: i64,
+        username: &str,
+    ) -> Result<IssuedToken, TokenError> {
         let (aud, ttl) = match kind {
             TokenKind::Access => (&self.access_audience, self.access_ttl),
             TokenKind::Refresh => (&self.refresh_audience, self.refresh_ttl),
@@ -109,7 +119,10 @@ impl TokenKeys {
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))?;
-        Ok(IssuedToken { token, expires_in: ttl })
+        Ok(IssuedToken {
+            token,
+            expires_in: ttl,
+        })
     }
 
     /// Checks signature, algorithm (HS256 only), issuer, audience, expiry and kind.
@@ -123,10 +136,11 @@ impl TokenKeys {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-            other => TokenError::Invalid(describe(other)),
-        })?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                other => TokenError::Invalid(describe(other)),
+            })?;
         if data.claims.typ != kind {
             return Err(TokenError::Invalid("wrong token type".into()));
         }
@@ -149,7 +163,10 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// 128 random bits, hex: token ids, request ids, setup tokens.
@@ -164,7 +181,12 @@ mod tests {
     use super::*;
 
     fn keys(secret: &[u8], url: &str) -> TokenKeys {
-        TokenKeys::new(secret, url, Duration::from_secs(60), Duration::from_secs(600))
+        TokenKeys::new(
+            secret,
+            url,
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+        )
     }
 
     #[test]
@@ -184,7 +206,10 @@ mod tests {
     fn refresh_token_is_not_an_access_token() {
         let k = keys(b"secret-a-secret-a-secret-a-secret", "http://gw.test");
         let r = k.issue(TokenKind::Refresh, 1, "bob").unwrap();
-        assert!(matches!(k.verify(&r.token, TokenKind::Access), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            k.verify(&r.token, TokenKind::Access),
+            Err(TokenError::Invalid(_))
+        ));
         assert!(k.verify(&r.token, TokenKind::Refresh).is_ok());
     }
 
@@ -194,9 +219,18 @@ mod tests {
         let b = keys(b"secret-a-secret-a-secret-a-secret", "http://b.test");
         let c = keys(b"secret-c-secret-c-secret-c-secret", "http://a.test");
         let t = a.issue(TokenKind::Access, 1, "x").unwrap().token;
-        assert_eq!(b.verify(&t, TokenKind::Access), Err(TokenError::Invalid("wrong issuer".into())));
-        assert_eq!(c.verify(&t, TokenKind::Access), Err(TokenError::Invalid("bad signature".into())));
-        assert!(matches!(a.verify("not-a-jwt", TokenKind::Access), Err(TokenError::Invalid(_))));
+        assert_eq!(
+            b.verify(&t, TokenKind::Access),
+            Err(TokenError::Invalid("wrong issuer".into()))
+        );
+        assert_eq!(
+            c.verify(&t, TokenKind::Access),
+            Err(TokenError::Invalid("bad signature".into()))
+        );
+        assert!(matches!(
+            a.verify("not-a-jwt", TokenKind::Access),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,272 @@
+//! Boot, run and drain: the daemon's lifecycle, written as one function that takes a listener and
+//! a control channel so tests can run the real thing in-process on port 0.
+//!
+//! Order: storage → identity → HTTP listener → supervisor tree → READY. Reload and shutdown arrive
+//! as [`Control`] messages (the signal task turns SIGHUP/SIGTERM/SIGINT into them).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web as aweb};
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+
+use actors::auth::identity::Identity;
+use actors::auth::passwords::PasswordHasher;
+use actors::auth::tokens::TokenKeys;
+use actors::storage::{Database, users};
+use actors::supervisor::GatewayHandle;
+use web::{AppState, WebSettings};
+
+use crate::config::{self, GatewayConfig, Sources};
+use crate::first_start;
+use crate::sd_notify::Notifier;
+
+/// What the running daemon can be asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Reload,
+    Shutdown,
+}
+
+/// Where the daemon is in its life, published for tests and the watchdog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lifecycle {
+    pub phase: Phase,
+    pub reloads_applied: u64,
+    pub reloads_failed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    Starting,
+    Ready,
+    Reloading,
+    Stopping,
+    Stopped,
+}
+
+/// Everything `run` needs besides the configuration.
+pub struct RunContext {
+    /// Re-read on reload; `None` means reload re-applies the current config (tests).
+    pub sources: Option<Sources>,
+    pub listener: TcpListener,
+    pub control: mpsc::Receiver<Control>,
+    pub lifecycle: watch::Sender<Lifecycle>,
+    pub notifier: Option<Notifier>,
+    pub log: slog::Logger,
+    /// Changes the log level on reload (the real binary's logging guard).
+    pub set_log_level: Option<Box<dyn Fn(&str) + Send + Sync>>,
+}
+
+/// The parts that live for the whole run.
+struct Running {
+    config: GatewayConfig,
+    state: AppState,
+    gateway: GatewayHandle,
+}
+
+pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<()> {
+    let log = ctx.log.clone();
+    let db = open_database(&config).await?;
+    let (secret, secret_source) = first_start::jwt_secret(config.auth.jwt_secret.as_deref(), &config.data_dir)?;
+    if let first_start::SecretSource::Generated(path) = &secret_source {
+        slog::info!(log, "Generated a JWT signing secret."; "path" => %path.display());
+    }
+    announce_setup(&config, &db).await?;
+
+    let keys = TokenKeys::new(
+        secret.as_bytes(),
+        config.server.public_url.as_str(),
+        config.auth.access_token_ttl,
+        config.auth.refresh_token_ttl,
+    );
+    let hasher = PasswordHasher::new(config.auth.bcrypt_cost, config.auth.max_concurrent_hashes);
+    let identity = Identity::new(db.clone(), hasher, keys).await.context("while loading users")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(identity.clone().run_directory_refresher(Duration::from_millis(500), log.clone(), stop_rx));
+
+    let state = AppState::new(identity, web_settings(&config), log.clone());
+    let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
+    let server_handle = server.handle();
+    let server_task = tokio::spawn(server);
+
+    let enabled: Vec<_> = config.backends.iter().filter(|b| b.enabled).cloned().collect();
+    let (gateway, supervisor_task) = GatewayHandle::start(enabled, log.clone())
+        .await
+        .context("while starting the supervisor tree")?;
+    let _ = state.gateway.set(gateway.clone());
+
+    let address = ctx.listener.local_addr()?;
+    slog::info!(log, "Gateway ready."; "listen" => %address, "public_url" => config.server.public_url.as_str(),
+        "backends" => config.backends.len(), "database" => %db.kind());
+    if let Some(n) = &ctx.notifier {
+        n.ready();
+    }
+    ctx.lifecycle.send_modify(|l| l.phase = Phase::Ready);
+
+    let mut running = Running { config, state, gateway };
+    let mut watchdog = crate::sd_notify::watchdog_interval().map(tokio::time::interval);
+    loop {
+        let tick = async {
+            match watchdog.as_mut() {
+                Some(interval) => {
+                    interval.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            message = ctx.control.recv() => match message {
+                Some(Control::Reload) => reload(&mut running, &ctx).await,
+                Some(Control::Shutdown) | None => break,
+            },
+            _ = tick => if let Some(n) = &ctx.notifier { n.watchdog() },
+        }
+    }
+
+    // Drain: stop accepting, let in-flight requests finish (bounded by drain_timeout), then stop
+    // the actors (which kills stdio children) and the background tasks.
+    slog::info!(log, "Shutting down: draining in-flight requests."; "drain_timeout_ms" => running.config.server.drain_timeout.as_millis() as u64);
+    ctx.lifecycle.send_modify(|l| l.phase = Phase::Stopping);
+    if let Some(n) = &ctx.notifier {
+        n.stopping();
+    }
+    server_handle.stop(true).await;
+    let _ = server_task.await;
+    running.gateway.shutdown().await;
+    let _ = supervisor_task.await;
+    let _ = stop_tx.send(true);
+    slog::info!(log, "Gateway stopped.");
+    ctx.lifecycle.send_modify(|l| l.phase = Phase::Stopped);
+    Ok(())
+}
+
+async fn open_database(config: &GatewayConfig) -> anyhow::Result<Database> {
+    let url = config.database.url.clone();
+    let pool = config.database.pool_size;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
+        let db = Database::connect(&url, pool)?;
+        db.migrate()?;
+        Ok(db)
+    })
+    .await?
+}
+
+/// Prints the setup URL to the terminal (stderr) — never to the log files, which outlive it.
+async fn announce_setup(config: &GatewayConfig, db: &Database) -> anyhow::Result<()> {
+    let admins = db.run(users::count_admins).await?;
+    if let Some(token) = first_start::setup_token(&config.data_dir, admins > 0)? {
+        let base = config.server.public_url.as_str().trim_end_matches('/');
+        eprintln!();
+        eprintln!("  No administrator exists yet. Finish setup at:");
+        eprintln!("    {base}/setup?token={token}");
+        eprintln!("  or run: authmcp-gateway create-admin --username NAME --email EMAIL");
+        eprintln!("  (the token is also in {})", config.data_dir.join("setup-token").display());
+        eprintln!();
+    }
+    Ok(())
+}
+
+pub fn web_settings(config: &GatewayConfig) -> WebSettings {
+    WebSettings {
+        public_url: config.server.public_url.as_str().trim_end_matches('/').to_string(),
+        auth_required: config.auth.required,
+        trusted_proxies: config.server.trusted_proxies.clone(),
+        max_body_bytes: config.server.max_body_bytes,
+    }
+}
+
+fn http_server(
+    config: &GatewayConfig,
+    state: AppState,
+    listener: TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let max_body = config.server.max_body_bytes;
+    let data = aweb::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::json_config(max_body))
+            .app_data(aweb::PayloadConfig::new(max_body))
+            .wrap(from_fn(web::authn::require_auth))
+            .wrap(from_fn(web::request_context::request_context))
+            .configure(web::routes)
+            .default_service(aweb::to(web::not_found))
+    })
+    // We own shutdown (signals arrive as Control messages), so actix must not install handlers.
+    .disable_signals()
+    .shutdown_timeout(config.server.drain_timeout.as_secs().max(1));
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+/// SIGHUP: load → validate → refuse restart-only changes → apply the backend diff → swap settings.
+/// Any failure keeps the running configuration.
+async fn reload(running: &mut Running, ctx: &RunContext) {
+    let log = &ctx.log;
+    ctx.lifecycle.send_modify(|l| l.phase = Phase::Reloading);
+    if let Some(n) = &ctx.notifier {
+        n.reloading();
+    }
+    let outcome = match &ctx.sources {
+        Some(sources) => config::load(sources).map_err(|report| report.to_string()),
+        None => Ok(running.config.clone()),
+    };
+    let result = match outcome {
+        Err(report) => {
+            for line in report.lines() {
+                slog::error!(log, "Reload refused: invalid configuration."; "error" => line);
+            }
+            Err(())
+        }
+        Ok(new) => apply(running, new, ctx).await,
+    };
+    ctx.lifecycle.send_modify(|l| {
+        l.phase = Phase::Ready;
+        match result {
+            Ok(()) => l.reloads_applied += 1,
+            Err(()) => l.reloads_failed += 1,
+        }
+    });
+    if let Some(n) = &ctx.notifier {
+        n.ready();
+    }
+}
+
+async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> Result<(), ()> {
+    let log = &ctx.log;
+    let mut refused = config::restart_only_changes(&running.config, &new);
+    if running.config.server.public_url != new.server.public_url {
+        refused.push("server.public_url");
+    }
+    if !refused.is_empty() {
+        for field in &refused {
+            slog::error!(log, "Reload refused: this setting only changes on restart; restart the gateway to apply it."; "field" => *field);
+        }
+        return Err(());
+    }
+    let enabled: Vec<_> = new.backends.iter().filter(|b| b.enabled).cloned().collect();
+    match running.gateway.apply_backends(enabled).await {
+        Ok(outcome) => {
+            slog::info!(log, "Configuration reloaded.";
+                "added" => outcome.added.join(","), "removed" => outcome.removed.join(","),
+                "restarted" => outcome.restarted.join(","), "unchanged" => outcome.unchanged.len());
+        }
+        Err(error) => {
+            slog::error!(log, "Reload failed while applying backends."; "error" => %error);
+            return Err(());
+        }
+    }
+    running.state.settings.store(Arc::new(web_settings(&new)));
+    if let Some(set_level) = &ctx.set_log_level {
+        set_level(&new.logging.level);
+    }
+    running.config = new;
+    Ok(())
+}

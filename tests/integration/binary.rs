@@ -1,0 +1,319 @@
+//! Tests against the real binary: first start, restart, check-config, SIGHUP, SIGTERM, sd_notify.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::daemon::{Daemon, command};
+use crate::fixture_paths::fixture_server;
+
+fn stdio_backend(name: &str, tools: u32) -> String {
+    format!(
+        "[[backends]]\nname = {name:?}\ncommand = {:?}\nargs = [\"stdio\", \"--tools\", \"{tools}\"]\n",
+        fixture_server().display()
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// `create-admin` through the CLI, password on stdin, against the same config/data dir.
+fn create_admin(dir: &Path, config: &Path, username: &str) {
+    let data = dir.join("data");
+    let mut child = command(
+        dir,
+        &[
+            "create-admin",
+            "--username",
+            username,
+            "--email",
+            "admin@example.test",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    )
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Admin-Passw0rd!\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "create-admin failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A blocking HTTP/1.1 exchange on a raw socket (lets a test hold a request half-sent).
+fn http(base: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out
+}
+
+fn login(base: &str, username: &str) -> String {
+    let body = format!("{{\"username\":\"{username}\",\"password\":\"Admin-Passw0rd!\"}}");
+    let reply = http(
+        base,
+        &format!(
+            "POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let json = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let value: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|_| panic!("login: {reply}"));
+    value["access_token"].as_str().unwrap().to_string()
+}
+
+fn ready(base: &str, token: &str) -> serde_json::Value {
+    let reply = http(
+        base,
+        &format!(
+            "GET /health/ready HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    serde_json::from_str(reply.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap_or_default()
+}
+
+fn server_names(ready: &serde_json::Value) -> Vec<String> {
+    ready["servers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s["name"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn first_start_creates_database_and_secret_and_restart_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    write(&config, "[auth]\nbcrypt_cost = 4\n");
+    let mut daemon = Daemon::start(dir.path(), &config, &[]);
+    let data = dir.path().join("data");
+    let secret = std::fs::read_to_string(data.join("jwt-secret")).unwrap();
+    assert!(secret.len() >= 64);
+    assert!(data.join("authmcp.db").exists());
+    let token = std::fs::read_to_string(data.join("setup-token")).unwrap();
+    assert!(
+        daemon.stderr().contains(&format!("/setup?token={token}")),
+        "setup URL not printed"
+    );
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+    // The token went to the terminal only, never into the log files.
+    for entry in std::fs::read_dir(data.join("logs")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(
+            text.contains("Gateway ready"),
+            "log file has no startup line"
+        );
+        assert!(
+            !text.contains(&token),
+            "setup token leaked into the log file"
+        );
+    }
+
+    create_admin(dir.path(), &config, "root");
+    let mut again = Daemon::start(dir.path(), &config, &[]);
+    assert_eq!(
+        std::fs::read_to_string(data.join("jwt-secret")).unwrap(),
+        secret
+    );
+    assert!(
+        !data.join("setup-token").exists(),
+        "setup token must go once an admin exists"
+    );
+    // The admin created while stopped can log in: same database.
+    assert!(!login(&again.base_url, "root").is_empty());
+    again.signal(Signal::SIGTERM);
+    assert!(again.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[test]
+fn check_config_reports_every_error_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    write(
+        &config,
+        "[server]\nprot = 1\n[[backends]]\nname = \"a\"\nurl = \"ftp://x\"\n[[backends]]\nname = \"a\"\ntransport = \"stdio\"\n",
+    );
+    let out = command(
+        dir.path(),
+        &["check-config", "--config", config.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in ["prot", "ftp", "duplicate", "command"] {
+        assert!(
+            stderr.to_lowercase().contains(needle),
+            "`{needle}` missing from:\n{stderr}"
+        );
+    }
+    let good = dir.path().join("good.toml");
+    write(&good, "");
+    let out = command(
+        dir.path(),
+        &["check-config", "--config", good.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sighup_applies_backend_changes_and_refuses_invalid_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    let base = "[auth]\nbcrypt_cost = 4\n";
+    write(&config, &format!("{base}{}", stdio_backend("alpha", 2)));
+    create_admin(dir.path(), &config, "ops");
+    let mut daemon = Daemon::start(dir.path(), &config, &[]);
+    let token = login(&daemon.base_url, "ops");
+    assert_eq!(server_names(&ready(&daemon.base_url, &token)), ["alpha"]);
+
+    // Replace alpha with beta: beta started, alpha stopped.
+    write(&config, &format!("{base}{}", stdio_backend("beta", 3)));
+    daemon.signal(Signal::SIGHUP);
+    let reloading = daemon.wait_message(|m| m.contains("RELOADING=1"), Duration::from_secs(30));
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    daemon.wait_message(|m| m.contains("READY=1"), Duration::from_secs(30));
+    assert_eq!(server_names(&ready(&daemon.base_url, &token)), ["beta"]);
+
+    // An invalid file is refused and the running config stays.
+    write(&config, "[server]\nport = \"eighty\"\n");
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_message(|m| m.contains("RELOADING=1"), Duration::from_secs(30));
+    daemon.wait_message(|m| m.contains("READY=1"), Duration::from_secs(30));
+    assert_eq!(server_names(&ready(&daemon.base_url, &token)), ["beta"]);
+    assert!(
+        daemon.stderr().contains("Reload refused"),
+        "no log line for the refused reload"
+    );
+
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_message(|m| m.contains("STOPPING=1"), Duration::from_secs(30));
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[test]
+fn sigterm_drains_an_in_flight_request_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    write(&config, "[auth]\nbcrypt_cost = 4\n");
+    create_admin(dir.path(), &config, "drainer");
+    let mut daemon = Daemon::start(dir.path(), &config, &[]);
+    let mut stream = TcpStream::connect(daemon.base_url.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // A first full exchange proves a worker owns this connection.
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Now a request whose body is still arriving when SIGTERM lands.
+    let body = "{\"username\":\"drainer\",\"password\":\"Admin-Passw0rd!\"}";
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..10]).unwrap();
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_message(|m| m.contains("STOPPING=1"), Duration::from_secs(30));
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "in-flight request was not drained: {reply}"
+    );
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[test]
+fn watchdog_pings_at_half_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    write(&config, "");
+    let mut daemon = Daemon::start(dir.path(), &config, &[("WATCHDOG_USEC", "400000")]);
+    daemon.wait_message(|m| m.contains("WATCHDOG=1"), Duration::from_secs(30));
+    daemon.signal(Signal::SIGINT);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[test]
+fn a_port_in_use_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data = dir.path().join("data");
+    let out = command(
+        dir.path(),
+        &[
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = command(
+        dir.path(),
+        &["init-db", "--data-dir", data.to_str().unwrap()],
+    )
+    .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(stderr.contains("postgres"), "{stderr}");
+    assert!(!stderr.contains("multiconnection"), "{stderr}");
+}

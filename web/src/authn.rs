@@ -1,0 +1,97 @@
+//! Authentication, checked before anything else in a request (before the body is read).
+//!
+//! Every route is protected unless it is on the short public list below; unknown paths are
+//! protected too, so an anonymous caller learns nothing about which routes exist. On public routes a
+//! valid token is still recognised (e.g. `/health/ready` shows details to admins).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+
+use actors::auth::identity::{AuthError, Principal};
+
+use crate::error::WebError;
+use crate::request_context::RequestContext;
+use crate::state::AppState;
+
+/// Who is calling, put into the request extensions for handlers.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(Principal),
+    /// Only when `auth.required = false`.
+    Anonymous,
+}
+
+impl Caller {
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Caller::User(p) => Some(p),
+            Caller::Anonymous => None,
+        }
+    }
+}
+
+/// Exact paths and prefixes anyone may call.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/health" | "/health/ready" | "/auth/login") || path.starts_with("/.well-known/")
+}
+
+/// The credential in `Authorization: Bearer …` (scheme case-insensitive). Never from the query.
+fn bearer_token(req: &ServiceRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+pub async fn require_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(WebError::Internal("application state missing".into()).into());
+    };
+    let settings = state.settings.load_full();
+    let public = is_public(req.path());
+    let outcome = bearer_token(&req).map(|token| state.identity.authenticate(token));
+    let caller = match outcome {
+        Some(Ok(principal)) => Some(Caller::User(principal)),
+        Some(Err(error)) if !public && settings.auth_required => {
+            if let Some(ctx) = req.extensions().get::<RequestContext>() {
+                slog::info!(ctx.log, "Bearer token rejected."; "reason" => %error, "path" => req.path());
+            }
+            return Err(unauthorized(&error, &settings.resource_metadata_url()).into());
+        }
+        _ if !settings.auth_required => Some(Caller::Anonymous),
+        _ if public => None,
+        _ => {
+            return Err(WebError::Unauthorized {
+                detail: "Authentication required: send `Authorization: Bearer <access token>` (POST /auth/login issues one).".into(),
+                invalid_token: false,
+                resource_metadata: settings.resource_metadata_url(),
+            }
+            .into());
+        }
+    };
+    if let Some(caller) = caller {
+        req.extensions_mut().insert(caller);
+    }
+    next.call(req).await
+}
+
+fn unauthorized(error: &AuthError, resource_metadata: &str) -> WebError {
+    let detail = match error {
+        AuthError::AccountDisabled => "This account is disabled.".to_string(),
+        AuthError::UnknownUser => "The token's user no longer exists.".to_string(),
+        AuthError::Token(e) => format!("Invalid access token: {e}."),
+        other => format!("Authentication failed: {other}."),
+    };
+    WebError::Unauthorized {
+        detail,
+        invalid_token: true,
+        resource_metadata: resource_metadata.to_string(),
+    }
+}

@@ -1,0 +1,70 @@
+//! `POST /auth/login` with the original's body `{"username","password"}`.
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use actors::auth::identity::AuthError;
+
+use crate::error::WebError;
+use crate::request_context::RequestContext;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[post("/auth/login")]
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, WebError> {
+    let ctx = req.extensions().get::<RequestContext>().cloned();
+    let log = ctx
+        .as_ref()
+        .map(|c| c.log.clone())
+        .unwrap_or_else(|| state.log.clone());
+    let client_ip = ctx
+        .and_then(|c| c.client_ip)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let LoginRequest { username, password } = body.into_inner();
+    match state.identity.login(&username, &password).await {
+        Ok((_principal, tokens)) => {
+            slog::info!(log, "Login succeeded."; "username" => &username, "client_ip" => &client_ip);
+            Ok(HttpResponse::Ok()
+                .insert_header(("cache-control", "no-store"))
+                .json(json!({
+                    "access_token": tokens.access.token,
+                    "refresh_token": tokens.refresh.token,
+                    "token_type": "bearer",
+                    "expires_in": tokens.access.expires_in.as_secs(),
+                })))
+        }
+        Err(AuthError::InvalidCredentials) => {
+            slog::warn!(log, "Login failed."; "username" => &username, "client_ip" => &client_ip, "reason" => "invalid credentials");
+            Err(WebError::InvalidCredentials(
+                "Invalid username or password.".into(),
+            ))
+        }
+        Err(AuthError::AccountDisabled) => {
+            slog::warn!(log, "Login failed."; "username" => &username, "client_ip" => &client_ip, "reason" => "account disabled");
+            Err(WebError::Forbidden(
+                "This account is disabled; ask an administrator to enable it.".into(),
+            ))
+        }
+        Err(error) => {
+            slog::error!(log, "Login could not be processed."; "error" => %error);
+            Err(WebError::Internal(
+                "Login is temporarily unavailable; try again.".into(),
+            ))
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(login);
+}

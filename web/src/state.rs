@@ -1,0 +1,51 @@
+//! What every handler can reach: the identity service, the actor runtime, and settings that a
+//! SIGHUP reload may swap.
+
+use std::sync::{Arc, OnceLock};
+
+use actors::auth::identity::Identity;
+use actors::spec::IpNet;
+use actors::supervisor::GatewayHandle;
+use arc_swap::ArcSwap;
+
+/// Settings the web layer reads on every request; replaced as a whole on reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSettings {
+    /// Issuer and base of every advertised URL, without a trailing slash.
+    pub public_url: String,
+    pub auth_required: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_body_bytes: usize,
+}
+
+impl WebSettings {
+    /// RFC 9728 metadata for the `/mcp` resource.
+    pub fn resource_metadata_url(&self) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            self.public_url
+        )
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub identity: Arc<Identity>,
+    /// Set once the supervisor tree is up; until then `/health/ready` answers 503.
+    pub gateway: Arc<OnceLock<GatewayHandle>>,
+    pub settings: Arc<ArcSwap<WebSettings>>,
+    /// The root logger; request loggers derive from it (no process-global state, so several
+    /// gateways can run in one test process).
+    pub log: slog::Logger,
+}
+
+impl AppState {
+    pub fn new(identity: Arc<Identity>, settings: WebSettings, log: slog::Logger) -> Self {
+        AppState {
+            identity,
+            gateway: Arc::new(OnceLock::new()),
+            settings: Arc::new(ArcSwap::from_pointee(settings)),
+            log,
+        }
+    }
+}
