@@ -3,3 +3,5 @@
 
 pub mod cli;
 pub mod config;
+pub mod logging;
+pub mod sd_notify;
