@@ -39,6 +39,19 @@ pub struct LogSettings {
     pub max_files: u32,
 }
 
+impl LogSettings {
+    /// Terminal-only logging, for one-shot commands (`create-admin`, `check-config`, …) that must
+    /// not write into the service's log files.
+    pub fn terminal_only(level: slog::Level) -> Self {
+        Self {
+            level,
+            dir: None,
+            max_file_bytes: 10 * 1024 * 1024,
+            max_files: 5,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoggingError {
     #[error("cannot create log directory {}: {source}", path.display())]

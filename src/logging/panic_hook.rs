@@ -49,7 +49,8 @@ fn log_panic(info: &PanicHookInfo<'_>) {
     let backtrace =
         (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string());
     slog_scope::with_logger(|logger| {
-        slog::crit!(logger, "Panic: {}.", message;
+        slog::crit!(logger, "A thread panicked.";
+            "message" => message,
             "location" => &location,
             "thread" => thread,
             "backtrace" => backtrace.as_deref(),

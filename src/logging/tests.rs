@@ -183,6 +183,9 @@ fn init_bridges_log_records_logs_panics_and_drops_safely() {
     log::debug!("shown bridged debug");
     guard.set_level(Level::Info);
     slog_scope::info!("Through the scope logger.");
+    // ractor reports through `tracing`, whose `log` feature turns events into `log` records.
+    tracing::warn!(actor = "backend-github", "Supervisor restarting child");
+    tracing::debug!("hidden tracing debug");
 
     let panicked = std::panic::catch_unwind(|| panic!("backend actor exploded"));
     assert!(panicked.is_err());
@@ -199,16 +202,24 @@ fn init_bridges_log_records_logs_panics_and_drops_safely() {
         [
             "Starting 2 workers",
             "shown bridged debug",
-            "Through the scope logger."
+            "Through the scope logger.",
         ]
     );
-    let panic_line = &lines[3];
+    // tracing appends the event's fields to the message text.
+    assert!(
+        msgs[3].starts_with("Supervisor restarting child"),
+        "{msgs:?}"
+    );
+    assert!(msgs[3].contains("backend-github"), "{msgs:?}");
+    assert_eq!(lines[3]["level"], "warning");
+    let panic_line = &lines[4];
     assert_eq!(panic_line["level"], "critical");
-    assert_eq!(panic_line["msg"], "Panic: backend actor exploded.");
+    assert_eq!(panic_line["msg"], "A thread panicked.");
+    assert_eq!(panic_line["message"], "backend actor exploded");
     let location = panic_line["location"].as_str().unwrap();
     assert!(location.starts_with("src/logging/tests.rs:"), "{location}");
     assert!(panic_line["thread"].as_str().is_some());
-    assert_eq!(lines.len(), 4, "{msgs:?}");
+    assert_eq!(lines.len(), 5, "{msgs:?}");
 }
 
 #[test]
