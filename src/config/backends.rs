@@ -91,19 +91,12 @@ fn read_name(r: &mut TableReader<'_>, value: Option<&Value>) -> Option<String> {
 
 fn read_backend(mut r: TableReader<'_>, name: Option<String>) -> Option<BackendSpec> {
     let transport = read_transport(&mut r);
-    let tool_prefix = match r.take("tool_prefix") {
-        None => name.as_ref().map(|n| format!("{n}_")),
-        Some(value) => match &value.kind {
-            ValueKind::String(prefix) => checks::check_tool_prefix(prefix)
-                .map(|()| prefix.clone())
-                .map_err(|message| r.error("tool_prefix", Some(&value), message))
-                .ok(),
-            other => {
-                let message = format!("expected a string, found {}", describe(other));
-                r.error("tool_prefix", Some(&value), message);
-                None
-            }
-        },
+    let tool_prefix = if r.has("tool_prefix") {
+        r.take_string_with("tool_prefix", |prefix| {
+            checks::check_tool_prefix(prefix).map(|()| prefix.to_string())
+        })
+    } else {
+        name.as_ref().map(|n| format!("{n}_"))
     };
     let enabled = if r.has("enabled") {
         r.take_bool("enabled")
@@ -135,27 +128,82 @@ fn uint_or(r: &mut TableReader<'_>, key: &'static str, default: u64) -> Option<u
 }
 
 fn read_transport(r: &mut TableReader<'_>) -> Option<BackendTransport> {
-    let declared = match r.take("transport") {
-        None => Some(None),
-        Some(value) => match &value.kind {
-            ValueKind::String(t) if matches!(t.as_str(), "streamable-http" | "sse" | "stdio") => {
-                Some(Some(t.clone()))
-            }
-            ValueKind::String(t) => {
-                let message = format!("unknown transport {t:?}; use streamable-http, sse or stdio");
-                r.error("transport", Some(&value), message);
-                None
-            }
-            other => {
-                let message = format!("expected a string, found {}", describe(other));
-                r.error("transport", Some(&value), message);
-                None
-            }
-        },
+    let declared = read_declared_transport(r);
+    match (r.has("url"), r.has("command")) {
+        (true, false) => read_remote(r, declared?),
+        (false, true) => read_stdio(r, declared?),
+        (true, true) => {
+            let command = r.take("command");
+            let message = "give either url (remote backend) or command (stdio backend), not both";
+            r.error("command", command.as_ref(), message);
+            mark_known(r);
+            None
+        }
+        (false, false) => {
+            let message = if declared == Some(Some("stdio")) {
+                "transport \"stdio\" needs a command"
+            } else {
+                "missing url or command: give url for an HTTP backend or command for a stdio backend"
+            };
+            r.error("command", None, message);
+            mark_known(r);
+            None
+        }
+    }
+}
+
+/// `Some(None)` when absent, `None` when invalid (already reported).
+fn read_declared_transport(r: &mut TableReader<'_>) -> Option<Option<&'static str>> {
+    if !r.has("transport") {
+        return Some(None);
+    }
+    r.take_string_with("transport", |t| match t {
+        "streamable-http" => Ok(Some("streamable-http")),
+        "sse" => Ok(Some("sse")),
+        "stdio" => Ok(Some("stdio")),
+        other => Err(format!(
+            "unknown transport {other:?}; use streamable-http, sse or stdio"
+        )),
+    })
+}
+
+/// Takes the keys a malformed backend may still hold, so they are not also called unknown.
+fn mark_known(r: &mut TableReader<'_>) {
+    for key in ["url", "command"].into_iter().chain(STDIO_ONLY) {
+        r.take(key);
+    }
+}
+
+fn read_remote(r: &mut TableReader<'_>, declared: Option<&str>) -> Option<BackendTransport> {
+    let url = r.take_string_with("url", checks::parse_http_url);
+    let mut ok = true;
+    for field in STDIO_ONLY {
+        if let Some(value) = r.take(field) {
+            let message = "only applies to stdio backends (those with a command)";
+            r.error(field, Some(&value), message);
+            ok = false;
+        }
+    }
+    let transport = match declared {
+        None | Some("streamable-http") => url.map(|url| BackendTransport::StreamableHttp { url }),
+        Some("sse") => url.map(|url| BackendTransport::Sse { url }),
+        Some(_) => {
+            let message = "transport \"stdio\" runs a command; it cannot have a url";
+            r.error("transport", None, message);
+            None
+        }
     };
-    let url_value = r.take("url");
-    let command_value = r.take("command");
-    let stdio_fields: Vec<&str> = STDIO_ONLY.into_iter().filter(|k| r.has(k)).collect();
+    transport.filter(|_| ok)
+}
+
+fn read_stdio(r: &mut TableReader<'_>, declared: Option<&str>) -> Option<BackendTransport> {
+    let command = r.take_string_with("command", |c| {
+        if c.trim().is_empty() {
+            Err("must not be empty".to_string())
+        } else {
+            Ok(c.to_string())
+        }
+    });
     let args = if r.has("args") {
         r.take_string_list("args")
     } else {
@@ -163,104 +211,28 @@ fn read_transport(r: &mut TableReader<'_>) -> Option<BackendTransport> {
     };
     let env = if r.has("env") {
         r.take_string_map("env")
+            .and_then(|env| check_env_names(r, env))
     } else {
         Some(BTreeMap::new())
     };
     let cwd = if r.has("cwd") {
-        r.take_string("cwd").map(Some)
+        r.take_string("cwd").map(|dir| Some(PathBuf::from(dir)))
     } else {
         Some(None)
     };
-
-    match (&url_value, &command_value) {
-        (Some(_), Some(_)) => {
-            r.error(
-                "command",
-                command_value.as_ref(),
-                "give either url (remote backend) or command (stdio backend), not both",
-            );
-            return None;
-        }
-        (None, None) => {
-            let message = if declared
-                .as_ref()
-                .is_some_and(|d| d.as_deref() == Some("stdio"))
-            {
-                "transport \"stdio\" needs a command"
-            } else {
-                "missing url or command: give url for an HTTP backend or command for a stdio backend"
-            };
-            r.error("command", None, message);
-            return None;
-        }
-        _ => {}
-    }
-    if let Some(value) = url_value {
-        let url = match &value.kind {
-            ValueKind::String(text) => checks::parse_http_url(text)
-                .map_err(|message| r.error("url", Some(&value), message))
-                .ok(),
-            other => {
-                let message = format!("expected a string, found {}", describe(other));
-                r.error("url", Some(&value), message);
-                None
-            }
-        };
-        for field in &stdio_fields {
-            r.error(
-                field,
-                None,
-                "only applies to stdio backends (those with a command)",
-            );
-        }
-        let transport = match declared?.as_deref() {
-            None | Some("streamable-http") => {
-                url.map(|url| BackendTransport::StreamableHttp { url })
-            }
-            Some("sse") => url.map(|url| BackendTransport::Sse { url }),
-            Some(_) => {
-                r.error(
-                    "transport",
-                    Some(&value),
-                    "transport \"stdio\" runs a command; it cannot have a url",
-                );
-                None
-            }
-        };
-        return if stdio_fields.is_empty() {
-            transport
-        } else {
-            None
-        };
-    }
-
-    let value = command_value?;
-    let command = match &value.kind {
-        ValueKind::String(c) if !c.trim().is_empty() => Some(c.clone()),
-        ValueKind::String(_) => {
-            r.error("command", Some(&value), "must not be empty");
-            None
-        }
-        other => {
-            let message = format!("expected a string, found {}", describe(other));
-            r.error("command", Some(&value), message);
-            None
-        }
-    };
-    if let Some(Some(kind)) = &declared
+    if let Some(kind) = declared
         && kind != "stdio"
     {
         let message =
             format!("transport {kind:?} needs a url; a backend with a command uses stdio");
-        r.error("transport", Some(&value), message);
+        r.error("transport", None, message);
         return None;
     }
-    let env = env.and_then(|env| check_env_names(r, env));
     Some(BackendTransport::Stdio {
         command: command?,
         args: args?,
         env: env?,
-        cwd: cwd?.map(PathBuf::from),
+        cwd: cwd?,
     })
 }
 

@@ -25,6 +25,16 @@ pub(crate) fn check_backend_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The listen address: an IP address or a host name, never a URL.
+pub(crate) fn check_host(host: &str) -> Result<String, String> {
+    let bad = host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/');
+    if bad {
+        Err(format!("{host:?} is not an address or host name"))
+    } else {
+        Ok(host.to_string())
+    }
+}
+
 /// Tool prefixes become part of tool names, whose allowed characters MCP restricts to
 /// `[A-Za-z0-9_.-]`. Empty means "no prefix".
 pub(crate) fn check_tool_prefix(prefix: &str) -> Result<(), String> {
@@ -144,7 +154,8 @@ mod tests {
         assert!(check_tool_prefix("fs/").is_err());
         assert!(parse_http_url("https://h:1/mcp").is_ok());
         assert!(parse_http_url("ftp://h/").is_err());
-        assert!(parse_http_url("http:///nohost").is_err());
+        assert!(parse_http_url("http://").is_err());
+        assert!(parse_http_url("file:///etc/passwd").is_err());
         assert!(parse_http_url("not a url").is_err());
     }
 

@@ -17,7 +17,7 @@ mod diff;
 mod dotenv;
 mod env;
 mod error;
-mod keys;
+pub(crate) mod keys;
 mod load;
 mod model;
 mod paths;

@@ -83,6 +83,25 @@ impl<'r> TableReader<'r> {
         }
     }
 
+    /// A string that must also pass `check`; either failure is reported against the value's source.
+    pub fn take_string_with<T>(
+        &mut self,
+        key: &'static str,
+        check: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let value = self.take(key)?;
+        let ValueKind::String(text) = &value.kind else {
+            return self.type_error(key, &value, "a string");
+        };
+        match check(text) {
+            Ok(checked) => Some(checked),
+            Err(message) => {
+                self.error(key, Some(&value), message);
+                None
+            }
+        }
+    }
+
     pub fn take_bool(&mut self, key: &'static str) -> Option<bool> {
         let value = self.take(key)?;
         match value.kind {

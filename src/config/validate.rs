@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actors::auth::passwords::PasswordPolicy;
-use config::{Map, Value};
+use config::{Map, Value, ValueKind};
 
 use super::backends::read_backends;
 use super::checks;
 use super::error::ConfigReport;
-use super::model::{AuthConfig, DatabaseConfig, GatewayConfig, LoggingConfig, ServerConfig};
+use super::model::{AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, ServerConfig};
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
-use super::reader::TableReader;
+use super::reader::{TableReader, describe};
 
 const MAX: u64 = u64::MAX;
 
@@ -46,72 +46,14 @@ pub(crate) fn validate(
 }
 
 fn read_server(mut r: TableReader<'_>) -> Option<ServerConfig> {
-    let host = r.take_string("host").and_then(|host| {
-        let bad = host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/');
-        if bad {
-            r.error(
-                "host",
-                None,
-                format!("{host:?} is not an address or host name"),
-            );
-            None
-        } else {
-            Some(host)
-        }
-    });
+    let host = r.take_string_with("host", checks::check_host);
     let port = r.take_uint("port", 0, u16::MAX.into()).map(|p| p as u16);
-    let public_url = match r.take("public_url") {
-        None => port.and_then(|p| checks::parse_public_url(&format!("http://localhost:{p}")).ok()),
-        Some(value) => match &value.kind {
-            config::ValueKind::String(text) => checks::parse_public_url(text)
-                .map_err(|message| r.error("public_url", Some(&value), message))
-                .ok(),
-            other => {
-                let found = super::reader::describe(other);
-                r.error(
-                    "public_url",
-                    Some(&value),
-                    format!("expected a string, found {found}"),
-                );
-                None
-            }
-        },
+    let public_url = if r.has("public_url") {
+        r.take_string_with("public_url", checks::parse_public_url)
+    } else {
+        port.and_then(|p| checks::parse_public_url(&format!("http://localhost:{p}")).ok())
     };
-    let trusted_proxies = r.take("trusted_proxies").map_or(Some(Vec::new()), |value| {
-        // Re-insert through the typed reader path so list/element type errors are uniform.
-        let mut nets = Vec::new();
-        let mut ok = true;
-        match &value.kind {
-            config::ValueKind::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let parsed = match &item.kind {
-                        config::ValueKind::String(s) => checks::parse_ip_net(s),
-                        other => Err(format!(
-                            "expected a string, found {}",
-                            super::reader::describe(other)
-                        )),
-                    };
-                    match parsed {
-                        Ok(net) => nets.push(net),
-                        Err(message) => {
-                            ok = false;
-                            r.error(&format!("trusted_proxies[{i}]"), Some(item), message);
-                        }
-                    }
-                }
-            }
-            other => {
-                ok = false;
-                let found = super::reader::describe(other);
-                r.error(
-                    "trusted_proxies",
-                    Some(&value),
-                    format!("expected a list of strings, found {found}"),
-                );
-            }
-        }
-        ok.then_some(nets)
-    });
+    let trusted_proxies = read_trusted_proxies(&mut r);
     let drain_timeout = r
         .take_uint("drain_timeout_ms", 0, MAX)
         .map(Duration::from_millis);
@@ -131,13 +73,45 @@ fn read_server(mut r: TableReader<'_>) -> Option<ServerConfig> {
     })
 }
 
-fn read_data_dir(r: &mut TableReader<'_>, cwd: &Path) -> Option<PathBuf> {
-    let dir = r.take_string("data_dir")?;
-    if dir.trim().is_empty() {
-        r.error("data_dir", None, "must not be empty");
+/// Each entry is checked on its own so every bad one is reported with its index.
+fn read_trusted_proxies(r: &mut TableReader<'_>) -> Option<Vec<IpNet>> {
+    let Some(value) = r.take("trusted_proxies") else {
+        return Some(Vec::new());
+    };
+    let ValueKind::Array(items) = &value.kind else {
+        let message = format!(
+            "expected a list of strings, found {}",
+            describe(&value.kind)
+        );
+        r.error("trusted_proxies", Some(&value), message);
         return None;
+    };
+    let mut nets = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let parsed = match &item.kind {
+            ValueKind::String(s) => checks::parse_ip_net(s),
+            other => Err(format!("expected a string, found {}", describe(other))),
+        };
+        match parsed {
+            Ok(net) => nets.push(net),
+            Err(message) => {
+                ok = false;
+                r.error(&format!("trusted_proxies[{i}]"), Some(item), message);
+            }
+        }
     }
-    Some(absolutize(cwd, Path::new(&dir)))
+    ok.then_some(nets)
+}
+
+fn read_data_dir(r: &mut TableReader<'_>, cwd: &Path) -> Option<PathBuf> {
+    r.take_string_with("data_dir", |dir| {
+        if dir.trim().is_empty() {
+            Err("must not be empty".to_string())
+        } else {
+            Ok(absolutize(cwd, Path::new(dir)))
+        }
+    })
 }
 
 fn read_database(
@@ -145,26 +119,12 @@ fn read_database(
     data_dir: Option<&Path>,
     cwd: &Path,
 ) -> Option<DatabaseConfig> {
-    let url = match r.take("url") {
-        None => data_dir.map(default_database_url),
-        Some(value) => match &value.kind {
-            config::ValueKind::String(text) => match checks::check_database_url(text.trim()) {
-                Ok(()) => Some(normalize_sqlite_url(text.trim(), cwd)),
-                Err(message) => {
-                    r.error("url", Some(&value), message);
-                    None
-                }
-            },
-            other => {
-                let found = super::reader::describe(other);
-                r.error(
-                    "url",
-                    Some(&value),
-                    format!("expected a string, found {found}"),
-                );
-                None
-            }
-        },
+    let url = if r.has("url") {
+        r.take_string_with("url", |url| {
+            checks::check_database_url(url.trim()).map(|()| normalize_sqlite_url(url.trim(), cwd))
+        })
+    } else {
+        data_dir.map(default_database_url)
     };
     let pool_size = r.take_uint("pool_size", 1, 1024).map(|n| n as u32);
     r.finish();
@@ -185,20 +145,16 @@ fn normalize_sqlite_url(url: &str, cwd: &Path) -> String {
 fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
     let required = r.take_bool("required");
     // An absent secret is generated on first start; an empty one is a mistake worth reporting.
-    let jwt_secret = match r.has("jwt_secret") {
-        false => Some(None),
-        true => r.take_string("jwt_secret").and_then(|secret| {
+    let jwt_secret = if r.has("jwt_secret") {
+        r.take_string_with("jwt_secret", |secret| {
             if secret.is_empty() {
-                r.error(
-                    "jwt_secret",
-                    None,
-                    "must not be empty; remove the key to have one generated",
-                );
-                None
+                Err("must not be empty; remove the key to have one generated".to_string())
             } else {
-                Some(Some(secret))
+                Ok(Some(secret.to_string()))
             }
-        }),
+        })
+    } else {
+        Some(None)
     };
     let access = r
         .take_uint("access_token_ttl_s", 1, MAX)
@@ -243,20 +199,8 @@ fn read_password_policy(mut r: TableReader<'_>) -> Option<PasswordPolicy> {
 }
 
 fn read_logging(mut r: TableReader<'_>) -> Option<LoggingConfig> {
-    let level = r.take("level").and_then(|value| match &value.kind {
-        config::ValueKind::String(text) => checks::normalize_log_level(text)
-            .map_err(|message| r.error("level", Some(&value), message))
-            .ok(),
-        other => {
-            let found = super::reader::describe(other);
-            r.error(
-                "level",
-                Some(&value),
-                format!("expected a string, found {found}"),
-            );
-            None
-        }
-    });
+    let level = r.take_string_with("level", checks::normalize_log_level);
+    // Below a few KiB the log would rotate on nearly every line.
     let max_file_bytes = r.take_uint("max_file_bytes", 4096, MAX);
     let max_files = r.take_uint("max_files", 1, 1000).map(|n| n as u32);
     r.finish();
