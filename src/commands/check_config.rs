@@ -35,3 +35,29 @@ pub fn summary(shown: &str, cfg: &config::GatewayConfig) -> String {
     let noun = if total == 1 { "backend" } else { "backends" };
     format!("Configuration OK: {shown}, {total} {noun} ({enabled} enabled)")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::summary;
+    use crate::config::{Sources, load_in_dir};
+
+    #[test]
+    fn summary_counts_backends_and_enabled_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        let text = "[[backends]]\nname = \"a\"\nurl = \"http://a/mcp\"\n\n\
+                    [[backends]]\nname = \"b\"\ncommand = \"srv\"\nenabled = false\n";
+        std::fs::write(&file, text).unwrap();
+        let sources = Sources {
+            config_file: Some(file),
+            ..Sources::default()
+        };
+        let cfg = load_in_dir(&sources, &HashMap::new(), dir.path()).unwrap();
+        assert_eq!(
+            summary("gw.toml", &cfg),
+            "Configuration OK: gw.toml, 2 backends (1 enabled)"
+        );
+    }
+}

@@ -6,7 +6,7 @@
 //! every problem at once, each with its source and key; `restart_only_changes` tells a reload what
 //! it must refuse.
 //!
-//! Module map: [`keys`] (the scalar key table and defaults), `sources` (CLI inputs), `dotenv`,
+//! Module map: `keys` (the scalar key table and defaults), `sources` (CLI inputs), `dotenv`,
 //! `env` (variables → overrides), `load` (merging with the `config` crate), `validate` and
 //! `backends` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
 //! rules), `paths`, `diff`.
