@@ -80,7 +80,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
 
     let keys = TokenKeys::new(
         secret.as_bytes(),
-        config.server.public_url.as_str(),
+        config.server.public_base(),
         config.auth.access_token_ttl,
         config.auth.refresh_token_ttl,
     );
@@ -101,10 +101,14 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let _ = state.gateway.set(gateway.clone());
 
     let address = ctx.listener.local_addr()?;
-    slog::info!(log, "Gateway ready."; "listen" => %address, "public_url" => config.server.public_url.as_str(),
+    slog::info!(log, "Gateway ready."; "listen" => %address, "public_url" => config.server.public_base(),
         "backends" => config.backends.len(), "database" => %db.kind());
     if let Some(n) = &ctx.notifier {
-        n.ready();
+        // STATUS carries the bound address: `systemctl status` shows it, and tests that start the
+        // binary on port 0 learn it from here.
+        if let Err(error) = n.notify(&format!("READY=1\nSTATUS=Serving on {address}")) {
+            slog::debug!(log, "sd_notify failed."; "error" => %error);
+        }
     }
     ctx.lifecycle.send_modify(|l| l.phase = Phase::Ready);
 
@@ -160,7 +164,7 @@ async fn open_database(config: &GatewayConfig) -> anyhow::Result<Database> {
 async fn announce_setup(config: &GatewayConfig, db: &Database) -> anyhow::Result<()> {
     let admins = db.run(users::count_admins).await?;
     if let Some(token) = first_start::setup_token(&config.data_dir, admins > 0)? {
-        let base = config.server.public_url.as_str().trim_end_matches('/');
+        let base = config.server.public_base();
         eprintln!();
         eprintln!("  No administrator exists yet. Finish setup at:");
         eprintln!("    {base}/setup?token={token}");
@@ -173,7 +177,7 @@ async fn announce_setup(config: &GatewayConfig, db: &Database) -> anyhow::Result
 
 pub fn web_settings(config: &GatewayConfig) -> WebSettings {
     WebSettings {
-        public_url: config.server.public_url.as_str().trim_end_matches('/').to_string(),
+        public_url: config.server.public_base().to_string(),
         auth_required: config.auth.required,
         trusted_proxies: config.server.trusted_proxies.clone(),
         max_body_bytes: config.server.max_body_bytes,

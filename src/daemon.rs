@@ -95,7 +95,7 @@ fn start(args: &StartArgs) -> anyhow::Result<()> {
         let (control_tx, control_rx) = mpsc::channel(8);
         signals::forward_signals(control_tx, log.clone())?;
         let (lifecycle, _) = watch::channel(app::Lifecycle::default());
-        let level_guard = guard.clone_level_handle();
+        let level_handle = guard.level_handle();
         app::run(
             cfg,
             RunContext {
@@ -107,7 +107,7 @@ fn start(args: &StartArgs) -> anyhow::Result<()> {
                 log: log.clone(),
                 set_log_level: Some(Box::new(move |level: &str| {
                     if let Some(level) = logging::parse_level(level) {
-                        level_guard(level);
+                        level_handle.set_level(level);
                     }
                 })),
             },

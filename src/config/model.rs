@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actors::auth::passwords::PasswordPolicy;
-use actors::spec::{BackendSpec, IpNet};
+pub use actors::spec::IpNet;
+use actors::spec::BackendSpec;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
@@ -64,4 +65,14 @@ pub struct LoggingConfig {
     pub max_file_bytes: u64,
     /// Rotated files kept.
     pub max_files: u32,
+}
+
+impl ServerConfig {
+    /// The public URL without a trailing slash, ready for `format!("{}/mcp", …)`.
+    ///
+    /// `url::Url` always renders a bare origin with a `/` path, so callers building advertised
+    /// URLs should use this rather than `public_url.as_str()`.
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
+    }
 }

@@ -1,0 +1,180 @@
+//! The table of every scalar configuration key: its path, its type and its built-in default.
+//!
+//! One table feeds three things that must never disagree: the defaults layer, the parsing of
+//! `AUTHMCP__SECTION__KEY` variables, and the test that the shipped file documents every key.
+//! `[[backends]]` are not here: they are tables in a list and only come from the file.
+
+/// What type a key's value has; used to parse environment strings and to word type errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str,
+    Bool,
+    /// A non-negative integer.
+    UInt,
+    /// A list of strings (comma-separated in environment variables).
+    StrList,
+}
+
+/// A key's built-in value; `None` in [`ScalarKey::default`] means unset (derived or optional).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BuiltIn {
+    Str(&'static str),
+    Bool(bool),
+    UInt(u64),
+    StrList(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScalarKey {
+    /// Dotted path, lower case, e.g. `server.port`.
+    pub path: &'static str,
+    pub kind: Kind,
+    pub default: Option<BuiltIn>,
+}
+
+const fn key(path: &'static str, kind: Kind, default: Option<BuiltIn>) -> ScalarKey {
+    ScalarKey {
+        path,
+        kind,
+        default,
+    }
+}
+
+pub(crate) const MIB: u64 = 1024 * 1024;
+
+pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
+    key("server.host", Kind::Str, Some(BuiltIn::Str("0.0.0.0"))),
+    key("server.port", Kind::UInt, Some(BuiltIn::UInt(8000))),
+    // Unset means `http://localhost:<port>`, computed after every layer is applied.
+    key("server.public_url", Kind::Str, None),
+    key(
+        "server.trusted_proxies",
+        Kind::StrList,
+        Some(BuiltIn::StrList(&[])),
+    ),
+    key(
+        "server.drain_timeout_ms",
+        Kind::UInt,
+        Some(BuiltIn::UInt(5000)),
+    ),
+    key(
+        "server.max_body_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(4 * MIB)),
+    ),
+    key("server.workers", Kind::UInt, Some(BuiltIn::UInt(0))),
+    key("data_dir", Kind::Str, Some(BuiltIn::Str("./data"))),
+    // Unset means `sqlite://<data_dir>/authmcp.db`.
+    key("database.url", Kind::Str, None),
+    key("database.pool_size", Kind::UInt, Some(BuiltIn::UInt(8))),
+    key("auth.required", Kind::Bool, Some(BuiltIn::Bool(true))),
+    // Unset means generated once into `<data_dir>/jwt-secret`.
+    key("auth.jwt_secret", Kind::Str, None),
+    key(
+        "auth.access_token_ttl_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(30 * 60)),
+    ),
+    key(
+        "auth.refresh_token_ttl_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(7 * 24 * 3600)),
+    ),
+    key("auth.bcrypt_cost", Kind::UInt, Some(BuiltIn::UInt(12))),
+    key(
+        "auth.max_concurrent_hashes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(4)),
+    ),
+    key(
+        "auth.password_policy.min_length",
+        Kind::UInt,
+        Some(BuiltIn::UInt(8)),
+    ),
+    key(
+        "auth.password_policy.require_uppercase",
+        Kind::Bool,
+        Some(BuiltIn::Bool(true)),
+    ),
+    key(
+        "auth.password_policy.require_lowercase",
+        Kind::Bool,
+        Some(BuiltIn::Bool(true)),
+    ),
+    key(
+        "auth.password_policy.require_digit",
+        Kind::Bool,
+        Some(BuiltIn::Bool(true)),
+    ),
+    key(
+        "auth.password_policy.require_special",
+        Kind::Bool,
+        Some(BuiltIn::Bool(true)),
+    ),
+    key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
+    key(
+        "logging.max_file_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10 * MIB)),
+    ),
+    key("logging.max_files", Kind::UInt, Some(BuiltIn::UInt(5))),
+];
+
+/// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the
+/// documentation test covers them too).
+#[cfg(test)]
+pub(crate) const BACKEND_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "transport",
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "tool_prefix",
+    "enabled",
+    "timeout_ms",
+    "health_interval_s",
+];
+
+pub(crate) const DEFAULT_BACKEND_TIMEOUT_MS: u64 = 30_000;
+pub(crate) const DEFAULT_HEALTH_INTERVAL_S: u64 = 30;
+
+pub(crate) fn find(path: &str) -> Option<&'static ScalarKey> {
+    SCALAR_KEYS.iter().find(|k| k.path == path)
+}
+
+/// Parses an environment variable's text as a value of `kind`.
+pub(crate) fn parse_env_value(kind: Kind, text: &str) -> Result<config::ValueKind, String> {
+    let trimmed = text.trim();
+    match kind {
+        Kind::Str => Ok(config::ValueKind::String(text.to_string())),
+        Kind::Bool => parse_bool(trimmed)
+            .map(config::ValueKind::Boolean)
+            .ok_or_else(|| {
+                format!("expected a boolean (true/false, yes/no, on/off, 1/0), got {trimmed:?}")
+            }),
+        Kind::UInt => trimmed
+            .parse::<u64>()
+            .map(|n| config::ValueKind::I64(n.min(i64::MAX as u64) as i64))
+            .map_err(|_| format!("expected a non-negative integer, got {trimmed:?}")),
+        Kind::StrList => Ok(config::ValueKind::Array(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| config::Value::new(None, s.to_string()))
+                .collect(),
+        )),
+    }
+}
+
+/// Booleans as the original accepted them, plus the explicit negatives (anything else is an error
+/// here, where the original silently read it as false).
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}

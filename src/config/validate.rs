@@ -1,0 +1,212 @@
+//! The merged configuration tree → a validated [`GatewayConfig`], or every error found.
+//!
+//! Each section reader reads all of its keys before giving up on any, so one bad value never
+//! hides the next. Derived values (public URL, database URL) are computed here, after every layer
+//! has been applied, so e.g. `--port 9000` also moves the default public URL.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actors::auth::passwords::PasswordPolicy;
+use config::{Map, Value, ValueKind};
+
+use super::backends::read_backends;
+use super::checks;
+use super::error::ConfigReport;
+use super::model::{AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, ServerConfig};
+use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
+use super::reader::{TableReader, describe};
+
+const MAX: u64 = u64::MAX;
+
+pub(crate) fn validate(
+    root: Map<String, Value>,
+    fallback_source: &str,
+    cwd: &Path,
+    report: &mut ConfigReport,
+) -> Option<GatewayConfig> {
+    let mut r = TableReader::new("", fallback_source, root, report);
+    let server = r.take_table("server").and_then(read_server);
+    let data_dir = read_data_dir(&mut r, cwd);
+    let database = r
+        .take_table("database")
+        .and_then(|db| read_database(db, data_dir.as_deref(), cwd));
+    let auth = r.take_table("auth").and_then(read_auth);
+    let logging = r.take_table("logging").and_then(read_logging);
+    let backends = read_backends(&mut r);
+    r.finish();
+    Some(GatewayConfig {
+        server: server?,
+        data_dir: data_dir?,
+        database: database?,
+        auth: auth?,
+        logging: logging?,
+        backends: backends?,
+    })
+}
+
+fn read_server(mut r: TableReader<'_>) -> Option<ServerConfig> {
+    let host = r.take_string_with("host", checks::check_host);
+    let port = r.take_uint("port", 0, u16::MAX.into()).map(|p| p as u16);
+    let public_url = if r.has("public_url") {
+        r.take_string_with("public_url", checks::parse_public_url)
+    } else {
+        port.and_then(|p| checks::parse_public_url(&format!("http://localhost:{p}")).ok())
+    };
+    let trusted_proxies = read_trusted_proxies(&mut r);
+    let drain_timeout = r
+        .take_uint("drain_timeout_ms", 0, MAX)
+        .map(Duration::from_millis);
+    let max_body_bytes = r
+        .take_uint("max_body_bytes", 1, usize::MAX as u64)
+        .map(|n| n as usize);
+    let workers = r.take_uint("workers", 0, 1024).map(|n| n as usize);
+    r.finish();
+    Some(ServerConfig {
+        host: host?,
+        port: port?,
+        public_url: public_url?,
+        trusted_proxies: trusted_proxies?,
+        drain_timeout: drain_timeout?,
+        max_body_bytes: max_body_bytes?,
+        workers: workers?,
+    })
+}
+
+/// Each entry is checked on its own so every bad one is reported with its index.
+fn read_trusted_proxies(r: &mut TableReader<'_>) -> Option<Vec<IpNet>> {
+    let Some(value) = r.take("trusted_proxies") else {
+        return Some(Vec::new());
+    };
+    let ValueKind::Array(items) = &value.kind else {
+        let message = format!(
+            "expected a list of strings, found {}",
+            describe(&value.kind)
+        );
+        r.error("trusted_proxies", Some(&value), message);
+        return None;
+    };
+    let mut nets = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let parsed = match &item.kind {
+            ValueKind::String(s) => checks::parse_ip_net(s),
+            other => Err(format!("expected a string, found {}", describe(other))),
+        };
+        match parsed {
+            Ok(net) => nets.push(net),
+            Err(message) => {
+                ok = false;
+                r.error(&format!("trusted_proxies[{i}]"), Some(item), message);
+            }
+        }
+    }
+    ok.then_some(nets)
+}
+
+fn read_data_dir(r: &mut TableReader<'_>, cwd: &Path) -> Option<PathBuf> {
+    r.take_string_with("data_dir", |dir| {
+        if dir.trim().is_empty() {
+            Err("must not be empty".to_string())
+        } else {
+            Ok(absolutize(cwd, Path::new(dir)))
+        }
+    })
+}
+
+fn read_database(
+    mut r: TableReader<'_>,
+    data_dir: Option<&Path>,
+    cwd: &Path,
+) -> Option<DatabaseConfig> {
+    let url = if r.has("url") {
+        r.take_string_with("url", |url| {
+            checks::check_database_url(url.trim()).map(|()| normalize_sqlite_url(url.trim(), cwd))
+        })
+    } else {
+        data_dir.map(default_database_url)
+    };
+    let pool_size = r.take_uint("pool_size", 1, 1024).map(|n| n as u32);
+    r.finish();
+    Some(DatabaseConfig {
+        url: url?,
+        pool_size: pool_size?,
+    })
+}
+
+/// Relative SQLite paths resolve against the working directory, like `data_dir`.
+fn normalize_sqlite_url(url: &str, cwd: &Path) -> String {
+    match url.strip_prefix(SQLITE_PREFIX) {
+        Some(path) => sqlite_url_for(cwd, Path::new(path)),
+        None => url.to_string(),
+    }
+}
+
+fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
+    let required = r.take_bool("required");
+    // An absent secret is generated on first start; an empty one is a mistake worth reporting.
+    let jwt_secret = if r.has("jwt_secret") {
+        r.take_string_with("jwt_secret", |secret| {
+            if secret.is_empty() {
+                Err("must not be empty; remove the key to have one generated".to_string())
+            } else {
+                Ok(Some(secret.to_string()))
+            }
+        })
+    } else {
+        Some(None)
+    };
+    let access = r
+        .take_uint("access_token_ttl_s", 1, MAX)
+        .map(Duration::from_secs);
+    let refresh = r
+        .take_uint("refresh_token_ttl_s", 1, MAX)
+        .map(Duration::from_secs);
+    let bcrypt_cost = r.take_uint("bcrypt_cost", 4, 31).map(|n| n as u32);
+    let hashes = r
+        .take_uint("max_concurrent_hashes", 1, 1024)
+        .map(|n| n as usize);
+    let policy = r
+        .take_table("password_policy")
+        .and_then(read_password_policy);
+    r.finish();
+    Some(AuthConfig {
+        required: required?,
+        jwt_secret: jwt_secret?,
+        access_token_ttl: access?,
+        refresh_token_ttl: refresh?,
+        bcrypt_cost: bcrypt_cost?,
+        max_concurrent_hashes: hashes?,
+        password_policy: policy?,
+    })
+}
+
+fn read_password_policy(mut r: TableReader<'_>) -> Option<PasswordPolicy> {
+    // bcrypt only looks at the first 72 bytes, so a longer minimum could never be satisfied.
+    let min_length = r.take_uint("min_length", 1, 72).map(|n| n as usize);
+    let upper = r.take_bool("require_uppercase");
+    let lower = r.take_bool("require_lowercase");
+    let digit = r.take_bool("require_digit");
+    let special = r.take_bool("require_special");
+    r.finish();
+    Some(PasswordPolicy {
+        min_length: min_length?,
+        require_uppercase: upper?,
+        require_lowercase: lower?,
+        require_digit: digit?,
+        require_special: special?,
+    })
+}
+
+fn read_logging(mut r: TableReader<'_>) -> Option<LoggingConfig> {
+    let level = r.take_string_with("level", checks::normalize_log_level);
+    // Below a few KiB the log would rotate on nearly every line.
+    let max_file_bytes = r.take_uint("max_file_bytes", 4096, MAX);
+    let max_files = r.take_uint("max_files", 1, 1000).map(|n| n as u32);
+    r.finish();
+    Some(LoggingConfig {
+        level: level?,
+        max_file_bytes: max_file_bytes?,
+        max_files: max_files?,
+    })
+}
