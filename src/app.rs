@@ -245,10 +245,7 @@ async fn reload(running: &mut Running, ctx: &RunContext) {
 
 async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> Result<(), ()> {
     let log = &ctx.log;
-    let mut refused = config::restart_only_changes(&running.config, &new);
-    if running.config.server.public_url != new.server.public_url {
-        refused.push("server.public_url");
-    }
+    let refused = restart_only(&running.config, &new);
     if !refused.is_empty() {
         for field in &refused {
             slog::error!(log, "Reload refused: this setting only changes on restart; restart the gateway to apply it."; "field" => *field);
@@ -273,4 +270,25 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
     }
     running.config = new;
     Ok(())
+}
+
+/// Settings that the running process cannot change: the config module's list plus what this
+/// wiring builds once at boot (token keys, password hasher, log files, HTTP server).
+fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
+    let mut refused = config::restart_only_changes(old, new);
+    let (a, b) = (&old.auth, &new.auth);
+    let checks = [
+        (old.server.public_url != new.server.public_url, "server.public_url"),
+        (old.server.drain_timeout != new.server.drain_timeout, "server.drain_timeout_ms"),
+        (a.jwt_secret != b.jwt_secret, "auth.jwt_secret"),
+        (a.access_token_ttl != b.access_token_ttl, "auth.access_token_ttl_s"),
+        (a.refresh_token_ttl != b.refresh_token_ttl, "auth.refresh_token_ttl_s"),
+        (a.bcrypt_cost != b.bcrypt_cost, "auth.bcrypt_cost"),
+        (a.max_concurrent_hashes != b.max_concurrent_hashes, "auth.max_concurrent_hashes"),
+        (a.password_policy != b.password_policy, "auth.password_policy"),
+        (old.logging.max_file_bytes != new.logging.max_file_bytes, "logging.max_file_bytes"),
+        (old.logging.max_files != new.logging.max_files, "logging.max_files"),
+    ];
+    refused.extend(checks.iter().filter(|(changed, _)| *changed).map(|(_, name)| *name));
+    refused
 }
