@@ -121,8 +121,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, pw: &str) -> Result<String, PasswordError> {
         let (pw, cost) = (pw.to_string(), self.cost);
-        self.bounded(move || Ok(bcrypt::non_truncating_hash(pw, cost)?))
-            .await
+        self.bounded(move || hash_now(&pw, cost)).await
     }
 
     /// `Ok(false)` for a wrong password; `Err` only when `hash` is not a bcrypt hash.
@@ -148,7 +147,7 @@ impl PasswordHasher {
 
     /// On the calling thread, for CLI commands that have no runtime.
     pub fn hash_blocking(&self, pw: &str) -> Result<String, PasswordError> {
-        Ok(bcrypt::non_truncating_hash(pw, self.cost)?)
+        hash_now(pw, self.cost)
     }
 
     /// Hashes or verifications running right now (a gauge for metrics).
@@ -186,6 +185,15 @@ impl PasswordHasher {
         .await
         .map_err(|err| PasswordError::Task(err.to_string()))?
     }
+}
+
+/// bcrypt's own `non_truncating_hash` also refuses exactly 72 bytes (it counts the C string's
+/// terminator); 72 bytes are all used, so the limit is checked here and plain `hash` is safe.
+fn hash_now(pw: &str, cost: u32) -> Result<String, PasswordError> {
+    if pw.len() > BCRYPT_MAX_BYTES {
+        return Err(PasswordError::TooLong);
+    }
+    Ok(bcrypt::hash(pw, cost)?)
 }
 
 fn verify_now(pw: &str, hash: &str) -> Result<bool, PasswordError> {
