@@ -11,7 +11,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
-use super::database_url::{DatabaseUrl, mask_password};
+use super::database_url::{DatabaseUrl, mask_password, postgres_connect_url};
 use super::{DatabaseKind, StorageError};
 
 /// One connection to whichever database the gateway is configured for. Queries written against
@@ -130,7 +130,7 @@ fn probe_writable(dir: &Path) -> std::io::Result<()> {
 }
 
 fn open_postgres(url: &str) -> Result<PgConnection, StorageError> {
-    PgConnection::establish(url).map_err(|err| StorageError::Connect {
+    PgConnection::establish(&postgres_connect_url(url)).map_err(|err| StorageError::Connect {
         kind: DatabaseKind::Postgres,
         url: mask_password(url),
         cause: one_line(&hide_password(url, &err.to_string())),
@@ -141,10 +141,10 @@ fn open_postgres(url: &str) -> Result<PgConnection, StorageError> {
 fn one_line(message: &str) -> String {
     message
         .lines()
-        .map(str::trim)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join("; ")
 }
 
 /// libpq does not echo passwords today; this keeps it that way if it ever does.

@@ -30,7 +30,7 @@ impl fmt::Display for DatabaseKind {
 pub enum DatabaseUrl {
     /// A file path (relative to the working directory unless absolute), or `:memory:`.
     Sqlite(PathBuf),
-    /// A libpq connection URL, passed through with a few defaults added.
+    /// A libpq connection URL as the operator wrote it ([`postgres_connect_url`] adds defaults).
     Postgres(String),
 }
 
@@ -64,7 +64,7 @@ impl DatabaseUrl {
                         reason: "a postgresql URL looks like postgres://USER:PASSWORD@HOST:PORT/DATABASE".into(),
                     });
                 }
-                Ok(DatabaseUrl::Postgres(with_pg_defaults(url)))
+                Ok(DatabaseUrl::Postgres(url.to_string()))
             }
             "" => Err(unsupported(url, "it has no scheme")),
             other => Err(unsupported(
@@ -97,8 +97,9 @@ fn unsupported(url: &str, why: &str) -> StorageError {
     }
 }
 
-/// Adds `connect_timeout` and `application_name` unless the operator set them.
-fn with_pg_defaults(url: &str) -> String {
+/// The URL handed to libpq: `connect_timeout` and `application_name` added unless the operator
+/// set them.
+pub(crate) fn postgres_connect_url(url: &str) -> String {
     let mut out = url.to_string();
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let has = |key: &str| query.split('&').any(|kv| kv.split('=').next() == Some(key));
@@ -170,12 +171,17 @@ mod tests {
         let pg = DatabaseUrl::parse("postgresql://u@h/db?sslmode=disable").unwrap();
         assert_eq!(
             pg,
-            DatabaseUrl::Postgres(
-                "postgresql://u@h/db?sslmode=disable&connect_timeout=10&application_name=authmcp-gateway"
-                    .into()
-            )
+            DatabaseUrl::Postgres("postgresql://u@h/db?sslmode=disable".into())
         );
         assert_eq!(pg.kind().to_string(), "postgresql");
+        assert_eq!(
+            postgres_connect_url("postgresql://u@h/db?sslmode=disable"),
+            "postgresql://u@h/db?sslmode=disable&connect_timeout=10&application_name=authmcp-gateway"
+        );
+        assert_eq!(
+            postgres_connect_url("postgres://u@h/db?connect_timeout=3"),
+            "postgres://u@h/db?connect_timeout=3&application_name=authmcp-gateway"
+        );
     }
 
     #[test]

@@ -130,6 +130,16 @@ impl Database {
     }
 }
 
+/// Shows the kind and the masked URL only; the pool's internals say nothing useful.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("kind", &self.kind())
+            .field("url", &self.display_url())
+            .finish()
+    }
+}
+
 /// Unix time in milliseconds, the representation of every timestamp column.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
