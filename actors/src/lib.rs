@@ -11,3 +11,4 @@
 
 pub mod auth;
 pub mod spec;
+pub mod storage;

@@ -1,0 +1,52 @@
+//! The diesel view of the tables in `migrations/`; both dialects must match it.
+//! Column types stay within what the MultiConnection maps (see migrations/README.md).
+
+diesel::table! {
+    revisions (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        enabled -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    backends (id) {
+        id -> BigInt,
+        name -> Text,
+        transport -> Text,
+        url -> Nullable<Text>,
+        command -> Nullable<Text>,
+        args_json -> Text,
+        env_json -> Text,
+        cwd -> Nullable<Text>,
+        tool_prefix -> Nullable<Text>,
+        enabled -> Integer,
+        timeout_ms -> BigInt,
+        health_interval_s -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(revisions, users, settings, backends);

@@ -1,0 +1,5 @@
+DROP TABLE backends;
+DROP TABLE settings;
+DROP TABLE users;
+DROP FUNCTION bump_revision();
+DROP TABLE revisions;

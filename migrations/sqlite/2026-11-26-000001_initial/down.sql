@@ -1,0 +1,4 @@
+DROP TABLE backends;
+DROP TABLE settings;
+DROP TABLE users;
+DROP TABLE revisions;
