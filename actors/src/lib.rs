@@ -10,4 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod backend;
 pub mod spec;
+pub mod supervisor;

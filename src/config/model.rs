@@ -58,7 +58,8 @@ impl IpNet {
                     == masked(u32::from(ip) as u128, self.prefix, 32)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+                masked(u128::from(net), self.prefix, 128)
+                    == masked(u128::from(ip), self.prefix, 128)
             }
             (IpAddr::V6(_), IpAddr::V4(ip)) => self.contains(IpAddr::V6(ip.to_ipv6_mapped())),
             (IpAddr::V4(_), IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
