@@ -108,13 +108,12 @@ impl ThreadLocalActor for BackendActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.shutdown.notify_one();
-        if let Some(mut driver) = state.driver.take() {
-            if tokio::time::timeout(state.stop_bound, &mut driver)
+        if let Some(mut driver) = state.driver.take()
+            && tokio::time::timeout(state.stop_bound, &mut driver)
                 .await
                 .is_err()
-            {
-                driver.abort();
-            }
+        {
+            driver.abort();
         }
         Ok(())
     }

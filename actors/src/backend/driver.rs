@@ -109,7 +109,11 @@ impl Driver {
             biased;
             error = transport.closed() => Err(error),
             result = transport.handshake() => result,
-        }?;
+        };
+        let handshake = match handshake {
+            Ok(handshake) => handshake,
+            Err(error) => return Err(transport.explain(error).await),
+        };
         let tool_count = handshake.tools.len();
         slog::info!(self.log, "Backend is online.";
             "tools" => tool_count, "protocol_version" => &handshake.protocol_version);
@@ -162,7 +166,7 @@ impl Driver {
                 }
                 Err(error) if error.is_transport_dead() => {
                     return SessionEnd {
-                        error,
+                        error: transport.explain(error).await,
                         reinitialize_now: false,
                     };
                 }

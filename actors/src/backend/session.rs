@@ -97,6 +97,19 @@ impl Transport {
         }
     }
 
+    /// Replaces a bare `Closed` (a write hit a dead pipe first) by why the process went away,
+    /// once the reader has seen the end of its output.
+    pub async fn explain(&self, error: BackendError) -> BackendError {
+        match (self, &error) {
+            (Transport::Stdio(stdio), BackendError::Closed) => {
+                tokio::time::timeout(Duration::from_secs(1), stdio.closed())
+                    .await
+                    .unwrap_or(error)
+            }
+            _ => error,
+        }
+    }
+
     /// Ends the session: DELETE for HTTP, stdin EOF then process-group kill for stdio.
     pub async fn close(&self, grace: Duration) {
         match self {

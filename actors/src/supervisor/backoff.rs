@@ -8,19 +8,10 @@ pub(crate) const MAX_DELAY: Duration = Duration::from_secs(30);
 /// Up this long → the next failure is treated as a first failure again.
 pub(crate) const STABLE_PERIOD: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Backoff {
     attempt: u32,
     up_since: Option<Instant>,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            attempt: 0,
-            up_since: None,
-        }
-    }
 }
 
 impl Backoff {
