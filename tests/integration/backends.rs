@@ -247,3 +247,28 @@ async fn backends_that_cannot_start_report_clear_errors() {
     assert_eq!(error("legacy"), "sse transport is not supported yet");
     gateway.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_a_forgotten_session_is_reinitialized() {
+    let mut server = HttpFixture::start(3);
+    let port = server.port;
+    let mut spec = server.spec("amnesiac");
+    // Health checks only when asked, so the restart below happens between two checks.
+    spec.health_interval = std::time::Duration::from_secs(3600);
+    let (gateway, _join) = GatewayHandle::start(vec![spec], test_logger())
+        .await
+        .unwrap();
+    wait_for(&gateway, "online", |s| online_with(s, "amnesiac", 3)).await;
+
+    server.kill();
+    let _restarted = HttpFixture::start_on(port, 5);
+    // The new server answers our old Mcp-Session-Id with 404: the actor must re-initialize.
+    assert!(gateway.check_now("amnesiac").await);
+    let statuses = wait_for(&gateway, "re-initialized against the new server", |s| {
+        online_with(s, "amnesiac", 5)
+    })
+    .await;
+    assert_eq!(status(&statuses, "amnesiac").unwrap().restarts, 0);
+    assert!(!gateway.check_now("nobody").await);
+    gateway.shutdown().await;
+}

@@ -40,6 +40,7 @@ pub(crate) enum BackendSupervisorMsg {
         name: String,
         incarnation: u64,
     },
+    CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
 }
@@ -120,6 +121,11 @@ impl Actor for BackendSupervisor {
                 if due {
                     state.start_child(&myself, &name, false).await;
                 }
+            }
+            BackendSupervisorMsg::CheckNow(name, reply) => {
+                let actor = state.children.get(&name).and_then(|c| c.actor.clone());
+                let sent = actor.is_some_and(|a| a.cast(BackendMsg::CheckNow).is_ok());
+                let _ = reply.send(sent);
             }
             #[cfg(feature = "fault-injection")]
             BackendSupervisorMsg::InjectPanic(name, reply) => {

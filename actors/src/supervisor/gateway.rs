@@ -27,6 +27,7 @@ pub(crate) enum GatewayMsg {
         RpcReplyPort<Result<ReloadOutcome, SupervisorError>>,
     ),
     RestartBackends,
+    CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
 }
@@ -102,6 +103,14 @@ impl Actor for GatewaySupervisor {
                     state.schedule_restart(&myself);
                 }
             }
+            GatewayMsg::CheckNow(name, reply) => match &state.backends {
+                Some(backends) => {
+                    let _ = backends.cast(BackendSupervisorMsg::CheckNow(name, reply));
+                }
+                None => {
+                    let _ = reply.send(false);
+                }
+            },
             #[cfg(feature = "fault-injection")]
             GatewayMsg::InjectPanic(name, reply) => match &state.backends {
                 Some(backends) => {

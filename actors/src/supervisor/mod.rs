@@ -113,6 +113,18 @@ impl GatewayHandle {
             .await;
     }
 
+    /// Asks `backend` for a health check now (or, if offline, a reconnect attempt now).
+    /// False if no such running actor. The result shows up in [`GatewayHandle::statuses`].
+    pub async fn check_now(&self, backend: &str) -> bool {
+        let name = backend.to_owned();
+        matches!(
+            self.gateway
+                .call(|reply| GatewayMsg::CheckNow(name, reply), None)
+                .await,
+            Ok(ractor::rpc::CallResult::Success(true))
+        )
+    }
+
     /// Makes `backend`'s actor panic inside `handle`; false if no such running actor.
     #[cfg(feature = "fault-injection")]
     pub async fn inject_panic(&self, backend: &str) -> bool {
