@@ -10,5 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod backend;
 pub mod spec;
 pub mod storage;
+pub mod supervisor;

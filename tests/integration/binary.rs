@@ -8,7 +8,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::daemon::{Daemon, command};
-use crate::fixture_paths::fixture_server;
+use crate::fixture::fixture_binary as fixture_server;
 
 fn stdio_backend(name: &str, tools: u32) -> String {
     format!(

@@ -1,0 +1,120 @@
+//! `BackendActor`: one per enabled backend, child of the `BackendSupervisor`.
+//!
+//! It is a ractor *thread-local* actor because awc's client is `!Send`: all backend actors run on
+//! the supervisor's `ThreadLocalActorSpawner` thread (a current-thread tokio runtime with a
+//! `LocalSet`, which is what awc and `tokio::process` need). The actor owns a [`Driver`] task
+//! that does all I/O, so `handle` never waits on the network. Restart policy: on panic or error
+//! the supervisor restarts it with backoff; dropping the state (even after a panic) aborts the
+//! driver, whose transport kills a stdio child's process group.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::thread_local::ThreadLocalActor;
+use ractor::{ActorProcessingErr, ActorRef};
+use tokio::sync::Notify;
+
+use super::driver::Driver;
+use super::status::StatusBoard;
+use crate::spec::BackendSpec;
+
+/// Extra time `post_stop` allows the driver beyond the spec's timeout to close the session.
+const STOP_SLACK: Duration = Duration::from_secs(3);
+
+pub enum BackendMsg {
+    /// Run a health check now instead of at the next interval (or reconnect now if offline).
+    CheckNow,
+    /// Panic inside `handle`, to prove that supervision restarts the actor.
+    #[cfg(feature = "fault-injection")]
+    Panic,
+}
+
+/// Everything a backend actor needs to start; `Send`, unlike the actor's state.
+pub struct BackendArgs {
+    pub spec: BackendSpec,
+    /// Which incarnation may write this backend's status entry.
+    pub incarnation: u64,
+    pub board: Arc<StatusBoard>,
+    pub log: slog::Logger,
+}
+
+pub struct BackendActorState {
+    driver: Option<tokio::task::JoinHandle<()>>,
+    shutdown: Rc<Notify>,
+    wake: Rc<Notify>,
+    stop_bound: Duration,
+}
+
+impl Drop for BackendActorState {
+    fn drop(&mut self) {
+        // Reached without post_stop after a panic or kill: abort the driver so its transport
+        // (and any child process group) goes away with the actor.
+        if let Some(driver) = &self.driver {
+            driver.abort();
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct BackendActor;
+
+impl ThreadLocalActor for BackendActor {
+    type Msg = BackendMsg;
+    type State = BackendActorState;
+    type Arguments = BackendArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: BackendArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let shutdown = Rc::new(Notify::new());
+        let wake = Rc::new(Notify::new());
+        let stop_bound = args.spec.timeout + STOP_SLACK;
+        let driver = Driver {
+            spec: args.spec,
+            incarnation: args.incarnation,
+            board: args.board,
+            log: args.log,
+            shutdown: shutdown.clone(),
+            wake: wake.clone(),
+        };
+        Ok(BackendActorState {
+            driver: Some(tokio::task::spawn_local(driver.run())),
+            shutdown,
+            wake,
+            stop_bound,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: BackendMsg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            BackendMsg::CheckNow => state.wake.notify_one(),
+            #[cfg(feature = "fault-injection")]
+            BackendMsg::Panic => panic!("Fault injection: backend actor panicked on request."),
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.shutdown.notify_one();
+        if let Some(mut driver) = state.driver.take()
+            && tokio::time::timeout(state.stop_bound, &mut driver)
+                .await
+                .is_err()
+        {
+            driver.abort();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! MCP Streamable HTTP client side, on awc (so it lives on the backend actors' local thread).
+//!
+//! Each request is one POST; the answer is either `application/json` or a `text/event-stream`
+//! whose events may include notifications before the response we wait for. The session id the
+//! backend assigns at `initialize` is echoed on every later request, as is the negotiated
+//! `MCP-Protocol-Version`. A 404 while holding a session means the backend forgot it: the caller
+//! re-initialises.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use awc::error::{ConnectError, SendRequestError};
+use awc::http::StatusCode;
+use futures_util::StreamExt;
+use serde_json::value::RawValue;
+
+use super::error::BackendError;
+use super::jsonrpc::{Envelope, Response, SseParser};
+
+const SESSION_HEADER: &str = "Mcp-Session-Id";
+const VERSION_HEADER: &str = "MCP-Protocol-Version";
+/// Upper bound for one JSON answer (tool lists of big servers stay far below this).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+pub(crate) struct HttpTransport {
+    client: awc::Client,
+    url: url::Url,
+    timeout: Duration,
+    session_id: RefCell<Option<String>>,
+    protocol_version: RefCell<Option<String>>,
+    log: slog::Logger,
+}
+
+impl HttpTransport {
+    pub fn new(url: url::Url, timeout: Duration, log: slog::Logger) -> Result<Self, BackendError> {
+        if url.scheme() == "https" {
+            return Err(BackendError::TlsUnsupported);
+        }
+        let client = awc::Client::builder()
+            .timeout(timeout)
+            .disable_redirects()
+            .add_default_header((
+                "User-Agent",
+                concat!("authmcp-gateway/", env!("CARGO_PKG_VERSION")),
+            ))
+            .finish();
+        Ok(HttpTransport {
+            client,
+            url,
+            timeout,
+            session_id: RefCell::new(None),
+            protocol_version: RefCell::new(None),
+            log,
+        })
+    }
+
+    /// Sends the negotiated version on every later request (required from 2025-06-18 on).
+    pub fn set_protocol_version(&self, version: &str) {
+        *self.protocol_version.borrow_mut() = Some(version.to_owned());
+    }
+
+    /// POSTs one message. For a request (`expect_id`) returns the matching response.
+    pub async fn post(
+        &self,
+        body: Vec<u8>,
+        expect_id: Option<u64>,
+    ) -> Result<Option<Response>, BackendError> {
+        match tokio::time::timeout(self.timeout, self.post_unbounded(body, expect_id)).await {
+            Ok(result) => result,
+            Err(_) => Err(BackendError::Timeout(self.timeout)),
+        }
+    }
+
+    async fn post_unbounded(
+        &self,
+        body: Vec<u8>,
+        expect_id: Option<u64>,
+    ) -> Result<Option<Response>, BackendError> {
+        let mut request = self
+            .client
+            .post(self.url.as_str())
+            .insert_header(("Accept", "application/json, text/event-stream"))
+            .content_type("application/json");
+        let had_session = self.session_id.borrow().clone();
+        if let Some(session) = &had_session {
+            request = request.insert_header((SESSION_HEADER, session.as_str()));
+        }
+        if let Some(version) = self.protocol_version.borrow().as_deref() {
+            request = request.insert_header((VERSION_HEADER, version));
+        }
+        let mut response = request.send_body(body).await.map_err(send_error)?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND && had_session.is_some() {
+            return Err(BackendError::SessionExpired);
+        }
+        if !status.is_success() {
+            return Err(BackendError::HttpStatus(status.as_u16()));
+        }
+        if let Some(session) = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            *self.session_id.borrow_mut() = Some(session.to_owned());
+        }
+        let Some(expect_id) = expect_id else {
+            return Ok(None);
+        };
+        let content_type = response
+            .headers()
+            .get("Content-Type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/event-stream") {
+            return self.read_sse(&mut response, expect_id).await.map(Some);
+        }
+        if !content_type.starts_with("application/json") {
+            return Err(BackendError::Protocol(format!(
+                "unexpected content type `{}`",
+                content_type.chars().take(60).collect::<String>()
+            )));
+        }
+        let bytes = response
+            .body()
+            .limit(MAX_BODY)
+            .await
+            .map_err(|e| BackendError::Protocol(format!("could not read the body: {e}")))?;
+        find_response(&bytes, expect_id).map(Some).ok_or_else(|| {
+            BackendError::Protocol("the answer holds no response to our request".into())
+        })
+    }
+
+    async fn read_sse<S>(
+        &self,
+        response: &mut awc::ClientResponse<S>,
+        expect_id: u64,
+    ) -> Result<Response, BackendError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+    {
+        let mut parser = SseParser::default();
+        while let Some(chunk) = response.next().await {
+            let chunk = chunk
+                .map_err(|e| BackendError::Protocol(format!("the event stream broke: {e}")))?;
+            for event in parser.feed(&chunk) {
+                if !(event.event.is_empty() || event.event == "message") || event.data.is_empty() {
+                    continue;
+                }
+                if let Some(found) = find_response(event.data.as_bytes(), expect_id) {
+                    return Ok(found);
+                }
+                slog::debug!(self.log, "Skipped a backend message while waiting for a response.";
+                    "bytes" => event.data.len());
+            }
+        }
+        Err(BackendError::Protocol(
+            "the event stream ended before the response arrived".into(),
+        ))
+    }
+
+    /// Ends the backend session (best effort: servers may answer 405).
+    pub async fn close(&self) {
+        let Some(session) = self.session_id.borrow_mut().take() else {
+            return;
+        };
+        let bound = self.timeout.min(Duration::from_secs(2));
+        let request = self
+            .client
+            .delete(self.url.as_str())
+            .insert_header((SESSION_HEADER, session.as_str()))
+            .timeout(bound);
+        let _ = tokio::time::timeout(bound, request.send()).await;
+    }
+}
+
+/// Finds the response to `expect_id` in a body holding one message or a (2025-03-26) batch.
+fn find_response(bytes: &[u8], expect_id: u64) -> Option<Response> {
+    let matches = |raw: &RawValue| {
+        serde_json::from_str::<Envelope<'_>>(raw.get())
+            .ok()
+            .and_then(|e| e.response_id())
+            == Some(expect_id)
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let batch: Vec<Box<RawValue>> = serde_json::from_slice(bytes).ok()?;
+        return batch.into_iter().find(|m| matches(m)).map(Response);
+    }
+    let message: Box<RawValue> = serde_json::from_slice(bytes).ok()?;
+    matches(&message).then_some(Response(message))
+}
+
+fn send_error(error: SendRequestError) -> BackendError {
+    match error {
+        SendRequestError::Connect(ConnectError::SslIsNotSupported) => BackendError::TlsUnsupported,
+        SendRequestError::Connect(ConnectError::Io(io)) => BackendError::Connect(describe_io(&io)),
+        SendRequestError::Connect(ConnectError::Resolver(_) | ConnectError::NoRecords) => {
+            BackendError::Connect("the host name could not be resolved".into())
+        }
+        SendRequestError::Connect(ConnectError::Timeout) | SendRequestError::Timeout => {
+            BackendError::Connect("the connection timed out".into())
+        }
+        SendRequestError::Connect(other) => BackendError::Connect(other.to_string()),
+        SendRequestError::Send(io) => BackendError::Connect(describe_io(&io)),
+        other => BackendError::Protocol(other.to_string()),
+    }
+}
+
+fn describe_io(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        ErrorKind::ConnectionAborted => "connection aborted".into(),
+        ErrorKind::TimedOut => "the connection timed out".into(),
+        ErrorKind::HostUnreachable => "host unreachable".into(),
+        ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        _ => error.to_string(),
+    }
+}

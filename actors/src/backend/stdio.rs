@@ -1,0 +1,357 @@
+//! MCP over a child process's stdin/stdout (newline-delimited JSON-RPC).
+//!
+//! The child runs in its own process group so that stopping the backend kills everything it
+//! started (npx, uvx and shell wrappers spawn grandchildren). A reader task routes responses to
+//! waiting requests by id, answers the backend's `ping`, and debug-logs anything else, including
+//! non-JSON lines some servers print. stderr lines go to the log at debug.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::rc::Rc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{Notify, oneshot};
+
+use super::error::BackendError;
+use super::jsonrpc::{Envelope, Response};
+use crate::spec::BackendTransport;
+
+type Pending = Rc<RefCell<HashMap<u64, oneshot::Sender<Response>>>>;
+type SharedStdin = Rc<tokio::sync::Mutex<Option<ChildStdin>>>;
+
+/// The child process and its group. Dropping it kills the group (the panic path); `terminate`
+/// is the orderly path that also reaps the child.
+pub(crate) struct ChildGroup {
+    child: Child,
+    pgid: Option<Pid>,
+}
+
+impl ChildGroup {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    fn signal_group(&self, signal: Signal) {
+        if let Some(pgid) = self.pgid {
+            // ESRCH only means the group is already gone.
+            let _ = killpg(pgid, signal);
+        }
+    }
+
+    /// SIGTERM to the group, wait up to `grace`, then SIGKILL the group and reap the child.
+    pub async fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        self.signal_group(Signal::SIGTERM);
+        let exited = tokio::time::timeout(grace, self.child.wait()).await;
+        // Grandchildren may ignore SIGTERM or outlive the leader. The group id cannot have been
+        // reused this quickly, so killing it once more is safe.
+        self.signal_group(Signal::SIGKILL);
+        let status = match exited {
+            Ok(status) => status.ok(),
+            Err(_) => self.child.wait().await.ok(),
+        };
+        self.pgid = None;
+        status
+    }
+}
+
+impl Drop for ChildGroup {
+    fn drop(&mut self) {
+        self.signal_group(Signal::SIGKILL);
+        // tokio's kill_on_drop + orphan queue reaps the leader.
+    }
+}
+
+/// A running stdio backend.
+pub(crate) struct StdioTransport {
+    stdin: SharedStdin,
+    pending: Pending,
+    closed: Rc<Closed>,
+    group: RefCell<Option<ChildGroup>>,
+    timeout: Duration,
+    next_id: Cell<u64>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Set once stdout reaches EOF (the process exited or closed its output).
+#[derive(Default)]
+pub(crate) struct Closed {
+    flag: Cell<bool>,
+    notify: Notify,
+}
+
+impl Closed {
+    fn mark(&self) {
+        self.flag.set(true);
+        self.notify.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        while !self.flag.get() {
+            let notified = self.notify.notified();
+            if self.flag.get() {
+                break;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl StdioTransport {
+    /// Spawns the configured command. Must run inside a `LocalSet` (reader tasks are local).
+    pub fn spawn(
+        transport: &BackendTransport,
+        timeout: Duration,
+        log: &slog::Logger,
+    ) -> Result<Self, BackendError> {
+        let BackendTransport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } = transport
+        else {
+            return Err(BackendError::Spawn("not a stdio backend".into()));
+        };
+        if let Some(dir) = cwd
+            && !dir.is_dir()
+        {
+            return Err(BackendError::Spawn(format!(
+                "the working directory `{}` does not exist",
+                dir.display()
+            )));
+        }
+        let mut cmd = Command::new(command);
+        cmd.args(args)
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd.spawn().map_err(|e| spawn_error(command, &e))?;
+        let pgid = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw);
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let group = ChildGroup { child, pgid };
+
+        let pending: Pending = Rc::default();
+        let closed = Rc::new(Closed::default());
+        let stdin: SharedStdin = Rc::new(tokio::sync::Mutex::new(stdin));
+        let mut tasks = Vec::new();
+        if let Some(stdout) = stdout {
+            tasks.push(tokio::task::spawn_local(read_stdout(
+                stdout,
+                stdin.clone(),
+                pending.clone(),
+                closed.clone(),
+                log.clone(),
+            )));
+        } else {
+            closed.mark();
+        }
+        if let Some(stderr) = stderr {
+            let log = log.clone();
+            tasks.push(tokio::task::spawn_local(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    slog::debug!(log, "Backend wrote to stderr."; "line" => line);
+                }
+            }));
+        }
+        Ok(StdioTransport {
+            stdin,
+            pending,
+            closed,
+            group: RefCell::new(Some(group)),
+            timeout,
+            next_id: Cell::new(1),
+            tasks,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.group.borrow().as_ref().and_then(ChildGroup::pid)
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<Response, BackendError> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (tx, rx) = oneshot::channel();
+        self.pending.borrow_mut().insert(id, tx);
+        let outcome = tokio::time::timeout(self.timeout, async {
+            self.write(super::jsonrpc::encode(Some(id), method, params))
+                .await?;
+            rx.await.map_err(|_| BackendError::Closed)
+        })
+        .await;
+        self.pending.borrow_mut().remove(&id);
+        match outcome {
+            Ok(result) => result,
+            Err(_) => Err(BackendError::Timeout(self.timeout)),
+        }
+    }
+
+    pub async fn notify(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<(), BackendError> {
+        let message = super::jsonrpc::encode(None, method, params);
+        match tokio::time::timeout(self.timeout, self.write(message)).await {
+            Ok(result) => result,
+            Err(_) => Err(BackendError::Timeout(self.timeout)),
+        }
+    }
+
+    async fn write(&self, line: Vec<u8>) -> Result<(), BackendError> {
+        write_line(&self.stdin, line).await
+    }
+
+    /// Resolves once the process closed its stdout, with why it is gone.
+    pub async fn closed(&self) -> BackendError {
+        self.closed.wait().await;
+        self.exit_error().await
+    }
+
+    async fn exit_error(&self) -> BackendError {
+        let group = self.group.borrow_mut().take();
+        let Some(mut group) = group else {
+            return BackendError::Exited(String::new());
+        };
+        // stdout closed: the process is exiting; give it a moment to be reaped.
+        let status = tokio::time::timeout(Duration::from_secs(1), group.child.wait()).await;
+        let detail = match status {
+            Ok(Ok(status)) => describe_exit(status),
+            _ => " (it closed its output)".to_owned(),
+        };
+        let _ = group.terminate(Duration::ZERO).await;
+        BackendError::Exited(detail)
+    }
+
+    /// Closes stdin, then terminates and reaps the process group.
+    pub async fn close(&self, grace: Duration) {
+        self.stdin.lock().await.take();
+        let group = self.group.borrow_mut().take();
+        if let Some(mut group) = group {
+            group.terminate(grace).await;
+        }
+    }
+}
+
+impl Drop for StdioTransport {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Writes one message; the lock keeps concurrent messages from interleaving.
+async fn write_line(stdin: &SharedStdin, mut line: Vec<u8>) -> Result<(), BackendError> {
+    line.push(b'\n');
+    let mut stdin = stdin.lock().await;
+    let Some(pipe) = stdin.as_mut() else {
+        return Err(BackendError::Closed);
+    };
+    if pipe.write_all(&line).await.is_err() || pipe.flush().await.is_err() {
+        return Err(BackendError::Closed);
+    }
+    Ok(())
+}
+
+async fn read_stdout(
+    stdout: ChildStdout,
+    stdin: SharedStdin,
+    pending: Pending,
+    closed: Rc<Closed>,
+    log: slog::Logger,
+) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let Ok(message) = serde_json::from_slice::<Box<RawValue>>(text) else {
+            slog::debug!(log, "Skipped a non-JSON line on the backend's stdout.";
+                "line" => String::from_utf8_lossy(text).chars().take(200).collect::<String>());
+            continue;
+        };
+        let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(message.get()) else {
+            slog::debug!(log, "Skipped a JSON line that is not a JSON-RPC object.");
+            continue;
+        };
+        if let Some(id) = envelope.response_id() {
+            let waiter = pending.borrow_mut().remove(&id);
+            match waiter {
+                Some(waiter) => {
+                    let _ = waiter.send(Response(message));
+                }
+                None => slog::debug!(log, "Dropped a response nobody waits for."; "id" => id),
+            }
+            continue;
+        }
+        if let (Some(method), Some(id)) = (envelope.method.as_deref(), envelope.id) {
+            // We declare no client capabilities, so the only request a backend may send is ping.
+            let reply = if method == "ping" {
+                format!(r#"{{"jsonrpc":"2.0","id":{},"result":{{}}}}"#, id.get())
+            } else {
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":-32601,"message":"Method not found"}}}}"#,
+                    id.get()
+                )
+            };
+            let _ = write_line(&stdin, reply.into_bytes()).await;
+            continue;
+        }
+        slog::debug!(log, "Received a backend notification.";
+            "method" => envelope.method.as_deref().unwrap_or(""));
+    }
+    // Wake every waiter: their senders drop, their requests fail with `Closed`.
+    pending.borrow_mut().clear();
+    closed.mark();
+}
+
+fn spawn_error(command: &str, error: &std::io::Error) -> BackendError {
+    BackendError::Spawn(match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            format!("command `{command}` was not found (check the path or PATH)")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("command `{command}` is not executable (permission denied)")
+        }
+        _ => format!("could not start command `{command}`: {error}"),
+    })
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!(" with code {code}"),
+        (None, Some(signal)) => format!(" after signal {signal}"),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,192 @@
+//! `GatewaySupervisor`: the root of the actor tree.
+//!
+//! Children: `BackendSupervisor` (later issues add the session, rate-limit and audit actors).
+//! It holds the desired backend list, so when the `BackendSupervisor` fails it is restarted
+//! with backoff and rebuilds every backend from that list; meanwhile the status board still
+//! answers every reader. A child stopping during shutdown is expected and not restarted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{
+    Actor, ActorId, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort, SupervisionEvent,
+};
+
+use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSupervisorMsg};
+use super::backoff::Backoff;
+use super::{ReloadOutcome, SupervisorError};
+use crate::backend::StatusBoard;
+use crate::spec::BackendSpec;
+
+/// How long shutdown waits for the backend supervisor (it bounds each backend itself).
+const BACKENDS_STOP_BOUND: Duration = Duration::from_secs(60);
+
+pub(crate) enum GatewayMsg {
+    ApplyBackends(
+        Vec<BackendSpec>,
+        RpcReplyPort<Result<ReloadOutcome, SupervisorError>>,
+    ),
+    RestartBackends,
+    CheckNow(String, RpcReplyPort<bool>),
+    #[cfg(feature = "fault-injection")]
+    InjectPanic(String, RpcReplyPort<bool>),
+}
+
+pub(crate) struct GatewayArgs {
+    pub specs: Vec<BackendSpec>,
+    pub board: Arc<StatusBoard>,
+    pub log: slog::Logger,
+}
+
+pub(crate) struct GatewayState {
+    backends: Option<ActorRef<BackendSupervisorMsg>>,
+    backends_id: Option<ActorId>,
+    /// The last backend list asked for: what a restarted `BackendSupervisor` starts from.
+    desired: Vec<BackendSpec>,
+    board: Arc<StatusBoard>,
+    log: slog::Logger,
+    backoff: Backoff,
+}
+
+pub(crate) struct GatewaySupervisor;
+
+impl Actor for GatewaySupervisor {
+    type Msg = GatewayMsg;
+    type State = GatewayState;
+    type Arguments = GatewayArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: GatewayArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let mut state = GatewayState {
+            backends: None,
+            backends_id: None,
+            desired: args.specs,
+            board: args.board,
+            log: args.log,
+            backoff: Backoff::default(),
+        };
+        // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
+        state.start_backends(&myself).await?;
+        slog::info!(state.log, "Gateway supervisor started.";
+            "backends" => state.desired.iter().filter(|s| s.enabled).count());
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            GatewayMsg::ApplyBackends(specs, reply) => {
+                state.desired = specs.clone();
+                let Some(backends) = &state.backends else {
+                    let _ = reply.send(Err(SupervisorError::Restarting));
+                    return Ok(());
+                };
+                if let Err(MessagingErr::SendErr(BackendSupervisorMsg::Apply(_, reply))) =
+                    backends.cast(BackendSupervisorMsg::Apply(specs, reply))
+                {
+                    let _ = reply.send(Err(SupervisorError::Restarting));
+                }
+            }
+            GatewayMsg::RestartBackends => {
+                if state.backends.is_none()
+                    && let Err(error) = state.start_backends(&myself).await
+                {
+                    slog::error!(state.log, "Could not restart the backend supervisor.";
+                        "error" => %error);
+                    state.schedule_restart(&myself);
+                }
+            }
+            GatewayMsg::CheckNow(name, reply) => match &state.backends {
+                Some(backends) => {
+                    let _ = backends.cast(BackendSupervisorMsg::CheckNow(name, reply));
+                }
+                None => {
+                    let _ = reply.send(false);
+                }
+            },
+            #[cfg(feature = "fault-injection")]
+            GatewayMsg::InjectPanic(name, reply) => match &state.backends {
+                Some(backends) => {
+                    let _ = backends.cast(BackendSupervisorMsg::InjectPanic(name, reply));
+                }
+                None => {
+                    let _ = reply.send(false);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, why) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                reason.unwrap_or_else(|| "stopped without a reason".into()),
+            ),
+            _ => return Ok(()),
+        };
+        if state.backends_id == Some(cell.get_id()) {
+            state.backends = None;
+            state.backends_id = None;
+            slog::error!(state.log, "Backend supervisor failed; restarting it."; "error" => why);
+            state.schedule_restart(&myself);
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(backends) = state.backends.take() {
+            state.backends_id = None;
+            let _ = backends
+                .stop_and_wait(Some("gateway shutdown".into()), Some(BACKENDS_STOP_BOUND))
+                .await;
+        }
+        slog::info!(state.log, "Gateway supervisor stopped.");
+        Ok(())
+    }
+}
+
+impl GatewayState {
+    async fn start_backends(
+        &mut self,
+        myself: &ActorRef<GatewayMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let args = BackendSupervisorArgs {
+            specs: self.desired.clone(),
+            board: self.board.clone(),
+            log: self.log.clone(),
+        };
+        let (backends, _join) =
+            Actor::spawn_linked(None, BackendSupervisor, args, myself.get_cell()).await?;
+        self.backends_id = Some(backends.get_id());
+        self.backends = Some(backends);
+        self.backoff.mark_up();
+        Ok(())
+    }
+
+    fn schedule_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
+        let delay = self.backoff.next_delay();
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = myself.cast(GatewayMsg::RestartBackends);
+        });
+    }
+}

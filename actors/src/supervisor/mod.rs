@@ -1,0 +1,139 @@
+//! The supervision tree and its public handle.
+//!
+//! ```text
+//! GatewaySupervisor                 (root; restarts BackendSupervisor with backoff)
+//! └── BackendSupervisor             (diffs reloads; restarts failed BackendActors with backoff)
+//!     └── BackendActor × N          (thread-local, on one backend I/O thread)
+//! ```
+//! [`GatewayHandle`] is what the root crate and the web crate hold: reloads and shutdown are
+//! messages to the root supervisor; statuses and tool lists are snapshot reads that never wait
+//! on an actor, so a backend being restarted can never make a caller hang.
+
+mod backends;
+pub(crate) mod backoff;
+mod gateway;
+
+use std::sync::Arc;
+
+use ractor::Actor;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::backend::{BackendStatus, StatusBoard, ToolList};
+use crate::spec::BackendSpec;
+use gateway::{GatewayArgs, GatewayMsg, GatewaySupervisor};
+
+/// How long `shutdown` waits for the whole tree before giving up.
+const SHUTDOWN_BOUND: std::time::Duration = std::time::Duration::from_secs(90);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("could not start the supervisor: {0}")]
+    Spawn(String),
+    #[error("the supervisor is not running")]
+    NotRunning,
+    #[error(
+        "the backend supervisor is restarting; the new backend list is applied when it is back"
+    )]
+    Restarting,
+}
+
+/// What a reload did, by backend name (each list sorted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadOutcome {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub restarted: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// A cheap, cloneable handle on the running supervision tree.
+#[derive(Clone)]
+pub struct GatewayHandle {
+    gateway: ractor::ActorRef<GatewayMsg>,
+    board: Arc<StatusBoard>,
+}
+
+impl GatewayHandle {
+    /// Starts the tree. Returns once every supervisor and backend actor exists; backends
+    /// connect in the background (watch [`GatewayHandle::subscribe`]). The join handle ends
+    /// when the root supervisor has stopped.
+    pub async fn start(
+        backends: Vec<BackendSpec>,
+        log: slog::Logger,
+    ) -> Result<(GatewayHandle, tokio::task::JoinHandle<()>), SupervisorError> {
+        let board = Arc::new(StatusBoard::default());
+        let args = GatewayArgs {
+            specs: backends,
+            board: board.clone(),
+            log,
+        };
+        let (gateway, join) = Actor::spawn(None, GatewaySupervisor, args)
+            .await
+            .map_err(|e| SupervisorError::Spawn(e.to_string()))?;
+        Ok((GatewayHandle { gateway, board }, join))
+    }
+
+    /// Reconciles the running backends with `desired` (disabled specs count as removed) and
+    /// returns once removed or replaced actors have stopped.
+    pub async fn apply_backends(
+        &self,
+        desired: Vec<BackendSpec>,
+    ) -> Result<ReloadOutcome, SupervisorError> {
+        match self
+            .gateway
+            .call(|reply| GatewayMsg::ApplyBackends(desired, reply), None)
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            _ => Err(SupervisorError::NotRunning),
+        }
+    }
+
+    /// Every backend's status, sorted by name. A snapshot read: never waits.
+    pub fn statuses(&self) -> Vec<BackendStatus> {
+        self.board.statuses()
+    }
+
+    /// A counter that changes whenever any status changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.board.subscribe()
+    }
+
+    /// The cached tool list of `backend`, exactly as the backend sent each tool.
+    pub fn tools(&self, backend: &str) -> Option<ToolList> {
+        self.board.tools(backend)
+    }
+
+    /// Stops every actor (stdio children are killed and reaped) and returns when done.
+    pub async fn shutdown(&self) {
+        let _ = self
+            .gateway
+            .stop_and_wait(Some("shutdown".into()), Some(SHUTDOWN_BOUND))
+            .await;
+    }
+
+    /// Asks `backend` for a health check now (or, if offline, a reconnect attempt now).
+    /// False if no such running actor. The result shows up in [`GatewayHandle::statuses`].
+    pub async fn check_now(&self, backend: &str) -> bool {
+        let name = backend.to_owned();
+        matches!(
+            self.gateway
+                .call(|reply| GatewayMsg::CheckNow(name, reply), None)
+                .await,
+            Ok(ractor::rpc::CallResult::Success(true))
+        )
+    }
+
+    /// Makes `backend`'s actor panic inside `handle`; false if no such running actor.
+    #[cfg(feature = "fault-injection")]
+    pub async fn inject_panic(&self, backend: &str) -> bool {
+        let name = backend.to_owned();
+        matches!(
+            self.gateway
+                .call(|reply| GatewayMsg::InjectPanic(name, reply), None)
+                .await,
+            Ok(ractor::rpc::CallResult::Success(true))
+        )
+    }
+}
