@@ -58,8 +58,10 @@ pub struct RunContext {
     pub lifecycle: watch::Sender<Lifecycle>,
     pub notifier: Option<Notifier>,
     pub log: slog::Logger,
-    /// Changes the log level on reload (the real binary's logging guard).
-    pub set_log_level: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    /// Receives the application state once the gateway is ready (tests observe the actors).
+    pub on_ready: Option<tokio::sync::oneshot::Sender<AppState>>,
+    /// Changes the log level on reload (the real binary's logging pipeline).
+    pub log_level: Option<crate::logging::LevelHandle>,
 }
 
 /// The parts that live for the whole run.
@@ -72,7 +74,8 @@ struct Running {
 pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<()> {
     let log = ctx.log.clone();
     let db = open_database(&config).await?;
-    let (secret, secret_source) = first_start::jwt_secret(config.auth.jwt_secret.as_deref(), &config.data_dir)?;
+    let (secret, secret_source) =
+        first_start::jwt_secret(config.auth.jwt_secret.as_deref(), &config.data_dir)?;
     if let first_start::SecretSource::Generated(path) = &secret_source {
         slog::info!(log, "Generated a JWT signing secret."; "path" => %path.display());
     }
@@ -85,16 +88,27 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         config.auth.refresh_token_ttl,
     );
     let hasher = PasswordHasher::new(config.auth.bcrypt_cost, config.auth.max_concurrent_hashes);
-    let identity = Identity::new(db.clone(), hasher, keys).await.context("while loading users")?;
+    let identity = Identity::new(db.clone(), hasher, keys)
+        .await
+        .context("while loading users")?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(identity.clone().run_directory_refresher(Duration::from_millis(500), log.clone(), stop_rx));
+    tokio::spawn(identity.clone().run_directory_refresher(
+        Duration::from_millis(500),
+        log.clone(),
+        stop_rx,
+    ));
 
     let state = AppState::new(identity, web_settings(&config), log.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
 
-    let enabled: Vec<_> = config.backends.iter().filter(|b| b.enabled).cloned().collect();
+    let enabled: Vec<_> = config
+        .backends
+        .iter()
+        .filter(|b| b.enabled)
+        .cloned()
+        .collect();
     let (gateway, supervisor_task) = GatewayHandle::start(enabled, log.clone())
         .await
         .context("while starting the supervisor tree")?;
@@ -111,8 +125,15 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         }
     }
     ctx.lifecycle.send_modify(|l| l.phase = Phase::Ready);
+    if let Some(on_ready) = ctx.on_ready.take() {
+        let _ = on_ready.send(state.clone());
+    }
 
-    let mut running = Running { config, state, gateway };
+    let mut running = Running {
+        config,
+        state,
+        gateway,
+    };
     let mut watchdog = crate::sd_notify::watchdog_interval().map(tokio::time::interval);
     loop {
         let tick = async {
@@ -169,7 +190,10 @@ async fn announce_setup(config: &GatewayConfig, db: &Database) -> anyhow::Result
         eprintln!("  No administrator exists yet. Finish setup at:");
         eprintln!("    {base}/setup?token={token}");
         eprintln!("  or run: authmcp-gateway create-admin --username NAME --email EMAIL");
-        eprintln!("  (the token is also in {})", config.data_dir.join("setup-token").display());
+        eprintln!(
+            "  (the token is also in {})",
+            config.data_dir.join("setup-token").display()
+        );
         eprintln!();
     }
     Ok(())
@@ -265,8 +289,11 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         }
     }
     running.state.settings.store(Arc::new(web_settings(&new)));
-    if let Some(set_level) = &ctx.set_log_level {
-        set_level(&new.logging.level);
+    if let (Some(handle), Some(level)) = (
+        &ctx.log_level,
+        crate::logging::parse_level(&new.logging.level),
+    ) {
+        handle.set_level(level);
     }
     running.config = new;
     Ok(())
@@ -278,17 +305,46 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
     let mut refused = config::restart_only_changes(old, new);
     let (a, b) = (&old.auth, &new.auth);
     let checks = [
-        (old.server.public_url != new.server.public_url, "server.public_url"),
-        (old.server.drain_timeout != new.server.drain_timeout, "server.drain_timeout_ms"),
+        (
+            old.server.public_url != new.server.public_url,
+            "server.public_url",
+        ),
+        (
+            old.server.drain_timeout != new.server.drain_timeout,
+            "server.drain_timeout_ms",
+        ),
         (a.jwt_secret != b.jwt_secret, "auth.jwt_secret"),
-        (a.access_token_ttl != b.access_token_ttl, "auth.access_token_ttl_s"),
-        (a.refresh_token_ttl != b.refresh_token_ttl, "auth.refresh_token_ttl_s"),
+        (
+            a.access_token_ttl != b.access_token_ttl,
+            "auth.access_token_ttl_s",
+        ),
+        (
+            a.refresh_token_ttl != b.refresh_token_ttl,
+            "auth.refresh_token_ttl_s",
+        ),
         (a.bcrypt_cost != b.bcrypt_cost, "auth.bcrypt_cost"),
-        (a.max_concurrent_hashes != b.max_concurrent_hashes, "auth.max_concurrent_hashes"),
-        (a.password_policy != b.password_policy, "auth.password_policy"),
-        (old.logging.max_file_bytes != new.logging.max_file_bytes, "logging.max_file_bytes"),
-        (old.logging.max_files != new.logging.max_files, "logging.max_files"),
+        (
+            a.max_concurrent_hashes != b.max_concurrent_hashes,
+            "auth.max_concurrent_hashes",
+        ),
+        (
+            a.password_policy != b.password_policy,
+            "auth.password_policy",
+        ),
+        (
+            old.logging.max_file_bytes != new.logging.max_file_bytes,
+            "logging.max_file_bytes",
+        ),
+        (
+            old.logging.max_files != new.logging.max_files,
+            "logging.max_files",
+        ),
     ];
-    refused.extend(checks.iter().filter(|(changed, _)| *changed).map(|(_, name)| *name));
+    refused.extend(
+        checks
+            .iter()
+            .filter(|(changed, _)| *changed)
+            .map(|(_, name)| *name),
+    );
     refused
 }

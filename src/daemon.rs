@@ -40,15 +40,19 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             println!("authmcp-gateway {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig(sources) => Ok(if commands::check_config::run(&Sources::from_args(&sources)) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
+        Command::CheckConfig(sources) => Ok(
+            if commands::check_config::run(&Sources::from_args(&sources)) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            },
+        ),
         Command::Healthcheck(args) => {
             let url = match &args.url {
                 Some(url) => url.clone(),
-                None => commands::healthcheck::default_url(&load(&Sources::from_args(&args.sources))?),
+                None => {
+                    commands::healthcheck::default_url(&load(&Sources::from_args(&args.sources))?)
+                }
             };
             commands::healthcheck::run(&url, Duration::from_secs(args.timeout))?;
             println!("healthy: {url}");
@@ -95,7 +99,6 @@ fn start(args: &StartArgs) -> anyhow::Result<()> {
         let (control_tx, control_rx) = mpsc::channel(8);
         signals::forward_signals(control_tx, log.clone())?;
         let (lifecycle, _) = watch::channel(app::Lifecycle::default());
-        let level_handle = guard.level_handle();
         app::run(
             cfg,
             RunContext {
@@ -105,11 +108,8 @@ fn start(args: &StartArgs) -> anyhow::Result<()> {
                 lifecycle,
                 notifier: sd_notify::Notifier::from_env(),
                 log: log.clone(),
-                set_log_level: Some(Box::new(move |level: &str| {
-                    if let Some(level) = logging::parse_level(level) {
-                        level_handle.set_level(level);
-                    }
-                })),
+                on_ready: None,
+                log_level: Some(guard.level_handle()),
             },
         )
         .await

@@ -18,7 +18,10 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     }
     if !dir.is_dir() {
-        bail!("the data directory {} exists but is not a directory", dir.display());
+        bail!(
+            "the data directory {} exists but is not a directory",
+            dir.display()
+        );
     }
     let probe = dir.join(".write-probe");
     fs::write(&probe, b"")
@@ -44,16 +47,28 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 /// The signing secret: the configured one, else `<data_dir>/jwt-secret`, generated on first start.
-pub fn jwt_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<(String, SecretSource)> {
+pub fn jwt_secret(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<(String, SecretSource)> {
     if let Some(secret) = configured {
         return Ok((secret.to_string(), SecretSource::Configured));
     }
     let path = data_dir.join("jwt-secret");
     match fs::read_to_string(&path) {
-        Ok(secret) if !secret.trim().is_empty() => Ok((secret.trim().to_string(), SecretSource::File(path))),
-        Ok(_) => bail!("{} is empty; delete it to generate a new secret (this signs out every user)", path.display()),
+        Ok(secret) if !secret.trim().is_empty() => {
+            Ok((secret.trim().to_string(), SecretSource::File(path)))
+        }
+        Ok(_) => bail!(
+            "{} is empty; delete it to generate a new secret (this signs out every user)",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let secret = format!("{}{}", actors::auth::tokens::random_id(), actors::auth::tokens::random_id());
+            let secret = format!(
+                "{}{}",
+                actors::auth::tokens::random_id(),
+                actors::auth::tokens::random_id()
+            );
             write_private(&path, &secret)?;
             Ok((secret, SecretSource::Generated(path)))
         }

@@ -25,7 +25,10 @@ pub fn default_url(config: &GatewayConfig) -> String {
 pub fn run(url: &str, timeout: Duration) -> anyhow::Result<()> {
     let parsed = url::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
     if parsed.scheme() != "http" {
-        bail!("healthcheck probes the local listener over plain http, not `{}`", parsed.scheme());
+        bail!(
+            "healthcheck probes the local listener over plain http, not `{}`",
+            parsed.scheme()
+        );
     }
     let host = parsed.host_str().context("the URL has no host")?;
     let port = parsed.port_or_known_default().unwrap_or(80);
@@ -49,7 +52,8 @@ pub fn run(url: &str, timeout: Duration) -> anyhow::Result<()> {
         .read_to_string(&mut response)
         .context("the gateway did not answer in time")?;
     let status_line = response.lines().next().unwrap_or_default();
-    let healthy = status_line.split_whitespace().nth(1) == Some("200") && response.contains("\"ok\"");
+    let healthy =
+        status_line.split_whitespace().nth(1) == Some("200") && response.contains("\"ok\"");
     if !healthy {
         bail!("unhealthy answer from {url}: {status_line}");
     }

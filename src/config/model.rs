@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actors::auth::passwords::PasswordPolicy;
-pub use actors::spec::IpNet;
 use actors::spec::BackendSpec;
+pub use actors::spec::IpNet;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {

@@ -234,24 +234,23 @@ fn sigterm_drains_an_in_flight_request_then_exits_zero() {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    // A first full exchange proves a worker owns this connection.
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let n = stream.read(&mut buf).unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    // Now a request whose body is still arriving when SIGTERM lands.
+    // `Expect: 100-continue` makes the server say when it has parsed the request head: from then
+    // on the request is in flight, and its body is still to come when SIGTERM lands.
     let body = "{\"username\":\"drainer\",\"password\":\"Admin-Passw0rd!\"}";
     let head = format!(
-        "POST /auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body.as_bytes()[..10]).unwrap();
+    let mut buf = [0u8; 256];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100"),
+        "no 100 Continue"
+    );
     daemon.signal(Signal::SIGTERM);
     daemon.wait_message(|m| m.contains("STOPPING=1"), Duration::from_secs(30));
-    stream.write_all(&body.as_bytes()[10..]).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
     let mut reply = String::new();
     let _ = stream.read_to_string(&mut reply);
     assert!(

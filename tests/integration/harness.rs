@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use actors::supervisor::GatewayHandle;
 use authmcp_gateway::app::{self, Control, Lifecycle, Phase, RunContext};
 use authmcp_gateway::config::{self, GatewayConfig, Sources};
 use tokio::sync::{mpsc, watch};
@@ -14,10 +15,13 @@ pub struct TestGateway {
     pub base_url: String,
     pub config: GatewayConfig,
     pub config_path: PathBuf,
+    /// The running supervisor tree, for waiting on backend status changes.
+    pub gateway: Option<GatewayHandle>,
     control: mpsc::Sender<Control>,
     lifecycle: watch::Receiver<Lifecycle>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    pub dir: tempfile::TempDir,
+    /// Keeps the temporary directory alive as long as the gateway.
+    _dir: tempfile::TempDir,
 }
 
 /// Settings every test gateway shares: cheap bcrypt, no stray env, quiet logs.
@@ -67,6 +71,7 @@ impl TestGateway {
 
         let (control, control_rx) = mpsc::channel(8);
         let (lifecycle_tx, lifecycle) = watch::channel(Lifecycle::default());
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let ctx = RunContext {
             sources: Some(Sources {
                 config_file: Some(config_path.clone()),
@@ -76,20 +81,26 @@ impl TestGateway {
             control: control_rx,
             lifecycle: lifecycle_tx,
             notifier: None,
-            log: test_logger(),
-            set_log_level: None,
+            log: crate::fixture::test_logger(),
+            on_ready: Some(ready_tx),
+            log_level: None,
         };
         let task = tokio::spawn(app::run(config.clone(), ctx));
         let mut gateway = TestGateway {
             base_url,
             config,
             config_path,
+            gateway: None,
             control,
             lifecycle,
             task: Some(task),
-            dir,
+            _dir: dir,
         };
         gateway.wait_phase(Phase::Ready).await;
+        let state = ready_rx
+            .await
+            .expect("the gateway hands over its state when ready");
+        gateway.gateway = state.gateway.get().cloned();
         gateway
     }
 
@@ -97,8 +108,8 @@ impl TestGateway {
         format!("{}{path}", self.base_url)
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.config.data_dir
+    pub fn handle(&self) -> &GatewayHandle {
+        self.gateway.as_ref().expect("the gateway is running")
     }
 
     async fn wait_phase(&mut self, phase: Phase) -> Lifecycle {
@@ -147,17 +158,5 @@ impl TestGateway {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.control.send(Control::Shutdown).await.unwrap();
         self.task.take().unwrap().await.unwrap()
-    }
-}
-
-/// Test logs go to the test's captured stderr only when AUTHMCP_TEST_LOG is set.
-pub fn test_logger() -> slog::Logger {
-    use slog::Drain;
-    if std::env::var_os("AUTHMCP_TEST_LOG").is_some() {
-        let decorator = slog_term::PlainSyncDecorator::new(slog_term::TestStdoutWriter);
-        let drain = slog_term::FullFormat::new(decorator).build().fuse();
-        slog::Logger::root(drain, slog::o!())
-    } else {
-        slog::Logger::root(slog::Discard, slog::o!())
     }
 }

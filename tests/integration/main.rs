@@ -9,4 +9,5 @@ mod fixture;
 mod gateway_http;
 mod harness;
 mod http;
+mod reload;
 mod users;

@@ -4,7 +4,7 @@
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
 use serde_json::json;
 
-use actors::supervisor::{BackendState, BackendStatus};
+use actors::backend::{BackendState, BackendStatus};
 
 use crate::authn::Caller;
 use crate::state::AppState;

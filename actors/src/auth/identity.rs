@@ -111,6 +111,11 @@ impl Identity {
         }
         let id = user.id;
         self.db.run(move |c| users::record_login(c, id)).await?;
+        // A user created moments ago (e.g. by `create-admin` in another process) must be able to
+        // use the token at once, not after the refresher's next tick.
+        if !self.directory.load().contains_key(&id) {
+            self.refresh_directory().await?;
+        }
         let tokens = LoginTokens {
             access: self
                 .keys
