@@ -208,19 +208,25 @@ fn sighup_applies_backend_changes_and_refuses_invalid_files() {
     assert_eq!(server_names(&ready(&daemon.base_url, &token)), ["beta"]);
 
     // An invalid file is refused and the running config stays.
-    write(&config, "[server]\nport = \"eighty\"\n");
+    write(&config, "[server]\nprot = 1\n");
     daemon.signal(Signal::SIGHUP);
     daemon.wait_message(|m| m.contains("RELOADING=1"), Duration::from_secs(30));
     daemon.wait_message(|m| m.contains("READY=1"), Duration::from_secs(30));
     assert_eq!(server_names(&ready(&daemon.base_url, &token)), ["beta"]);
-    assert!(
-        daemon.stderr().contains("Reload refused"),
-        "no log line for the refused reload"
-    );
 
     daemon.signal(Signal::SIGTERM);
     daemon.wait_message(|m| m.contains("STOPPING=1"), Duration::from_secs(30));
     assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+    // Logs are written asynchronously; after exit they are flushed.
+    let stderr = daemon.stderr();
+    assert!(
+        stderr.contains("Reload refused"),
+        "no log line for the refused reload:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("server.prot"),
+        "the bad key is not named:\n{stderr}"
+    );
 }
 
 #[test]
@@ -315,4 +321,127 @@ fn an_unreachable_database_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
     assert!(stderr.contains("postgres"), "{stderr}");
     assert!(!stderr.contains("multiconnection"), "{stderr}");
+}
+
+/// The status code of a raw HTTP reply.
+fn status_of(reply: &str) -> u16 {
+    reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn cli_user_commands_act_on_a_running_gateway_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    write(&config, "[auth]\nbcrypt_cost = 4\n");
+    let mut daemon = Daemon::start(dir.path(), &config, &[]);
+    let data = dir.path().join("data");
+    let sources = [
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+
+    // Created while the gateway runs, usable immediately.
+    create_admin(dir.path(), &config, "live");
+    let token = login(&daemon.base_url, "live");
+    let ready_reply = ready(&daemon.base_url, &token);
+    assert!(
+        ready_reply["servers"].is_array(),
+        "fresh admin token not accepted: {ready_reply}"
+    );
+    let list = command(dir.path(), &[&["user", "list"][..], &sources[..]].concat())
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    assert!(String::from_utf8_lossy(&list.stdout).contains("live"));
+
+    // A second admin, so the first can be disabled; then its token stops working.
+    create_admin(dir.path(), &config, "spare");
+    let out = command(
+        dir.path(),
+        &[&["user", "disable", "live"][..], &sources[..]].concat(),
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let probe = format!(
+        "GET /anything HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while status_of(&http(&daemon.base_url, &probe)) != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "disabled user's token still works"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let missing = command(
+        dir.path(),
+        &[&["user", "enable", "nobody"][..], &sources[..]].concat(),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nobody"));
+
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[test]
+fn healthcheck_and_request_ids_in_the_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    write(&config, "");
+    let mut daemon = Daemon::start(dir.path(), &config, &[]);
+    let health_url = format!("{}/health", daemon.base_url);
+    let ok = command(dir.path(), &["healthcheck", "--url", &health_url])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let reply = http(
+        &daemon.base_url,
+        "GET /not-public HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&reply), 401);
+    let request_id = reply
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("X-Request-Id header")
+        .trim()
+        .to_string();
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+    let log = std::fs::read_to_string(dir.path().join("data/logs/gateway.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&request_id))
+        .expect("request id missing from the log file");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["path"], "/not-public");
+    assert_eq!(record["status"], 401);
+
+    // Nothing answers any more: exit 1 with a readable reason.
+    let down = command(
+        dir.path(),
+        &["healthcheck", "--url", &health_url, "--timeout", "2"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("no gateway answers"));
 }

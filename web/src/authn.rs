@@ -4,7 +4,7 @@
 //! protected too, so an anonymous caller learns nothing about which routes exist. On public routes a
 //! valid token is still recognised (e.g. `/health/ready` shows details to admins).
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
@@ -47,12 +47,15 @@ fn bearer_token(req: &ServiceRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-pub async fn require_auth(
+/// Rejections are returned as responses, not errors, so the outer request-context layer still
+/// stamps them with the request id and logs them.
+pub async fn require_auth<B: MessageBody>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(WebError::Internal("application state missing".into()).into());
+        let error = WebError::Internal("application state missing".into());
+        return Ok(req.error_response(error).map_into_right_body());
     };
     let settings = state.settings.load_full();
     let public = is_public(req.path());
@@ -63,23 +66,26 @@ pub async fn require_auth(
             if let Some(ctx) = req.extensions().get::<RequestContext>() {
                 slog::info!(ctx.log, "Bearer token rejected."; "reason" => %error, "path" => req.path());
             }
-            return Err(unauthorized(&error, &settings.resource_metadata_url()).into());
+            let rejection = unauthorized(&error, &settings.resource_metadata_url());
+            return Ok(req.error_response(rejection).map_into_right_body());
         }
         _ if !settings.auth_required => Some(Caller::Anonymous),
         _ if public => None,
         _ => {
-            return Err(WebError::Unauthorized {
+            let rejection = WebError::Unauthorized {
                 detail: "Authentication required: send `Authorization: Bearer <access token>` (POST /auth/login issues one).".into(),
                 invalid_token: false,
                 resource_metadata: settings.resource_metadata_url(),
-            }
-            .into());
+            };
+            return Ok(req.error_response(rejection).map_into_right_body());
         }
     };
     if let Some(caller) = caller {
         req.extensions_mut().insert(caller);
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 fn unauthorized(error: &AuthError, resource_metadata: &str) -> WebError {
