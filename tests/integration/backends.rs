@@ -272,3 +272,37 @@ async fn backends_a_forgotten_session_is_reinitialized() {
     assert!(!gateway.check_now("nobody").await);
     gateway.shutdown().await;
 }
+
+/// A stdio child sees its spec's `env` and a minimal inherited environment — never the gateway's
+/// other variables (here cargo's `CARGO_*`, standing in for `JWT_SECRET_KEY` or `DATABASE_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_children_get_their_env_and_not_the_gateways_secrets() {
+    assert!(
+        std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+        "cargo sets this for tests"
+    );
+    let mut spec = stdio_spec("envcheck", 1);
+    if let BackendTransport::Stdio { env, .. } = &mut spec.transport {
+        env.insert("FIXTURE_GREETING".into(), "hello".into());
+    }
+    let (gateway, _join) = GatewayHandle::start(vec![spec], test_logger())
+        .await
+        .unwrap();
+    wait_for(&gateway, "online", |s| online_with(s, "envcheck", 1)).await;
+    let environ = std::fs::read(format!("/proc/{}/environ", pid_of(&gateway, "envcheck"))).unwrap();
+    let vars: Vec<String> = environ
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert!(
+        vars.contains(&"FIXTURE_GREETING=hello".to_string()),
+        "{vars:?}"
+    );
+    assert!(vars.iter().any(|v| v.starts_with("PATH=")), "{vars:?}");
+    assert!(
+        !vars.iter().any(|v| v.starts_with("CARGO")),
+        "gateway env leaked: {vars:?}"
+    );
+    gateway.shutdown().await;
+}

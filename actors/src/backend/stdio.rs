@@ -127,7 +127,12 @@ impl StdioTransport {
             )));
         }
         let mut cmd = Command::new(command);
-        cmd.args(args)
+        // The child gets a minimal inherited environment plus what its spec sets: never the
+        // gateway's own secrets (JWT_SECRET_KEY, DATABASE_URL, AUTHMCP__*) nor systemd's
+        // NOTIFY_SOCKET/WATCHDOG_* meant for the gateway alone.
+        cmd.env_clear()
+            .envs(std::env::vars_os().filter(|(key, _)| is_inherited(key)))
+            .args(args)
             .envs(env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -354,4 +359,36 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
         (None, Some(signal)) => format!(" after signal {signal}"),
         _ => String::new(),
     }
+}
+
+/// Variables a stdio backend inherits from the gateway: what tools like npx, uvx and Python need
+/// to find themselves, their caches and the locale. Anything else must be set in the spec's `env`.
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_RUNTIME_DIR",
+];
+
+fn is_inherited(key: &std::ffi::OsStr) -> bool {
+    key.to_str()
+        .is_some_and(|k| INHERITED_ENV.contains(&k) || k.starts_with("LC_"))
 }
