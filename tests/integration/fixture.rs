@@ -24,7 +24,7 @@ pub fn fixture_binary() -> PathBuf {
     let binary = dir.join("examples").join("mcp_fixture_server");
     assert!(
         binary.exists(),
-        "{} is missing: run the tests with `cargo test` (it builds examples)",
+        "{} is missing: build it with `cargo build --examples` (scripts/test does)",
         binary.display()
     );
     binary
