@@ -48,6 +48,48 @@ pub struct BackendSpec {
     pub timeout: Duration,
     /// Time between health checks.
     pub health_interval: Duration,
+    /// The gateway's own credential for this backend (never the client's token).
+    pub auth: Option<BackendAuth>,
+    /// Where the spec came from: the config file (SIGHUP reloads these) or the database (the
+    /// admin API changes these at once).
+    pub origin: SpecOrigin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpecOrigin {
+    #[default]
+    ConfigFile,
+    Database,
+}
+
+/// How the gateway authenticates to an HTTP backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(SecretString),
+    /// Any other header, e.g. `X-API-Key: <value>`.
+    Header { name: String, value: SecretString },
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretString(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(***)")
+    }
 }
 
 /// An address with a prefix length, e.g. `10.0.0.0/8` or `::1/128`.

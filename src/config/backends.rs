@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use actors::spec::SpecOrigin;
 use actors::spec::{BackendSpec, BackendTransport};
 use config::{Value, ValueKind};
 
@@ -115,6 +116,10 @@ fn read_backend(mut r: TableReader<'_>, name: Option<String>) -> Option<BackendS
         enabled: enabled?,
         timeout: timeout?,
         health_interval: health_interval?,
+        // Backend credentials in the file come with the credentials issue; database backends
+        // (admin API) carry theirs encrypted.
+        auth: None,
+        origin: SpecOrigin::ConfigFile,
     })
 }
 

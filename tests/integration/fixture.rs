@@ -104,6 +104,8 @@ fn spec(name: &str, transport: BackendTransport) -> BackendSpec {
         enabled: true,
         timeout: Duration::from_secs(5),
         health_interval: Duration::from_millis(200),
+        auth: None,
+        origin: Default::default(),
     }
 }
 
