@@ -1,45 +1,29 @@
 //! The database commands end to end against real SQLite files and a real PostgreSQL database.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
-use actors::auth::passwords::{PasswordHasher, PasswordPolicy};
+use actors::auth::passwords::PasswordHasher;
 use actors::storage::Database;
 use actors::storage::users::{self, Role};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::cli::{CreateAdminArgs, SetPasswordArgs, SourceArgs, UserAction, UserNameArgs};
-use crate::config::{AuthConfig, DatabaseConfig, GatewayConfig, LoggingConfig, ServerConfig};
+use crate::config::{GatewayConfig, Sources, load_in_dir};
 
+/// The built-in defaults (loaded the real way) with a given database and cheap bcrypt.
 fn config(data_dir: &Path, url: String) -> GatewayConfig {
-    GatewayConfig {
-        server: ServerConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            public_url: "http://localhost:8000".parse().unwrap(),
-            trusted_proxies: vec![],
-            drain_timeout: Duration::from_secs(5),
-            max_body_bytes: 1 << 20,
-            workers: 1,
-        },
-        data_dir: data_dir.to_path_buf(),
-        database: DatabaseConfig { url, pool_size: 2 },
-        auth: AuthConfig {
-            required: true,
-            jwt_secret: None,
-            access_token_ttl: Duration::from_secs(3600),
-            refresh_token_ttl: Duration::from_secs(86_400),
-            bcrypt_cost: 4,
-            max_concurrent_hashes: 2,
-            password_policy: PasswordPolicy::default(),
-        },
-        logging: LoggingConfig {
-            level: "info".into(),
-            max_file_bytes: 1 << 20,
-            max_files: 2,
-        },
-        backends: vec![],
-    }
+    let sources = Sources {
+        data_dir: Some(data_dir.to_path_buf()),
+        ..Sources::default()
+    };
+    let cwd = data_dir.parent().unwrap_or(data_dir);
+    let mut cfg = load_in_dir(&sources, &HashMap::new(), cwd).expect("the defaults are valid");
+    cfg.database.url = url;
+    cfg.database.pool_size = 2;
+    cfg.auth.bcrypt_cost = 4;
+    cfg.auth.max_concurrent_hashes = 2;
+    cfg
 }
 
 /// A config whose SQLite database lives in a not-yet-created `data/` under a temp dir.

@@ -186,3 +186,21 @@ mod tests {
         assert!(err.contains("\"mysql\"") && !err.contains("secret"));
     }
 }
+
+/// `https://app.example.com` or `http://localhost:3000`, normalised to lower case without a
+/// trailing slash — the form browsers put in `Origin`.
+pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
+    let url =
+        url::Url::parse(text.trim()).map_err(|e| format!("`{text}` is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "`{text}` is not an origin; use scheme://host[:port]"
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` has a path; an origin is only scheme://host[:port]"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}

@@ -118,6 +118,24 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(10 * MIB)),
     ),
     key("logging.max_files", Kind::UInt, Some(BuiltIn::UInt(5))),
+    key(
+        "mcp.allowed_origins",
+        Kind::StrList,
+        Some(BuiltIn::StrList(&[])),
+    ),
+    key(
+        "mcp.session_idle_timeout_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(30 * 60)),
+    ),
+    key("mcp.max_sessions", Kind::UInt, Some(BuiltIn::UInt(20_000))),
+    key(
+        "mcp.max_sessions_per_user",
+        Kind::UInt,
+        Some(BuiltIn::UInt(200)),
+    ),
+    key("mcp.page_size", Kind::UInt, Some(BuiltIn::UInt(100))),
+    key("mcp.max_json_depth", Kind::UInt, Some(BuiltIn::UInt(64))),
 ];
 
 /// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the

@@ -15,7 +15,23 @@ pub struct GatewayConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub logging: LoggingConfig,
+    pub mcp: McpConfig,
     pub backends: Vec<BackendSpec>,
+}
+
+/// The client-facing MCP endpoint (`/mcp`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpConfig {
+    /// Origins (`scheme://host[:port]`) allowed besides the public URL's and loopback ones.
+    pub allowed_origins: Vec<String>,
+    /// A session unused this long is ended.
+    pub session_idle_timeout: Duration,
+    pub max_sessions: usize,
+    pub max_sessions_per_user: usize,
+    /// Items per page of the aggregated list results.
+    pub page_size: usize,
+    /// Deepest JSON nesting accepted in a request body.
+    pub max_json_depth: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]

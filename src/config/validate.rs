@@ -13,7 +13,9 @@ use config::{Map, Value, ValueKind};
 use super::backends::read_backends;
 use super::checks;
 use super::error::ConfigReport;
-use super::model::{AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, ServerConfig};
+use super::model::{
+    AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, ServerConfig,
+};
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::reader::{TableReader, describe};
 
@@ -33,6 +35,7 @@ pub(crate) fn validate(
         .and_then(|db| read_database(db, data_dir.as_deref(), cwd));
     let auth = r.take_table("auth").and_then(read_auth);
     let logging = r.take_table("logging").and_then(read_logging);
+    let mcp = r.take_table("mcp").and_then(read_mcp);
     let backends = read_backends(&mut r);
     r.finish();
     Some(GatewayConfig {
@@ -41,6 +44,7 @@ pub(crate) fn validate(
         database: database?,
         auth: auth?,
         logging: logging?,
+        mcp: mcp?,
         backends: backends?,
     })
 }
@@ -209,4 +213,59 @@ fn read_logging(mut r: TableReader<'_>) -> Option<LoggingConfig> {
         max_file_bytes: max_file_bytes?,
         max_files: max_files?,
     })
+}
+
+fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
+    let allowed_origins = read_allowed_origins(&mut r);
+    let idle = r
+        .take_uint("session_idle_timeout_s", 1, MAX)
+        .map(Duration::from_secs);
+    let max_sessions = r
+        .take_uint("max_sessions", 1, 10_000_000)
+        .map(|n| n as usize);
+    let per_user = r
+        .take_uint("max_sessions_per_user", 1, 10_000_000)
+        .map(|n| n as usize);
+    let page_size = r.take_uint("page_size", 1, 10_000).map(|n| n as usize);
+    let depth = r.take_uint("max_json_depth", 2, 1024).map(|n| n as usize);
+    r.finish();
+    Some(McpConfig {
+        allowed_origins: allowed_origins?,
+        session_idle_timeout: idle?,
+        max_sessions: max_sessions?,
+        max_sessions_per_user: per_user?,
+        page_size: page_size?,
+        max_json_depth: depth?,
+    })
+}
+
+/// Each origin must be `scheme://host[:port]` with nothing after it, as browsers send it.
+fn read_allowed_origins(r: &mut TableReader<'_>) -> Option<Vec<String>> {
+    let Some(value) = r.take("allowed_origins") else {
+        return Some(Vec::new());
+    };
+    let ValueKind::Array(items) = &value.kind else {
+        let message = format!(
+            "expected a list of strings, found {}",
+            describe(&value.kind)
+        );
+        r.error("allowed_origins", Some(&value), message);
+        return None;
+    };
+    let mut origins = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let parsed = match &item.kind {
+            ValueKind::String(s) => checks::parse_origin(s),
+            other => Err(format!("expected a string, found {}", describe(other))),
+        };
+        match parsed {
+            Ok(origin) => origins.push(origin),
+            Err(message) => {
+                ok = false;
+                r.error(&format!("allowed_origins[{i}]"), Some(item), message);
+            }
+        }
+    }
+    ok.then_some(origins)
 }
