@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod mcp;
 pub mod spec;
 pub mod storage;
 pub mod supervisor;

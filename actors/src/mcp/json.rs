@@ -1,0 +1,146 @@
+//! Small, allocation-light JSON helpers for raw messages: nesting depth, reading a string, and
+//! replacing one member of an object while keeping every other member's bytes and order.
+
+use std::borrow::Cow;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// `Some(depth)` as soon as nesting exceeds `max` (checked before parsing, so a hostile body
+/// cannot make the parser recurse deeply). Strings are skipped, escapes honoured.
+pub fn depth_exceeding(body: &[u8], max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Some(depth);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The value of a raw JSON string (`"abc"` → `abc`), `None` for anything else.
+pub fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    // Fast path: no escapes, so the bytes between the quotes are the string.
+    if text.len() >= 2 && text.starts_with('"') && text.ends_with('"') && !text.contains('\\') {
+        return Some(Cow::Borrowed(&text[1..text.len() - 1]));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// An object's members in order, values raw.
+pub fn members(object: &RawValue) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
+    struct Members;
+    impl<'de> Visitor<'de> for Members {
+        type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some((key, value)) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
+                out.push((key, value));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(object.get());
+    de.deserialize_map(Members)
+}
+
+/// One member of `object` as raw JSON.
+pub fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
+    members(object)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// `object` with member `key` set to `value_json` (added at the end when absent); every other
+/// member keeps its exact bytes and position.
+pub fn with_member(
+    object: &RawValue,
+    key: &str,
+    value_json: &str,
+) -> Result<String, serde_json::Error> {
+    let members = members(object)?;
+    let mut out = String::with_capacity(object.get().len() + value_json.len() + key.len() + 4);
+    out.push('{');
+    let mut replaced = false;
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k.as_ref())?);
+        out.push(':');
+        if k == key {
+            out.push_str(value_json);
+            replaced = true;
+        } else {
+            out.push_str(v.get());
+        }
+    }
+    if !replaced {
+        if !members.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key)?);
+        out.push(':');
+        out.push_str(value_json);
+    }
+    out.push('}');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(depth_exceeding(br#"{"a":"[[[[[[["}"#, 2), None);
+        assert_eq!(depth_exceeding(br#"{"a":"\"[[[["}"#, 2), None);
+        assert_eq!(depth_exceeding(b"[[[1]]]", 2), Some(3));
+    }
+
+    #[test]
+    fn with_member_keeps_other_bytes_and_order() {
+        let o =
+            raw(r#"{"z":12345678901234567890,"name":"a_echo","arguments":{"y":1,"x":[1.0e5]}}"#);
+        let out = with_member(&o, "name", "\"echo\"").unwrap();
+        assert_eq!(
+            out,
+            r#"{"z":12345678901234567890,"name":"echo","arguments":{"y":1,"x":[1.0e5]}}"#
+        );
+        let out = with_member(&raw("{}"), "cursor", "\"c\"").unwrap();
+        assert_eq!(out, r#"{"cursor":"c"}"#);
+        assert_eq!(member(&o, "name").unwrap().get(), "\"a_echo\"");
+        assert_eq!(
+            as_str(member(&o, "name").unwrap()).as_deref(),
+            Some("a_echo")
+        );
+        assert_eq!(as_str(&raw(r#""a\u0041""#)).as_deref(), Some("aA"));
+    }
+}
