@@ -1,0 +1,190 @@
+//! Client sessions of the legacy era (`Mcp-Session-Id`), readable from any HTTP worker without
+//! waiting: a sharded map of `Arc<ClientSession>`. Only the SessionActor inserts and removes
+//! (it enforces the caps); handlers look up and touch.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::value::RawValue;
+
+const SHARDS: usize = 16;
+
+/// What a session is for: the aggregated `/mcp`, or one backend at `/mcp/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SessionScope {
+    Aggregate,
+    Backend(String),
+}
+
+/// One client's session. `U` is the per-backend upstream session (opened lazily).
+pub struct ClientSession<U> {
+    pub id: Arc<str>,
+    pub user_id: i64,
+    pub scope: SessionScope,
+    pub protocol_version: &'static str,
+    /// What the client declared in `initialize` (raw): passed on to backends.
+    pub client_capabilities: Box<RawValue>,
+    pub client_info: Box<RawValue>,
+    pub created_ms: i64,
+    last_used_ms: AtomicI64,
+    in_flight: AtomicU32,
+    /// Backend name → its session for this client, opened on first use.
+    pub upstreams: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<U>>>>,
+}
+
+impl<U> ClientSession<U> {
+    pub fn new(
+        id: Arc<str>,
+        user_id: i64,
+        scope: SessionScope,
+        protocol_version: &'static str,
+        client_capabilities: Box<RawValue>,
+        client_info: Box<RawValue>,
+    ) -> Self {
+        let now = now_ms();
+        ClientSession {
+            id,
+            user_id,
+            scope,
+            protocol_version,
+            client_capabilities,
+            client_info,
+            created_ms: now,
+            last_used_ms: AtomicI64::new(now),
+            in_flight: AtomicU32::new(0),
+            upstreams: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn last_used_ms(&self) -> i64 {
+        self.last_used_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
+    }
+
+    /// Marks the session in use until the guard drops: busy sessions are never evicted.
+    pub fn begin(self: &Arc<Self>) -> InFlight<U> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// The slot for `backend`'s upstream session (created empty on first call).
+    pub fn upstream_slot(&self, backend: &str) -> Arc<tokio::sync::OnceCell<U>> {
+        let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(backend.to_string()).or_default().clone()
+    }
+
+    /// Takes every opened upstream session (to close them when the client session ends).
+    pub fn take_upstreams(&self) -> Vec<(String, U)> {
+        let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        map.drain()
+            .filter_map(|(name, slot)| {
+                Arc::try_unwrap(slot)
+                    .ok()
+                    .and_then(|cell| cell.into_inner())
+                    .map(|u| (name, u))
+            })
+            .collect()
+    }
+}
+
+/// Keeps a session marked busy while a request runs.
+pub struct InFlight<U>(Arc<ClientSession<U>>);
+
+impl<U> Drop for InFlight<U> {
+    fn drop(&mut self) {
+        self.0.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why a lookup failed; both answer 404 so a session id of another user reveals nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupError {
+    Unknown,
+    OtherUser,
+}
+
+pub struct SessionStore<U> {
+    shards: Vec<RwLock<HashMap<Arc<str>, Arc<ClientSession<U>>>>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl<U> Default for SessionStore<U> {
+    fn default() -> Self {
+        SessionStore {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+        }
+    }
+}
+
+impl<U> SessionStore<U> {
+    fn shard(&self, id: &str) -> &RwLock<HashMap<Arc<str>, Arc<ClientSession<U>>>> {
+        let mut h = self.hasher.build_hasher();
+        id.hash(&mut h);
+        &self.shards[(h.finish() as usize) % SHARDS]
+    }
+
+    /// The session `id` if it exists and belongs to `user_id`.
+    pub fn get(&self, id: &str, user_id: i64) -> Result<Arc<ClientSession<U>>, LookupError> {
+        let shard = self.shard(id).read().unwrap_or_else(|e| e.into_inner());
+        let session = shard.get(id).ok_or(LookupError::Unknown)?;
+        if session.user_id != user_id {
+            return Err(LookupError::OtherUser);
+        }
+        Ok(session.clone())
+    }
+
+    pub(crate) fn insert(&self, session: Arc<ClientSession<U>>) {
+        let mut shard = self
+            .shard(&session.id)
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        shard.insert(session.id.clone(), session);
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<ClientSession<U>>> {
+        let mut shard = self.shard(id).write().unwrap_or_else(|e| e.into_inner());
+        shard.remove(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every session (for reaping and eviction; O(n), never on the request path).
+    pub(crate) fn all(&self) -> Vec<Arc<ClientSession<U>>> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            out.extend(
+                shard
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned(),
+            );
+        }
+        out
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

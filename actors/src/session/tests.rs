@@ -1,0 +1,104 @@
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+use super::*;
+
+fn raw(s: &str) -> Box<RawValue> {
+    RawValue::from_string(s.to_string()).unwrap()
+}
+
+fn new(user_id: i64) -> NewSession {
+    NewSession {
+        user_id,
+        scope: SessionScope::Aggregate,
+        protocol_version: "2025-06-18",
+        client_capabilities: raw("{}"),
+        client_info: raw(r#"{"name":"t","version":"1"}"#),
+    }
+}
+
+fn logger() -> slog::Logger {
+    slog::Logger::root(slog::Discard, slog::o!())
+}
+
+async fn start(
+    max_total: usize,
+    max_per_user: usize,
+    idle: Duration,
+) -> (
+    SessionHandle<()>,
+    tokio::sync::mpsc::UnboundedReceiver<std::sync::Arc<ClientSession<()>>>,
+) {
+    SessionHandle::start(
+        SessionLimits {
+            idle_timeout: idle,
+            max_total,
+            max_per_user,
+        },
+        logger(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sessions_are_bound_to_their_user() {
+    let (sessions, _ended) = start(10, 10, Duration::from_secs(60)).await;
+    let s = sessions.create(new(1)).await.unwrap();
+    assert_eq!(s.id.len(), 64);
+    assert!(s.id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+    assert!(sessions.get(&s.id, 1).is_ok());
+    assert_eq!(sessions.get(&s.id, 2).err(), Some(LookupError::OtherUser));
+    assert_eq!(
+        sessions.end(&s.id, 2).await,
+        Err(SessionError::NotFound),
+        "another user cannot end it"
+    );
+    sessions.end(&s.id, 1).await.unwrap();
+    assert_eq!(sessions.get(&s.id, 1).err(), Some(LookupError::Unknown));
+}
+
+#[tokio::test]
+async fn at_the_cap_the_oldest_idle_session_goes_never_a_busy_one() {
+    let (sessions, mut ended) = start(100, 2, Duration::from_secs(60)).await;
+    let first = sessions.create(new(1)).await.unwrap();
+    let busy = first.begin();
+    let second = sessions.create(new(1)).await.unwrap();
+    // The oldest (first) is busy, so the second is evicted.
+    let third = sessions.create(new(1)).await.unwrap();
+    assert_eq!(ended.recv().await.unwrap().id, second.id);
+    assert!(sessions.get(&first.id, 1).is_ok());
+    assert!(sessions.get(&third.id, 1).is_ok());
+    // Both remaining are busy: a new one is refused with a clear reason.
+    let _busy3 = third.begin();
+    assert_eq!(
+        sessions.create(new(1)).await.err(),
+        Some(SessionError::UserLimit(2))
+    );
+    drop(busy);
+    // Other users are not affected by user 1's cap.
+    assert!(sessions.create(new(2)).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_total_cap_evicts_across_users() {
+    let (sessions, mut ended) = start(2, 10, Duration::from_secs(60)).await;
+    let a = sessions.create(new(1)).await.unwrap();
+    let _b = sessions.create(new(2)).await.unwrap();
+    let _c = sessions.create(new(3)).await.unwrap();
+    assert_eq!(ended.recv().await.unwrap().id, a.id);
+    assert_eq!(sessions.len(), 2);
+}
+
+#[tokio::test]
+async fn idle_sessions_are_reaped() {
+    let (sessions, mut ended) = start(10, 10, Duration::from_millis(50)).await;
+    let s = sessions.create(new(1)).await.unwrap();
+    let gone = tokio::time::timeout(Duration::from_secs(10), ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone.id, s.id);
+    assert!(sessions.is_empty());
+}
