@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod backend;
 pub mod mcp;
+pub mod routing;
 pub mod session;
 pub mod spec;
 pub mod storage;

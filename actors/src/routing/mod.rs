@@ -1,0 +1,12 @@
+//! The routing table of the aggregated `/mcp`: which backend owns each tool, prompt, resource
+//! and resource template, and the merged lists, already rendered with prefixed names.
+//!
+//! Built off the request path whenever a backend's capabilities or its online state change, and
+//! published as one immutable snapshot; `tools/list` is then a slice of ready-made JSON and
+//! `tools/call` one hash lookup.
+
+mod table;
+mod template;
+
+pub use table::{Catalog, Collision, ListKind, Listing, Route, RoutingTable};
+pub use template::UriTemplate;
