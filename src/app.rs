@@ -16,8 +16,10 @@ use tokio::sync::{mpsc, watch};
 use actors::auth::identity::Identity;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::tokens::TokenKeys;
+use actors::session::{SessionHandle, SessionLimits};
 use actors::storage::{Database, users};
 use actors::supervisor::GatewayHandle;
+use web::mcp::{McpSettings, McpState};
 use web::{AppState, WebSettings};
 
 use crate::config::{self, GatewayConfig, Sources};
@@ -113,6 +115,13 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         .await
         .context("while starting the supervisor tree")?;
     let _ = state.gateway.set(gateway.clone());
+    tokio::spawn(web::mcp::background::maintain_routing(
+        gateway.clone(),
+        mcp.clone(),
+        log.clone(),
+        stop_rx,
+    ));
+    let closer = web::mcp::background::spawn_session_closer(gateway.clone(), ended_sessions);
 
     let address = ctx.listener.local_addr()?;
     slog::info!(log, "Gateway ready."; "listen" => %address, "public_url" => config.server.public_base(),
@@ -162,7 +171,9 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     }
     server_handle.stop(true).await;
     let _ = server_task.await;
+    sessions.stop();
     running.gateway.shutdown().await;
+    drop(closer);
     let _ = supervisor_task.await;
     let _ = stop_tx.send(true);
     slog::info!(log, "Gateway stopped.");
@@ -199,6 +210,18 @@ async fn announce_setup(config: &GatewayConfig, db: &Database) -> anyhow::Result
     Ok(())
 }
 
+pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
+    let public_origin = config.server.public_url.origin().ascii_serialization();
+    let mut allowed_origins = vec![public_origin];
+    allowed_origins.extend(config.mcp.allowed_origins.iter().cloned());
+    McpSettings {
+        allowed_origins,
+        page_size: config.mcp.page_size,
+        max_json_depth: config.mcp.max_json_depth,
+        max_body_bytes: config.server.max_body_bytes,
+    }
+}
+
 pub fn web_settings(config: &GatewayConfig) -> WebSettings {
     WebSettings {
         public_url: config.server.public_base().to_string(),
@@ -216,8 +239,11 @@ fn http_server(
     let max_body = config.server.max_body_bytes;
     let data = aweb::Data::new(state);
     let mut server = HttpServer::new(move || {
+        // One backend HTTP client per worker: awc is !Send, and per-worker pools avoid locks.
+        let backend_client = awc::Client::builder().disable_timeout().finish();
         App::new()
             .app_data(data.clone())
+            .app_data(aweb::Data::new(backend_client))
             .app_data(web::json_config(max_body))
             .app_data(aweb::PayloadConfig::new(max_body))
             .wrap(from_fn(web::authn::require_auth))
@@ -289,6 +315,12 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         }
     }
     running.state.settings.store(Arc::new(web_settings(&new)));
+    running
+        .state
+        .mcp
+        .settings
+        .store(Arc::new(mcp_settings(&new)));
+    running.state.mcp.set_specs(new.backends.clone());
     if let (Some(handle), Some(level)) = (
         &ctx.log_level,
         crate::logging::parse_level(&new.logging.level),

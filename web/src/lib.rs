@@ -8,6 +8,7 @@ pub mod authn;
 pub mod error;
 pub mod health;
 pub mod login;
+pub mod mcp;
 pub mod request_context;
 pub mod state;
 pub mod well_known;
@@ -22,6 +23,7 @@ pub use state::{AppState, WebSettings};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     login::configure(cfg);
+    mcp::configure(cfg);
     well_known::configure(cfg);
 }
 

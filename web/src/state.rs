@@ -34,17 +34,25 @@ pub struct AppState {
     /// Set once the supervisor tree is up; until then `/health/ready` answers 503.
     pub gateway: Arc<OnceLock<GatewayHandle>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
+    /// The MCP endpoint's sessions, routing table and settings.
+    pub mcp: Arc<crate::mcp::McpState>,
     /// The root logger; request loggers derive from it (no process-global state, so several
     /// gateways can run in one test process).
     pub log: slog::Logger,
 }
 
 impl AppState {
-    pub fn new(identity: Arc<Identity>, settings: WebSettings, log: slog::Logger) -> Self {
+    pub fn new(
+        identity: Arc<Identity>,
+        settings: WebSettings,
+        mcp: Arc<crate::mcp::McpState>,
+        log: slog::Logger,
+    ) -> Self {
         AppState {
             identity,
             gateway: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
+            mcp,
             log,
         }
     }

@@ -11,6 +11,10 @@ pub enum ErrorCode {
     MethodNotFound,
     InvalidParams,
     InternalError,
+    /// No session with that id for this user (the TypeScript SDK uses the same code).
+    SessionNotFound,
+    /// The client speaks a protocol revision this gateway does not (data lists ours).
+    UnsupportedProtocolVersion,
     /// The backend that owns the tool/prompt/resource is down, failing or refused the request.
     BackendUnavailable,
     /// The backend did not answer within its timeout.
@@ -27,9 +31,11 @@ impl ErrorCode {
             ErrorCode::MethodNotFound => -32601,
             ErrorCode::InvalidParams => -32602,
             ErrorCode::InternalError => -32603,
-            ErrorCode::BackendUnavailable => -32001,
-            ErrorCode::BackendTimeout => -32002,
-            ErrorCode::CapabilityMissing => -32003,
+            ErrorCode::SessionNotFound => -32001,
+            ErrorCode::UnsupportedProtocolVersion => -32022,
+            ErrorCode::BackendUnavailable => -32010,
+            ErrorCode::BackendTimeout => -32011,
+            ErrorCode::CapabilityMissing => -32012,
         }
     }
 }

@@ -80,6 +80,12 @@ impl<U> ClientSession<U> {
         map.entry(backend.to_string()).or_default().clone()
     }
 
+    /// Forgets `backend`'s upstream session (it expired at the backend); the next use reopens.
+    pub fn reset_upstream(&self, backend: &str) {
+        let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(backend);
+    }
+
     /// Takes every opened upstream session (to close them when the client session ends).
     pub fn take_upstreams(&self) -> Vec<(String, U)> {
         let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());

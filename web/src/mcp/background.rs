@@ -1,0 +1,98 @@
+//! Work the endpoint needs off the request path: keeping the routing table current, and closing
+//! the backend sessions of client sessions that ended.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use actors::backend::BackendState;
+use actors::routing::{Listing, RoutingTable};
+use actors::session::ClientSession;
+use actors::supervisor::GatewayHandle;
+use actors::upstream::UpstreamSession;
+use tokio::sync::{mpsc, watch};
+
+use super::McpState;
+
+/// Rebuilds the routing table whenever a backend's capabilities, the set of usable backends, or
+/// the configured backends change. Offline and starting backends are left out (fail-open: one
+/// bad backend never hides the others' tools).
+pub async fn maintain_routing(
+    gateway: GatewayHandle,
+    mcp: Arc<McpState>,
+    log: slog::Logger,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut statuses = gateway.subscribe();
+    let mut capabilities = gateway.subscribe_capabilities();
+    let mut last_key = None;
+    loop {
+        let usable: BTreeSet<String> = gateway
+            .statuses()
+            .into_iter()
+            .filter(|s| matches!(s.state, BackendState::Online | BackendState::Degraded))
+            .map(|s| s.name)
+            .collect();
+        let key = (
+            *capabilities.borrow_and_update(),
+            mcp.specs_generation(),
+            usable.clone(),
+        );
+        if last_key.as_ref() != Some(&key) {
+            let table = build(&gateway, &mcp, &usable);
+            for c in &table.collisions {
+                slog::warn!(log, "Name clash between backends: the first configured wins."; "kind" => c.kind, "name" => &c.name, "winner" => &c.winner, "loser" => &c.loser);
+            }
+            mcp.routing.store(Arc::new(table));
+            last_key = Some(key);
+        }
+        tokio::select! {
+            r = statuses.changed() => if r.is_err() { return },
+            r = capabilities.changed() => if r.is_err() { return },
+            _ = mcp.specs_changed.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn build(gateway: &GatewayHandle, mcp: &McpState, usable: &BTreeSet<String>) -> RoutingTable {
+    let specs = mcp.specs.load();
+    let listings: Vec<Listing> = specs
+        .iter()
+        .filter(|spec| spec.enabled && usable.contains(&spec.name))
+        .filter_map(|spec| {
+            let caps = gateway.capabilities(&spec.name)?;
+            Some(Listing {
+                backend: Arc::from(spec.name.as_str()),
+                tool_prefix: spec.tool_prefix.clone(),
+                tools: caps.tools.clone(),
+                prompts: caps.prompts.clone(),
+                resources: caps.resources.clone(),
+                resource_templates: caps.resource_templates.clone(),
+            })
+        })
+        .collect();
+    RoutingTable::build(&listings)
+}
+
+/// Closes ended sessions' backend sessions on a thread of its own: awc needs an actix runtime,
+/// and the session actor that ends sessions has none.
+pub fn spawn_session_closer(
+    gateway: GatewayHandle,
+    mut ended: mpsc::UnboundedReceiver<Arc<ClientSession<UpstreamSession>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("mcp-session-closer".into())
+        .spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let http = awc::Client::default();
+                while let Some(session) = ended.recv().await {
+                    for (backend, upstream_session) in session.take_upstreams() {
+                        if let Some(upstream) = gateway.upstream(&backend) {
+                            upstream.close(&http, upstream_session).await;
+                        }
+                    }
+                }
+            });
+        })
+        .expect("spawning a thread")
+}

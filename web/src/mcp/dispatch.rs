@@ -1,0 +1,312 @@
+//! What each method does: answered locally (ping, lists from the routing table) or routed to
+//! the backend that owns the tool, prompt or resource.
+
+use actix_web::HttpResponse;
+use actix_web::web::Bytes;
+use actors::mcp::envelope::{Envelope, Kind, ParseFailure};
+use actors::mcp::errors::{error_response, result_response};
+use actors::mcp::{ErrorCode, json};
+use actors::routing::{ListKind, RoutingTable};
+use actors::session::SessionScope;
+use futures_util::StreamExt;
+use serde_json::value::RawValue;
+
+use super::forward::{self, Answer, error};
+use super::post::Session;
+use super::reply;
+use crate::state::AppState;
+
+pub async fn single(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    message: Envelope<'_>,
+) -> HttpResponse {
+    match answer(state, http, session, &message).await {
+        Answer::Json(body) => reply::json(body),
+        Answer::Stream(stream) => reply::sse(stream),
+        Answer::Accepted => reply::accepted(),
+    }
+}
+
+/// 2025-03-26 batches: every request answered, in one JSON array; notifications only → 202.
+pub async fn batch(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    items: Vec<Result<Envelope<'_>, ParseFailure<'_>>>,
+) -> HttpResponse {
+    let mut responses: Vec<Bytes> = Vec::new();
+    for item in items {
+        match item {
+            Err(failure) => {
+                let (id, reason) = match &failure {
+                    ParseFailure::Invalid { id, reason } => (*id, reason.clone()),
+                    other => (None, format!("{other:?}")),
+                };
+                responses.push(error_response(
+                    id,
+                    ErrorCode::InvalidRequest,
+                    &format!("Not a valid JSON-RPC message: {reason}."),
+                    None,
+                ));
+            }
+            Ok(message) if message.method() == Some("initialize") => {
+                responses.push(error_response(
+                    message.id(),
+                    ErrorCode::InvalidRequest,
+                    "`initialize` cannot be part of a batch.",
+                    None,
+                ));
+            }
+            Ok(message) => match answer(state, http, session, &message).await {
+                Answer::Json(body) => responses.push(body),
+                // In a batch only the final response of a stream is kept.
+                Answer::Stream(stream) => {
+                    if let Some(last) = stream.collect::<Vec<_>>().await.pop() {
+                        responses.push(last);
+                    }
+                }
+                Answer::Accepted => {}
+            },
+        }
+    }
+    if responses.is_empty() {
+        return reply::accepted();
+    }
+    let mut body = Vec::with_capacity(responses.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    for (i, r) in responses.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(r);
+    }
+    body.push(b']');
+    reply::json(Bytes::from(body))
+}
+
+async fn answer(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    message: &Envelope<'_>,
+) -> Answer {
+    let (id, method) = match &message.kind {
+        Kind::Request { id, method } => (*id, method.as_ref()),
+        // Notifications and responses: nothing to relay yet (the streaming issue relays
+        // cancellations, roots changes and answers to server requests).
+        Kind::Notification { .. } | Kind::Response { .. } => return Answer::Accepted,
+    };
+    if method == "ping" {
+        return Answer::Json(result_response(id, "{}"));
+    }
+    match &session.scope {
+        SessionScope::Backend(backend) => {
+            let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
+            forward::forward(state, http, session, backend, bytes, id).await
+        }
+        SessionScope::Aggregate => aggregate(state, http, session, message, id, method).await,
+    }
+}
+
+async fn aggregate(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    message: &Envelope<'_>,
+    id: &RawValue,
+    method: &str,
+) -> Answer {
+    let table = state.mcp.routing.load_full();
+    let params = message.params;
+    let param = |key: &str| params.and_then(|p| json::member(p, key));
+    let list = |kind| list_page(state, &table, kind, id, param("cursor"));
+    match method {
+        "tools/list" => list(ListKind::Tools),
+        "prompts/list" => list(ListKind::Prompts),
+        "resources/list" => list(ListKind::Resources),
+        "resources/templates/list" => list(ListKind::ResourceTemplates),
+        "tools/call" | "prompts/get" => {
+            let (catalog, what) = if method == "tools/call" {
+                (&table.tools, "tool")
+            } else {
+                (&table.prompts, "prompt")
+            };
+            let Some(name) = param("name").and_then(json::as_str) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    &format!("`params.name` must name a {what}."),
+                );
+            };
+            let Some(route) = catalog.route(&name) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    &format!("Unknown {what} `{name}`."),
+                );
+            };
+            let rewritten = rewrite(id, method, params, "name", &route.original);
+            forward::forward(state, http, session, &route.backend, rewritten, id).await
+        }
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            let Some(uri) = param("uri").and_then(json::as_str) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    "`params.uri` is required.",
+                );
+            };
+            let Some(route) = table.route_uri(&uri) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    &format!("No backend serves resource `{uri}`."),
+                );
+            };
+            let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
+            forward::forward(state, http, session, &route.backend, bytes, id).await
+        }
+        "completion/complete" => complete(state, http, session, &table, id, params).await,
+        // Accepted so clients that set a level do not fail; backends keep their own levels.
+        "logging/setLevel" => Answer::Json(result_response(id, "{}")),
+        // Codex sends a tool's name as the method (openai/codex#2264): treat it as tools/call.
+        other if !other.contains('/') && table.tools.route(other).is_some() => {
+            let route = table.tools.route(other).expect("checked");
+            let arguments = params.map(RawValue::get).unwrap_or("{}");
+            let name = serde_json::to_string(&route.original).unwrap_or_default();
+            let call = format!(
+                r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":{name},"arguments":{arguments}}}}}"#,
+                id.get()
+            );
+            forward::forward(state, http, session, &route.backend, Bytes::from(call), id).await
+        }
+        other => error(
+            Some(id),
+            ErrorCode::MethodNotFound,
+            &format!("Method not found: `{other}`."),
+        ),
+    }
+}
+
+fn list_page(
+    state: &AppState,
+    table: &RoutingTable,
+    kind: ListKind,
+    id: &RawValue,
+    cursor: Option<&RawValue>,
+) -> Answer {
+    let page_size = state.mcp.settings.load().page_size;
+    let cursor = match cursor.map(|c| json::as_str(c).ok_or(())) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(())) => {
+            return error(
+                Some(id),
+                ErrorCode::InvalidParams,
+                "`cursor` must be a string from a previous page.",
+            );
+        }
+    };
+    match table.page(kind, cursor.as_deref(), page_size) {
+        Ok(result) => Answer::Json(result_response(id, &result)),
+        Err(_) => error(
+            Some(id),
+            ErrorCode::InvalidParams,
+            "Invalid cursor: pass `nextCursor` from a previous page unchanged.",
+        ),
+    }
+}
+
+/// Routes `completion/complete` by its `ref`: a prompt (by name) or a resource (by URI).
+async fn complete(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    table: &RoutingTable,
+    id: &RawValue,
+    params: Option<&RawValue>,
+) -> Answer {
+    let Some(reference) = params.and_then(|p| json::member(p, "ref")) else {
+        return error(
+            Some(id),
+            ErrorCode::InvalidParams,
+            "`params.ref` is required.",
+        );
+    };
+    let kind = json::member(reference, "type").and_then(json::as_str);
+    let (backend, new_ref) = match kind.as_deref() {
+        Some("ref/prompt") => {
+            let name = json::member(reference, "name")
+                .and_then(json::as_str)
+                .unwrap_or_default();
+            let Some(route) = table.prompts.route(&name) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    &format!("Unknown prompt `{name}`."),
+                );
+            };
+            let original = serde_json::to_string(&route.original).unwrap_or_default();
+            (
+                route.backend.clone(),
+                json::with_member(reference, "name", &original).ok(),
+            )
+        }
+        Some("ref/resource") => {
+            let uri = json::member(reference, "uri")
+                .and_then(json::as_str)
+                .unwrap_or_default();
+            let Some(route) = table.route_uri(&uri) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    &format!("No backend serves resource `{uri}`."),
+                );
+            };
+            (route.backend, Some(reference.get().to_string()))
+        }
+        _ => {
+            return error(
+                Some(id),
+                ErrorCode::InvalidParams,
+                "`ref.type` must be `ref/prompt` or `ref/resource`.",
+            );
+        }
+    };
+    let Some(new_ref) =
+        new_ref.and_then(|r| params.and_then(|p| json::with_member(p, "ref", &r).ok()))
+    else {
+        return error(
+            Some(id),
+            ErrorCode::InvalidParams,
+            "`params` must be an object.",
+        );
+    };
+    let call = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"method":"completion/complete","params":{new_ref}}}"#,
+        id.get()
+    );
+    forward::forward(state, http, session, &backend, Bytes::from(call), id).await
+}
+
+/// The request with `params.<key>` replaced by the backend's own name; everything else in
+/// `params` keeps its bytes and order.
+fn rewrite(
+    id: &RawValue,
+    method: &str,
+    params: Option<&RawValue>,
+    key: &str,
+    value: &str,
+) -> Bytes {
+    let value = serde_json::to_string(value).unwrap_or_default();
+    let params = params
+        .and_then(|p| json::with_member(p, key, &value).ok())
+        .unwrap_or_else(|| format!("{{\"{key}\":{value}}}"));
+    let method = serde_json::to_string(method).unwrap_or_default();
+    Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","id":{},"method":{method},"params":{params}}}"#,
+        id.get()
+    ))
+}

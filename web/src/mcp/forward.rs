@@ -1,0 +1,118 @@
+//! One exchange with a backend on behalf of a client session: open the session's backend
+//! session on first use, send, stream the answer back; reopen once if the backend forgot it.
+
+use actix_web::web::Bytes;
+use actors::mcp::ErrorCode;
+use actors::mcp::errors::error_response;
+use actors::upstream::{ClientContext, UpstreamError, UpstreamReply};
+use futures_util::StreamExt;
+use futures_util::stream::LocalBoxStream;
+use serde_json::value::RawValue;
+
+use super::post::Session;
+use crate::state::AppState;
+
+/// What a request produced, before it becomes an HTTP response (or a batch element).
+pub enum Answer {
+    Json(Bytes),
+    /// JSON-RPC messages in order; the last is the response.
+    Stream(LocalBoxStream<'static, Bytes>),
+    Accepted,
+}
+
+pub fn error(id: Option<&RawValue>, code: ErrorCode, message: &str) -> Answer {
+    Answer::Json(error_response(id, code, message, None))
+}
+
+pub async fn forward(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    backend: &str,
+    message: Bytes,
+    id: &RawValue,
+) -> Answer {
+    let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(backend)) else {
+        return error(
+            Some(id),
+            ErrorCode::BackendUnavailable,
+            &format!("Backend `{backend}` is not running."),
+        );
+    };
+    let context = || ClientContext {
+        protocol_version: session.protocol_version.to_string(),
+        capabilities: session.client_capabilities.clone(),
+        client_info: session.client_info.clone(),
+    };
+    for attempt in 0..2 {
+        let slot = session.upstream_slot(backend);
+        let opened = slot
+            .get_or_try_init(|| async { upstream.open(http, &context()).await })
+            .await;
+        let upstream_session = match opened {
+            Ok(s) => s,
+            Err(e) => return failure(id, backend, &e),
+        };
+        match upstream
+            .request(http, upstream_session, message.clone())
+            .await
+        {
+            Ok(UpstreamReply::Json(body)) => return Answer::Json(body),
+            Ok(UpstreamReply::Stream(stream)) => {
+                return Answer::Stream(end_on_error(stream, id, backend));
+            }
+            Err(UpstreamError::SessionExpired) if attempt == 0 => session.reset_upstream(backend),
+            Err(e) => return failure(id, backend, &e),
+        }
+    }
+    error(
+        Some(id),
+        ErrorCode::BackendUnavailable,
+        &format!("Backend `{backend}` keeps losing its session."),
+    )
+}
+
+fn failure(id: &RawValue, backend: &str, e: &UpstreamError) -> Answer {
+    let code = match e {
+        UpstreamError::Timeout(_) => ErrorCode::BackendTimeout,
+        _ => ErrorCode::BackendUnavailable,
+    };
+    error(
+        Some(id),
+        code,
+        &format!("Backend `{backend}` could not answer: {e}"),
+    )
+}
+
+/// A stream that breaks mid-way ends with a JSON-RPC error for the request instead.
+fn end_on_error(
+    stream: LocalBoxStream<'static, Result<Bytes, UpstreamError>>,
+    id: &RawValue,
+    backend: &str,
+) -> LocalBoxStream<'static, Bytes> {
+    let id = id.to_owned();
+    let backend = backend.to_string();
+    stream
+        .scan(false, move |failed, item| {
+            let out = match (*failed, item) {
+                (true, _) => None,
+                (false, Ok(message)) => Some(message),
+                (false, Err(e)) => {
+                    *failed = true;
+                    let code = if matches!(e, UpstreamError::Timeout(_)) {
+                        ErrorCode::BackendTimeout
+                    } else {
+                        ErrorCode::BackendUnavailable
+                    };
+                    Some(error_response(
+                        Some(&id),
+                        code,
+                        &format!("Backend `{backend}` failed mid-answer: {e}"),
+                        None,
+                    ))
+                }
+            };
+            std::future::ready(out)
+        })
+        .boxed_local()
+}

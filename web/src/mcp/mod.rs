@@ -1,0 +1,140 @@
+//! The client-facing MCP endpoint: `POST|GET|DELETE /mcp` (every backend, aggregated) and
+//! `/mcp/{server}` (one backend, its raw names), Streamable HTTP, legacy era.
+//!
+//! A request is: checks on headers (Origin, Accept, protocol version) → the JSON-RPC envelope read
+//! from the bytes → a session lookup (a map read, no actor) → a routing-table lookup (a snapshot
+//! read) → at most one exchange with the owning backend, its answer streamed back. Only
+//! `initialize` and `DELETE` make an actor call.
+
+pub mod background;
+mod checks;
+mod dispatch;
+mod forward;
+mod initialize;
+mod post;
+mod reply;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actors::routing::RoutingTable;
+use actors::session::{SessionHandle, SessionScope};
+use actors::spec::BackendSpec;
+use actors::upstream::UpstreamSession;
+use arc_swap::ArcSwap;
+use tokio::sync::Notify;
+
+use crate::authn::Caller;
+use crate::state::AppState;
+
+/// Reloadable settings of the endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpSettings {
+    /// Every Origin allowed besides loopback ones: the public URL's origin and `allowed_origins`.
+    pub allowed_origins: Vec<String>,
+    pub page_size: usize,
+    pub max_json_depth: usize,
+    pub max_body_bytes: usize,
+}
+
+/// What the endpoint shares across workers.
+pub struct McpState {
+    pub sessions: SessionHandle<UpstreamSession>,
+    /// Rebuilt off the request path when backends' capabilities or states change.
+    pub routing: ArcSwap<RoutingTable>,
+    pub settings: ArcSwap<McpSettings>,
+    /// The configured backends in order (first wins on a name clash), with their prefixes.
+    pub specs: ArcSwap<Vec<BackendSpec>>,
+    specs_generation: AtomicU64,
+    pub(crate) specs_changed: Notify,
+}
+
+impl McpState {
+    pub fn new(
+        sessions: SessionHandle<UpstreamSession>,
+        settings: McpSettings,
+        specs: Vec<BackendSpec>,
+    ) -> Arc<Self> {
+        Arc::new(McpState {
+            sessions,
+            routing: ArcSwap::from_pointee(RoutingTable::default()),
+            settings: ArcSwap::from_pointee(settings),
+            specs: ArcSwap::from_pointee(specs),
+            specs_generation: AtomicU64::new(0),
+            specs_changed: Notify::new(),
+        })
+    }
+
+    /// Publishes a new backend list (after a reload or an admin change): the table follows.
+    pub fn set_specs(&self, specs: Vec<BackendSpec>) {
+        self.specs.store(Arc::new(specs));
+        self.specs_generation.fetch_add(1, Ordering::AcqRel);
+        self.specs_changed.notify_one();
+    }
+
+    pub(crate) fn specs_generation(&self) -> u64 {
+        self.specs_generation.load(Ordering::Acquire)
+    }
+}
+
+/// The user a request acts for; 0 when authentication is switched off.
+pub(crate) fn user_id(req: &HttpRequest) -> i64 {
+    match req.extensions().get::<Caller>() {
+        Some(Caller::User(p)) => p.user_id,
+        _ => 0,
+    }
+}
+
+async fn post_aggregate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<awc::Client>,
+    body: web::Payload,
+) -> HttpResponse {
+    post::handle(req, state, http, body, SessionScope::Aggregate).await
+}
+
+async fn post_backend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<awc::Client>,
+    body: web::Payload,
+    server: web::Path<String>,
+) -> HttpResponse {
+    post::handle(
+        req,
+        state,
+        http,
+        body,
+        SessionScope::Backend(server.into_inner()),
+    )
+    .await
+}
+
+async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    post::end_session(req, state).await
+}
+
+/// Server-to-client streams (GET) come with the streaming issue; until then the spec's answer
+/// for a server that offers none is 405.
+async fn get_stream() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("allow", "POST, DELETE"))
+        .json(serde_json::json!({"error": "method_not_allowed", "detail": "This gateway does not offer a server-to-client stream on GET yet; use POST."}))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/mcp")
+            .route(web::post().to(post_aggregate))
+            .route(web::get().to(get_stream))
+            .route(web::delete().to(delete)),
+    )
+    .service(
+        web::resource("/mcp/{server}")
+            .route(web::post().to(post_backend))
+            .route(web::get().to(get_stream))
+            .route(web::delete().to(delete)),
+    );
+}

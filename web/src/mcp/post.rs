@@ -1,0 +1,229 @@
+//! `POST /mcp[/{server}]`: checks, body, envelope, session, then dispatch; and `DELETE`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{HttpRequest, HttpResponse};
+use actors::mcp::envelope::{self, Envelope, Incoming, Kind, ParseFailure};
+use actors::mcp::{ErrorCode, versions};
+use actors::session::{ClientSession, SessionScope};
+use actors::upstream::UpstreamSession;
+use futures_util::StreamExt;
+
+use super::reply::{self, SESSION_HEADER};
+use super::{checks, dispatch, initialize, user_id};
+use crate::state::AppState;
+
+pub(crate) type Session = Arc<ClientSession<UpstreamSession>>;
+
+pub async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<awc::Client>,
+    payload: web::Payload,
+    scope: SessionScope,
+) -> HttpResponse {
+    let mcp = &state.mcp;
+    let settings = mcp.settings.load_full();
+    if let Err(response) = checks::origin(&req, &settings)
+        .and_then(|()| checks::accept(&req))
+        .and_then(|()| checks::content_type(&req))
+    {
+        return response;
+    }
+    let body = match read_body(payload, settings.max_body_bytes).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let incoming = match envelope::parse_body(&body, settings.max_json_depth) {
+        Ok(incoming) => incoming,
+        Err(failure) => return parse_failure(&failure),
+    };
+    let user = user_id(&req);
+    match incoming {
+        Incoming::Single(message) => {
+            if let Kind::Request { id, .. } = message.kind
+                && message.method() == Some("initialize")
+            {
+                return initialize::handle(&state, &message, id, user, scope).await;
+            }
+            let session = match session_for(&req, &state, user, &scope, &message) {
+                Ok(session) => session,
+                Err(response) => return response,
+            };
+            let _in_flight = session.begin();
+            dispatch::single(&state, &http, &session, message).await
+        }
+        Incoming::Batch(items) => {
+            let session = match session_for_batch(&req, &state, user, &scope) {
+                Ok(session) => session,
+                Err(response) => return response,
+            };
+            if !versions::allows_batches(session.protocol_version) {
+                return reply::error(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    &format!(
+                        "JSON-RPC batches are not part of MCP {}; send one message per request.",
+                        session.protocol_version
+                    ),
+                );
+            }
+            let _in_flight = session.begin();
+            dispatch::batch(&state, &http, &session, items).await
+        }
+    }
+}
+
+/// Reads the body up to the limit; over it → 413 with a JSON-RPC error.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, HttpResponse> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            reply::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorCode::ParseError,
+                &format!("Could not read the request body: {e}."),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(reply::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                ErrorCode::InvalidRequest,
+                &format!(
+                    "The request body exceeds the {limit}-byte limit (server.max_body_bytes)."
+                ),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn parse_failure(failure: &ParseFailure<'_>) -> HttpResponse {
+    match failure {
+        ParseFailure::NotJson(e) => reply::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorCode::ParseError,
+            &format!("The body is not valid JSON: {e}."),
+        ),
+        ParseFailure::TooDeep(depth) => reply::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorCode::InvalidRequest,
+            &format!("The JSON nests deeper than allowed ({depth} levels; mcp.max_json_depth)."),
+        ),
+        ParseFailure::EmptyBatch => reply::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorCode::InvalidRequest,
+            "An empty batch is not a request.",
+        ),
+        ParseFailure::Invalid { id, reason } => reply::error(
+            StatusCode::BAD_REQUEST,
+            *id,
+            ErrorCode::InvalidRequest,
+            &format!("Not a valid JSON-RPC message: {reason}."),
+        ),
+    }
+}
+
+/// A modern-era (2026-07-28) request carries its version in `_meta` and has no session.
+fn modern_version(message: &Envelope<'_>) -> Option<String> {
+    let meta = actors::mcp::json::member(message.params?, "_meta")?;
+    let version = actors::mcp::json::member(meta, "io.modelcontextprotocol/protocolVersion")?;
+    actors::mcp::json::as_str(version).map(|v| v.into_owned())
+}
+
+fn session_for(
+    req: &HttpRequest,
+    state: &AppState,
+    user: i64,
+    scope: &SessionScope,
+    message: &Envelope<'_>,
+) -> Result<Session, HttpResponse> {
+    let has_session = req.headers().contains_key(SESSION_HEADER);
+    if !has_session
+        && (message.method() == Some("server/discover") || modern_version(message).is_some())
+    {
+        let version = modern_version(message).unwrap_or_else(|| versions::MODERN.to_string());
+        return Err(checks::unsupported_version(message.id(), &version));
+    }
+    lookup(req, state, user, scope, message.id())
+}
+
+fn session_for_batch(
+    req: &HttpRequest,
+    state: &AppState,
+    user: i64,
+    scope: &SessionScope,
+) -> Result<Session, HttpResponse> {
+    lookup(req, state, user, scope, None)
+}
+
+fn lookup(
+    req: &HttpRequest,
+    state: &AppState,
+    user: i64,
+    scope: &SessionScope,
+    id: Option<&serde_json::value::RawValue>,
+) -> Result<Session, HttpResponse> {
+    checks::protocol_version(req)?;
+    let Some(session_id) = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(reply::error(
+            StatusCode::BAD_REQUEST,
+            id,
+            ErrorCode::InvalidRequest,
+            "Missing `Mcp-Session-Id`: send `initialize` first and echo the session id it returns.",
+        ));
+    };
+    match state.mcp.sessions.get(session_id, user) {
+        Ok(session) if session.scope == *scope => Ok(session),
+        _ => Err(reply::error(
+            StatusCode::NOT_FOUND,
+            id,
+            ErrorCode::SessionNotFound,
+            "Session not found (it ended or expired): send `initialize` to start a new one.",
+        )),
+    }
+}
+
+/// `DELETE /mcp[/{server}]`: ends the caller's session; 404 for unknown or another user's.
+pub async fn end_session(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(session_id) = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorCode::InvalidRequest,
+            "Missing `Mcp-Session-Id` header.",
+        );
+    };
+    match state.mcp.sessions.end(session_id, user_id(&req)).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(actors::session::SessionError::NotFound) => reply::error(
+            StatusCode::NOT_FOUND,
+            None,
+            ErrorCode::SessionNotFound,
+            "Session not found.",
+        ),
+        Err(e) => reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            ErrorCode::InternalError,
+            &e.to_string(),
+        ),
+    }
+}

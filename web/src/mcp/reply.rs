@@ -1,0 +1,64 @@
+//! HTTP answers carrying JSON-RPC: a JSON body, 202 for notifications, an SSE stream, and
+//! JSON-RPC errors with the right HTTP status.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actors::mcp::ErrorCode;
+use actors::mcp::errors::error_response;
+use futures_util::StreamExt;
+use serde_json::value::RawValue;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+pub fn json(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
+pub fn accepted() -> HttpResponse {
+    HttpResponse::Accepted().finish()
+}
+
+/// A JSON-RPC error as the whole answer, with an HTTP status for transport-level problems
+/// (400, 403, 404, 406, 413) or 200 for a request that reached the gateway but failed.
+pub fn error(
+    status: StatusCode,
+    id: Option<&RawValue>,
+    code: ErrorCode,
+    message: &str,
+) -> HttpResponse {
+    error_with_data(status, id, code, message, None)
+}
+
+pub fn error_with_data(
+    status: StatusCode,
+    id: Option<&RawValue>,
+    code: ErrorCode,
+    message: &str,
+    data: Option<&str>,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(error_response(id, code, message, data))
+}
+
+/// Streams JSON-RPC messages as SSE events as they arrive (never buffered).
+pub fn sse<S>(messages: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Bytes> + 'static,
+{
+    let events = messages.map(|message| {
+        let mut event = Vec::with_capacity(message.len() + 24);
+        event.extend_from_slice(b"event: message\ndata: ");
+        event.extend_from_slice(&message);
+        event.extend_from_slice(b"\n\n");
+        Ok::<_, actix_web::Error>(Bytes::from(event))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(events)
+}
