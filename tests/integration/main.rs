@@ -9,5 +9,7 @@ mod fixture;
 mod gateway_http;
 mod harness;
 mod http;
+mod mcp_client;
+mod mcp_endpoint;
 mod reload;
 mod users;
