@@ -5,6 +5,7 @@
 //! └── BackendSupervisor ── BackendActor × N   (transport, session to the backend, health loop,
 //!                                              capability cache)
 //! ```
+//! The request path forwards client messages to backends through [`upstream::Upstream`].
 //! Plus the pieces the actors and the web crate share: validated specs, storage (diesel over
 //! SQLite or PostgreSQL) and the auth core (passwords, tokens). This crate never imports actix-web.
 #![forbid(unsafe_code)]
@@ -17,3 +18,4 @@ pub mod session;
 pub mod spec;
 pub mod storage;
 pub mod supervisor;
+pub mod upstream;

@@ -16,6 +16,7 @@ use ractor::{ActorProcessingErr, ActorRef};
 use tokio::sync::Notify;
 
 use super::driver::Driver;
+use super::forwarding::StdioCommands;
 use super::status::StatusBoard;
 use crate::spec::BackendSpec;
 
@@ -37,6 +38,8 @@ pub struct BackendArgs {
     pub incarnation: u64,
     pub board: Arc<StatusBoard>,
     pub log: slog::Logger,
+    /// Forwarded messages for a stdio child (the sender sits in this incarnation's `Upstream`).
+    pub(crate) commands: Option<StdioCommands>,
 }
 
 pub struct BackendActorState {
@@ -79,6 +82,7 @@ impl ThreadLocalActor for BackendActor {
             log: args.log,
             shutdown: shutdown.clone(),
             wake: wake.clone(),
+            commands: std::cell::RefCell::new(args.commands),
         };
         Ok(BackendActorState {
             driver: Some(tokio::task::spawn_local(driver.run())),

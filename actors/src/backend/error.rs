@@ -34,6 +34,8 @@ pub enum BackendError {
     Exited(String),
     #[error("the connection to the backend closed")]
     Closed,
+    #[error("the backend is not connected (it is starting or reconnecting)")]
+    NotConnected,
     #[error("https backends need TLS support, which this build lacks")]
     TlsUnsupported,
     #[error("sse transport is not supported yet")]

@@ -3,19 +3,26 @@
 //! Each request is one POST; the answer is either `application/json` or a `text/event-stream`
 //! whose events may include notifications before the response we wait for. The session id the
 //! backend assigns at `initialize` is echoed on every later request, as is the negotiated
-//! `MCP-Protocol-Version`. A 404 while holding a session means the backend forgot it: the caller
-//! re-initialises.
+//! `MCP-Protocol-Version`, and the spec's credential. A 404 while holding a session means the
+//! backend forgot it: the caller re-initialises. The backend's own requests (ping, roots/list)
+//! are answered; `list_changed` notifications — on a POST's stream or on the session's GET
+//! stream ([`HttpTransport::listen`]) — wake the capability refresh.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use awc::error::{ConnectError, SendRequestError};
 use awc::http::StatusCode;
+use awc::http::header::{HeaderName, HeaderValue};
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
+use tokio::sync::Notify;
 
+use super::capabilities::is_list_changed;
 use super::error::BackendError;
-use super::jsonrpc::{Envelope, Response, SseParser};
+use super::jsonrpc::{Envelope, Response, SseEvent, SseParser, answer_server_request};
+use crate::spec::BackendSpec;
 
 const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
@@ -28,14 +35,33 @@ pub(crate) struct HttpTransport {
     timeout: Duration,
     session_id: RefCell<Option<String>>,
     protocol_version: RefCell<Option<String>>,
+    auth: Option<(HeaderName, HeaderValue)>,
+    lists_changed: Rc<Notify>,
     log: slog::Logger,
 }
 
+/// Why [`HttpTransport::listen`] stopped.
+#[derive(Debug)]
+pub(crate) enum ListenEnd {
+    /// The server offers no GET stream (405): rely on the TTL.
+    Unsupported,
+    /// The stream ended or broke; worth opening again later.
+    Ended(String),
+}
+
 impl HttpTransport {
-    pub fn new(url: url::Url, timeout: Duration, log: slog::Logger) -> Result<Self, BackendError> {
-        if url.scheme() == "https" {
+    pub fn new(
+        url: url::Url,
+        spec: &BackendSpec,
+        log: slog::Logger,
+        lists_changed: Rc<Notify>,
+    ) -> Result<Self, BackendError> {
+        if url.scheme() == "https" && !crate::upstream::TLS_ENABLED {
             return Err(BackendError::TlsUnsupported);
         }
+        let timeout = spec.timeout;
+        let auth =
+            crate::upstream::auth_header(spec.auth.as_ref()).map_err(BackendError::Connect)?;
         let client = awc::Client::builder()
             .timeout(timeout)
             .disable_redirects()
@@ -50,8 +76,25 @@ impl HttpTransport {
             timeout,
             session_id: RefCell::new(None),
             protocol_version: RefCell::new(None),
+            auth,
+            lists_changed,
             log,
         })
+    }
+
+    /// The headers every request of this session carries (never anything from a client).
+    fn prepare(&self, mut request: awc::ClientRequest) -> (awc::ClientRequest, Option<String>) {
+        let session = self.session_id.borrow().clone();
+        if let Some(session) = &session {
+            request = request.insert_header((SESSION_HEADER, session.as_str()));
+        }
+        if let Some(version) = self.protocol_version.borrow().as_deref() {
+            request = request.insert_header((VERSION_HEADER, version));
+        }
+        if let Some((name, value)) = &self.auth {
+            request = request.insert_header((name.clone(), value.clone()));
+        }
+        (request, session)
     }
 
     /// Sends the negotiated version on every later request (required from 2025-06-18 on).
@@ -76,18 +119,12 @@ impl HttpTransport {
         body: Vec<u8>,
         expect_id: Option<u64>,
     ) -> Result<Option<Response>, BackendError> {
-        let mut request = self
-            .client
-            .post(self.url.as_str())
-            .insert_header(("Accept", "application/json, text/event-stream"))
-            .content_type("application/json");
-        let had_session = self.session_id.borrow().clone();
-        if let Some(session) = &had_session {
-            request = request.insert_header((SESSION_HEADER, session.as_str()));
-        }
-        if let Some(version) = self.protocol_version.borrow().as_deref() {
-            request = request.insert_header((VERSION_HEADER, version));
-        }
+        let (request, had_session) = self.prepare(
+            self.client
+                .post(self.url.as_str())
+                .insert_header(("Accept", "application/json, text/event-stream"))
+                .content_type("application/json"),
+        );
         let mut response = request.send_body(body).await.map_err(send_error)?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND && had_session.is_some() {
@@ -144,19 +181,100 @@ impl HttpTransport {
             let chunk = chunk
                 .map_err(|e| BackendError::Protocol(format!("the event stream broke: {e}")))?;
             for event in parser.feed(&chunk) {
-                if !(event.event.is_empty() || event.event == "message") || event.data.is_empty() {
+                if !is_message(&event) {
                     continue;
                 }
                 if let Some(found) = find_response(event.data.as_bytes(), expect_id) {
                     return Ok(found);
                 }
-                slog::debug!(self.log, "Skipped a backend message while waiting for a response.";
-                    "bytes" => event.data.len());
+                self.handle_backend_message(event.data.as_bytes()).await;
             }
         }
         Err(BackendError::Protocol(
             "the event stream ended before the response arrived".into(),
         ))
+    }
+
+    /// A message the backend sent on its own: answer its requests, note list changes.
+    async fn handle_backend_message(&self, data: &[u8]) {
+        let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(data) else {
+            slog::debug!(self.log, "Skipped a backend event that is not JSON-RPC.";
+                "bytes" => data.len());
+            return;
+        };
+        match (envelope.method.as_deref(), envelope.id) {
+            (Some(method), Some(id)) => {
+                let answer = answer_server_request(id, method);
+                if let Err(error) = self.send_reply(answer).await {
+                    slog::debug!(self.log, "Could not answer a backend request.";
+                        "method" => method, "error" => %error);
+                }
+            }
+            (Some(method), None) => {
+                if is_list_changed(method) {
+                    self.lists_changed.notify_one();
+                }
+                slog::debug!(self.log, "Received a backend notification."; "method" => method);
+            }
+            _ => slog::debug!(self.log, "Dropped a response nobody waits for."),
+        }
+    }
+
+    /// POSTs our answer to a backend request (no stream to read: the answer is 202).
+    async fn send_reply(&self, body: Vec<u8>) -> Result<(), BackendError> {
+        let (request, _) = self.prepare(
+            self.client
+                .post(self.url.as_str())
+                .insert_header(("Accept", "application/json, text/event-stream"))
+                .content_type("application/json"),
+        );
+        let response = tokio::time::timeout(self.timeout, request.send_body(body))
+            .await
+            .map_err(|_| BackendError::Timeout(self.timeout))?
+            .map_err(send_error)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(BackendError::HttpStatus(response.status().as_u16()))
+        }
+    }
+
+    /// Opens the session's GET event stream and handles what arrives until it ends.
+    pub async fn listen(&self) -> ListenEnd {
+        if self.session_id.borrow().is_none() {
+            // Without a session the backend has nowhere to send us anything.
+            return ListenEnd::Unsupported;
+        }
+        let (request, _) = self.prepare(
+            self.client
+                .get(self.url.as_str())
+                .insert_header(("Accept", "text/event-stream"))
+                // The stream is long-lived: only the connection attempt is bounded.
+                .timeout(self.timeout),
+        );
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return ListenEnd::Ended(send_error(error).to_string()),
+        };
+        let status = response.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return ListenEnd::Unsupported;
+        }
+        if !status.is_success() {
+            return ListenEnd::Ended(BackendError::HttpStatus(status.as_u16()).to_string());
+        }
+        let mut parser = SseParser::default();
+        while let Some(chunk) = response.next().await {
+            let Ok(chunk) = chunk else {
+                return ListenEnd::Ended("the event stream broke".into());
+            };
+            for event in parser.feed(&chunk) {
+                if is_message(&event) {
+                    self.handle_backend_message(event.data.as_bytes()).await;
+                }
+            }
+        }
+        ListenEnd::Ended("the event stream ended".into())
     }
 
     /// Ends the backend session (best effort: servers may answer 405).
@@ -165,13 +283,21 @@ impl HttpTransport {
             return;
         };
         let bound = self.timeout.min(Duration::from_secs(2));
-        let request = self
+        let mut request = self
             .client
             .delete(self.url.as_str())
             .insert_header((SESSION_HEADER, session.as_str()))
             .timeout(bound);
+        if let Some((name, value)) = &self.auth {
+            request = request.insert_header((name.clone(), value.clone()));
+        }
         let _ = tokio::time::timeout(bound, request.send()).await;
     }
+}
+
+/// Whether an SSE event carries a JSON-RPC message (priming events have empty data).
+fn is_message(event: &SseEvent) -> bool {
+    (event.event.is_empty() || event.event == "message") && !event.data.is_empty()
 }
 
 /// Finds the response to `expect_id` in a body holding one message or a (2025-03-26) batch.

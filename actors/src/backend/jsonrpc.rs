@@ -55,6 +55,21 @@ pub(crate) fn encode(id: Option<u64>, method: &str, params: Option<&RawValue>) -
     out.into_bytes()
 }
 
+/// Our answer to a request a backend sent the gateway's own session (server → client). The
+/// gateway declares roots (none to show), sampling and elicitation only so that backends list
+/// everything; relaying those requests to clients is the request path's job, not this session's.
+pub(crate) fn answer_server_request(id: &RawValue, method: &str) -> Vec<u8> {
+    let id = id.get();
+    match method {
+        "ping" => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#),
+        "roots/list" => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"roots":[]}}}}"#),
+        _ => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"Method not found"}}}}"#
+        ),
+    }
+    .into_bytes()
+}
+
 /// A response to one of our requests, kept raw until the caller wants the result.
 #[derive(Debug)]
 pub(crate) struct Response(pub Box<RawValue>);

@@ -3,13 +3,17 @@
 //! ```text
 //! BackendActor (thread-local, on the backend I/O thread)
 //! └── Driver task: Transport (Streamable HTTP via awc | stdio child) → handshake → health loop
-//!                  └── publishes BackendStatus + tool cache to the StatusBoard (ArcSwap)
+//!     │            └── publishes BackendStatus + capability cache to the StatusBoard (ArcSwap)
+//!     └── stdio forwarding loop: requests from `crate::upstream` → the shared child
 //! ```
-//! Callers read the board; they never wait on an actor.
+//! Callers read the board; they never wait on an actor. Forwarded stdio requests take one
+//! channel hop to this thread; HTTP requests go straight from the caller to the backend.
 
 mod actor;
+mod capabilities;
 mod driver;
 mod error;
+pub(crate) mod forwarding;
 mod http;
 mod jsonrpc;
 mod session;
@@ -17,7 +21,9 @@ mod status;
 mod stdio;
 
 pub use actor::{BackendActor, BackendArgs, BackendMsg};
+pub use capabilities::{BackendCapabilities, CAPABILITY_TTL};
 pub use driver::OFFLINE_AFTER;
 pub use error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
+pub(crate) use jsonrpc::SseParser;
 pub use session::OFFERED_PROTOCOL_VERSION;
 pub use status::{BackendState, BackendStatus, StatusBoard, ToolList};

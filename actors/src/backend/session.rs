@@ -1,27 +1,29 @@
 //! One live session with a backend: its transport plus the MCP handshake.
 //!
-//! `open` connects (or spawns), then `initialize` → `notifications/initialized` → `tools/list`
-//! (every page). Requests and notifications go through [`Transport`], which hides whether the
+//! `open` connects (or spawns), then `initialize` → `notifications/initialized` → every list
+//! the server declares (every page). Requests and notifications go through [`Transport`], which hides whether the
 //! backend is reached over HTTP or a child process.
 
 use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
+use tokio::sync::Notify;
 
+use super::capabilities::{
+    BackendCapabilities, DeclaredLists, GATEWAY_CLIENT_CAPABILITIES, ListKind, Lists, fetch_list,
+};
 use super::error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
-use super::http::HttpTransport;
+use super::http::{HttpTransport, ListenEnd};
 use super::jsonrpc::{Response, encode};
-use super::status::ToolList;
-use super::stdio::StdioTransport;
+use super::status::now_ms;
+use super::stdio::{StdioLink, StdioTransport};
 use crate::spec::{BackendSpec, BackendTransport};
 
 /// The version we offer; backends may answer with any of [`SUPPORTED_PROTOCOL_VERSIONS`].
 pub const OFFERED_PROTOCOL_VERSION: &str = "2025-11-25";
-/// A backend that keeps handing out cursors is broken; stop rather than loop forever.
-const MAX_TOOL_PAGES: usize = 1000;
 
 pub(crate) enum Transport {
     Http {
@@ -33,24 +35,47 @@ pub(crate) enum Transport {
 
 /// What the handshake learned.
 pub(crate) struct Handshake {
-    pub protocol_version: String,
-    pub tools: ToolList,
+    pub capabilities: BackendCapabilities,
+    pub declared: DeclaredLists,
 }
 
 impl Transport {
-    /// Connects (HTTP: nothing to do until the first POST) or spawns (stdio).
-    pub fn open(spec: &BackendSpec, log: &slog::Logger) -> Result<Self, BackendError> {
+    /// Connects (HTTP: nothing to do until the first POST) or spawns (stdio). `lists_changed`
+    /// is notified when the backend says one of its lists changed.
+    pub fn open(
+        spec: &BackendSpec,
+        log: &slog::Logger,
+        lists_changed: Rc<Notify>,
+    ) -> Result<Self, BackendError> {
         match &spec.transport {
             BackendTransport::StreamableHttp { url } => Ok(Transport::Http {
-                http: HttpTransport::new(url.clone(), spec.timeout, log.clone())?,
+                http: HttpTransport::new(url.clone(), spec, log.clone(), lists_changed)?,
                 next_id: Cell::new(1),
             }),
             BackendTransport::Stdio { .. } => Ok(Transport::Stdio(StdioTransport::spawn(
                 &spec.transport,
                 spec.timeout,
                 log,
+                lists_changed,
             )?)),
             BackendTransport::Sse { .. } => Err(BackendError::SseUnsupported),
+        }
+    }
+
+    /// The forwarding side of a stdio child (the request path's way in); `None` for HTTP.
+    pub fn stdio_link(&self) -> Option<StdioLink> {
+        match self {
+            Transport::Http { .. } => None,
+            Transport::Stdio(stdio) => Some(stdio.link()),
+        }
+    }
+
+    /// Listens for the backend's own messages outside any request (HTTP: the session's GET
+    /// event stream; stdio: its stdout reader already does, so this never ends).
+    pub async fn listen(&self) -> ListenEnd {
+        match self {
+            Transport::Http { http, .. } => http.listen().await,
+            Transport::Stdio(_) => std::future::pending().await,
         }
     }
 
@@ -118,17 +143,16 @@ impl Transport {
         }
     }
 
-    /// `initialize`, `notifications/initialized`, then the full tool list.
+    /// `initialize`, `notifications/initialized`, then every list the server declares.
     pub async fn handshake(&self) -> Result<Handshake, BackendError> {
-        let params = serde_json::json!({
-            "protocolVersion": OFFERED_PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": { "name": "authmcp-gateway", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let params = RawValue::from_string(params.to_string())
-            .map_err(|e| BackendError::Protocol(e.to_string()))?;
+        let params = format!(
+            r#"{{"protocolVersion":"{OFFERED_PROTOCOL_VERSION}","capabilities":{GATEWAY_CLIENT_CAPABILITIES},"clientInfo":{{"name":"authmcp-gateway","version":"{}"}}}}"#,
+            env!("CARGO_PKG_VERSION")
+        );
+        let params =
+            RawValue::from_string(params).map_err(|e| BackendError::Protocol(e.to_string()))?;
         let result = self.request("initialize", Some(&params)).await?;
-        let init: InitializeResult = serde_json::from_str(result.get()).map_err(|_| {
+        let init: InitializeResult<'_> = serde_json::from_str(result.get()).map_err(|_| {
             BackendError::Protocol("the initialize result has no protocolVersion".into())
         })?;
         if !SUPPORTED_PROTOCOL_VERSIONS.contains(&init.protocol_version.as_str()) {
@@ -140,63 +164,63 @@ impl Transport {
             http.set_protocol_version(&init.protocol_version);
         }
         self.notify("notifications/initialized").await?;
-        let has_tools = init.capabilities.is_some_and(|c| c.tools.is_some());
-        let tools = if has_tools {
-            self.list_tools().await?
-        } else {
-            Vec::new()
-        };
+        let empty_object = || RawValue::from_string("{}".into()).expect("valid JSON");
+        let capabilities = init
+            .capabilities
+            .map_or_else(empty_object, ToOwned::to_owned);
+        let declared = DeclaredLists::from_capabilities(&capabilities);
+        let lists = self.fetch_lists(declared).await?;
         Ok(Handshake {
-            protocol_version: init.protocol_version,
-            tools: tools.into(),
+            capabilities: BackendCapabilities {
+                protocol_version: init.protocol_version,
+                server_info: init
+                    .server_info
+                    .map_or_else(empty_object, ToOwned::to_owned),
+                capabilities,
+                instructions: init.instructions,
+                tools: lists.tools.into(),
+                resources: lists.resources.into(),
+                resource_templates: lists.resource_templates.into(),
+                prompts: lists.prompts.into(),
+                fetched_at_ms: now_ms(),
+            },
+            declared,
         })
     }
 
-    async fn list_tools(&self) -> Result<Vec<Box<RawValue>>, BackendError> {
-        let mut tools = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_TOOL_PAGES {
-            let params = cursor
-                .as_ref()
-                .map(|c| serde_json::json!({ "cursor": c }).to_string())
-                .map(RawValue::from_string)
-                .transpose()
-                .map_err(|e| BackendError::Protocol(e.to_string()))?;
-            let result = self.request("tools/list", params.as_deref()).await?;
-            let page: ToolsPage = serde_json::from_str(result.get()).map_err(|_| {
-                BackendError::Protocol("the tools/list result has no tools array".into())
-            })?;
-            tools.extend(page.tools);
-            match page.next_cursor {
-                Some(next) if !next.is_empty() && cursor.as_deref() != Some(next.as_str()) => {
-                    cursor = Some(next);
-                }
-                _ => return Ok(tools),
-            }
+    /// Fetches every declared list, following cursors.
+    pub async fn fetch_lists(&self, declared: DeclaredLists) -> Result<Lists, BackendError> {
+        let mut lists = Lists::default();
+        let request = |method: &'static str, params: Option<Box<RawValue>>| async move {
+            self.request(method, params.as_deref()).await
+        };
+        if declared.tools {
+            lists.tools = fetch_list(ListKind::Tools, request).await?;
         }
-        Err(BackendError::Protocol(format!(
-            "tools/list kept paginating past {MAX_TOOL_PAGES} pages"
-        )))
+        if declared.resources {
+            lists.resources = fetch_list(ListKind::Resources, request).await?;
+            // Some servers serve resources without templates and answer "method not found".
+            lists.resource_templates = match fetch_list(ListKind::ResourceTemplates, request).await
+            {
+                Err(BackendError::Rpc { code: -32601, .. }) => Vec::new(),
+                other => other?,
+            };
+        }
+        if declared.prompts {
+            lists.prompts = fetch_list(ListKind::Prompts, request).await?;
+        }
+        Ok(lists)
     }
 }
 
 #[derive(Deserialize)]
-struct InitializeResult {
+struct InitializeResult<'a> {
     #[serde(rename = "protocolVersion")]
     protocol_version: String,
+    #[serde(default, borrow)]
+    capabilities: Option<&'a RawValue>,
+    #[serde(default, borrow, rename = "serverInfo")]
+    server_info: Option<&'a RawValue>,
     #[serde(default)]
-    capabilities: Option<ServerCapabilities>,
-}
-
-#[derive(Deserialize)]
-struct ServerCapabilities {
-    #[serde(default)]
-    tools: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct ToolsPage {
-    tools: Vec<Box<RawValue>>,
-    #[serde(default, rename = "nextCursor")]
-    next_cursor: Option<String>,
+    instructions: Option<String>,
 }

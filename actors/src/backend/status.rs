@@ -1,4 +1,4 @@
-//! The published view of every backend: state, last error, tool cache.
+//! The published view of every backend: state, last error, capability cache, forwarding handle.
 //!
 //! Readers (`/health/ready`, the proxy of the next issue) never message an actor: they load an
 //! immutable snapshot from an `ArcSwap`, so a backend actor that is busy or being restarted can
@@ -14,6 +14,9 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
+
+use super::capabilities::BackendCapabilities;
+use crate::upstream::Upstream;
 
 /// The health of one backend as the gateway sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,21 +88,26 @@ pub type ToolList = Arc<[Box<RawValue>]>;
 struct Entry {
     incarnation: u64,
     status: BackendStatus,
-    tools: Option<ToolList>,
+    /// The last capabilities fetched; kept while degraded or offline (readers decide by state).
+    capabilities: Option<Arc<BackendCapabilities>>,
+    /// The current incarnation's forwarding handle.
+    upstream: Option<Upstream>,
 }
 
 /// What an actor may change in its own entry.
 pub(crate) struct EntryMut<'a> {
     pub status: &'a mut BackendStatus,
-    pub tools: &'a mut Option<ToolList>,
+    pub capabilities: &'a mut Option<Arc<BackendCapabilities>>,
 }
 
-/// The shared status snapshot plus a change counter that waiters subscribe to.
+/// The shared status snapshot plus change counters that waiters subscribe to.
 pub struct StatusBoard {
     entries: ArcSwap<BTreeMap<String, Arc<Entry>>>,
     // Serialises writers so that read-modify-write of the map never loses an update.
     write_lock: Mutex<()>,
     changes: watch::Sender<u64>,
+    /// Bumped only when some backend's capabilities change (not on every health check).
+    capability_changes: watch::Sender<u64>,
 }
 
 impl Default for StatusBoard {
@@ -108,7 +116,30 @@ impl Default for StatusBoard {
             entries: ArcSwap::from_pointee(BTreeMap::new()),
             write_lock: Mutex::new(()),
             changes: watch::Sender::new(0),
+            capability_changes: watch::Sender::new(0),
         }
+    }
+}
+
+/// Whether the forwarding handle changed (a new actor incarnation): readers holding handles
+/// in a routing table refresh them on the capability counter.
+fn upstreams_differ(a: Option<&Upstream>, b: Option<&Upstream>) -> bool {
+    match (a, b) {
+        (None, None) => false,
+        (Some(a), Some(b)) => !a.same(b),
+        _ => true,
+    }
+}
+
+/// Whether two capability slots hold different snapshots.
+fn capabilities_differ(
+    a: Option<&Arc<BackendCapabilities>>,
+    b: Option<&Arc<BackendCapabilities>>,
+) -> bool {
+    match (a, b) {
+        (None, None) => false,
+        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+        _ => true,
     }
 }
 
@@ -128,30 +159,58 @@ impl StatusBoard {
 
     /// The last tool list fetched from `name`, if any.
     pub fn tools(&self, name: &str) -> Option<ToolList> {
-        self.entries.load().get(name).and_then(|e| e.tools.clone())
+        self.capabilities(name).map(|c| c.tools.clone())
+    }
+
+    /// The last capabilities fetched from `name`, if any (kept while it is degraded/offline).
+    pub fn capabilities(&self, name: &str) -> Option<Arc<BackendCapabilities>> {
+        self.entries
+            .load()
+            .get(name)
+            .and_then(|e| e.capabilities.clone())
+    }
+
+    /// The forwarding handle of `name`'s current actor incarnation.
+    pub fn upstream(&self, name: &str) -> Option<Upstream> {
+        self.entries
+            .load()
+            .get(name)
+            .and_then(|e| e.upstream.clone())
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
 
+    /// A counter bumped only when some backend's capabilities change, appear or go away.
+    pub fn subscribe_capabilities(&self) -> watch::Receiver<u64> {
+        self.capability_changes.subscribe()
+    }
+
     /// Hands the entry to a new actor incarnation, creating it if needed. A changed spec passes
-    /// `fresh = true` and starts from a clean status; a restart keeps the tool cache.
-    pub(crate) fn reincarnate(&self, status: BackendStatus, incarnation: u64, fresh: bool) {
+    /// `fresh = true` and starts from a clean status; a restart keeps the capability cache.
+    pub(crate) fn reincarnate(
+        &self,
+        status: BackendStatus,
+        incarnation: u64,
+        fresh: bool,
+        upstream: Upstream,
+    ) {
         self.write(|map| {
-            let tools = if fresh {
+            let capabilities = if fresh {
                 None
             } else {
-                map.get(&status.name).and_then(|e| e.tools.clone())
+                map.get(&status.name).and_then(|e| e.capabilities.clone())
             };
             let mut status = status;
-            status.tool_count = tools.as_ref().map_or(0, |t| t.len());
+            status.tool_count = capabilities.as_ref().map_or(0, |c| c.tools.len());
             map.insert(
                 status.name.clone(),
                 Arc::new(Entry {
                     incarnation,
                     status,
-                    tools,
+                    capabilities,
+                    upstream: Some(upstream),
                 }),
             );
             true
@@ -182,9 +241,9 @@ impl StatusBoard {
                 let mut entry = Entry::clone(entry);
                 change(EntryMut {
                     status: &mut entry.status,
-                    tools: &mut entry.tools,
+                    capabilities: &mut entry.capabilities,
                 });
-                entry.status.tool_count = entry.tools.as_ref().map_or(0, |t| t.len());
+                entry.status.tool_count = entry.capabilities.as_ref().map_or(0, |c| c.tools.len());
                 map.insert(name.to_owned(), Arc::new(entry));
                 true
             }
@@ -206,17 +265,34 @@ impl StatusBoard {
     }
 
     fn write(&self, change: impl FnOnce(&mut BTreeMap<String, Arc<Entry>>) -> bool) -> bool {
-        let changed = {
+        let (changed, capabilities_changed) = {
             let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-            let mut map = BTreeMap::clone(&self.entries.load());
+            let before = self.entries.load_full();
+            let mut map = BTreeMap::clone(&before);
             let changed = change(&mut map);
+            let capabilities_changed = changed
+                && (before.len() != map.len()
+                    || map.iter().any(|(name, entry)| {
+                        let old = before.get(name);
+                        capabilities_differ(
+                            old.and_then(|e| e.capabilities.as_ref()),
+                            entry.capabilities.as_ref(),
+                        ) || upstreams_differ(
+                            old.and_then(|e| e.upstream.as_ref()),
+                            entry.upstream.as_ref(),
+                        )
+                    }));
             if changed {
                 self.entries.store(Arc::new(map));
             }
-            changed
+            (changed, capabilities_changed)
         };
         if changed {
             self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        if capabilities_changed {
+            self.capability_changes
+                .send_modify(|n| *n = n.wrapping_add(1));
         }
         changed
     }

@@ -2,8 +2,10 @@
 //!
 //! The child runs in its own process group so that stopping the backend kills everything it
 //! started (npx, uvx and shell wrappers spawn grandchildren). A reader task routes responses to
-//! waiting requests by id, answers the backend's `ping`, and debug-logs anything else, including
-//! non-JSON lines some servers print. stderr lines go to the log at debug.
+//! waiting requests by id (the actor's own and those forwarded for clients, see [`StdioLink`]),
+//! answers the backend's own requests (`ping`, `roots/list`), signals `list_changed`
+//! notifications, and debug-logs anything else, including non-JSON lines some servers print.
+//! stderr lines go to the log at debug.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -18,11 +20,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Notify, oneshot};
 
+use super::capabilities::is_list_changed;
 use super::error::BackendError;
-use super::jsonrpc::{Envelope, Response};
+use super::jsonrpc::{Envelope, Response, answer_server_request};
 use crate::spec::BackendTransport;
 
-type Pending = Rc<RefCell<HashMap<u64, oneshot::Sender<Response>>>>;
+/// Who waits for which response id; a waiter gets the response or why it never comes.
+pub(crate) type Waiter = oneshot::Sender<Result<Response, BackendError>>;
+type Pending = Rc<RefCell<HashMap<u64, Waiter>>>;
 type SharedStdin = Rc<tokio::sync::Mutex<Option<ChildStdin>>>;
 
 /// The child process and its group. Dropping it kills the group (the panic path); `terminate`
@@ -108,6 +113,7 @@ impl StdioTransport {
         transport: &BackendTransport,
         timeout: Duration,
         log: &slog::Logger,
+        lists_changed: Rc<Notify>,
     ) -> Result<Self, BackendError> {
         let BackendTransport::Stdio {
             command,
@@ -162,6 +168,7 @@ impl StdioTransport {
                 stdin.clone(),
                 pending.clone(),
                 closed.clone(),
+                lists_changed,
                 log.clone(),
             )));
         } else {
@@ -191,6 +198,15 @@ impl StdioTransport {
         self.group.borrow().as_ref().and_then(ChildGroup::pid)
     }
 
+    /// The way in for requests forwarded on behalf of clients.
+    pub fn link(&self) -> StdioLink {
+        StdioLink {
+            stdin: self.stdin.clone(),
+            pending: self.pending.clone(),
+            closed: self.closed.clone(),
+        }
+    }
+
     pub async fn request(
         &self,
         method: &str,
@@ -203,7 +219,7 @@ impl StdioTransport {
         let outcome = tokio::time::timeout(self.timeout, async {
             self.write(super::jsonrpc::encode(Some(id), method, params))
                 .await?;
-            rx.await.map_err(|_| BackendError::Closed)
+            rx.await.unwrap_or(Err(BackendError::Closed))
         })
         .await;
         self.pending.borrow_mut().remove(&id);
@@ -260,6 +276,50 @@ impl StdioTransport {
     }
 }
 
+/// The request path's handle on a running child: writes already-rewritten messages and parks
+/// their waiters in the same table the reader routes responses from.
+#[derive(Clone)]
+pub(crate) struct StdioLink {
+    stdin: SharedStdin,
+    pending: Pending,
+    closed: Rc<Closed>,
+}
+
+impl StdioLink {
+    pub fn is_closed(&self) -> bool {
+        self.closed.flag.get()
+    }
+
+    /// Writes a request whose id is already gateway-unique; `reply` gets its response.
+    pub async fn forward(&self, id: u64, line: Vec<u8>, reply: Waiter) {
+        if self.is_closed() {
+            let _ = reply.send(Err(BackendError::Closed));
+            return;
+        }
+        self.pending.borrow_mut().insert(id, reply);
+        if let Err(error) = write_line(&self.stdin, line).await {
+            let waiter = self.pending.borrow_mut().remove(&id);
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(Err(error));
+            }
+        }
+    }
+
+    pub async fn notify(&self, line: Vec<u8>) -> Result<(), BackendError> {
+        write_line(&self.stdin, line).await
+    }
+
+    /// The caller gave up on `id` (timeout or went away): drop its waiter and tell the child.
+    pub async fn forget(&self, id: u64) {
+        if self.pending.borrow_mut().remove(&id).is_some() && !self.is_closed() {
+            let cancel = format!(
+                r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":"The gateway's client gave up on the request."}}}}"#
+            );
+            let _ = write_line(&self.stdin, cancel.into_bytes()).await;
+        }
+    }
+}
+
 impl Drop for StdioTransport {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -286,6 +346,7 @@ async fn read_stdout(
     stdin: SharedStdin,
     pending: Pending,
     closed: Rc<Closed>,
+    lists_changed: Rc<Notify>,
     log: slog::Logger,
 ) {
     let mut reader = BufReader::new(stdout);
@@ -313,31 +374,28 @@ async fn read_stdout(
             let waiter = pending.borrow_mut().remove(&id);
             match waiter {
                 Some(waiter) => {
-                    let _ = waiter.send(Response(message));
+                    let _ = waiter.send(Ok(Response(message)));
                 }
                 None => slog::debug!(log, "Dropped a response nobody waits for."; "id" => id),
             }
             continue;
         }
         if let (Some(method), Some(id)) = (envelope.method.as_deref(), envelope.id) {
-            // We declare no client capabilities, so the only request a backend may send is ping.
-            let reply = if method == "ping" {
-                format!(r#"{{"jsonrpc":"2.0","id":{},"result":{{}}}}"#, id.get())
-            } else {
-                format!(
-                    r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":-32601,"message":"Method not found"}}}}"#,
-                    id.get()
-                )
-            };
-            let _ = write_line(&stdin, reply.into_bytes()).await;
+            let _ = write_line(&stdin, answer_server_request(id, method)).await;
             continue;
         }
-        slog::debug!(log, "Received a backend notification.";
-            "method" => envelope.method.as_deref().unwrap_or(""));
+        let method = envelope.method.as_deref().unwrap_or("");
+        if is_list_changed(method) {
+            lists_changed.notify_one();
+        }
+        slog::debug!(log, "Received a backend notification."; "method" => method);
     }
-    // Wake every waiter: their senders drop, their requests fail with `Closed`.
-    pending.borrow_mut().clear();
+    // Fail every waiter (the actor's own requests and forwarded ones) with the cause.
     closed.mark();
+    let waiters: Vec<Waiter> = pending.borrow_mut().drain().map(|(_, w)| w).collect();
+    for waiter in waiters {
+        let _ = waiter.send(Err(BackendError::Exited(String::new())));
+    }
 }
 
 fn spawn_error(command: &str, error: &std::io::Error) -> BackendError {

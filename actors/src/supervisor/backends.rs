@@ -22,7 +22,8 @@ use super::{ReloadOutcome, SupervisorError};
 use crate::backend::{
     BackendActor, BackendArgs, BackendMsg, BackendState, BackendStatus, StatusBoard,
 };
-use crate::spec::BackendSpec;
+use crate::spec::{BackendSpec, BackendTransport};
+use crate::upstream::Upstream;
 
 /// Extra time allowed for a stopped backend actor beyond its own bound.
 const STOP_WAIT_SLACK: Duration = Duration::from_secs(5);
@@ -201,16 +202,27 @@ impl BackendSupervisorState {
         };
         child.incarnation = NEXT_INCARNATION.fetch_add(1, Ordering::Relaxed);
         child.restart_timer = None;
+        // A stdio child is shared: the request path reaches it through this incarnation's
+        // channel. HTTP backends are reached directly from the caller's thread.
+        let (commands_tx, commands) = match child.spec.transport {
+            BackendTransport::Stdio { .. } => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            _ => (None, None),
+        };
         self.board.reincarnate(
             BackendStatus::starting(name, child.spec.transport.kind(), child.restarts),
             child.incarnation,
             fresh,
+            Upstream::new(child.spec.clone(), commands_tx),
         );
         let args = BackendArgs {
             spec: child.spec.clone(),
             incarnation: child.incarnation,
             board: self.board.clone(),
             log: self.log.new(slog::o!("backend" => name.to_owned())),
+            commands,
         };
         let spawned = myself
             .get_cell()

@@ -19,8 +19,9 @@ use ractor::Actor;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::backend::{BackendStatus, StatusBoard, ToolList};
+use crate::backend::{BackendCapabilities, BackendStatus, StatusBoard, ToolList};
 use crate::spec::BackendSpec;
+use crate::upstream::Upstream;
 use gateway::{GatewayArgs, GatewayMsg, GatewaySupervisor};
 
 /// How long `shutdown` waits for the whole tree before giving up.
@@ -103,6 +104,25 @@ impl GatewayHandle {
     /// The cached tool list of `backend`, exactly as the backend sent each tool.
     pub fn tools(&self, backend: &str) -> Option<ToolList> {
         self.board.tools(backend)
+    }
+
+    /// The cached capabilities of `backend` (tools, resources, templates, prompts, each item
+    /// raw). A snapshot read: never waits. The last known lists stay while the backend is
+    /// degraded or offline; callers decide by its status whether to use them.
+    pub fn capabilities(&self, backend: &str) -> Option<Arc<BackendCapabilities>> {
+        self.board.capabilities(backend)
+    }
+
+    /// A counter bumped only when some backend's capabilities (or its forwarding handle)
+    /// change, appear or go away — not on health checks. Rebuild routing tables on it.
+    pub fn subscribe_capabilities(&self) -> watch::Receiver<u64> {
+        self.board.subscribe_capabilities()
+    }
+
+    /// The forwarding handle for `backend`'s current actor, `None` for unknown or disabled
+    /// backends. A snapshot read: cheap enough to call per request.
+    pub fn upstream(&self, backend: &str) -> Option<Upstream> {
+        self.board.upstream(backend)
     }
 
     /// Stops every actor (stdio children are killed and reaped) and returns when done.

@@ -1,0 +1,76 @@
+//! The backend thread's side of stdio forwarding.
+//!
+//! A stdio backend runs one child shared by every client session. The request path
+//! (`crate::upstream`, on actix worker threads) rewrites each request's id to a gateway-unique
+//! number and sends it here through an unbounded channel together with a oneshot for the
+//! answer: the one awaited hop of a forwarded request. This loop writes it to the current child
+//! and parks the oneshot in the child's pending table, where the stdout reader resolves it.
+//! While no child runs (starting, restarting) requests fail at once with a clear cause instead
+//! of waiting.
+
+use std::cell::RefCell;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::BackendError;
+use super::stdio::{StdioLink, Waiter};
+
+/// One message from the request path to the shared child.
+pub(crate) enum StdioCommand {
+    /// A request whose id is already rewritten to `id`; `reply` gets the child's response.
+    Request {
+        id: u64,
+        line: Vec<u8>,
+        reply: Waiter,
+    },
+    /// A notification (ids inside already rewritten).
+    Notify {
+        line: Vec<u8>,
+        reply: oneshot::Sender<Result<(), BackendError>>,
+    },
+    /// The caller stopped waiting for `id` (timeout, client gone).
+    Forget { id: u64 },
+}
+
+pub(crate) type StdioCommands = mpsc::UnboundedReceiver<StdioCommand>;
+pub(crate) type StdioCommandSender = mpsc::UnboundedSender<StdioCommand>;
+
+/// The child currently serving forwarded messages, if one is connected.
+#[derive(Default)]
+pub(crate) struct CurrentLink(RefCell<Option<StdioLink>>);
+
+impl CurrentLink {
+    pub fn set(&self, link: Option<StdioLink>) {
+        *self.0.borrow_mut() = link;
+    }
+
+    fn get(&self) -> Option<StdioLink> {
+        self.0.borrow().clone().filter(|link| !link.is_closed())
+    }
+}
+
+/// Serves forwarded messages until every sender is gone (the actor incarnation ended).
+pub(crate) async fn serve_stdio_commands(mut commands: StdioCommands, current: &CurrentLink) {
+    while let Some(command) = commands.recv().await {
+        match command {
+            StdioCommand::Request { id, line, reply } => match current.get() {
+                Some(link) => link.forward(id, line, reply).await,
+                None => {
+                    let _ = reply.send(Err(BackendError::NotConnected));
+                }
+            },
+            StdioCommand::Notify { line, reply } => {
+                let result = match current.get() {
+                    Some(link) => link.notify(line).await,
+                    None => Err(BackendError::NotConnected),
+                };
+                let _ = reply.send(result);
+            }
+            StdioCommand::Forget { id } => {
+                if let Some(link) = current.get() {
+                    link.forget(id).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Forwarding to a Streamable HTTP backend, on the caller's own awc client.
+//!
+//! Each client session has its own backend session (backends keep per-client state), opened
+//! with the client's capabilities, so ids go through unchanged. Every request carries exactly
+//! these headers and no others from the client: `Accept`, `Content-Type`, `Mcp-Session-Id`,
+//! `MCP-Protocol-Version` and the spec's credential.
+
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::StatusCode;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::Stream;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use super::envelope::Envelope;
+use super::{ClientContext, Upstream, UpstreamError, UpstreamReply, sse};
+use crate::backend::{OFFERED_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+
+const SESSION_HEADER: &str = "Mcp-Session-Id";
+const VERSION_HEADER: &str = "MCP-Protocol-Version";
+/// Upper bound for one JSON answer.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// A client session's session with one HTTP backend.
+#[derive(Debug)]
+pub(super) struct HttpSession {
+    /// The backend's `Mcp-Session-Id`; `None` for stateless backends.
+    pub session_id: Option<String>,
+    pub protocol_version: String,
+}
+
+pub(super) async fn open(
+    upstream: &Upstream,
+    client: &awc::Client,
+    url: &url::Url,
+    ctx: &ClientContext,
+) -> Result<HttpSession, UpstreamError> {
+    let offered = if SUPPORTED_PROTOCOL_VERSIONS.contains(&ctx.protocol_version.as_str()) {
+        ctx.protocol_version.as_str()
+    } else {
+        OFFERED_PROTOCOL_VERSION
+    };
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":{},"capabilities":{},"clientInfo":{}}}}}"#,
+        serde_json::to_string(offered).unwrap_or_default(),
+        ctx.capabilities.get(),
+        ctx.client_info.get()
+    );
+    let deadline = Instant::now() + upstream.timeout();
+    let response = post(upstream, client, url, None, Bytes::from(body), deadline).await?;
+    let session_id = response
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let request_id = RawValue::from_string("0".into()).expect("valid JSON");
+    let reply = read_reply(upstream, response, request_id, deadline).await?;
+    let answer = last_message(upstream, reply).await?;
+    let protocol_version = negotiated_version(upstream, &answer)?;
+    let session = HttpSession {
+        session_id,
+        protocol_version,
+    };
+    let initialized =
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    post(upstream, client, url, Some(&session), initialized, deadline).await?;
+    Ok(session)
+}
+
+pub(super) async fn request(
+    upstream: &Upstream,
+    client: &awc::Client,
+    url: &url::Url,
+    session: &HttpSession,
+    message: Bytes,
+) -> Result<UpstreamReply, UpstreamError> {
+    let request_id = {
+        let envelope = Envelope::parse(&message).map_err(|e| upstream.protocol(e))?;
+        match (envelope.id, envelope.method) {
+            (Some(id), Some(_)) => id.to_owned(),
+            _ => return Err(upstream.protocol("the message to forward is not a request")),
+        }
+    };
+    let deadline = Instant::now() + upstream.timeout();
+    let response = post(upstream, client, url, Some(session), message, deadline).await?;
+    read_reply(upstream, response, request_id, deadline).await
+}
+
+pub(super) async fn notify(
+    upstream: &Upstream,
+    client: &awc::Client,
+    url: &url::Url,
+    session: &HttpSession,
+    message: Bytes,
+) -> Result<(), UpstreamError> {
+    let deadline = Instant::now() + upstream.timeout();
+    post(upstream, client, url, Some(session), message, deadline)
+        .await
+        .map(drop)
+}
+
+pub(super) async fn close(
+    upstream: &Upstream,
+    client: &awc::Client,
+    url: &url::Url,
+    session: HttpSession,
+) {
+    let Some(session_id) = session.session_id else {
+        return;
+    };
+    let bound = upstream.timeout().min(std::time::Duration::from_secs(2));
+    let mut request = client
+        .delete(url.as_str())
+        .insert_header((SESSION_HEADER, session_id.as_str()))
+        .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
+        .timeout(bound);
+    if let Ok(Some((name, value))) = &upstream.inner.auth {
+        request = request.insert_header((name.clone(), value.clone()));
+    }
+    let _ = tokio::time::timeout(bound, request.send()).await;
+}
+
+/// POSTs one message with this session's headers; maps HTTP failures to errors.
+async fn post(
+    upstream: &Upstream,
+    client: &awc::Client,
+    url: &url::Url,
+    session: Option<&HttpSession>,
+    body: Bytes,
+    deadline: Instant,
+) -> Result<
+    awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static>,
+    UpstreamError,
+> {
+    let auth = upstream
+        .inner
+        .auth
+        .as_ref()
+        .map_err(|e| upstream.unavailable(e))?;
+    let mut request = client
+        .post(url.as_str())
+        .insert_header(("Accept", "application/json, text/event-stream"))
+        .insert_header(("Content-Type", "application/json"))
+        .timeout(upstream.timeout());
+    if let Some(session) = session {
+        if let Some(id) = &session.session_id {
+            request = request.insert_header((SESSION_HEADER, id.as_str()));
+        }
+        request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
+    }
+    if let Some((name, value)) = auth {
+        request = request.insert_header((name.clone(), value.clone()));
+    }
+    let response = match tokio::time::timeout_at(deadline, request.send_body(body)).await {
+        Err(_) | Ok(Err(SendRequestError::Timeout)) => {
+            return Err(UpstreamError::Timeout(upstream.timeout()));
+        }
+        Ok(Err(error)) => return Err(send_error(upstream, error)),
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    let has_session = session.is_some_and(|s| s.session_id.is_some());
+    if status == StatusCode::NOT_FOUND && has_session {
+        return Err(UpstreamError::SessionExpired);
+    }
+    if status.is_success() {
+        return Ok(response);
+    }
+    Err(match status.as_u16() {
+        401 | 403 => upstream.unavailable(format!(
+            "it rejected the gateway's credential (HTTP {})",
+            status.as_u16()
+        )),
+        code @ 500.. => upstream.unavailable(format!("it answered HTTP {code}")),
+        code => upstream.protocol(format!("it answered HTTP {code}")),
+    })
+}
+
+/// The answer to a request: a JSON body or an event stream.
+async fn read_reply<S>(
+    upstream: &Upstream,
+    response: awc::ClientResponse<S>,
+    request_id: Box<RawValue>,
+    deadline: Instant,
+) -> Result<UpstreamReply, UpstreamError>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
+{
+    let content_type = response
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("text/event-stream") {
+        return Ok(UpstreamReply::Stream(sse::messages(
+            response,
+            request_id,
+            deadline,
+            upstream.timeout(),
+            upstream.name().to_owned(),
+        )));
+    }
+    if !content_type.starts_with("application/json") {
+        return Err(upstream.protocol(format!(
+            "it answered a request with content type `{}`",
+            content_type.chars().take(60).collect::<String>()
+        )));
+    }
+    let mut response = response;
+    match tokio::time::timeout_at(deadline, response.body().limit(MAX_BODY)).await {
+        Err(_) => Err(UpstreamError::Timeout(upstream.timeout())),
+        Ok(Err(error)) => Err(upstream.unavailable(format!("its answer broke off ({error})"))),
+        Ok(Ok(body)) => Ok(UpstreamReply::Json(body)),
+    }
+}
+
+/// Drains a reply down to its final message (the response).
+async fn last_message(upstream: &Upstream, reply: UpstreamReply) -> Result<Bytes, UpstreamError> {
+    match reply {
+        UpstreamReply::Json(bytes) => Ok(bytes),
+        UpstreamReply::Stream(mut stream) => {
+            let mut last = None;
+            while let Some(item) = stream.next().await {
+                last = Some(item?);
+            }
+            last.ok_or_else(|| upstream.protocol("it sent an empty event stream"))
+        }
+    }
+}
+
+/// The version the backend chose at `initialize`, if we speak it.
+fn negotiated_version(upstream: &Upstream, answer: &[u8]) -> Result<String, UpstreamError> {
+    #[derive(Deserialize)]
+    struct Initialized {
+        #[serde(rename = "protocolVersion")]
+        protocol_version: String,
+    }
+    #[derive(Deserialize)]
+    struct RpcError {
+        #[serde(default)]
+        message: String,
+    }
+    let envelope = Envelope::parse(answer).map_err(|e| upstream.protocol(e))?;
+    if let Some(error) = envelope.error {
+        let mut message = serde_json::from_str::<RpcError>(error.get())
+            .map(|e| e.message)
+            .unwrap_or_default();
+        message.truncate(200);
+        return Err(upstream.unavailable(format!("it refused initialize: {message}")));
+    }
+    let result = envelope
+        .result
+        .ok_or_else(|| upstream.protocol("its initialize answer has no result"))?;
+    let initialized: Initialized = serde_json::from_str(result.get())
+        .map_err(|_| upstream.protocol("its initialize result has no protocolVersion"))?;
+    if !SUPPORTED_PROTOCOL_VERSIONS.contains(&initialized.protocol_version.as_str()) {
+        let mut version = initialized.protocol_version;
+        version.truncate(40);
+        return Err(upstream.unavailable(format!(
+            "it offered protocol version `{version}`, which the gateway does not support"
+        )));
+    }
+    Ok(initialized.protocol_version)
+}
+
+fn send_error(upstream: &Upstream, error: SendRequestError) -> UpstreamError {
+    let cause = match error {
+        SendRequestError::Connect(ConnectError::SslIsNotSupported) => {
+            "https backends need TLS support, which this build lacks".to_owned()
+        }
+        SendRequestError::Connect(ConnectError::Io(io)) | SendRequestError::Send(io) => {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".to_owned(),
+                _ => format!("connection failed ({})", io.kind()),
+            }
+        }
+        SendRequestError::Connect(ConnectError::Resolver(_) | ConnectError::NoRecords) => {
+            "the host name could not be resolved".to_owned()
+        }
+        SendRequestError::Connect(ConnectError::Timeout) => "the connection timed out".to_owned(),
+        SendRequestError::Connect(other) => format!("could not connect ({other})"),
+        other => format!("the request failed ({other})"),
+    };
+    upstream.unavailable(cause)
+}

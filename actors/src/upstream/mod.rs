@@ -1,0 +1,259 @@
+//! Forwarding client messages to one backend: the request path's way out.
+//!
+//! ```text
+//! /mcp handler (actix worker, its own awc::Client)
+//!   └── Upstream::request(message bytes)
+//!         ├── Streamable HTTP: POST straight to the backend with this client session's own
+//!         │   backend session (Mcp-Session-Id); answer = JSON body or an SSE stream passed through
+//!         └── stdio: id rewritten → channel → backend thread → shared child → id restored
+//! ```
+//! Messages are bytes end to end: only the envelope is read (`RawValue`), ids are spliced in
+//! place, nothing is re-serialised. [`Upstream`] is cheap to clone and `Send + Sync`; get a
+//! fresh one from `GatewayHandle::upstream` (a snapshot read) — a handle of a stopped actor
+//! incarnation answers [`UpstreamError::Unavailable`]. Only the spec's own credential is ever
+//! sent to a backend, never anything from the client's request.
+
+mod envelope;
+mod http;
+mod sse;
+mod stdio;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use awc::http::header::{HeaderName, HeaderValue};
+use bytes::Bytes;
+use futures_util::stream::LocalBoxStream;
+use serde_json::value::RawValue;
+
+use crate::backend::forwarding::StdioCommandSender;
+use crate::spec::{BackendAuth, BackendSpec, BackendTransport};
+
+/// Whether this build can reach `https` backends.
+pub(crate) const TLS_ENABLED: bool = false;
+
+/// A forwarding handle on one backend (one actor incarnation).
+#[derive(Clone)]
+pub struct Upstream {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spec: BackendSpec,
+    auth: Result<Option<(HeaderName, HeaderValue)>, String>,
+    /// Into the backend thread, for a stdio backend's shared child.
+    stdio: Option<StdioCommandSender>,
+}
+
+/// What the downstream client declared at its `initialize`; HTTP backend sessions are opened
+/// with it so each backend sees the real client's capabilities.
+#[derive(Debug, Clone)]
+pub struct ClientContext {
+    pub protocol_version: String,
+    /// The client's `capabilities` object, raw.
+    pub capabilities: Box<RawValue>,
+    /// The client's `clientInfo` object, raw.
+    pub client_info: Box<RawValue>,
+}
+
+/// One client session's connection to one backend.
+#[derive(Debug)]
+pub struct UpstreamSession {
+    kind: SessionKind,
+}
+
+#[derive(Debug)]
+enum SessionKind {
+    Http(http::HttpSession),
+    Stdio(stdio::StdioSession),
+}
+
+impl UpstreamSession {
+    /// The backend's `Mcp-Session-Id` (HTTP backends that keep sessions).
+    pub fn backend_session_id(&self) -> Option<&str> {
+        match &self.kind {
+            SessionKind::Http(session) => session.session_id.as_deref(),
+            SessionKind::Stdio(_) => None,
+        }
+    }
+
+    /// The protocol version negotiated with the backend (stdio: the shared child's is not
+    /// known here; `None`).
+    pub fn protocol_version(&self) -> Option<&str> {
+        match &self.kind {
+            SessionKind::Http(session) => Some(&session.protocol_version),
+            SessionKind::Stdio(_) => None,
+        }
+    }
+}
+
+/// A backend's answer to one request.
+pub enum UpstreamReply {
+    /// The single JSON-RPC response, id exactly as the client sent it.
+    Json(Bytes),
+    /// One item per JSON-RPC message, in order; the last one is the response. Streams
+    /// through as the backend sends it, never buffered.
+    Stream(LocalBoxStream<'static, Result<Bytes, UpstreamError>>),
+}
+
+impl std::fmt::Debug for UpstreamReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamReply::Json(bytes) => write!(f, "Json({} bytes)", bytes.len()),
+            UpstreamReply::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// Why forwarding failed. Texts are short, name the backend, and carry no secrets or payloads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The backend cannot be reached or is not running (connect failure, child exited, actor
+    /// restarting, HTTP 5xx, credential rejected).
+    #[error("{0}")]
+    Unavailable(String),
+    /// No answer within the backend's timeout.
+    #[error("the backend did not answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The backend (or the message handed in) broke the protocol.
+    #[error("{0}")]
+    Protocol(String),
+    /// The backend no longer knows this session (HTTP 404): open a new one and retry once.
+    #[error("the backend no longer knows the session")]
+    SessionExpired,
+}
+
+impl Upstream {
+    pub(crate) fn new(spec: BackendSpec, stdio: Option<StdioCommandSender>) -> Self {
+        let auth = auth_header(spec.auth.as_ref());
+        Upstream {
+            inner: Arc::new(Inner { spec, auth, stdio }),
+        }
+    }
+
+    /// Whether two handles are the same incarnation's.
+    pub(crate) fn same(&self, other: &Upstream) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The backend's name.
+    pub fn name(&self) -> &str {
+        &self.inner.spec.name
+    }
+
+    /// The spec this handle forwards by.
+    pub fn spec(&self) -> &BackendSpec {
+        &self.inner.spec
+    }
+
+    /// Opens this client session's connection to the backend. HTTP: `initialize` with the
+    /// client's capabilities and the best version both sides support, then
+    /// `notifications/initialized`. stdio: nothing to do (one shared child).
+    pub async fn open(
+        &self,
+        http: &awc::Client,
+        ctx: &ClientContext,
+    ) -> Result<UpstreamSession, UpstreamError> {
+        let kind = match &self.inner.spec.transport {
+            BackendTransport::StreamableHttp { url } => {
+                SessionKind::Http(http::open(self, http, url, ctx).await?)
+            }
+            BackendTransport::Stdio { .. } => SessionKind::Stdio(stdio::StdioSession::default()),
+            BackendTransport::Sse { .. } => return Err(self.sse_unsupported()),
+        };
+        Ok(UpstreamSession { kind })
+    }
+
+    /// Forwards one JSON-RPC request (already rewritten by the caller: names, prefixes) and
+    /// returns the backend's answer with the client's id. Bounded by the spec's timeout.
+    pub async fn request(
+        &self,
+        http: &awc::Client,
+        session: &UpstreamSession,
+        message: Bytes,
+    ) -> Result<UpstreamReply, UpstreamError> {
+        match (&self.inner.spec.transport, &session.kind) {
+            (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) => {
+                http::request(self, http, url, s, message).await
+            }
+            (BackendTransport::Stdio { .. }, SessionKind::Stdio(s)) => {
+                stdio::request(self, s, message).await
+            }
+            (BackendTransport::Sse { .. }, _) => Err(self.sse_unsupported()),
+            _ => Err(self.wrong_session()),
+        }
+    }
+
+    /// Forwards one notification (e.g. `notifications/cancelled`, whose `requestId` is mapped
+    /// to the rewritten id for stdio).
+    pub async fn notify(
+        &self,
+        http: &awc::Client,
+        session: &UpstreamSession,
+        message: Bytes,
+    ) -> Result<(), UpstreamError> {
+        match (&self.inner.spec.transport, &session.kind) {
+            (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) => {
+                http::notify(self, http, url, s, message).await
+            }
+            (BackendTransport::Stdio { .. }, SessionKind::Stdio(s)) => {
+                stdio::notify(self, s, message).await
+            }
+            (BackendTransport::Sse { .. }, _) => Err(self.sse_unsupported()),
+            _ => Err(self.wrong_session()),
+        }
+    }
+
+    /// Ends this client session's connection. HTTP: DELETE the backend session (best effort,
+    /// bounded); stdio: nothing (the shared child stays).
+    pub async fn close(&self, http: &awc::Client, session: UpstreamSession) {
+        if let (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) =
+            (&self.inner.spec.transport, session.kind)
+        {
+            http::close(self, http, url, s).await;
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.inner.spec.timeout
+    }
+
+    fn unavailable(&self, cause: impl std::fmt::Display) -> UpstreamError {
+        UpstreamError::Unavailable(format!("backend `{}`: {cause}", self.name()))
+    }
+
+    fn protocol(&self, cause: impl std::fmt::Display) -> UpstreamError {
+        UpstreamError::Protocol(format!("backend `{}`: {cause}", self.name()))
+    }
+
+    fn sse_unsupported(&self) -> UpstreamError {
+        self.unavailable("the sse transport is not supported yet")
+    }
+
+    fn wrong_session(&self) -> UpstreamError {
+        self.protocol("the session was opened for another kind of backend")
+    }
+}
+
+/// The header carrying a backend's configured credential (marked sensitive so it never shows
+/// in debug output).
+pub(crate) fn auth_header(
+    auth: Option<&BackendAuth>,
+) -> Result<Option<(HeaderName, HeaderValue)>, String> {
+    let (name, value) = match auth {
+        None => return Ok(None),
+        Some(BackendAuth::Bearer(token)) => (
+            HeaderName::from_static("authorization"),
+            format!("Bearer {}", token.expose()),
+        ),
+        Some(BackendAuth::Header { name, value }) => (
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("the auth header name `{name}` is not a valid header name"))?,
+            value.expose().to_owned(),
+        ),
+    };
+    let mut value = HeaderValue::from_str(&value)
+        .map_err(|_| "the auth header value has characters a header cannot carry".to_owned())?;
+    value.set_sensitive(true);
+    Ok(Some((name, value)))
+}
