@@ -97,10 +97,23 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     tokio::spawn(identity.clone().run_directory_refresher(
         Duration::from_millis(500),
         log.clone(),
-        stop_rx,
+        stop_rx.clone(),
     ));
 
-    let state = AppState::new(identity, web_settings(&config), log.clone());
+    let limits = SessionLimits {
+        idle_timeout: config.mcp.session_idle_timeout,
+        max_total: config.mcp.max_sessions,
+        max_per_user: config.mcp.max_sessions_per_user,
+    };
+    let (sessions, ended_sessions) = SessionHandle::start(limits, log.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the session actor: {e}"))?;
+    let mcp = McpState::new(
+        sessions.clone(),
+        mcp_settings(&config),
+        config.backends.clone(),
+    );
+    let state = AppState::new(identity, web_settings(&config), mcp.clone(), log.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);

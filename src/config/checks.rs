@@ -139,6 +139,24 @@ pub(crate) fn check_database_url(text: &str) -> Result<(), String> {
     ))
 }
 
+/// `https://app.example.com` or `http://localhost:3000`, normalised to lower case without a
+/// trailing slash — the form browsers put in `Origin`.
+pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
+    let url =
+        url::Url::parse(text.trim()).map_err(|e| format!("`{text}` is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "`{text}` is not an origin; use scheme://host[:port]"
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` has a path; an origin is only scheme://host[:port]"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,22 +203,19 @@ mod tests {
         let err = check_database_url("mysql://u:secret@h/db").unwrap_err();
         assert!(err.contains("\"mysql\"") && !err.contains("secret"));
     }
-}
 
-/// `https://app.example.com` or `http://localhost:3000`, normalised to lower case without a
-/// trailing slash — the form browsers put in `Origin`.
-pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
-    let url =
-        url::Url::parse(text.trim()).map_err(|e| format!("`{text}` is not an origin: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "`{text}` is not an origin; use scheme://host[:port]"
-        ));
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert_eq!(
+            parse_origin("https://App.Example.com").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            parse_origin("http://localhost:3000/").unwrap(),
+            "http://localhost:3000"
+        );
+        assert!(parse_origin("https://a.example.com/path").is_err());
+        assert!(parse_origin("ftp://a.example.com").is_err());
+        assert!(parse_origin("not an origin").is_err());
     }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "`{text}` has a path; an origin is only scheme://host[:port]"
-        ));
-    }
-    Ok(url.origin().ascii_serialization())
 }

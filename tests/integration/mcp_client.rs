@@ -13,7 +13,11 @@ pub struct Raw {
 impl Raw {
     /// The JSON-RPC messages in the body: a JSON document, or the `data:` lines of an SSE stream.
     pub fn messages(&self) -> Vec<Value> {
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if content_type.starts_with("text/event-stream") {
             self.body
                 .lines()
@@ -39,7 +43,7 @@ pub struct McpClient {
     pub token: Option<String>,
     pub session: Option<String>,
     pub version: String,
-    http: awc::Client,
+    pub http: awc::Client,
 }
 
 impl McpClient {
@@ -49,7 +53,9 @@ impl McpClient {
             token: token.map(str::to_string),
             session: None,
             version: "2025-06-18".into(),
-            http: awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish(),
+            http: awc::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .finish(),
         }
     }
 
@@ -74,9 +80,16 @@ impl McpClient {
                 request = request.insert_header((*name, *value));
             }
         }
-        let mut response = request.send_body(body.to_string()).await.expect("request failed");
+        let mut response = request
+            .send_body(body.to_string())
+            .await
+            .expect("request failed");
         let bytes = response.body().limit(16 << 20).await.unwrap_or_default();
-        Raw { status: response.status().as_u16(), headers: response.headers().clone(), body: String::from_utf8_lossy(&bytes).into_owned() }
+        Raw {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     /// `initialize` + `notifications/initialized`; keeps the session id.
@@ -85,11 +98,20 @@ impl McpClient {
             "protocolVersion": version, "capabilities": {}, "clientInfo": {"name":"raw-test","version":"1"}}});
         let reply = self.post(&body.to_string(), &[]).await;
         assert_eq!(reply.status, 200, "initialize failed: {}", reply.body);
-        self.session = reply.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+        self.session = reply
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         assert!(self.session.is_some(), "no Mcp-Session-Id");
         let result = reply.json()["result"].clone();
         self.version = result["protocolVersion"].as_str().unwrap().to_string();
-        let note = self.post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, &[]).await;
+        let note = self
+            .post(
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                &[],
+            )
+            .await;
         assert_eq!(note.status, 202);
         assert!(note.body.is_empty());
         result
@@ -111,6 +133,11 @@ impl McpClient {
         if let Some(session) = &self.session {
             request = request.insert_header(("mcp-session-id", session.as_str()));
         }
-        request.send().await.expect("delete failed").status().as_u16()
+        request
+            .send()
+            .await
+            .expect("delete failed")
+            .status()
+            .as_u16()
     }
 }

@@ -12,7 +12,10 @@ use crate::mcp_client::McpClient;
 use crate::users::{create_user, login};
 
 fn http_backend(name: &str, fixture: &HttpFixture, prefix: &str) -> String {
-    format!("[[backends]]\nname = {name:?}\nurl = \"{}\"\ntool_prefix = {prefix:?}\nhealth_interval_s = 60\n", fixture.url())
+    format!(
+        "[[backends]]\nname = {name:?}\nurl = \"{}\"\ntool_prefix = {prefix:?}\nhealth_interval_s = 1\n",
+        fixture.url()
+    )
 }
 
 fn stdio_backend(name: &str, tools: usize, prefix: &str) -> String {
@@ -26,9 +29,16 @@ fn stdio_backend(name: &str, tools: usize, prefix: &str) -> String {
 /// page size 2, and a logged-in user.
 async fn two_backends() -> (TestGateway, HttpFixture, String) {
     let web = HttpFixture::start(3);
-    let config = format!("[mcp]\npage_size = 2\n{}{}", http_backend("web", &web, "web_"), stdio_backend("local", 5, "loc_"));
+    let config = format!(
+        "[mcp]\npage_size = 2\n{}{}",
+        http_backend("web", &web, "web_"),
+        stdio_backend("local", 5, "loc_")
+    );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "both online", |s| s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)).await;
+    wait_for(gw.handle(), "both online", |s| {
+        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
+    })
+    .await;
     create_user(&gw, "alice", Role::User);
     let token = login(&gw, "alice").await;
     wait_for_tools(&gw, &token, 8).await;
@@ -45,7 +55,10 @@ async fn wait_for_tools(gw: &TestGateway, token: &str, n: usize) -> Vec<String> 
         if names.len() == n {
             return names;
         }
-        assert!(tokio::time::Instant::now() < deadline, "expected {n} tools, have {names:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} tools, have {names:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -60,7 +73,13 @@ async fn list_all(client: &McpClient, method: &str, member: &str) -> Vec<String>
         };
         let reply = client.request(id, method, params).await;
         let result = &reply["result"];
-        names.extend(result[member].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()));
+        names.extend(
+            result[member]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string()),
+        );
         match result.get("nextCursor").and_then(Value::as_str) {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
@@ -77,27 +96,63 @@ async fn initialize_lists_pages_and_calls_through_prefixes() {
     assert_eq!(init["protocolVersion"], "2025-06-18");
     assert_eq!(init["serverInfo"]["name"], "authmcp-gateway");
     assert!(init["capabilities"]["tools"].is_object());
-    assert!(init["capabilities"].get("logging").is_none(), "advertise only what is served");
+    assert!(
+        init["capabilities"].get("logging").is_none(),
+        "advertise only what is served"
+    );
 
     let mut names = list_all(&client, "tools/list", "tools").await;
     names.sort();
-    assert_eq!(names, ["loc_add", "loc_echo", "loc_extra_4", "loc_extra_5", "loc_slow", "web_add", "web_echo", "web_slow"]);
+    assert_eq!(
+        names,
+        [
+            "loc_add",
+            "loc_echo",
+            "loc_extra_4",
+            "loc_extra_5",
+            "loc_slow",
+            "web_add",
+            "web_echo",
+            "web_slow"
+        ]
+    );
 
-    let reply = client.request(50, "tools/call", json!({"name":"web_echo","arguments":{"text":"via http"}})).await;
+    let reply = client
+        .request(
+            50,
+            "tools/call",
+            json!({"name":"web_echo","arguments":{"text":"via http"}}),
+        )
+        .await;
     assert_eq!(reply["id"], 50);
     assert_eq!(reply["result"]["content"][0]["text"], "via http");
-    let reply = client.request(51, "tools/call", json!({"name":"loc_add","arguments":{"a":2,"b":40}})).await;
+    let reply = client
+        .request(
+            51,
+            "tools/call",
+            json!({"name":"loc_add","arguments":{"a":2,"b":40}}),
+        )
+        .await;
     assert_eq!(reply["result"]["content"][0]["text"], "42");
     // Codex style: the tool name as the method.
-    let reply = client.request(52, "web_echo", json!({"text":"codex"})).await;
+    let reply = client
+        .request(52, "web_echo", json!({"text":"codex"}))
+        .await;
     assert_eq!(reply["result"]["content"][0]["text"], "codex");
 
-    assert_eq!(client.request(53, "ping", json!({})).await["result"], json!({}));
-    let unknown_tool = client.request(54, "tools/call", json!({"name":"nope","arguments":{}})).await;
+    assert_eq!(
+        client.request(53, "ping", json!({})).await["result"],
+        json!({})
+    );
+    let unknown_tool = client
+        .request(54, "tools/call", json!({"name":"nope","arguments":{}}))
+        .await;
     assert_eq!(unknown_tool["error"]["code"], -32602);
     let unknown_method = client.request(55, "tools/frobnicate", json!({})).await;
     assert_eq!(unknown_method["error"]["code"], -32601);
-    let bad_cursor = client.request(56, "tools/list", json!({"cursor":"not-ours"})).await;
+    let bad_cursor = client
+        .request(56, "tools/list", json!({"cursor":"not-ours"}))
+        .await;
     assert_eq!(bad_cursor["error"]["code"], -32602);
     gw.stop().await.unwrap();
 }
@@ -117,11 +172,18 @@ async fn sessions_are_required_bound_to_the_user_and_end_on_delete() {
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json()["error"]["code"], -32600);
     // Another user's token with this session id: 404, as if it did not exist.
-    let thief = McpClient { token: Some(other.clone()), ..McpClient::new(&gw.url("/mcp"), None) };
-    let stolen = thief.post(ping, &[("mcp-session-id", session.as_str())]).await;
+    let thief = McpClient {
+        token: Some(other.clone()),
+        ..McpClient::new(&gw.url("/mcp"), None)
+    };
+    let stolen = thief
+        .post(ping, &[("mcp-session-id", session.as_str())])
+        .await;
     assert_eq!(stolen.status, 404);
     assert_eq!(stolen.json()["error"]["code"], -32001);
-    let bad_version = client.post(ping, &[("mcp-protocol-version", "1999-01-01")]).await;
+    let bad_version = client
+        .post(ping, &[("mcp-protocol-version", "1999-01-01")])
+        .await;
     assert_eq!(bad_version.status, 400);
 
     assert_eq!(client.delete().await, 204);
@@ -140,15 +202,44 @@ async fn transport_mistakes_get_the_right_status_and_json_rpc_code() {
     client.initialize("2025-06-18").await;
 
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
-    let evil = client.post(ping, &[("origin", "http://evil.example.com")]).await;
+    let evil = client
+        .post(ping, &[("origin", "http://evil.example.com")])
+        .await;
     assert_eq!(evil.status, 403);
     assert_eq!(evil.json()["id"], Value::Null);
-    assert_eq!(client.post(ping, &[("origin", "http://localhost:6274")]).await.status, 200);
-    assert_eq!(client.post(ping, &[("origin", gw.base_url.as_str())]).await.status, 200);
-    assert_eq!(client.post(ping, &[("accept", "application/json")]).await.status, 406);
-    assert_eq!(client.post(ping, &[("content-type", "text/plain")]).await.status, 415);
+    assert_eq!(
+        client
+            .post(ping, &[("origin", "http://localhost:6274")])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        client
+            .post(ping, &[("origin", gw.base_url.as_str())])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        client
+            .post(ping, &[("accept", "application/json")])
+            .await
+            .status,
+        406
+    );
+    assert_eq!(
+        client
+            .post(ping, &[("content-type", "text/plain")])
+            .await
+            .status,
+        415
+    );
 
-    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#, "x".repeat(8192));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(8192)
+    );
     let too_big = client.post(&big, &[]).await;
     assert_eq!(too_big.status, 413);
     assert_eq!(too_big.json()["error"]["code"], -32600);
@@ -157,29 +248,54 @@ async fn transport_mistakes_get_the_right_status_and_json_rpc_code() {
     assert_eq!(not_json.status, 400);
     assert_eq!(not_json.json()["error"]["code"], -32700);
     assert_eq!(not_json.json()["id"], Value::Null);
-    let not_rpc = client.post(r#"{"jsonrpc":"1.0","id":9,"method":"ping"}"#, &[]).await;
+    let not_rpc = client
+        .post(r#"{"jsonrpc":"1.0","id":9,"method":"ping"}"#, &[])
+        .await;
     assert_eq!(not_rpc.status, 400);
     assert_eq!(not_rpc.json()["error"]["code"], -32600);
     assert_eq!(not_rpc.json()["id"], 9);
 
     // Batches are 2025-03-26 only.
-    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#;
+    let batch =
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#;
     assert_eq!(client.post(batch, &[]).await.status, 400);
     let mut old = McpClient::new(&gw.url("/mcp"), Some(&token));
     old.initialize("2025-03-26").await;
     let answers = old.post(batch, &[]).await;
     assert_eq!(answers.status, 200, "{}", answers.body);
-    let ids: Vec<i64> = answers.json().as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = answers
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, [1, 2]);
-    let only_notes = old.post(r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#, &[]).await;
+    let only_notes = old
+        .post(
+            r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#,
+            &[],
+        )
+        .await;
     assert_eq!(only_notes.status, 202);
 
     // A modern-era (2026-07-28) request without a session: 400 naming our versions.
     let modern = McpClient::new(&gw.url("/mcp"), Some(&token));
-    let discover = modern.post(r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}}"#, &[]).await;
+    let discover = modern
+        .post(
+            r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}}"#,
+            &[],
+        )
+        .await;
     assert_eq!(discover.status, 400);
     let body = discover.json();
-    assert!(body["error"]["data"]["supported"].as_array().unwrap().iter().any(|v| v == "2025-11-25"));
+    assert!(
+        body["error"]["data"]["supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "2025-11-25")
+    );
     gw.stop().await.unwrap();
 }
 
@@ -189,11 +305,34 @@ async fn a_backend_going_down_leaves_the_others_listed_and_fails_its_calls_clear
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-06-18").await;
     web.kill();
-    gw.handle().check_now("web").await;
-    wait_for(gw.handle(), "web offline", |s| status(s, "web").is_some_and(|b| b.state == BackendState::Offline)).await;
+    // A call routed to the dead backend fails with an error naming it.
+    let call = client
+        .request(
+            8,
+            "tools/call",
+            json!({"name":"web_echo","arguments":{"text":"x"}}),
+        )
+        .await;
+    assert_eq!(call["error"]["code"], -32010, "{call}");
+    assert!(
+        call["error"]["message"].as_str().unwrap().contains("`web`"),
+        "{call}"
+    );
+    // Repeated failed health checks (every second here) take it offline; its tools leave the
+    // lists, the others stay.
+    wait_for(gw.handle(), "web offline", |s| {
+        status(s, "web").is_some_and(|b| b.state == BackendState::Offline)
+    })
+    .await;
     let names = wait_for_tools(&gw, &token, 5).await;
     assert!(names.iter().all(|n| n.starts_with("loc_")), "{names:?}");
-    let call = client.request(9, "tools/call", json!({"name":"loc_echo","arguments":{"text":"still here"}})).await;
+    let call = client
+        .request(
+            9,
+            "tools/call",
+            json!({"name":"loc_echo","arguments":{"text":"still here"}}),
+        )
+        .await;
     assert_eq!(call["result"]["content"][0]["text"], "still here");
     gw.stop().await.unwrap();
 }
@@ -202,9 +341,16 @@ async fn a_backend_going_down_leaves_the_others_listed_and_fails_its_calls_clear
 async fn colliding_names_go_to_the_first_configured_backend() {
     let first = HttpFixture::start(1);
     let second = HttpFixture::start(2);
-    let config = format!("{}{}", http_backend("first", &first, ""), http_backend("second", &second, ""));
+    let config = format!(
+        "{}{}",
+        http_backend("first", &first, ""),
+        http_backend("second", &second, "")
+    );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)).await;
+    wait_for(gw.handle(), "online", |s| {
+        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
+    })
+    .await;
     create_user(&gw, "root", Role::Admin);
     let token = login(&gw, "root").await;
     let mut names = wait_for_tools(&gw, &token, 2).await;
@@ -221,14 +367,34 @@ async fn one_backend_endpoint_uses_raw_names() {
     let (gw, _web, token) = two_backends().await;
     let mut client = McpClient::new(&gw.url("/mcp/local"), Some(&token));
     let init = client.initialize("2025-06-18").await;
-    assert!(init["serverInfo"]["title"].as_str().unwrap().contains("local"));
+    assert!(
+        init["serverInfo"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("local")
+    );
     let names = list_all(&client, "tools/list", "tools").await;
     assert!(names.contains(&"echo".to_string()), "{names:?}");
-    let reply = client.request(3, "tools/call", json!({"name":"echo","arguments":{"text":"raw"}})).await;
+    let reply = client
+        .request(
+            3,
+            "tools/call",
+            json!({"name":"echo","arguments":{"text":"raw"}}),
+        )
+        .await;
     assert_eq!(reply["result"]["content"][0]["text"], "raw");
     // A session of /mcp/local is not valid on /mcp.
-    let aggregate = McpClient { session: client.session.clone(), ..McpClient::new(&gw.url("/mcp"), Some(&token)) };
-    assert_eq!(aggregate.post(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, &[]).await.status, 404);
+    let aggregate = McpClient {
+        session: client.session.clone(),
+        ..McpClient::new(&gw.url("/mcp"), Some(&token))
+    };
+    assert_eq!(
+        aggregate
+            .post(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, &[])
+            .await
+            .status,
+        404
+    );
     let mut missing = McpClient::new(&gw.url("/mcp/nothing"), Some(&token));
     let reply = missing.post(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#, &[]).await;
     assert_eq!(reply.status, 404);

@@ -29,7 +29,8 @@ async fn ready(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if is_admin {
         body["servers"] = statuses.iter().map(detail).collect();
         // Names offered by two backends: the first configured serves it, the other is hidden.
-        body["collisions"] = serde_json::to_value(&state.mcp.routing.load().collisions).unwrap_or_default();
+        body["collisions"] =
+            serde_json::to_value(&state.mcp.routing.load().collisions).unwrap_or_default();
     }
     HttpResponse::Ok().json(body)
 }

@@ -3,7 +3,7 @@
 //! (it enforces the caps); handlers look up and touch.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -117,8 +117,10 @@ pub enum LookupError {
     OtherUser,
 }
 
+type Shard<U> = RwLock<HashMap<Arc<str>, Arc<ClientSession<U>>>>;
+
 pub struct SessionStore<U> {
-    shards: Vec<RwLock<HashMap<Arc<str>, Arc<ClientSession<U>>>>>,
+    shards: Vec<Shard<U>>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -132,10 +134,8 @@ impl<U> Default for SessionStore<U> {
 }
 
 impl<U> SessionStore<U> {
-    fn shard(&self, id: &str) -> &RwLock<HashMap<Arc<str>, Arc<ClientSession<U>>>> {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+    fn shard(&self, id: &str) -> &Shard<U> {
+        &self.shards[(self.hasher.hash_one(id) as usize) % SHARDS]
     }
 
     /// The session `id` if it exists and belongs to `user_id`.

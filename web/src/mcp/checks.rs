@@ -15,7 +15,7 @@ pub fn origin(req: &HttpRequest, settings: &McpSettings) -> Result<(), HttpRespo
         return Ok(()); // Not a browser: nothing to rebind.
     };
     let origin = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();
-    if is_loopback_origin(&origin) || settings.allowed_origins.iter().any(|o| *o == origin) {
+    if is_loopback_origin(&origin) || settings.allowed_origins.contains(&origin) {
         return Ok(());
     }
     Err(reply::error(
