@@ -10,4 +10,5 @@ mod gateway_http;
 mod harness;
 mod http;
 mod reload;
+mod upstream;
 mod users;
