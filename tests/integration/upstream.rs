@@ -556,3 +556,34 @@ async fn a_killed_stdio_child_fails_in_flight_requests_and_comes_back() {
     gateway.shutdown().await;
     join.await.unwrap();
 }
+
+#[actix_rt::test]
+async fn https_backends_are_reachable_in_this_build() {
+    // Nothing listens there: the failure must be the connection, not missing TLS support.
+    let url = url::Url::parse(&format!("https://127.0.0.1:{}/mcp", closed_port())).unwrap();
+    let (gateway, join) = GatewayHandle::start(vec![http_spec("tls", url)], test_logger())
+        .await
+        .unwrap();
+    let statuses = wait_for(&gateway, "the https backend to fail", |s| {
+        status(s, "tls").is_some_and(|st| st.last_error.is_some())
+    })
+    .await;
+    let last_error = status(&statuses, "tls")
+        .unwrap()
+        .last_error
+        .clone()
+        .unwrap();
+    assert!(last_error.contains("connection refused"), "{last_error}");
+    let error = gateway
+        .upstream("tls")
+        .unwrap()
+        .open(&http_client(), &client_context())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        UpstreamError::Unavailable("backend `tls`: connection refused".into())
+    );
+    gateway.shutdown().await;
+    join.await.unwrap();
+}
