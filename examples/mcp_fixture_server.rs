@@ -1,25 +1,35 @@
 //! A real MCP server (rmcp) for the gateway's tests: the backend the gateway fronts.
 //!
 //! ```text
-//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner]
-//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N]
+//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich]
+//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response]
 //! ```
 //! Tools: `echo` (returns `text`), `add` (`a` + `b`), `slow` (sleeps `ms`), then `extra_4` …
 //! up to `--tools N` in all (env `FIXTURE_TOOLS`), so tests can tell backends apart.
+//! `--rich` adds what the proxy tests need (see `rich.rs` below this file's `Fixture`): tools
+//! `big` (a result with 12345678901234567890 and keys out of order; its schema carries an
+//! unknown `x-custom` field), `chatty` (sends progress, given a `progressToken`, before answering, so the answer is
+//! an SSE stream of several events), `headers` (reports the auth headers it received) and
+//! `grow` (adds a tool and sends `tools/list_changed` to every session); resources
+//! `fixture://static` and template `fixture://item/{id}`; prompt `greet` (argument `name`) with
+//! completion. `--json-response` serves stateless and answers plain `application/json` when
+//! a handler sends nothing before its result.
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
 //! one on stderr before serving, as some real servers do. HTTP mode serves Streamable HTTP at
 //! `127.0.0.1:N/mcp` and prints exactly `LISTENING <port>` once bound. Both modes exit when
 //! stdin closes, so a test that dies leaves no server behind.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, JsonObject, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -27,12 +37,47 @@ use serde_json::json;
 
 #[derive(Clone)]
 struct Fixture {
-    tools: Arc<Vec<Tool>>,
+    /// Shared by every session (HTTP makes one `Fixture` clone per session), so `grow` changes
+    /// what all of them list.
+    tools: Arc<Mutex<Vec<Tool>>>,
     page_size: usize,
+    rich: bool,
+    /// Every initialised session, to broadcast `list_changed`.
+    peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+}
+
+/// Builds an rmcp model value from JSON (its structs are `non_exhaustive`).
+fn model<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("fixture JSON matches the rmcp model")
+}
+
+fn rich_tools() -> Vec<Tool> {
+    vec![
+        model(json!({
+            "name": "big",
+            "description": "Returns a big integer and keys out of order.",
+            "inputSchema": {"type": "object", "x-custom": {"b": 1, "a": 2}, "properties": {}},
+        })),
+        model(json!({
+            "name": "chatty",
+            "description": "Sends a progress notification (given a progressToken), then answers.",
+            "inputSchema": {"type": "object"},
+        })),
+        model(json!({
+            "name": "headers",
+            "description": "Reports the Authorization and X-Api-Key headers it received.",
+            "inputSchema": {"type": "object"},
+        })),
+        model(json!({
+            "name": "grow",
+            "description": "Adds a tool and tells every session that the list changed.",
+            "inputSchema": {"type": "object"},
+        })),
+    ]
 }
 
 impl Fixture {
-    fn new(count: usize, page_size: usize) -> Self {
+    fn new(count: usize, page_size: usize, rich: bool) -> Self {
         let schema = |value: serde_json::Value| -> Arc<JsonObject> {
             Arc::new(value.as_object().cloned().unwrap_or_default())
         };
@@ -67,16 +112,205 @@ impl Fixture {
                 schema(json!({"type":"object"})),
             ));
         }
-        Fixture {
-            tools: Arc::new(tools),
-            page_size,
+        if rich {
+            tools.extend(rich_tools());
         }
+        Fixture {
+            tools: Arc::new(Mutex::new(tools)),
+            page_size,
+            rich,
+            peers: Arc::default(),
+        }
+    }
+
+    fn tools(&self) -> Vec<Tool> {
+        self.tools.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn rich_only<T>(&self, value: T) -> Result<T, ErrorData> {
+        if self.rich {
+            Ok(value)
+        } else {
+            Err(ErrorData::method_not_found::<
+                rmcp::model::ListResourcesRequestMethod,
+            >())
+        }
+    }
+
+    /// The rich tools; `None` if `name` is not one of them.
+    async fn call_rich(
+        &self,
+        name: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<Result<CallToolResult, ErrorData>> {
+        let result = match name {
+            "big" => model(json!({
+                "content": [{"type": "text", "text": "12345678901234567890"}],
+                "structuredContent": {"big": 12345678901234567890u64, "z": 1, "a": 2},
+            })),
+            "chatty" => {
+                // Progress needs the caller's token; without one there is nothing to send.
+                if let Some(token) = context.meta.get_progress_token() {
+                    let note = model(json!({"progressToken": token, "progress": 1, "total": 2,
+                        "message": "working"}));
+                    if let Err(error) = context.peer.notify_progress(note).await {
+                        return Some(Err(ErrorData::internal_error(error.to_string(), None)));
+                    }
+                }
+                CallToolResult::success(vec![ContentBlock::text("done")])
+            }
+            "headers" => {
+                let parts = context.extensions.get::<axum::http::request::Parts>();
+                let header = |name: &str| {
+                    parts
+                        .and_then(|p| p.headers.get(name))
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                model(json!({
+                    "content": [{"type": "text", "text": "headers"}],
+                    "structuredContent": {
+                        "authorization": header("authorization"),
+                        "x-api-key": header("x-api-key"),
+                    },
+                }))
+            }
+            "grow" => {
+                let count = {
+                    let mut tools = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+                    let name = format!("grown_{}", tools.len() + 1);
+                    tools.push(model(
+                        json!({"name": name, "inputSchema": {"type": "object"}}),
+                    ));
+                    tools.len()
+                };
+                let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for peer in peers {
+                    let _ = peer.notify_tool_list_changed().await;
+                }
+                CallToolResult::success(vec![ContentBlock::text(count.to_string())])
+            }
+            _ => return None,
+        };
+        Some(Ok(result))
     }
 }
 
 impl ServerHandler for Fixture {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        if !self.rich {
+            return ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        }
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_prompts()
+            .enable_completions()
+            .build();
+        ServerConfig::new(capabilities)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(context.peer);
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.rich_only(model(json!({"resources": [
+            {"uri": "fixture://static", "name": "static", "mimeType": "text/plain"}
+        ]})))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.rich_only(model(json!({"resourceTemplates": [
+            {"uriTemplate": "fixture://item/{id}", "name": "item", "mimeType": "text/plain"}
+        ]})))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let text = match request.uri.as_str() {
+            "fixture://static" => "static text".to_owned(),
+            uri => match uri.strip_prefix("fixture://item/") {
+                Some(id) => format!("item {id}"),
+                None => {
+                    return Err(ErrorData::resource_not_found(
+                        format!("no resource `{uri}`"),
+                        None,
+                    ));
+                }
+            },
+        };
+        let result: rmcp::model::ReadResourceResult = model(json!({"contents": [
+            {"uri": request.uri, "mimeType": "text/plain", "text": text}
+        ]}));
+        self.rich_only(result.into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.rich_only(model(json!({"prompts": [{
+            "name": "greet",
+            "description": "Greets someone.",
+            "arguments": [{"name": "name", "description": "Who to greet.", "required": true}],
+        }]})))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != "greet" {
+            return Err(ErrorData::invalid_params(
+                format!("no prompt `{}`", request.name),
+                None,
+            ));
+        }
+        let name = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("world")
+            .to_owned();
+        let result: rmcp::model::GetPromptResult = model(json!({"messages": [
+            {"role": "user", "content": {"type": "text", "text": format!("Hello, {name}!")}}
+        ]}));
+        self.rich_only(result.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let names = ["alice", "albert", "bob"];
+        let prefix = request.argument.value;
+        let values: Vec<&str> = names
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        self.rich_only(model(json!({"completion": {
+            "values": values, "total": values.len(), "hasMore": false
+        }})))
     }
 
     async fn list_tools(
@@ -84,8 +318,9 @@ impl ServerHandler for Fixture {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let tools = self.tools();
         if self.page_size == 0 {
-            return Ok(ListToolsResult::with_all_items(self.tools.to_vec()));
+            return Ok(ListToolsResult::with_all_items(tools));
         }
         let start = match request.and_then(|r| r.cursor) {
             Some(cursor) => cursor
@@ -93,9 +328,9 @@ impl ServerHandler for Fixture {
                 .map_err(|_| ErrorData::invalid_params("unknown cursor", None))?,
             None => 0,
         };
-        let end = (start + self.page_size).min(self.tools.len());
-        let mut page = ListToolsResult::with_all_items(self.tools[start.min(end)..end].to_vec());
-        if end < self.tools.len() {
+        let end = (start + self.page_size).min(tools.len());
+        let mut page = ListToolsResult::with_all_items(tools[start.min(end)..end].to_vec());
+        if end < tools.len() {
             page.next_cursor = Some(end.to_string());
         }
         Ok(page)
@@ -104,8 +339,13 @@ impl ServerHandler for Fixture {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if self.rich
+            && let Some(result) = self.call_rich(request.name.as_ref(), &context).await
+        {
+            return result.map(Into::into);
+        }
         let args = request.arguments.unwrap_or_default();
         let int = |key: &str| {
             args.get(key).and_then(|v| v.as_i64()).ok_or_else(|| {
@@ -124,7 +364,7 @@ impl ServerHandler for Fixture {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 format!("slept {ms} ms")
             }
-            name if self.tools.iter().any(|t| t.name == name) => name.to_owned(),
+            name if self.tools().iter().any(|t| t.name == name) => name.to_owned(),
             other => {
                 return Err(ErrorData::invalid_params(
                     format!("no tool `{other}`"),
@@ -142,6 +382,8 @@ struct Options {
     tools: usize,
     page_size: usize,
     banner: bool,
+    rich: bool,
+    json_response: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -158,6 +400,8 @@ fn parse_options() -> Result<Options, String> {
             .unwrap_or(3),
         page_size: 0,
         banner: false,
+        rich: false,
+        json_response: false,
     };
     while let Some(flag) = args.next() {
         let mut number = |name: &str| -> Result<usize, String> {
@@ -172,6 +416,8 @@ fn parse_options() -> Result<Options, String> {
             "--tools" => options.tools = number("--tools")?,
             "--page-size" => options.page_size = number("--page-size")?,
             "--banner" => options.banner = true,
+            "--rich" => options.rich = true,
+            "--json-response" => options.json_response = true,
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -197,7 +443,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let fixture = Fixture::new(options.tools, options.page_size);
+    let fixture = Fixture::new(options.tools, options.page_size, options.rich);
     match options.mode.as_str() {
         "stdio" => {
             if options.banner {
@@ -213,12 +459,14 @@ async fn main() {
             std::process::exit(0);
         }
         "http" => {
+            let mut config = StreamableHttpServerConfig::default();
+            if options.json_response {
+                // json_response applies to stateless servers only (rmcp 3.11).
+                config.legacy_session_mode = false;
+                config.json_response = true;
+            }
             let service: StreamableHttpService<Fixture, LocalSessionManager> =
-                StreamableHttpService::new(
-                    move || Ok(fixture.clone()),
-                    Default::default(),
-                    StreamableHttpServerConfig::default(),
-                );
+                StreamableHttpService::new(move || Ok(fixture.clone()), Default::default(), config);
             let router = axum::Router::new().nest_service("/mcp", service);
             let listener = match tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await {
                 Ok(listener) => listener,

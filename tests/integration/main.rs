@@ -12,4 +12,5 @@ mod http;
 mod mcp_client;
 mod mcp_endpoint;
 mod reload;
+mod upstream;
 mod users;
