@@ -11,6 +11,8 @@
 
 pub mod auth;
 pub mod backend;
+pub mod registry;
+pub mod secrets;
 pub mod spec;
 pub mod storage;
 pub mod supervisor;

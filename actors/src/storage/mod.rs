@@ -15,6 +15,7 @@ mod database_url;
 mod error;
 mod migrations;
 mod schema;
+pub mod backends;
 pub mod settings;
 pub mod users;
 
