@@ -188,8 +188,12 @@ fn parse_key(text: &str, source_name: &str) -> Result<[u8; KEY_LEN], SecretsErro
         .or_else(|_| URL_SAFE.decode(text))
         .or_else(|_| URL_SAFE_NO_PAD.decode(text))
         .map_err(|_| invalid("it is not base64".into()))?;
-    <[u8; KEY_LEN]>::try_from(bytes.as_slice())
-        .map_err(|_| invalid(format!("it decodes to {} bytes, not {KEY_LEN}", bytes.len())))
+    <[u8; KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
+        invalid(format!(
+            "it decodes to {} bytes, not {KEY_LEN}",
+            bytes.len()
+        ))
+    })
 }
 
 /// Creates `path` (failing if it exists) readable by the owner only.
@@ -260,7 +264,10 @@ mod tests {
         let error = SecretBox::load_or_create(Some(&short), dir.path()).unwrap_err();
         assert!(error.to_string().contains("16 bytes, not 32"), "{error}");
         let error = SecretBox::load_or_create(Some("not base64!"), dir.path()).unwrap_err();
-        assert!(error.to_string().contains("openssl rand -base64 32"), "{error}");
+        assert!(
+            error.to_string().contains("openssl rand -base64 32"),
+            "{error}"
+        );
         fs::write(dir.path().join(KEY_FILE_NAME), "").unwrap();
         let error = SecretBox::load_or_create(None, dir.path()).unwrap_err();
         assert!(error.to_string().contains("empty"), "{error}");

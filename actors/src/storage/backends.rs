@@ -46,7 +46,18 @@ pub struct StoredCredential {
     pub token: Sealed,
 }
 
-type BackendRow = (i64, String, String, Option<String>, Option<String>, i32, i64, i64, i64, i64);
+type BackendRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i32,
+    i64,
+    i64,
+    i64,
+    i64,
+);
 type CredentialRow = (String, Option<String>, String, String);
 
 type BackendColumns = (
@@ -93,11 +104,13 @@ fn from_rows(row: BackendRow, credential: Option<CredentialRow>) -> StoredBacken
     let (id, name, transport, url, tool_prefix, enabled, timeout_ms, health_interval_s) =
         (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
     let credential =
-        credential.map(|(auth_type, auth_header, ciphertext, nonce)| StoredCredential {
-            auth_type,
-            auth_header,
-            token: Sealed { ciphertext, nonce },
-        });
+        credential.map(
+            |(auth_type, auth_header, ciphertext, nonce)| StoredCredential {
+                auth_type,
+                auth_header,
+                token: Sealed { ciphertext, nonce },
+            },
+        );
     StoredBackend {
         id,
         record: BackendRecord {

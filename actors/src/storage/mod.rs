@@ -10,12 +10,12 @@
 //! to the busy timeout for the other process's write to finish before reporting
 //! [`StorageError::Locked`].
 
+pub mod backends;
 mod connection;
 mod database_url;
 mod error;
 mod migrations;
 mod schema;
-pub mod backends;
 pub mod settings;
 pub mod users;
 
