@@ -1,9 +1,10 @@
-//! What every handler can reach: the identity service, the actor runtime, and settings that a
-//! SIGHUP reload may swap.
+//! What every handler can reach: the identity service, the actor runtime, the backend registry,
+//! and settings that a SIGHUP reload may swap.
 
 use std::sync::{Arc, OnceLock};
 
 use actors::auth::identity::Identity;
+use actors::registry::BackendRegistry;
 use actors::spec::IpNet;
 use actors::supervisor::GatewayHandle;
 use arc_swap::ArcSwap;
@@ -33,6 +34,9 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// Set once the supervisor tree is up; until then `/health/ready` answers 503.
     pub gateway: Arc<OnceLock<GatewayHandle>>,
+    /// Every backend (config file + database); set at boot, before the supervisor starts.
+    /// Until then the admin API answers 503.
+    pub registry: Arc<OnceLock<Arc<BackendRegistry>>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
     /// The root logger; request loggers derive from it (no process-global state, so several
     /// gateways can run in one test process).
@@ -44,6 +48,7 @@ impl AppState {
         AppState {
             identity,
             gateway: Arc::new(OnceLock::new()),
+            registry: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             log,
         }
