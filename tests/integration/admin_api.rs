@@ -378,3 +378,38 @@ async fn a_reload_that_adds_a_file_backend_named_like_a_database_backend_is_refu
     assert_eq!(status(&after, "shared").unwrap().connected_since_ms, since);
     gw.stop().await.unwrap();
 }
+
+/// Another process (a second instance on the same database) adds a backend: the running gateway
+/// notices the `backends` revision move and starts it without an API call or a reload.
+#[actix_rt::test]
+async fn backends_written_by_another_process_are_picked_up() {
+    use actors::storage::backends::{self, BackendRecord};
+    let remote = HttpFixture::start(3);
+    let (gw, admin) = admin_gateway("").await;
+    let other_process = Database::connect(&gw.config.database.url, 1).unwrap();
+    let url = remote.url().to_string();
+    other_process
+        .run_blocking(move |c| {
+            backends::create(
+                c,
+                &BackendRecord {
+                    name: "elsewhere".into(),
+                    transport: "streamable-http".into(),
+                    url: Some(url),
+                    tool_prefix: None,
+                    enabled: true,
+                    timeout_ms: 5000,
+                    health_interval_s: 60,
+                    credential: None,
+                },
+            )
+        })
+        .unwrap();
+    wait_for(gw.handle(), "elsewhere online", |s| {
+        status(s, "elsewhere").is_some_and(|b| b.state == BackendState::Online && b.tool_count == 3)
+    })
+    .await;
+    let list = http::get(&gw.url(SERVERS), Some(&admin)).await;
+    assert_eq!(server(&list.body, "elsewhere")["origin"], "database");
+    gw.stop().await.unwrap();
+}
