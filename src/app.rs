@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, watch};
 use actors::auth::identity::Identity;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::tokens::TokenKeys;
+use actors::registry::BackendRegistry;
+use actors::secrets::{KeySource, SecretBox};
 use actors::session::{SessionHandle, SessionLimits};
 use actors::storage::{Database, users};
 use actors::supervisor::GatewayHandle;
@@ -71,7 +73,15 @@ struct Running {
     config: GatewayConfig,
     state: AppState,
     gateway: GatewayHandle,
+    registry: Arc<BackendRegistry>,
 }
+
+/// How often the registry checks whether another process changed the database backends.
+const BACKEND_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where the key that seals backend credentials may be given instead of `<data_dir>/secret-key`
+/// (instances sharing one PostgreSQL must share the key).
+const SECRETS_KEY_ENV: &str = "AUTHMCP_SECRETS_KEY";
 
 pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<()> {
     let log = ctx.log.clone();
@@ -108,33 +118,32 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let (sessions, ended_sessions) = SessionHandle::start(limits, log.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the session actor: {e}"))?;
-    let mcp = McpState::new(
-        sessions.clone(),
-        mcp_settings(&config),
-        config.backends.clone(),
-    );
+    let registry = backend_registry(&config, &db, &log).await?;
+    let mcp = McpState::new(sessions.clone(), mcp_settings(&config));
     let state = AppState::new(identity, web_settings(&config), mcp.clone(), log.clone());
+    let _ = state.registry.set(registry.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
 
-    let enabled: Vec<_> = config
-        .backends
-        .iter()
-        .filter(|b| b.enabled)
-        .cloned()
-        .collect();
-    let (gateway, supervisor_task) = GatewayHandle::start(enabled, log.clone())
+    let (gateway, supervisor_task) = GatewayHandle::start(registry.desired().await, log.clone())
         .await
         .context("while starting the supervisor tree")?;
+    registry.attach(gateway.clone());
     let _ = state.gateway.set(gateway.clone());
     tokio::spawn(web::mcp::background::maintain_routing(
         gateway.clone(),
         mcp.clone(),
+        registry.subscribe_desired(),
         log.clone(),
-        stop_rx,
+        stop_rx.clone(),
     ));
     let closer = web::mcp::background::spawn_session_closer(gateway.clone(), ended_sessions);
+    tokio::spawn(
+        registry
+            .clone()
+            .run_refresher(BACKEND_REFRESH_INTERVAL, stop_rx.clone()),
+    );
 
     let address = ctx.listener.local_addr()?;
     slog::info!(log, "Gateway ready."; "listen" => %address, "public_url" => config.server.public_base(),
@@ -155,6 +164,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         config,
         state,
         gateway,
+        registry,
     };
     let mut watchdog = crate::sd_notify::watchdog_interval().map(tokio::time::interval);
     loop {
@@ -192,6 +202,38 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     slog::info!(log, "Gateway stopped.");
     ctx.lifecycle.send_modify(|l| l.phase = Phase::Stopped);
     Ok(())
+}
+
+/// The key that seals backend credentials, then every backend: the file's and the database's.
+async fn backend_registry(
+    config: &GatewayConfig,
+    db: &Database,
+    log: &slog::Logger,
+) -> anyhow::Result<Arc<BackendRegistry>> {
+    let configured = std::env::var(SECRETS_KEY_ENV)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    let (secrets, source) = SecretBox::load_or_create(configured.as_deref(), &config.data_dir)
+        .with_context(|| format!("while loading the secrets key (or set {SECRETS_KEY_ENV})"))?;
+    match &source {
+        KeySource::Generated(path) => {
+            slog::info!(log, "Generated the key that encrypts backend credentials; back it up with the database."; "path" => %path.display())
+        }
+        KeySource::File(path) => {
+            slog::debug!(log, "Loaded the backend credentials key."; "path" => %path.display())
+        }
+        KeySource::Configured => {
+            slog::debug!(log, "Using the configured backend credentials key."; "env" => SECRETS_KEY_ENV)
+        }
+    }
+    BackendRegistry::load(
+        db.clone(),
+        Arc::new(secrets),
+        config.backends.clone(),
+        log.clone(),
+    )
+    .await
+    .context("while loading the backends")
 }
 
 async fn open_database(config: &GatewayConfig) -> anyhow::Result<Database> {
@@ -315,12 +357,20 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         }
         return Err(());
     }
-    let enabled: Vec<_> = new.backends.iter().filter(|b| b.enabled).cloned().collect();
-    match running.gateway.apply_backends(enabled).await {
+    // The registry merges the file's backends with the database's and refuses a name on both.
+    match running
+        .registry
+        .reload_file_backends(new.backends.clone())
+        .await
+    {
         Ok(outcome) => {
             slog::info!(log, "Configuration reloaded.";
                 "added" => outcome.added.join(","), "removed" => outcome.removed.join(","),
                 "restarted" => outcome.restarted.join(","), "unchanged" => outcome.unchanged.len());
+        }
+        Err(error @ actors::registry::RegistryError::Clash(_)) => {
+            slog::error!(log, "Reload refused: a backend name is used by the config file and the database."; "error" => %error);
+            return Err(());
         }
         Err(error) => {
             slog::error!(log, "Reload failed while applying backends."; "error" => %error);
@@ -333,7 +383,6 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         .mcp
         .settings
         .store(Arc::new(mcp_settings(&new)));
-    running.state.mcp.set_specs(new.backends.clone());
     if let (Some(handle), Some(level)) = (
         &ctx.log_level,
         crate::logging::parse_level(&new.logging.level),

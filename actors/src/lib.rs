@@ -13,7 +13,9 @@
 pub mod auth;
 pub mod backend;
 pub mod mcp;
+pub mod registry;
 pub mod routing;
+pub mod secrets;
 pub mod session;
 pub mod spec;
 pub mod storage;

@@ -2,6 +2,7 @@
 //! real-binary tests for signals and sd_notify, and real MCP peers (the rmcp fixture server).
 //! No mocks.
 
+mod admin_api;
 mod backends;
 mod binary;
 mod daemon;

@@ -4,6 +4,7 @@
 //! never touches diesel; it reaches storage only through the `actors` services.
 #![forbid(unsafe_code)]
 
+pub mod admin_api;
 pub mod authn;
 pub mod error;
 pub mod health;
@@ -21,6 +22,7 @@ pub use state::{AppState, WebSettings};
 /// Every route of the gateway. Middleware (`request_context`, then `authn::require_auth`) is
 /// added by the caller because actix's `wrap` changes the `App` type.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    admin_api::configure(cfg);
     health::configure(cfg);
     login::configure(cfg);
     mcp::configure(cfg);

@@ -1,9 +1,10 @@
-//! What every handler can reach: the identity service, the actor runtime, and settings that a
-//! SIGHUP reload may swap.
+//! What every handler can reach: the identity service, the actor runtime, the backend registry,
+//! and settings that a SIGHUP reload may swap.
 
 use std::sync::{Arc, OnceLock};
 
 use actors::auth::identity::Identity;
+use actors::registry::BackendRegistry;
 use actors::spec::IpNet;
 use actors::supervisor::GatewayHandle;
 use arc_swap::ArcSwap;
@@ -33,6 +34,9 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// Set once the supervisor tree is up; until then `/health/ready` answers 503.
     pub gateway: Arc<OnceLock<GatewayHandle>>,
+    /// Every backend (config file + database); set at boot, before the supervisor starts.
+    /// Until then the admin API answers 503.
+    pub registry: Arc<OnceLock<Arc<BackendRegistry>>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
@@ -51,6 +55,7 @@ impl AppState {
         AppState {
             identity,
             gateway: Arc::new(OnceLock::new()),
+            registry: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             mcp,
             log,

@@ -164,7 +164,7 @@ fn oldest_idle<U>(sessions: &[Arc<ClientSession<U>>]) -> Option<Arc<ClientSessio
     sessions
         .iter()
         .filter(|s| !s.is_busy())
-        .min_by_key(|s| s.last_used_ms())
+        .min_by_key(|s| s.last_used_tick())
         .cloned()
 }
 

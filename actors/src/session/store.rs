@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,6 +30,8 @@ pub struct ClientSession<U> {
     pub client_info: Box<RawValue>,
     pub created_ms: i64,
     last_used_ms: AtomicI64,
+    /// Strictly increasing use order (milliseconds tie): the oldest idle session is evicted first.
+    last_used_tick: AtomicU64,
     in_flight: AtomicU32,
     /// Backend name → its session for this client, opened on first use.
     pub upstreams: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<U>>>>,
@@ -54,6 +56,7 @@ impl<U> ClientSession<U> {
             client_info,
             created_ms: now,
             last_used_ms: AtomicI64::new(now),
+            last_used_tick: AtomicU64::new(next_tick()),
             in_flight: AtomicU32::new(0),
             upstreams: Mutex::new(HashMap::new()),
         }
@@ -61,6 +64,11 @@ impl<U> ClientSession<U> {
 
     pub fn last_used_ms(&self) -> i64 {
         self.last_used_ms.load(Ordering::Relaxed)
+    }
+
+    /// Use order across all sessions; smaller = used longer ago.
+    pub fn last_used_tick(&self) -> u64 {
+        self.last_used_tick.load(Ordering::Relaxed)
     }
 
     pub fn is_busy(&self) -> bool {
@@ -71,6 +79,7 @@ impl<U> ClientSession<U> {
     pub fn begin(self: &Arc<Self>) -> InFlight<U> {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        self.last_used_tick.store(next_tick(), Ordering::Relaxed);
         InFlight(self.clone())
     }
 
@@ -106,6 +115,7 @@ pub struct InFlight<U>(Arc<ClientSession<U>>);
 impl<U> Drop for InFlight<U> {
     fn drop(&mut self) {
         self.0.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        self.0.last_used_tick.store(next_tick(), Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -186,6 +196,11 @@ impl<U> SessionStore<U> {
         }
         out
     }
+}
+
+fn next_tick() -> u64 {
+    static TICK: AtomicU64 = AtomicU64::new(0);
+    TICK.fetch_add(1, Ordering::Relaxed)
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -10,6 +10,7 @@
 //! to the busy timeout for the other process's write to finish before reporting
 //! [`StorageError::Locked`].
 
+pub mod backends;
 mod connection;
 mod database_url;
 mod error;

@@ -49,4 +49,23 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(revisions, users, settings, backends);
+diesel::table! {
+    backend_credentials (backend_id) {
+        backend_id -> BigInt,
+        auth_type -> Text,
+        auth_header -> Nullable<Text>,
+        token_ciphertext -> Text,
+        token_nonce -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(backend_credentials -> backends (backend_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    revisions,
+    users,
+    settings,
+    backends,
+    backend_credentials
+);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actors::backend::BackendState;
 use actors::routing::{Listing, RoutingTable};
 use actors::session::ClientSession;
+use actors::spec::BackendSpec;
 use actors::supervisor::GatewayHandle;
 use actors::upstream::UpstreamSession;
 use tokio::sync::{mpsc, watch};
@@ -14,16 +15,18 @@ use tokio::sync::{mpsc, watch};
 use super::McpState;
 
 /// Rebuilds the routing table whenever a backend's capabilities, the set of usable backends, or
-/// the configured backends change. Offline and starting backends are left out (fail-open: one
-/// bad backend never hides the others' tools).
+/// the configured backends (`desired`, in configuration order) change. Offline and starting
+/// backends are left out (fail-open: one bad backend never hides the others' tools).
 pub async fn maintain_routing(
     gateway: GatewayHandle,
     mcp: Arc<McpState>,
+    mut desired: watch::Receiver<Arc<Vec<BackendSpec>>>,
     log: slog::Logger,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut statuses = gateway.subscribe();
     let mut capabilities = gateway.subscribe_capabilities();
+    let mut specs = desired.borrow_and_update().clone();
     let mut last_key = None;
     loop {
         let usable: BTreeSet<String> = gateway
@@ -34,13 +37,14 @@ pub async fn maintain_routing(
             .collect();
         let key = (
             *capabilities.borrow_and_update(),
-            mcp.specs_generation(),
+            Arc::as_ptr(&specs) as usize,
             usable.clone(),
         );
         if last_key.as_ref() != Some(&key) {
-            let table = build(&gateway, &mcp, &usable);
+            let table = build(&gateway, &specs, &usable);
             for c in &table.collisions {
-                slog::warn!(log, "Name clash between backends: the first configured wins."; "kind" => c.kind, "name" => &c.name, "winner" => &c.winner, "loser" => &c.loser);
+                slog::warn!(log, "Name clash between backends: the first configured wins.";
+                    "kind" => c.kind, "name" => &c.name, "winner" => &c.winner, "loser" => &c.loser);
             }
             mcp.routing.store(Arc::new(table));
             last_key = Some(key);
@@ -48,14 +52,20 @@ pub async fn maintain_routing(
         tokio::select! {
             r = statuses.changed() => if r.is_err() { return },
             r = capabilities.changed() => if r.is_err() { return },
-            _ = mcp.specs_changed.notified() => {}
+            r = desired.changed() => match r {
+                Ok(()) => specs = desired.borrow_and_update().clone(),
+                Err(_) => return,
+            },
             _ = stop.changed() => return,
         }
     }
 }
 
-fn build(gateway: &GatewayHandle, mcp: &McpState, usable: &BTreeSet<String>) -> RoutingTable {
-    let specs = mcp.specs.load();
+fn build(
+    gateway: &GatewayHandle,
+    specs: &[BackendSpec],
+    usable: &BTreeSet<String>,
+) -> RoutingTable {
     let listings: Vec<Listing> = specs
         .iter()
         .filter(|spec| spec.enabled && usable.contains(&spec.name))

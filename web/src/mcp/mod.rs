@@ -19,15 +19,12 @@ mod post;
 mod reply;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use actors::routing::RoutingTable;
 use actors::session::{SessionHandle, SessionScope};
-use actors::spec::BackendSpec;
 use actors::upstream::UpstreamSession;
 use arc_swap::ArcSwap;
-use tokio::sync::Notify;
 
 use crate::authn::Caller;
 use crate::state::AppState;
@@ -48,37 +45,15 @@ pub struct McpState {
     /// Rebuilt off the request path when backends' capabilities or states change.
     pub routing: ArcSwap<RoutingTable>,
     pub settings: ArcSwap<McpSettings>,
-    /// The configured backends in order (first wins on a name clash), with their prefixes.
-    pub specs: ArcSwap<Vec<BackendSpec>>,
-    specs_generation: AtomicU64,
-    pub(crate) specs_changed: Notify,
 }
 
 impl McpState {
-    pub fn new(
-        sessions: SessionHandle<UpstreamSession>,
-        settings: McpSettings,
-        specs: Vec<BackendSpec>,
-    ) -> Arc<Self> {
+    pub fn new(sessions: SessionHandle<UpstreamSession>, settings: McpSettings) -> Arc<Self> {
         Arc::new(McpState {
             sessions,
             routing: ArcSwap::from_pointee(RoutingTable::default()),
             settings: ArcSwap::from_pointee(settings),
-            specs: ArcSwap::from_pointee(specs),
-            specs_generation: AtomicU64::new(0),
-            specs_changed: Notify::new(),
         })
-    }
-
-    /// Publishes a new backend list (after a reload or an admin change): the table follows.
-    pub fn set_specs(&self, specs: Vec<BackendSpec>) {
-        self.specs.store(Arc::new(specs));
-        self.specs_generation.fetch_add(1, Ordering::AcqRel);
-        self.specs_changed.notify_one();
-    }
-
-    pub(crate) fn specs_generation(&self) -> u64 {
-        self.specs_generation.load(Ordering::Acquire)
     }
 }
 

@@ -1,0 +1,265 @@
+//! Backends defined through the admin API (`backends` table). Owned by the backend registry
+//! (`crate::registry`), which validates every value before it reaches this module and merges these
+//! rows with the config file's backends.
+//!
+//! Credentials live in `backend_credentials` (one row per backend that has one), stored sealed
+//! ([`crate::secrets::Sealed`]); this module never sees a token in clear. Writes replace the whole row: the registry computes the new state (validation needs it
+//! anyway), so there is exactly one update statement to keep correct on both databases.
+
+use diesel::prelude::*;
+
+use super::schema::{backend_credentials, backends, revisions};
+use super::{DbConn, StorageError, now_ms};
+use crate::secrets::Sealed;
+
+/// A stored backend. Times are unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBackend {
+    pub id: i64,
+    pub record: BackendRecord,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Every column the registry writes. `transport` is `streamable-http` or `sse` (the table also
+/// allows `stdio`, which the API refuses: commands stay in the operator's config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendRecord {
+    pub name: String,
+    pub transport: String,
+    pub url: Option<String>,
+    /// `None` means the default `"<name>_"`, which follows the name when it changes.
+    pub tool_prefix: Option<String>,
+    pub enabled: bool,
+    pub timeout_ms: i64,
+    pub health_interval_s: i64,
+    /// `None`: the gateway sends no credential (auth_type `none`).
+    pub credential: Option<StoredCredential>,
+}
+
+/// A credential as stored: the kind, the header name for `header`, the sealed token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    /// `bearer`, `basic` or `header`.
+    pub auth_type: String,
+    pub auth_header: Option<String>,
+    pub token: Sealed,
+}
+
+type BackendRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i32,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+type CredentialRow = (String, Option<String>, String, String);
+
+type BackendColumns = (
+    backends::id,
+    backends::name,
+    backends::transport,
+    backends::url,
+    backends::tool_prefix,
+    backends::enabled,
+    backends::timeout_ms,
+    backends::health_interval_s,
+    backends::created_at,
+    backends::updated_at,
+);
+
+const BACKEND_COLUMNS: BackendColumns = (
+    backends::id,
+    backends::name,
+    backends::transport,
+    backends::url,
+    backends::tool_prefix,
+    backends::enabled,
+    backends::timeout_ms,
+    backends::health_interval_s,
+    backends::created_at,
+    backends::updated_at,
+);
+
+type CredentialColumns = (
+    backend_credentials::auth_type,
+    backend_credentials::auth_header,
+    backend_credentials::token_ciphertext,
+    backend_credentials::token_nonce,
+);
+
+const CREDENTIAL_COLUMNS: CredentialColumns = (
+    backend_credentials::auth_type,
+    backend_credentials::auth_header,
+    backend_credentials::token_ciphertext,
+    backend_credentials::token_nonce,
+);
+
+fn from_rows(row: BackendRow, credential: Option<CredentialRow>) -> StoredBackend {
+    let (id, name, transport, url, tool_prefix, enabled, timeout_ms, health_interval_s) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    let credential =
+        credential.map(
+            |(auth_type, auth_header, ciphertext, nonce)| StoredCredential {
+                auth_type,
+                auth_header,
+                token: Sealed { ciphertext, nonce },
+            },
+        );
+    StoredBackend {
+        id,
+        record: BackendRecord {
+            name,
+            transport,
+            url,
+            tool_prefix,
+            enabled: enabled != 0,
+            timeout_ms,
+            health_interval_s,
+            credential,
+        },
+        created_at_ms: row.8,
+        updated_at_ms: row.9,
+    }
+}
+
+fn conflict(name: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("a backend named `{name}` already exists")
+}
+
+/// Fails with `Conflict("a backend named `x` already exists")` when the name is taken.
+pub fn create(conn: &mut DbConn, record: &BackendRecord) -> Result<StoredBackend, StorageError> {
+    conn.transaction(|conn| {
+        let now = now_ms();
+        let id = diesel::insert_into(backends::table)
+            .values((
+                backends::name.eq(&record.name),
+                backends::transport.eq(&record.transport),
+                backends::url.eq(&record.url),
+                backends::tool_prefix.eq(&record.tool_prefix),
+                backends::enabled.eq(i32::from(record.enabled)),
+                backends::timeout_ms.eq(record.timeout_ms),
+                backends::health_interval_s.eq(record.health_interval_s),
+                backends::created_at.eq(now),
+                backends::updated_at.eq(now),
+            ))
+            .returning(backends::id)
+            .get_result::<i64>(conn)
+            .map_err(|err| StorageError::conflict_or(err, conflict(&record.name)))?;
+        write_credential(conn, id, record.credential.as_ref())?;
+        found(find(conn, id)?, id)
+    })
+}
+
+/// Every stored backend, by id.
+pub fn list(conn: &mut DbConn) -> Result<Vec<StoredBackend>, StorageError> {
+    Ok(backends::table
+        .left_join(backend_credentials::table)
+        .select((BACKEND_COLUMNS, CREDENTIAL_COLUMNS.nullable()))
+        .order(backends::id.asc())
+        .load::<(BackendRow, Option<CredentialRow>)>(conn)?
+        .into_iter()
+        .map(|(row, credential)| from_rows(row, credential))
+        .collect())
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<StoredBackend>, StorageError> {
+    Ok(backends::table
+        .left_join(backend_credentials::table)
+        .filter(backends::id.eq(id))
+        .select((BACKEND_COLUMNS, CREDENTIAL_COLUMNS.nullable()))
+        .first::<(BackendRow, Option<CredentialRow>)>(conn)
+        .optional()?
+        .map(|(row, credential)| from_rows(row, credential)))
+}
+
+/// Replaces every written column of backend `id` and its credential. `NotFound` when absent,
+/// `Conflict` when the new name is taken by another backend.
+pub fn replace(
+    conn: &mut DbConn,
+    id: i64,
+    record: &BackendRecord,
+) -> Result<StoredBackend, StorageError> {
+    conn.transaction(|conn| {
+        let changed = diesel::update(backends::table.find(id))
+            .set((
+                backends::name.eq(&record.name),
+                backends::transport.eq(&record.transport),
+                backends::url.eq(&record.url),
+                backends::tool_prefix.eq(&record.tool_prefix),
+                backends::enabled.eq(i32::from(record.enabled)),
+                backends::timeout_ms.eq(record.timeout_ms),
+                backends::health_interval_s.eq(record.health_interval_s),
+                backends::updated_at.eq(now_ms()),
+            ))
+            .execute(conn)
+            .map_err(|err| StorageError::conflict_or(err, conflict(&record.name)))?;
+        if changed == 0 {
+            return Err(not_found(id));
+        }
+        write_credential(conn, id, record.credential.as_ref())?;
+        found(find(conn, id)?, id)
+    })
+}
+
+/// Removes backend `id` (its credential goes with it) and returns what was stored.
+pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredBackend, StorageError> {
+    conn.transaction(|conn| {
+        let stored = found(find(conn, id)?, id)?;
+        // Explicit rather than relying on ON DELETE CASCADE, which SQLite honours only while
+        // `PRAGMA foreign_keys` is on for this connection.
+        diesel::delete(backend_credentials::table.find(id)).execute(conn)?;
+        diesel::delete(backends::table.find(id)).execute(conn)?;
+        Ok(stored)
+    })
+}
+
+/// Whether any stored credential exists (the secrets-key check only matters then).
+pub fn has_credentials(conn: &mut DbConn) -> Result<bool, StorageError> {
+    let count: i64 = backend_credentials::table.count().get_result(conn)?;
+    Ok(count > 0)
+}
+
+fn write_credential(
+    conn: &mut DbConn,
+    id: i64,
+    credential: Option<&StoredCredential>,
+) -> Result<(), StorageError> {
+    // Delete + insert: upsert does not compile through the MultiConnection.
+    diesel::delete(backend_credentials::table.find(id)).execute(conn)?;
+    if let Some(c) = credential {
+        diesel::insert_into(backend_credentials::table)
+            .values((
+                backend_credentials::backend_id.eq(id),
+                backend_credentials::auth_type.eq(&c.auth_type),
+                backend_credentials::auth_header.eq(&c.auth_header),
+                backend_credentials::token_ciphertext.eq(&c.token.ciphertext),
+                backend_credentials::token_nonce.eq(&c.token.nonce),
+                backend_credentials::updated_at.eq(now_ms()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn not_found(id: i64) -> StorageError {
+    StorageError::NotFound(format!("no backend with id {id}"))
+}
+
+fn found(stored: Option<StoredBackend>, id: i64) -> Result<StoredBackend, StorageError> {
+    stored.ok_or_else(|| not_found(id))
+}
+
+/// Increases on every insert, update or delete (database triggers), whoever made it: another
+/// instance on the same PostgreSQL included.
+pub fn revision(conn: &mut DbConn) -> Result<i64, StorageError> {
+    Ok(revisions::table
+        .find("backends")
+        .select(revisions::value)
+        .first(conn)?)
+}

@@ -1,0 +1,196 @@
+//! `/admin/api/mcp-servers`: the backends an administrator manages at run time.
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | GET | `/admin/api/mcp-servers` | `{"servers": [...]}`: file and database backends with live status |
+//! | POST | `/admin/api/mcp-servers` | 201 + the created backend |
+//! | GET | `/admin/api/mcp-servers/{id}` | one backend |
+//! | PATCH | `/admin/api/mcp-servers/{id}` | partial update; 200 + the backend |
+//! | DELETE | `/admin/api/mcp-servers/{id}` | 200 + `{"id","name","message"}` |
+//!
+//! Admin role required: the authn middleware answers 401 without a valid bearer token, these
+//! handlers 403 for a non-admin. Each handler is one call into the [`BackendRegistry`], which
+//! stores, seals credentials and applies the change to the running supervisor at once.
+//!
+//! [`BackendRegistry`]: actors::registry::BackendRegistry
+
+mod body;
+mod error;
+mod view;
+
+use std::sync::Arc;
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, post, web};
+use serde_json::{Value, json};
+
+use actors::registry::{BackendId, BackendRegistry};
+
+use crate::authn::Caller;
+use crate::error::WebError;
+use crate::request_context::RequestContext;
+use crate::state::AppState;
+pub use error::AdminApiError;
+
+/// The administrator making the call, and a logger carrying the request id.
+struct AdminCall {
+    username: String,
+    log: slog::Logger,
+    registry: Arc<BackendRegistry>,
+}
+
+fn admin_call(req: &HttpRequest, state: &AppState) -> Result<AdminCall, AdminApiError> {
+    let log = req
+        .extensions()
+        .get::<RequestContext>()
+        .map_or_else(|| state.log.clone(), |c| c.log.clone());
+    let caller = req.extensions().get::<Caller>().cloned();
+    let username = match caller {
+        Some(Caller::User(p)) if p.is_admin() => p.username,
+        Some(Caller::User(_)) => {
+            return Err(WebError::Forbidden(
+                "The admin API needs an administrator's account.".into(),
+            )
+            .into());
+        }
+        // Only possible with auth.required = false: the admin API still needs an admin token.
+        Some(Caller::Anonymous) | None => {
+            let settings = state.settings.load();
+            return Err(WebError::Unauthorized {
+                detail: "The admin API needs an administrator's bearer token, even with \
+                         authentication switched off (POST /auth/login issues one)."
+                    .into(),
+                invalid_token: false,
+                resource_metadata: settings.resource_metadata_url(),
+            }
+            .into());
+        }
+    };
+    let registry = state.registry.get().cloned().ok_or_else(|| {
+        AdminApiError::Unavailable("The gateway is still starting; retry in a moment.".into())
+    })?;
+    Ok(AdminCall {
+        username,
+        log,
+        registry,
+    })
+}
+
+/// The body as JSON, read only after the caller is known to be an admin (so nobody else learns
+/// anything from how a body is judged). The size limit is the app's `PayloadConfig`.
+fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, AdminApiError> {
+    let is_json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !is_json {
+        return Err(WebError::BadRequest(
+            "Send the body as JSON with `Content-Type: application/json`.".into(),
+        )
+        .into());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        WebError::BadRequest(format!("The request body is not valid JSON: {e}.")).into()
+    })
+}
+
+fn backend_id(raw: &str) -> Result<BackendId, AdminApiError> {
+    BackendId::parse(raw).ok_or_else(|| {
+        AdminApiError::NotFound(format!(
+            "No backend with id `{raw}` (ids are numbers, or file:<name> for config-file backends)."
+        ))
+    })
+}
+
+#[get("/admin/api/mcp-servers")]
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
+    let call = admin_call(&req, &state)?;
+    let servers: Vec<Value> = call.registry.list().await.iter().map(view::entry).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(json!({ "servers": servers })))
+}
+
+#[post("/admin/api/mcp-servers")]
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminApiError> {
+    let call = admin_call(&req, &state)?;
+    let draft = body::parse(&json_body(&req, &body)?, true).map_err(AdminApiError::Invalid)?;
+    let entry = call
+        .registry
+        .create(draft, &call.username)
+        .await
+        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+    Ok(HttpResponse::Created()
+        .insert_header(("location", format!("/admin/api/mcp-servers/{}", entry.id)))
+        .json(view::entry(&entry)))
+}
+
+#[get("/admin/api/mcp-servers/{id}")]
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let call = admin_call(&req, &state)?;
+    let id = backend_id(&id)?;
+    let entry = call
+        .registry
+        .get(&id)
+        .await
+        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+    Ok(HttpResponse::Ok().json(view::entry(&entry)))
+}
+
+#[patch("/admin/api/mcp-servers/{id}")]
+async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminApiError> {
+    let call = admin_call(&req, &state)?;
+    let id = backend_id(&id)?;
+    let draft = body::parse(&json_body(&req, &body)?, false).map_err(AdminApiError::Invalid)?;
+    let entry = call
+        .registry
+        .update(&id, draft, &call.username)
+        .await
+        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+    Ok(HttpResponse::Ok().json(view::entry(&entry)))
+}
+
+#[delete("/admin/api/mcp-servers/{id}")]
+async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let call = admin_call(&req, &state)?;
+    let id = backend_id(&id)?;
+    let removed = call
+        .registry
+        .delete(&id, &call.username)
+        .await
+        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": view::id(&removed.id),
+        "name": removed.name,
+        "message": "Backend deleted.",
+    })))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(show)
+        .service(update)
+        .service(remove);
+}
