@@ -43,6 +43,11 @@ impl HttpFixture {
 
     /// Starts on a given port (0 = any) and waits for its `LISTENING <port>` line.
     pub fn start_on(port: u16, tools: usize) -> Self {
+        Self::start_with(port, tools, &[])
+    }
+
+    /// As `start_on`, with extra fixture flags (`--rich`, `--json-response`, …).
+    pub fn start_with(port: u16, tools: usize, extra: &[&str]) -> Self {
         let mut child = Command::new(fixture_binary())
             .args([
                 "http",
@@ -51,6 +56,7 @@ impl HttpFixture {
                 "--tools",
                 &tools.to_string(),
             ])
+            .args(extra)
             // A piped stdin that we hold open: the fixture exits when it closes.
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

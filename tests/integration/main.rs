@@ -12,6 +12,7 @@ mod harness;
 mod http;
 mod mcp_client;
 mod mcp_endpoint;
+mod mcp_rmcp_client;
 mod reload;
 mod upstream;
 mod users;

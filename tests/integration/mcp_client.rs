@@ -32,6 +32,25 @@ impl Raw {
         }
     }
 
+    /// The JSON-RPC messages exactly as sent (no parsing: to check bytes survive).
+    pub fn messages_raw(&self) -> Vec<String> {
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if content_type.starts_with("text/event-stream") {
+            self.body
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+                .collect()
+        } else {
+            vec![self.body.clone()]
+        }
+    }
+
     /// The last message (the response, for a request).
     pub fn json(&self) -> Value {
         self.messages().pop().unwrap_or(Value::Null)
