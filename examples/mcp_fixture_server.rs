@@ -69,6 +69,12 @@ fn rich_tools() -> Vec<Tool> {
             "inputSchema": {"type": "object"},
         })),
         model(json!({
+            "name": "args",
+            "description": "Returns the arguments it received (idempotent: safe to repeat).",
+            "inputSchema": {"type": "object"},
+            "annotations": {"idempotentHint": true, "destructiveHint": false},
+        })),
+        model(json!({
             "name": "grow",
             "description": "Adds a tool and tells every session that the list changed.",
             "inputSchema": {"type": "object"},
@@ -141,6 +147,7 @@ impl Fixture {
     async fn call_rich(
         &self,
         name: &str,
+        arguments: Option<&JsonObject>,
         context: &RequestContext<RoleServer>,
     ) -> Option<Result<CallToolResult, ErrorData>> {
         let result = match name {
@@ -159,6 +166,10 @@ impl Fixture {
                 }
                 CallToolResult::success(vec![ContentBlock::text("done")])
             }
+            "args" => model(json!({
+                "content": [{"type": "text", "text": "args"}],
+                "structuredContent": {"arguments": arguments},
+            })),
             "headers" => {
                 let parts = context.extensions.get::<axum::http::request::Parts>();
                 let header = |name: &str| {
@@ -342,7 +353,9 @@ impl ServerHandler for Fixture {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if self.rich
-            && let Some(result) = self.call_rich(request.name.as_ref(), &context).await
+            && let Some(result) = self
+                .call_rich(request.name.as_ref(), request.arguments.as_ref(), &context)
+                .await
         {
             return result.map(Into::into);
         }

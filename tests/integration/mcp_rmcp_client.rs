@@ -47,12 +47,12 @@ async fn the_rmcp_client_uses_every_feature_through_the_gateway() {
     let info = client.peer_info().expect("server info");
     assert_eq!(info.server_info.as_ref().unwrap().name, "authmcp-gateway");
 
-    // 2 + 4 rich tools from `rich`, 3 from `plain` (default prefix `plain_`): 9 in pages of 3. The table fills
+    // 2 + 5 rich tools from `rich`, 3 from `plain` (default prefix `plain_`): 10 in pages of 3. The table fills
     // asynchronously after the backends come online, so wait for it.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let tools = loop {
         let tools = client.list_all_tools().await.unwrap();
-        if tools.len() == 9 || tokio::time::Instant::now() > deadline {
+        if tools.len() == 10 || tokio::time::Instant::now() > deadline {
             break tools;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -66,6 +66,7 @@ async fn the_rmcp_client_uses_every_feature_through_the_gateway() {
             "plain_echo",
             "plain_slow",
             "r_add",
+            "r_args",
             "r_big",
             "r_chatty",
             "r_echo",
@@ -187,5 +188,61 @@ async fn big_integers_key_order_and_unknown_fields_survive_the_round_trip() {
         !last.contains("1.2345678901234567e19"),
         "big integer became a float: {last}"
     );
+    gw.stop().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn idempotent_tools_get_an_idempotency_key_that_the_client_may_set() {
+    let rich = HttpFixture::start_with(0, 1, &["--rich"]);
+    let config = format!(
+        "[[backends]]\nname = \"rich\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
+        rich.url()
+    );
+    let gw = TestGateway::start(&config).await;
+    wait_for(gw.handle(), "online", |s| {
+        s.len() == 1 && s[0].state == BackendState::Online
+    })
+    .await;
+    create_user(&gw, "idem", Role::User);
+    let token = login(&gw, "idem").await;
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let reply = loop {
+        client.initialize("2025-06-18").await;
+        let reply = client
+            .request(1, "tools/call", json!({"name":"args","arguments":{"x":1}}))
+            .await;
+        if reply.get("result").is_some() || tokio::time::Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let sent = &reply["result"]["structuredContent"]["arguments"];
+    assert_eq!(sent["x"], 1);
+    assert_eq!(
+        sent["idempotency_key"].as_str().map(str::len),
+        Some(32),
+        "{reply}"
+    );
+    let kept = client
+        .request(
+            2,
+            "tools/call",
+            json!({"name":"args","arguments":{"idempotency_key":"mine"}}),
+        )
+        .await;
+    assert_eq!(
+        kept["result"]["structuredContent"]["arguments"]["idempotency_key"],
+        "mine"
+    );
+    // Tools without the hint are forwarded untouched.
+    let plain = client
+        .request(
+            3,
+            "tools/call",
+            json!({"name":"echo","arguments":{"text":"t"}}),
+        )
+        .await;
+    assert_eq!(plain["result"]["content"][0]["text"], "t");
     gw.stop().await.unwrap();
 }

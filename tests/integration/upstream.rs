@@ -216,7 +216,7 @@ async fn capabilities_are_cached_raw_for_http_and_stdio() {
 
     for name in ["web", "local"] {
         let caps = gateway.capabilities(name).expect("capabilities cached");
-        assert_eq!(caps.tools.len(), 7, "{name}: 3 basic + 4 rich tools");
+        assert_eq!(caps.tools.len(), 8, "{name}: 3 basic + 5 rich tools");
         assert_eq!(caps.resources.len(), 1, "{name}");
         assert_eq!(caps.resource_templates.len(), 1, "{name}");
         assert_eq!(caps.prompts.len(), 1, "{name}");
@@ -228,7 +228,7 @@ async fn capabilities_are_cached_raw_for_http_and_stdio() {
                 .contains("fixture://item/{id}")
         );
         assert!(caps.prompts[0].get().contains(r#""name":"greet""#));
-        assert_eq!(gateway.tools(name).unwrap().len(), 7, "tools() still works");
+        assert_eq!(gateway.tools(name).unwrap().len(), 8, "tools() still works");
     }
     // Byte for byte what the backend sends, unknown field and key order included.
     let cached: Vec<String> = gateway

@@ -8,5 +8,5 @@
 mod table;
 mod template;
 
-pub use table::{Catalog, Collision, ListKind, Listing, Route, RoutingTable};
+pub use table::{Catalog, Collision, ListKind, Listing, Retry, Route, RoutingTable};
 pub use template::UriTemplate;

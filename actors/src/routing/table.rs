@@ -27,6 +27,36 @@ pub struct Route {
     pub backend: Arc<str>,
     /// The backend's own name for the item (the prefix stripped); URIs are unchanged.
     pub original: String,
+    /// Whether a call may be repeated after a transport failure (tools only).
+    pub retry: Retry,
+}
+
+/// What a transport failure allows, from the tool's annotations. Missing or unclear hints mean
+/// never: a mutating call is not repeated blindly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retry {
+    #[default]
+    Never,
+    /// `readOnlyHint: true`: repeating cannot change anything.
+    ReadOnly,
+    /// `idempotentHint: true` (and not read-only): repeated with the same `idempotency_key`.
+    Idempotent,
+}
+
+impl Retry {
+    fn from_tool(item: &RawValue) -> Retry {
+        let Some(annotations) = json::member(item, "annotations") else {
+            return Retry::Never;
+        };
+        let flag = |key| json::member(annotations, key).map(RawValue::get) == Some("true");
+        if flag("readOnlyHint") {
+            Retry::ReadOnly
+        } else if flag("idempotentHint") && !flag("destructiveHint") {
+            Retry::Idempotent
+        } else {
+            Retry::Never
+        }
+    }
 }
 
 /// Two backends offering the same (prefixed) name or URI: the first configured wins.
@@ -140,6 +170,7 @@ impl RoutingTable {
                     let route = Route {
                         backend: listing.backend.clone(),
                         original: String::new(),
+                        retry: Retry::Never,
                     };
                     table.templates.push((template, route));
                 }
@@ -168,6 +199,7 @@ impl RoutingTable {
             .map(|(_, r)| Route {
                 backend: r.backend.clone(),
                 original: uri.to_string(),
+                retry: Retry::Never,
             })
     }
 
@@ -266,6 +298,11 @@ fn add_named(
             Route {
                 backend: backend.clone(),
                 original: original.into_owned(),
+                retry: if kind == "tool" {
+                    Retry::from_tool(item)
+                } else {
+                    Retry::Never
+                },
             },
         );
     }
@@ -298,6 +335,7 @@ fn add_keyed(
         Route {
             backend: backend.clone(),
             original: uri.into_owned(),
+            retry: Retry::Never,
         },
     );
     true
@@ -413,5 +451,25 @@ mod tests {
         assert!(table.route_uri("other://x").is_none());
         let page = table.page(ListKind::ResourceTemplates, None, 10).unwrap();
         assert!(page.starts_with(r#"{"resourceTemplates":[{"uriTemplate""#));
+    }
+
+    #[test]
+    fn retry_policy_follows_tool_annotations() {
+        let l = listing(
+            "b",
+            "",
+            &[
+                r#"{"name":"read","annotations":{"readOnlyHint":true}}"#,
+                r#"{"name":"put","annotations":{"idempotentHint":true}}"#,
+                r#"{"name":"wipe","annotations":{"idempotentHint":true,"destructiveHint":true}}"#,
+                r#"{"name":"plain"}"#,
+            ],
+        );
+        let table = RoutingTable::build(&[l]);
+        let retry = |n: &str| table.tools.route(n).unwrap().retry;
+        assert_eq!(retry("read"), Retry::ReadOnly);
+        assert_eq!(retry("put"), Retry::Idempotent);
+        assert_eq!(retry("wipe"), Retry::Never);
+        assert_eq!(retry("plain"), Retry::Never);
     }
 }

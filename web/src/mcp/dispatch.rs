@@ -6,7 +6,7 @@ use actix_web::web::Bytes;
 use actors::mcp::envelope::{Envelope, Kind, ParseFailure};
 use actors::mcp::errors::{error_response, result_response};
 use actors::mcp::{ErrorCode, json};
-use actors::routing::{ListKind, RoutingTable};
+use actors::routing::{ListKind, Retry, RoutingTable};
 use actors::session::SessionScope;
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
@@ -104,7 +104,7 @@ async fn answer(
     match &session.scope {
         SessionScope::Backend(backend) => {
             let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
-            forward::forward(state, http, session, backend, bytes, id).await
+            forward::forward(state, http, session, backend, bytes, id, Retry::Never).await
         }
         SessionScope::Aggregate => aggregate(state, http, session, message, id, method).await,
     }
@@ -147,8 +147,25 @@ async fn aggregate(
                     &format!("Unknown {what} `{name}`."),
                 );
             };
-            let rewritten = rewrite(id, method, params, "name", &route.original);
-            forward::forward(state, http, session, &route.backend, rewritten, id).await
+            let keyed = with_idempotency_key(params, route.retry)
+                .and_then(|p| RawValue::from_string(p).ok());
+            let rewritten = rewrite(
+                id,
+                method,
+                keyed.as_deref().or(params),
+                "name",
+                &route.original,
+            );
+            forward::forward(
+                state,
+                http,
+                session,
+                &route.backend,
+                rewritten,
+                id,
+                route.retry,
+            )
+            .await
         }
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
             let Some(uri) = param("uri").and_then(json::as_str) else {
@@ -166,7 +183,16 @@ async fn aggregate(
                 );
             };
             let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
-            forward::forward(state, http, session, &route.backend, bytes, id).await
+            forward::forward(
+                state,
+                http,
+                session,
+                &route.backend,
+                bytes,
+                id,
+                Retry::Never,
+            )
+            .await
         }
         "completion/complete" => complete(state, http, session, &table, id, params).await,
         // Accepted so clients that set a level do not fail; backends keep their own levels.
@@ -180,7 +206,16 @@ async fn aggregate(
                 r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":{name},"arguments":{arguments}}}}}"#,
                 id.get()
             );
-            forward::forward(state, http, session, &route.backend, Bytes::from(call), id).await
+            forward::forward(
+                state,
+                http,
+                session,
+                &route.backend,
+                Bytes::from(call),
+                id,
+                route.retry,
+            )
+            .await
         }
         other => error(
             Some(id),
@@ -288,7 +323,35 @@ async fn complete(
         r#"{{"jsonrpc":"2.0","id":{},"method":"completion/complete","params":{new_ref}}}"#,
         id.get()
     );
-    forward::forward(state, http, session, &backend, Bytes::from(call), id).await
+    forward::forward(
+        state,
+        http,
+        session,
+        &backend,
+        Bytes::from(call),
+        id,
+        Retry::Never,
+    )
+    .await
+}
+
+/// For an idempotent tool, `params` with `arguments.idempotency_key` set (kept when the client
+/// sent one) so a repeat after a transport failure carries the same key. `None`: unchanged.
+fn with_idempotency_key(params: Option<&RawValue>, retry: Retry) -> Option<String> {
+    if retry != Retry::Idempotent {
+        return None;
+    }
+    let params = params?;
+    let arguments = json::member(params, "arguments")
+        .map(|a| a.get().to_string())
+        .unwrap_or_else(|| "{}".into());
+    let arguments = RawValue::from_string(arguments).ok()?;
+    if json::member(&arguments, "idempotency_key").is_some() {
+        return None;
+    }
+    let key = format!("\"{}\"", actors::auth::tokens::random_id());
+    let arguments = json::with_member(&arguments, "idempotency_key", &key).ok()?;
+    json::with_member(params, "arguments", &arguments).ok()
 }
 
 /// The request with `params.<key>` replaced by the backend's own name; everything else in

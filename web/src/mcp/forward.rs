@@ -4,6 +4,7 @@
 use actix_web::web::Bytes;
 use actors::mcp::ErrorCode;
 use actors::mcp::errors::error_response;
+use actors::routing::Retry;
 use actors::upstream::{ClientContext, UpstreamError, UpstreamReply};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -31,6 +32,7 @@ pub async fn forward(
     backend: &str,
     message: Bytes,
     id: &RawValue,
+    retry: Retry,
 ) -> Answer {
     let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(backend)) else {
         return error(
@@ -44,32 +46,40 @@ pub async fn forward(
         capabilities: session.client_capabilities.clone(),
         client_info: session.client_info.clone(),
     };
-    for attempt in 0..2 {
+    // One reopen when the backend forgot our session; one repeat after a transport failure,
+    // only for calls the tool's annotations say are safe to repeat.
+    let (mut reopened, mut repeated) = (false, false);
+    loop {
         let slot = session.upstream_slot(backend);
         let opened = slot
             .get_or_try_init(|| async { upstream.open(http, &context()).await })
             .await;
-        let upstream_session = match opened {
-            Ok(s) => s,
-            Err(e) => return failure(id, backend, &e),
+        let result = match opened {
+            Ok(upstream_session) => {
+                upstream
+                    .request(http, upstream_session, message.clone())
+                    .await
+            }
+            Err(e) => Err(e),
         };
-        match upstream
-            .request(http, upstream_session, message.clone())
-            .await
-        {
+        match result {
             Ok(UpstreamReply::Json(body)) => return Answer::Json(body),
             Ok(UpstreamReply::Stream(stream)) => {
                 return Answer::Stream(end_on_error(stream, id, backend));
             }
-            Err(UpstreamError::SessionExpired) if attempt == 0 => session.reset_upstream(backend),
+            Err(UpstreamError::SessionExpired) if !reopened => {
+                reopened = true;
+                session.reset_upstream(backend);
+            }
+            Err(UpstreamError::Unavailable(_) | UpstreamError::Timeout(_))
+                if retry != Retry::Never && !repeated =>
+            {
+                repeated = true;
+                session.reset_upstream(backend);
+            }
             Err(e) => return failure(id, backend, &e),
         }
     }
-    error(
-        Some(id),
-        ErrorCode::BackendUnavailable,
-        &format!("Backend `{backend}` keeps losing its session."),
-    )
 }
 
 fn failure(id: &RawValue, backend: &str, e: &UpstreamError) -> Answer {
