@@ -70,7 +70,8 @@ def report(rows, gw_reason, notes, args, elapsed):
     p("")
 
     td, tg = rows["tp_direct"], rows.get("tp_gateway")
-    p(f"2. Throughput, 64 connections, one MCP session each, {args.duration:g} s")
+    p(f"2. Throughput, 64 connections, one MCP session each, {args.duration:g} s "
+      f"(best of {args.rounds} interleaved rounds)")
     p(f"   direct : {td['calls_per_s']:,.0f} calls/s  p50 {us(lat(td, 'p50_us'))}  "
       f"p99 {us(lat(td, 'p99_us'))}  failures {failures(td)}  sessions {td['sessions_ready']}/64"
       f"   [CPU {cpu_line(td)}]")

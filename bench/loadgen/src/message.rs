@@ -47,7 +47,11 @@ pub fn parse_reply(content_type: &str, body: &[u8], id: u64) -> Result<Box<RawVa
     if media.eq_ignore_ascii_case("text/event-stream") {
         let text = std::str::from_utf8(body)
             .map_err(|_| ReplyError::Malformed("event stream is not UTF-8".into()))?;
-        for data in sse_data_events(text) {
+        // Empty data is a priming event (an id to resume from), not a message.
+        for data in sse_data_events(text)
+            .iter()
+            .filter(|d| !d.trim().is_empty())
+        {
             if let Some(result) = match_reply(data.as_bytes(), id)? {
                 return Ok(result);
             }
@@ -187,6 +191,17 @@ mod tests {
                     data: \"id\":9,\"result\":{\"ok\":true}}\n\n";
         let result = parse_reply("text/event-stream", body.as_bytes(), 9).unwrap();
         assert_eq!(result.get(), r#"{"ok":true}"#);
+    }
+
+    #[test]
+    fn sse_priming_events_with_empty_data_are_skipped() {
+        let body = "data: \nid: 0\nretry: 3000\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\nid: 1\n\n";
+        assert_eq!(
+            parse_reply("text/event-stream", body.as_bytes(), 1)
+                .unwrap()
+                .get(),
+            "{}"
+        );
     }
 
     #[test]
