@@ -40,6 +40,10 @@ def per_call_us(row, name, calls):
     return c["cpu_s"] / calls * 1e6 if c and calls else None
 
 
+def spread(rows, key):
+    return ", ".join(f"{v:.1f}" for v in rows.get(key + "_p50s", []))
+
+
 def report(rows, gw_reason, notes, args, elapsed):
     na = "n/a (gateway /mcp not available)" if gw_reason else "n/a"
     out = []
@@ -55,14 +59,15 @@ def report(rows, gw_reason, notes, args, elapsed):
     p("")
 
     cd, cg = rows["call_direct"], rows.get("call_gateway")
-    p(f"1. Sequential tools/call on one session ({args.calls} calls after 500 warm-up)")
+    p(f"1. Sequential tools/call on one session ({args.calls} calls after 500 warm-up; the median of "
+      f"{args.latency_rounds} interleaved rounds, every round's p50 in parentheses)")
     p(f"   direct : p50 {us(lat(cd, 'p50_us'))}  p99 {us(lat(cd, 'p99_us'))}  failures {failures(cd)}"
-      f"   [CPU {cpu_line(cd)}]")
+      f"   [CPU {cpu_line(cd)}]  ({spread(rows, 'call_direct')})")
     if cg:
         added = lat(cg, "p50_us") - lat(cd, "p50_us")
         added99 = lat(cg, "p99_us") - lat(cd, "p99_us")
         p(f"   gateway: p50 {us(lat(cg, 'p50_us'))}  p99 {us(lat(cg, 'p99_us'))}  failures {failures(cg)}"
-          f"   [CPU {cpu_line(cg)}]")
+          f"   [CPU {cpu_line(cg)}]  ({spread(rows, 'call_gateway')})")
         p(f"   added  : p50 {us(added)}  p99 {us(added99)}   target added p50 ≤ 150 µs: "
           f"{verdict(added <= TARGET_ADDED_P50_US, f'by {added - TARGET_ADDED_P50_US:.1f} µs')}")
     else:
