@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""The proxy benchmark: the fast backend measured directly and through the gateway, in one run.
+
+Builds the release binaries (unless --no-build), starts `mcp-fast-backend` (one backend with a
+few tools, and a second process serving 100 backends x 50 tools), starts the release gateway
+twice with authentication on (one instance in front of the single backend, one in front of the
+hundred), creates an administrator, logs in for a bearer token, then drives `mcp-load` and prints
+every figure with its target. While the gateway's `/mcp` does not answer MCP yet, the gateway
+rows say "gateway /mcp not available" and the direct figures (the baseline) are still printed.
+
+The machine has two cores shared by the load generator, the gateway and the backend: direct and
+gateway are always measured in the same run and the CPU of each process is printed, so a
+reader can see who was the bottleneck. See bench/README.md.
+
+Usage: python3 bench/run.py [--no-build] [--duration S] [--rounds N] [--latency-rounds N]
+                            [--calls N] [--sessions N]
+                            [--gateway-log-level L]
+"""
+import argparse
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from report import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+GATEWAY = os.path.join(RELEASE, "authmcp-gateway")
+BACKEND = os.path.join(RELEASE, "mcp-fast-backend")
+LOAD = os.path.join(RELEASE, "mcp-load")
+ADMIN_PASSWORD = "Bench-Passw0rd!"
+
+# Appended to every generated gateway config. Raise per-user / total session caps here once the
+# gateway has such keys (unknown keys are errors, so nothing is guessed).
+GATEWAY_EXTRA_CONFIG = ""
+
+
+class Unavailable(Exception):
+    """The gateway (or its /mcp) cannot be measured; the message says why."""
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def build():
+    for args in (["-p", "authmcp-bench"], ["--bin", "authmcp-gateway"]):
+        cmd = ["cargo", "build", "--release", "--locked", *args]
+        log(" ".join(cmd))
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def rss_mb(pid):
+    """Resident memory of `pid` in MB (10^6 bytes), children excluded."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    return float("nan")
+
+
+def start_backend(backends, tools):
+    proc = subprocess.Popen(
+        [BACKEND, "--backends", str(backends), "--tools", str(tools), "--exit-on-stdin-close"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    words = proc.stdout.readline().split()
+    if not words or words[0] != "LISTENING":
+        raise RuntimeError(f"mcp-fast-backend did not start: {words}")
+    return proc, [int(p) for p in words[1:]]
+
+
+def run_load(mode, url, *extra, token=None, pids=()):
+    cmd = [LOAD, mode, "--url", url, "--json", *extra]
+    if token:
+        cmd += ["--header", f"Authorization: Bearer {token}"]
+    for name, pid in pids:
+        cmd += ["--pid", f"{name}={pid}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise Unavailable(done.stderr.strip() or f"mcp-load {mode} exited {done.returncode}")
+    return json.loads(done.stdout)
+
+
+def http_json(url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)
+
+
+class Gateway:
+    """A release gateway with its own data dir and config, auth on, and an admin's token."""
+
+    def __init__(self, workdir, name, backend_ports, log_level):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir)
+        self.expected_backends = len(backend_ports)
+        self.config = os.path.join(self.dir, "gateway.toml")
+        with open(self.config, "w") as f:
+            f.write(f'[logging]\nlevel = "{log_level}"\n')
+            f.write(GATEWAY_EXTRA_CONFIG)
+            for i, port in enumerate(backend_ports):
+                backend = "fast" if len(backend_ports) == 1 else f"b{i:03}"
+                f.write(f'\n[[backends]]\nname = "{backend}"\nurl = "http://127.0.0.1:{port}/mcp"\n')
+        self.proc = None
+        self.token = None
+        self.base = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def url(self):
+        return f"{self.base}/mcp"
+
+    def auth_header(self):
+        return ["--header", f"Authorization: Bearer {self.token}"]
+
+    def start(self):
+        data = os.path.join(self.dir, "data")
+        common = ["--config", self.config, "--data-dir", data]
+        created = subprocess.run([GATEWAY, "create-admin", "--username", "bench", "--email",
+                                  "bench@example.com", "--password", ADMIN_PASSWORD, *common],
+                                 capture_output=True, text=True, cwd=self.dir)
+        if created.returncode != 0:
+            raise Unavailable(f"create-admin failed: {created.stderr.strip()}")
+        sock_path = os.path.join(self.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(0.5)
+        self.stderr = open(os.path.join(self.dir, "stderr.log"), "w")
+        env = {"PATH": os.environ["PATH"], "NOTIFY_SOCKET": sock_path}
+        self.proc = subprocess.Popen([GATEWAY, "start", *common, "--host", "127.0.0.1", "--port", "0"],
+                                     env=env, cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        deadline = time.monotonic() + 60
+        try:
+            while self.base is None:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise Unavailable(f"gateway did not become ready (exit status {self.proc.poll()}); "
+                                      f"see {self.stderr.name}")
+                try:
+                    msg = sock.recv(4096).decode()
+                except socket.timeout:
+                    continue
+                status = [l for l in msg.splitlines() if l.startswith("STATUS=Serving on ")]
+                if "READY=1" in msg and status:
+                    self.base = "http://" + status[0].split()[-1]
+        finally:
+            sock.close()
+        self.wait_backends_online()
+        self.token = http_json(f"{self.base}/auth/login",
+                               {"username": "bench", "password": ADMIN_PASSWORD})["access_token"]
+        return self
+
+    def wait_backends_online(self):
+        online = -1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                online = http_json(f"{self.base}/health/ready")["backends"]["online"]
+            except (urllib.error.URLError, KeyError, ValueError):
+                online = -1
+            if online == self.expected_backends:
+                return
+            time.sleep(0.05)
+        log(f"warning: only {online}/{self.expected_backends} backends online after 60 s")
+
+    def probe(self):
+        """Raises Unavailable("gateway /mcp not available (…)") unless /mcp serves MCP."""
+        done = subprocess.run([LOAD, "probe", "--url", self.url, *self.auth_header()],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            reason = done.stderr.strip().removeprefix("mcp-load: ")
+            raise Unavailable(f"gateway /mcp not available ({reason})")
+        log(f"gateway {self.url}: {done.stdout.strip()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.stderr.close()
+
+
+def hold_sessions(gateway, count, backend_pid):
+    """Opens `count` sessions through the gateway; RSS after opening and after one call each."""
+    cmd = [LOAD, "sessions", "--url", gateway.url, "--json", "--count", str(count), "--touch",
+           *gateway.auth_header()]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+    try:
+        opened = json.loads(lines.get(timeout=120))
+        rss_open = rss_mb(gateway.pid)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        touched = json.loads(lines.get(timeout=120))
+        rss_touched = rss_mb(gateway.pid)
+        return {"opened": opened, "rss_open": rss_open, "touched": touched,
+                "rss_touched": rss_touched, "backend_rss": rss_mb(backend_pid)}
+    except (queue.Empty, json.JSONDecodeError):
+        proc.kill()
+        raise Unavailable("the sessions run stalled or failed: " + proc.stderr.read().strip())
+    finally:
+        if proc.poll() is None:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+
+
+def median_round(reports):
+    """The round whose p50 is the median: other processes on the machine make single rounds noisy."""
+    ordered = sorted(reports, key=lambda r: r["latency"]["p50_us"] if r.get("latency") else float("inf"))
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def measure(args, workdir, rows, notes, cleanup):
+    backend, (port,) = start_backend(1, 8)
+    cleanup.append(backend)
+    fan, fan_ports = start_backend(100, 50)
+    cleanup.append(fan)
+    direct = f"http://127.0.0.1:{port}/mcp"
+    on_backend = [("backend", backend.pid)]
+
+    gw, gw_reason = None, None
+    try:
+        if not os.path.exists(GATEWAY):
+            raise Unavailable(f"{GATEWAY} is missing")
+        gw = Gateway(workdir, "gw1", [port], args.gateway_log_level)
+        cleanup.append(gw)
+        gw.start()
+        time.sleep(1.0)  # let start-up allocations settle before reading idle memory
+        rows["rss_idle"] = rss_mb(gw.pid)
+        gw.probe()
+    except (Unavailable, OSError, urllib.error.URLError) as e:
+        gw_reason = str(e)
+        log(gw_reason)
+    on_gateway = on_backend + ([("gateway", gw.pid)] if gw_reason is None else [])
+
+    log(f"sequential tools/call, {args.latency_rounds} rounds, direct and gateway interleaved")
+    rounds = {"call_direct": [], "call_gateway": []}
+    for _ in range(args.latency_rounds):
+        rounds["call_direct"].append(run_load("call", direct, "--calls", str(args.calls), pids=on_backend))
+        if gw_reason is None:
+            rounds["call_gateway"].append(run_load("call", gw.url, "--calls", str(args.calls),
+                                                   token=gw.token, pids=on_gateway))
+    for key, reports in rounds.items():
+        if reports:
+            rows[key] = median_round(reports)
+            rows[key + "_p50s"] = [r["latency"]["p50_us"] for r in reports]
+
+    log(f"throughput, 64 connections, {args.rounds} x {args.duration:g} s each, interleaved")
+    tp = ["--connections", "64", "--duration", str(args.duration)]
+    best = lambda row, key: max((row, rows.get(key)), key=lambda r: r["calls_per_s"] if r else -1)
+    for _ in range(args.rounds):
+        rows["tp_direct"] = best(run_load("throughput", direct, *tp, pids=on_backend), "tp_direct")
+        if gw_reason is None:
+            rows["tp_gateway"] = best(run_load("throughput", gw.url, *tp, token=gw.token, pids=on_gateway),
+                                      "tp_gateway")
+
+    log("tools/list")
+    rows["list_direct"] = run_load("list", f"http://127.0.0.1:{fan_ports[0]}/mcp",
+                                   pids=[("backend", fan.pid)])
+    if gw is not None and gw.base is not None:
+        gw100 = Gateway(workdir, "gw100", fan_ports, args.gateway_log_level)
+        cleanup.append(gw100)
+        try:
+            gw100.start()
+            time.sleep(1.0)
+            rows["rss_idle_100"] = rss_mb(gw100.pid)
+            if gw_reason is None:
+                gw100.probe()
+                rows["list_gateway"] = run_load(
+                    "list", gw100.url, token=gw100.token,
+                    pids=[("gateway", gw100.pid), ("backend", fan.pid)])
+        except (Unavailable, OSError, urllib.error.URLError) as e:
+            notes.append(f"100x50 gateway: {e}")
+        gw100.stop()
+
+    if gw_reason is None:
+        log(f"holding {args.sessions:,} sessions")
+        try:
+            rows["sessions"] = hold_sessions(gw, args.sessions, backend.pid)
+        except Unavailable as e:
+            notes.append(f"sessions: {e}")
+    return gw_reason
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--no-build", action="store_true", help="use the existing target/release binaries")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per throughput run")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="throughput rounds, direct and gateway interleaved; the best of each is kept")
+    ap.add_argument("--latency-rounds", type=int, default=5,
+                    help="sequential rounds, direct and gateway interleaved; the median round is kept")
+    ap.add_argument("--calls", type=int, default=5000, help="sequential tools/call samples")
+    ap.add_argument("--sessions", type=int, default=10_000, help="sessions to open and hold")
+    ap.add_argument("--gateway-log-level", default="info", help="the gateway's logging.level")
+    args = ap.parse_args()
+    started = time.monotonic()
+    if not args.no_build:
+        build()
+    for binary in (BACKEND, LOAD):
+        if not os.path.exists(binary):
+            sys.exit(f"{binary} is missing: run without --no-build")
+
+    rows, notes, cleanup = {}, [], []
+    with tempfile.TemporaryDirectory(prefix="authmcp-bench-") as workdir:
+        try:
+            gw_reason = measure(args, workdir, rows, notes, cleanup)
+        finally:
+            for item in reversed(cleanup):
+                if isinstance(item, Gateway):
+                    item.stop()
+                else:
+                    item.stdin.close()  # the backends exit when stdin closes
+                    item.wait(timeout=10)
+    report(rows, gw_reason, notes, args, time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    main()
