@@ -40,7 +40,8 @@ ADMIN_PASSWORD = "Bench-Passw0rd!"
 
 # Appended to every generated gateway config. Raise per-user / total session caps here once the
 # gateway has such keys (unknown keys are errors, so nothing is guessed).
-GATEWAY_EXTRA_CONFIG = ""
+# The bench holds 10,000 sessions of one user, and lists 100 x 50 tools in one page.
+GATEWAY_EXTRA_CONFIG = "[mcp]\nmax_sessions = 20000\nmax_sessions_per_user = 20000\npage_size = 5000\n"
 
 
 class Unavailable(Exception):
