@@ -426,6 +426,18 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "auth.password_policy",
         ),
         (
+            old.mcp.session_idle_timeout != new.mcp.session_idle_timeout,
+            "mcp.session_idle_timeout_s",
+        ),
+        (
+            old.mcp.max_sessions != new.mcp.max_sessions,
+            "mcp.max_sessions",
+        ),
+        (
+            old.mcp.max_sessions_per_user != new.mcp.max_sessions_per_user,
+            "mcp.max_sessions_per_user",
+        ),
+        (
             old.logging.max_file_bytes != new.logging.max_file_bytes,
             "logging.max_file_bytes",
         ),
