@@ -308,6 +308,8 @@ fn http_server(
     })
     // We own shutdown (signals arrive as Control messages), so actix must not install handlers.
     .disable_signals()
+    // Streamed answers are many small writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms.
+    .tcp_nodelay(true)
     .shutdown_timeout(config.server.drain_timeout.as_secs().max(1));
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);
