@@ -43,7 +43,15 @@ const runDir = mkdtempSync(join(tmpdir(), 'authmcp-interop-'));
 const logDir = join(runDir, 'logs');
 mkdirSync(logDir);
 // Children get the caller's PATH (node 22 first, as run.sh sets it) and nothing secret.
-const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', NO_COLOR: '1' };
+const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? tmpdir(), LANG: 'C.UTF-8', NO_COLOR: '1' };
+
+// Interrupted: stop the servers (the gateway does not watch stdin) before going.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    console.log(`interop: ${signal}, stopping servers; logs in ${runDir}`);
+    stopAll().finally(() => process.exit(130));
+  });
+}
 
 const targets = [];
 async function conformanceTarget(group, label, url) {
@@ -69,7 +77,7 @@ try {
     args: ['-r', join(interopDir, 'lib', 'loopback-only.cjs'),
       join(interopDir, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js'),
       'streamableHttp'],
-    env: { ...env, PORT: '0' },
+    env: { ...env, PORT: '0', INTEROP_EXIT_ON_STDIN_EOF: '1' },
     cwd: runDir,
     logDir,
   });

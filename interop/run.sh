@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mode="${1:-${INTEROP_MODE:-direct}}"
-cache="${INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/authmcp-interop}"
+cache="${INTEROP_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/authmcp-interop}"
 python="${INTEROP_BASE_PYTHON:-python3}"
 
 step() { printf 'interop: %s\n' "$*"; }

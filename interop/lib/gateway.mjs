@@ -5,7 +5,8 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startDaemon } from './processes.mjs';
 
@@ -76,8 +77,8 @@ export async function startGateway({ binary, runDir, logDir, backends }) {
   const port = await freePort();
   const child = startDaemon({
     name: 'gateway',
-    command: binary,
-    args: ['start', ...source, '--host', '127.0.0.1', '--port', String(port)],
+    command: join(dirname(fileURLToPath(import.meta.url)), 'exit-with-stdin.sh'),
+    args: [binary, 'start', ...source, '--host', '127.0.0.1', '--port', String(port)],
     env,
     cwd: runDir,
     logDir,

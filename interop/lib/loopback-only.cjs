@@ -7,6 +7,14 @@
 const net = require('node:net');
 
 const LOOPBACK = '127.0.0.1';
+
+// With INTEROP_EXIT_ON_STDIN_EOF=1 the server exits when its parent closes stdin or dies, as the
+// Rust fixtures do, so a killed harness leaves no server behind.
+if (process.env.INTEROP_EXIT_ON_STDIN_EOF === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+}
 const originalListen = net.Server.prototype.listen;
 
 function announce(server) {
