@@ -19,6 +19,10 @@ export function judge(targets, expected) {
       else if (!pending.has(name)) verdict.unexpected.push(`${target.key} ${name}: ${result.ok ? 'passes' : 'fails'} (not in expected-results.json)`);
     }
     target.placeholder = spec.expect_pass.length === 0;
+    // Print in the order expected-results.json lists them (the suite's own order), extras last.
+    const listed = [...spec.expect_pass, ...pending];
+    const rank = (name) => (listed.includes(name) ? listed.indexOf(name) : listed.length);
+    target.results = new Map([...target.results].sort(([a], [b]) => rank(a) - rank(b)));
   }
   return verdict;
 }
