@@ -1,11 +1,14 @@
 //! One exchange with a backend on behalf of a client session: open the session's backend
 //! session on first use, send, stream the answer back; reopen once if the backend forgot it.
 
+use std::sync::Arc;
+
 use actix_web::web::Bytes;
 use actors::mcp::ErrorCode;
+use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
 use actors::routing::Retry;
-use actors::upstream::{ClientContext, UpstreamError, UpstreamReply};
+use actors::upstream::{ClientContext, Upstream, UpstreamError, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 use serde_json::value::RawValue;
@@ -65,6 +68,7 @@ pub async fn forward(
         match result {
             Ok(UpstreamReply::Json(body)) => return Answer::Json(body),
             Ok(UpstreamReply::Stream(stream)) => {
+                let stream = refuse_backend_requests(stream, http.clone(), upstream.clone(), slot);
                 return Answer::Stream(end_on_error(stream, id, backend));
             }
             Err(UpstreamError::SessionExpired) if !reopened => {
@@ -92,6 +96,53 @@ fn failure(id: &RawValue, backend: &str, e: &UpstreamError) -> Answer {
         code,
         &format!("Backend `{backend}` could not answer: {e}"),
     )
+}
+
+/// Requests a backend sends inside its answer (sampling, elicitation, roots) are not relayed to
+/// the client yet: answer each at once with an error naming the method, so the backend fails
+/// the call quickly and clearly instead of waiting for a reply that never comes. (They must
+/// never reach the client with the backend's ids either.)
+fn refuse_backend_requests(
+    stream: LocalBoxStream<'static, Result<Bytes, UpstreamError>>,
+    http: awc::Client,
+    upstream: Upstream,
+    slot: Arc<tokio::sync::OnceCell<UpstreamSession>>,
+) -> LocalBoxStream<'static, Result<Bytes, UpstreamError>> {
+    stream
+        .filter_map(move |item| {
+            let refusal = match &item {
+                Ok(message) => backend_request_refusal(message),
+                Err(_) => None,
+            };
+            let (http, upstream, slot) = (http.clone(), upstream.clone(), slot.clone());
+            async move {
+                let Some(refusal) = refusal else {
+                    return Some(item);
+                };
+                if let Some(session) = slot.get() {
+                    // A failure here only means the backend times the call out itself.
+                    let _ = upstream.notify(&http, session, refusal).await;
+                }
+                None
+            }
+        })
+        .boxed_local()
+}
+
+/// The error response for a server-to-client request, or `None` for any other message.
+fn backend_request_refusal(message: &[u8]) -> Option<Bytes> {
+    let raw: &RawValue = serde_json::from_slice(message).ok()?;
+    let envelope = envelope::parse_message(raw).ok()?;
+    let Kind::Request { id, method } = envelope.kind else {
+        return None;
+    };
+    let text = format!("The gateway does not relay `{method}` to its clients yet.");
+    Some(error_response(
+        Some(id),
+        ErrorCode::MethodNotFound,
+        &text,
+        None,
+    ))
 }
 
 /// A stream that breaks mid-way ends with a JSON-RPC error for the request instead.
