@@ -14,5 +14,6 @@ mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
 mod reload;
+mod session_supervision;
 mod upstream;
 mod users;
