@@ -15,5 +15,6 @@ mod mcp_endpoint;
 mod mcp_rmcp_client;
 mod reload;
 mod session_supervision;
+mod stdio_isolation;
 mod upstream;
 mod users;
