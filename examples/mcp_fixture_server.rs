@@ -1,7 +1,7 @@
 //! A real MCP server (rmcp) for the gateway's tests: the backend the gateway fronts.
 //!
 //! ```text
-//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich]
+//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid]
 //! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response]
 //! ```
 //! Tools: `echo` (returns `text`), `add` (`a` + `b`), `slow` (sleeps `ms`), then `extra_4` …
@@ -14,6 +14,8 @@
 //! `fixture://static` and template `fixture://item/{id}`; prompt `greet` (argument `name`) with
 //! completion. `--json-response` serves stateless and answers plain `application/json` when
 //! a handler sends nothing before its result.
+//! `--pid` adds tool `pid`: this process's id and the `clientInfo` name and capabilities it was
+//! initialized with (to tell per-session children apart).
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
 //! one on stderr before serving, as some real servers do. HTTP mode serves Streamable HTTP at
 //! `127.0.0.1:N/mcp` and prints exactly `LISTENING <port>` once bound. Both modes exit when
@@ -42,6 +44,8 @@ struct Fixture {
     tools: Arc<Mutex<Vec<Tool>>>,
     page_size: usize,
     rich: bool,
+    /// Serves the `pid` tool.
+    pid: bool,
     /// Every initialised session, to broadcast `list_changed`.
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
 }
@@ -125,6 +129,7 @@ impl Fixture {
             tools: Arc::new(Mutex::new(tools)),
             page_size,
             rich,
+            pid: false,
             peers: Arc::default(),
         }
     }
@@ -352,6 +357,18 @@ impl ServerHandler for Fixture {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if self.pid && request.name == "pid" {
+            let client = context.peer.peer_info();
+            let result: CallToolResult = model(json!({
+                "content": [{"type": "text", "text": std::process::id().to_string()}],
+                "structuredContent": {
+                    "pid": std::process::id(),
+                    "client": client.as_ref().map(|c| c.client_info.name.clone()),
+                    "capabilities": client.as_ref().map(|c| &c.capabilities),
+                },
+            }));
+            return Ok(result.into());
+        }
         if self.rich
             && let Some(result) = self
                 .call_rich(request.name.as_ref(), request.arguments.as_ref(), &context)
@@ -396,6 +413,7 @@ struct Options {
     page_size: usize,
     banner: bool,
     rich: bool,
+    pid: bool,
     json_response: bool,
 }
 
@@ -414,6 +432,7 @@ fn parse_options() -> Result<Options, String> {
         page_size: 0,
         banner: false,
         rich: false,
+        pid: false,
         json_response: false,
     };
     while let Some(flag) = args.next() {
@@ -430,6 +449,7 @@ fn parse_options() -> Result<Options, String> {
             "--page-size" => options.page_size = number("--page-size")?,
             "--banner" => options.banner = true,
             "--rich" => options.rich = true,
+            "--pid" => options.pid = true,
             "--json-response" => options.json_response = true,
             other => return Err(format!("unknown option `{other}`")),
         }
@@ -456,7 +476,19 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let fixture = Fixture::new(options.tools, options.page_size, options.rich);
+    let mut fixture = Fixture::new(options.tools, options.page_size, options.rich);
+    if options.pid {
+        fixture.pid = true;
+        fixture
+            .tools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(model(json!({
+                "name": "pid",
+                "description": "Reports this process's id and the client it was initialized by.",
+                "inputSchema": {"type": "object"},
+            })));
+    }
     match options.mode.as_str() {
         "stdio" => {
             if options.banner {

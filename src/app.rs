@@ -1,7 +1,8 @@
 //! Boot, run and drain: the daemon's lifecycle, written as one function that takes a listener and
 //! a control channel so tests can run the real thing in-process on port 0.
 //!
-//! Order: storage → identity → HTTP listener → supervisor tree → READY. Reload and shutdown arrive
+//! Order: storage → identity → backend registry → supervisor tree (backends, sessions) → HTTP
+//! server → READY. Reload and shutdown arrive
 //! as [`Control`] messages (the signal task turns SIGHUP/SIGTERM/SIGINT into them).
 
 use std::net::TcpListener;
@@ -18,7 +19,7 @@ use actors::auth::passwords::PasswordHasher;
 use actors::auth::tokens::TokenKeys;
 use actors::registry::BackendRegistry;
 use actors::secrets::{KeySource, SecretBox};
-use actors::session::{SessionHandle, SessionLimits};
+use actors::session::SessionLimits;
 use actors::storage::{Database, users};
 use actors::supervisor::GatewayHandle;
 use web::mcp::{McpSettings, McpState};
@@ -115,20 +116,20 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         max_total: config.mcp.max_sessions,
         max_per_user: config.mcp.max_sessions_per_user,
     };
-    let (sessions, ended_sessions) = SessionHandle::start(limits, log.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot start the session actor: {e}"))?;
     let registry = backend_registry(&config, &db, &log).await?;
-    let mcp = McpState::new(sessions.clone(), mcp_settings(&config));
+    // The tree comes first: the endpoint's sessions are served by its SessionActor.
+    // `/health/ready` still answers 503 until `state.gateway` is set below.
+    let (gateway, ended_sessions, supervisor_task) =
+        GatewayHandle::start_with_sessions(registry.desired().await, limits, log.clone())
+            .await
+            .context("while starting the supervisor tree")?;
+    let mcp = McpState::new(gateway.sessions().clone(), mcp_settings(&config));
     let state = AppState::new(identity, web_settings(&config), mcp.clone(), log.clone());
     let _ = state.registry.set(registry.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
 
-    let (gateway, supervisor_task) = GatewayHandle::start(registry.desired().await, log.clone())
-        .await
-        .context("while starting the supervisor tree")?;
     registry.attach(gateway.clone());
     let _ = state.gateway.set(gateway.clone());
     tokio::spawn(web::mcp::background::maintain_routing(
@@ -194,7 +195,6 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     }
     server_handle.stop(true).await;
     let _ = server_task.await;
-    sessions.stop();
     running.gateway.shutdown().await;
     drop(closer);
     let _ = supervisor_task.await;

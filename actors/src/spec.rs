@@ -50,9 +50,23 @@ pub struct BackendSpec {
     pub health_interval: Duration,
     /// The gateway's own credential for this backend (never the client's token).
     pub auth: Option<BackendAuth>,
+    /// How client sessions share a stdio backend's process; always `Shared` for HTTP backends.
+    pub isolation: StdioIsolation,
     /// Where the spec came from: the config file (SIGHUP reloads these) or the database (the
     /// admin API changes these at once).
     pub origin: SpecOrigin,
+}
+
+/// How client sessions share a stdio backend's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StdioIsolation {
+    /// One child serves every client session; request ids are rewritten so they never collide.
+    #[default]
+    Shared,
+    /// Each client session gets a child of its own (opened on its first request to the backend,
+    /// killed when the session ends), at most `max_processes` at once. The backend actor keeps
+    /// its own child besides them for health checks and the capability cache.
+    PerSession { max_processes: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

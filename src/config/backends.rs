@@ -2,21 +2,24 @@
 //!
 //! A backend is either remote (`url`, transport `streamable-http` or `sse`) or a child process
 //! (`command`, transport `stdio`); the transport is inferred when omitted. Fields that only make
-//! sense for the other kind are errors rather than silently ignored.
+//! sense for the other kind are errors rather than silently ignored (`isolation` and
+//! `max_processes` are stdio settings; `max_processes` needs `isolation = "per-session"`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actors::spec::SpecOrigin;
-use actors::spec::{BackendSpec, BackendTransport};
+use actors::spec::{BackendSpec, BackendTransport, SpecOrigin, StdioIsolation};
 use config::{Value, ValueKind};
 
 use super::checks;
-use super::keys::{DEFAULT_BACKEND_TIMEOUT_MS, DEFAULT_HEALTH_INTERVAL_S};
+use super::keys::{DEFAULT_BACKEND_TIMEOUT_MS, DEFAULT_HEALTH_INTERVAL_S, DEFAULT_MAX_PROCESSES};
 use super::reader::{TableReader, describe};
 
-const STDIO_ONLY: [&str; 3] = ["args", "env", "cwd"];
+const STDIO_ONLY: [&str; 5] = ["args", "env", "cwd", "isolation", "max_processes"];
+
+/// More children than this per backend is a typo, not a plan (each is a whole process).
+const MAX_PROCESSES_LIMIT: u64 = 10_000;
 
 /// Reads `backends`; `None` when any backend is invalid (all of them are still checked).
 pub(crate) fn read_backends(root: &mut TableReader<'_>) -> Option<Vec<BackendSpec>> {
@@ -108,6 +111,8 @@ fn read_backend(mut r: TableReader<'_>, name: Option<String>) -> Option<BackendS
         uint_or(&mut r, "timeout_ms", DEFAULT_BACKEND_TIMEOUT_MS).map(Duration::from_millis);
     let health_interval =
         uint_or(&mut r, "health_interval_s", DEFAULT_HEALTH_INTERVAL_S).map(Duration::from_secs);
+    // A remote backend's isolation keys were already reported (and taken) by `read_remote`.
+    let isolation = read_isolation(&mut r);
     r.finish();
     Some(BackendSpec {
         name: name?,
@@ -119,8 +124,43 @@ fn read_backend(mut r: TableReader<'_>, name: Option<String>) -> Option<BackendS
         // Backend credentials in the file come with the credentials issue; database backends
         // (admin API) carry theirs encrypted.
         auth: None,
+        isolation: isolation?,
         origin: SpecOrigin::ConfigFile,
     })
+}
+
+/// `isolation` (`"shared"`, the default, or `"per-session"`) and `max_processes` (per-session
+/// only; default [`DEFAULT_MAX_PROCESSES`]).
+fn read_isolation(r: &mut TableReader<'_>) -> Option<StdioIsolation> {
+    let per_session = if r.has("isolation") {
+        r.take_string_with("isolation", |mode| match mode {
+            "shared" => Ok(false),
+            "per-session" => Ok(true),
+            other => Err(format!(
+                "unknown isolation {other:?}; use \"shared\" (one child for every session) or \"per-session\" (one child per client session)"
+            )),
+        })
+    } else {
+        Some(false)
+    };
+    let max_processes = if r.has("max_processes") {
+        if per_session == Some(false) {
+            let value = r.take("max_processes");
+            let message =
+                "only applies with isolation = \"per-session\" (a shared backend runs one child)";
+            r.error("max_processes", value.as_ref(), message);
+            return None;
+        }
+        r.take_uint("max_processes", 1, MAX_PROCESSES_LIMIT)
+    } else {
+        Some(DEFAULT_MAX_PROCESSES)
+    };
+    match per_session? {
+        false => Some(StdioIsolation::Shared),
+        true => Some(StdioIsolation::PerSession {
+            max_processes: usize::try_from(max_processes?).unwrap_or(usize::MAX),
+        }),
+    }
 }
 
 /// A positive integer that defaults when absent (zero would mean "never wait" / "spin").

@@ -153,10 +153,14 @@ pub(crate) const BACKEND_KEYS: &[&str] = &[
     "enabled",
     "timeout_ms",
     "health_interval_s",
+    "isolation",
+    "max_processes",
 ];
 
 pub(crate) const DEFAULT_BACKEND_TIMEOUT_MS: u64 = 30_000;
 pub(crate) const DEFAULT_HEALTH_INTERVAL_S: u64 = 30;
+/// Per-session stdio backends: children at most at once, per backend.
+pub(crate) const DEFAULT_MAX_PROCESSES: u64 = 16;
 
 pub(crate) fn find(path: &str) -> Option<&'static ScalarKey> {
     SCALAR_KEYS.iter().find(|k| k.path == path)

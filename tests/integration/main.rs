@@ -14,5 +14,7 @@ mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
 mod reload;
+mod session_supervision;
+mod stdio_isolation;
 mod upstream;
 mod users;

@@ -9,7 +9,8 @@
 //!
 //! While connected it also keeps the capability cache fresh (every [`CAPABILITY_TTL`] and on the
 //! backend's `list_changed`, heard on stdout or the HTTP session's GET stream) and, for stdio,
-//! serves the request path's forwarded messages ([`super::forwarding`]).
+//! serves the request path's forwarded messages ([`super::forwarding`]) and owns the per-session
+//! children ([`super::session_children`]), which it kills when it stops.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,6 +25,7 @@ use super::error::BackendError;
 use super::forwarding::{CurrentLink, StdioCommands, serve_stdio_commands};
 use super::http::ListenEnd;
 use super::session::Transport;
+use super::session_children::SessionChildren;
 use super::status::{BackendState, EntryMut, StatusBoard, now_ms};
 use crate::spec::BackendSpec;
 use crate::supervisor::backoff::Backoff;
@@ -60,10 +62,11 @@ impl Driver {
     pub async fn run(self) {
         let mut slot: Option<Transport> = None;
         let link = CurrentLink::default();
+        let children = SessionChildren::new(&self.spec, &self.log);
         let commands = self.commands.borrow_mut().take();
         let serve = async {
             if let Some(commands) = commands {
-                serve_stdio_commands(commands, &link).await;
+                serve_stdio_commands(commands, &link, Some(&children)).await;
             }
             std::future::pending::<()>().await;
         };
@@ -74,9 +77,12 @@ impl Driver {
             () = serve => {}
         }
         link.set(None);
-        if let Some(transport) = slot.take() {
-            transport.close(self.grace()).await;
-        }
+        let shared = async {
+            if let Some(transport) = slot.take() {
+                transport.close(self.grace()).await;
+            }
+        };
+        tokio::join!(children.close_all(), shared);
     }
 
     fn grace(&self) -> Duration {

@@ -40,6 +40,11 @@ pub enum BackendError {
     TlsUnsupported,
     #[error("sse transport is not supported yet")]
     SseUnsupported,
+    #[error(
+        "all {0} per-session processes of this backend are in use (max_processes = {0}); \
+         end another session or raise max_processes"
+    )]
+    ProcessLimit(usize),
 }
 
 impl BackendError {

@@ -7,13 +7,19 @@
 //! and parks the oneshot in the child's pending table, where the stdout reader resolves it.
 //! While no child runs (starting, restarting) requests fail at once with a clear cause instead
 //! of waiting.
+//!
+//! With `isolation = "per-session"` the same channel also carries `Open`: this thread starts a
+//! child for one client session ([`super::session_children`]), whose own channel is then served
+//! by this same loop over that child alone.
 
 use std::cell::RefCell;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::BackendError;
+use super::session_children::{OpenReply, SessionChildren};
 use super::stdio::{StdioLink, Waiter};
+use crate::upstream::ClientContext;
 
 /// One message from the request path to the shared child.
 pub(crate) enum StdioCommand {
@@ -30,6 +36,11 @@ pub(crate) enum StdioCommand {
     },
     /// The caller stopped waiting for `id` (timeout, client gone).
     Forget { id: u64 },
+    /// Start a child for one client session (per-session isolation only).
+    Open {
+        context: ClientContext,
+        reply: OpenReply,
+    },
 }
 
 pub(crate) type StdioCommands = mpsc::UnboundedReceiver<StdioCommand>;
@@ -49,8 +60,14 @@ impl CurrentLink {
     }
 }
 
-/// Serves forwarded messages until every sender is gone (the actor incarnation ended).
-pub(crate) async fn serve_stdio_commands(mut commands: StdioCommands, current: &CurrentLink) {
+/// Serves forwarded messages until every sender is gone (the actor incarnation ended, or the
+/// client session of a per-session child went away). `children` is where `Open` starts
+/// per-session children: `None` on a per-session child's own channel.
+pub(crate) async fn serve_stdio_commands(
+    mut commands: StdioCommands,
+    current: &CurrentLink,
+    children: Option<&SessionChildren>,
+) {
     while let Some(command) = commands.recv().await {
         match command {
             StdioCommand::Request { id, line, reply } => match current.get() {
@@ -71,6 +88,14 @@ pub(crate) async fn serve_stdio_commands(mut commands: StdioCommands, current: &
                     link.forget(id).await;
                 }
             }
+            StdioCommand::Open { context, reply } => match children {
+                Some(children) => children.open(context, reply),
+                None => {
+                    let _ = reply.send(Err(BackendError::Protocol(
+                        "a per-session child cannot open another".into(),
+                    )));
+                }
+            },
         }
     }
 }

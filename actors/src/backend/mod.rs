@@ -5,6 +5,7 @@
 //! └── Driver task: Transport (Streamable HTTP via awc | stdio child) → handshake → health loop
 //!     │            └── publishes BackendStatus + capability cache to the StatusBoard (ArcSwap)
 //!     └── stdio forwarding loop: requests from `crate::upstream` → the shared child
+//!         └── per-session children (`isolation = "per-session"`), one task each
 //! ```
 //! Callers read the board; they never wait on an actor. Forwarded stdio requests take one
 //! channel hop to this thread; HTTP requests go straight from the caller to the backend.
@@ -17,6 +18,7 @@ pub(crate) mod forwarding;
 mod http;
 mod jsonrpc;
 mod session;
+pub(crate) mod session_children;
 mod status;
 mod stdio;
 

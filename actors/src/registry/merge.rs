@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::draft::AuthKind;
 use crate::secrets::SecretBox;
-use crate::spec::{BackendAuth, BackendSpec, BackendTransport, SecretString, SpecOrigin};
+use crate::spec::{
+    BackendAuth, BackendSpec, BackendTransport, SecretString, SpecOrigin, StdioIsolation,
+};
 use crate::storage::backends::StoredBackend;
 
 /// The outcome of one merge.
@@ -96,6 +98,8 @@ pub(crate) fn to_spec(row: &StoredBackend, secrets: &SecretBox) -> Result<Backen
             u64::try_from(r.health_interval_s).unwrap_or(1).max(1),
         ),
         auth,
+        // Database backends are HTTP: isolation is a stdio setting.
+        isolation: StdioIsolation::Shared,
         origin: SpecOrigin::Database,
     })
 }

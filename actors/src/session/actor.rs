@@ -3,17 +3,24 @@
 //! ones. Ended sessions are handed to `ended` so their backend sessions get closed by someone
 //! who holds an HTTP client.
 //!
-//! Parent: started by the gateway wiring; restart policy: a restart keeps the store (it is
-//! shared), so no session is lost when the actor fails.
+//! Parent: `GatewaySupervisor`, which restarts it with backoff after a failure. The store and
+//! the `ended` channel belong to the supervisor, not to an incarnation, so a restart loses no
+//! session and no ended session's cleanup. [`SessionHandle`] reads the current incarnation from
+//! a `watch` the supervisor updates: while the actor is down, `create`/`end` answer
+//! [`SessionError::Unavailable`] at once, and lookups (a store read) keep working.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::store::{ClientSession, LookupError, SessionScope, SessionStore, now_ms};
+
+/// Upper bound for one `create`/`end` call: the actor only touches memory, so a call that takes
+/// longer means it is wedged, and the caller gets `Unavailable` instead of hanging.
+const CALL_BOUND: Duration = Duration::from_secs(5);
 
 /// Session limits (from `[mcp]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +28,17 @@ pub struct SessionLimits {
     pub idle_timeout: Duration,
     pub max_total: usize,
     pub max_per_user: usize,
+}
+
+impl Default for SessionLimits {
+    /// The configuration's defaults (`[mcp]` in config/authmcp-gateway.toml).
+    fn default() -> Self {
+        SessionLimits {
+            idle_timeout: Duration::from_secs(30 * 60),
+            max_total: 20_000,
+            max_per_user: 200,
+        }
+    }
 }
 
 /// What `initialize` asks for.
@@ -55,6 +73,9 @@ pub enum SessionMsg<U: Send + Sync + 'static> {
         reply: RpcReplyPort<Result<(), SessionError>>,
     },
     Reap,
+    /// Panic inside `handle`, to prove that supervision restarts the actor.
+    #[cfg(feature = "fault-injection")]
+    Panic,
 }
 
 pub struct SessionArgs<U: Send + Sync + 'static> {
@@ -116,6 +137,8 @@ impl<U: Send + Sync + 'static> Actor for SessionActor<U> {
                 let _ = reply.send(outcome);
             }
             SessionMsg::Reap => reap(state),
+            #[cfg(feature = "fault-injection")]
+            SessionMsg::Panic => panic!("Fault injection: session actor panicked on request."),
         }
         Ok(())
     }
@@ -198,37 +221,73 @@ fn new_session_id() -> String {
     )
 }
 
-/// The handle the web layer holds: lookups read the store directly; create/end are one call.
+/// The running incarnation, published by the supervisor; `None` while it is down.
+type Current<U> = watch::Sender<Option<ActorRef<SessionMsg<U>>>>;
+
+/// The handle the web layer holds: lookups read the store directly; create/end are one call to
+/// whichever incarnation currently runs. It stays valid across restarts of the actor.
 pub struct SessionHandle<U: Send + Sync + 'static> {
-    actor: ActorRef<SessionMsg<U>>,
+    current: Arc<Current<U>>,
     store: Arc<SessionStore<U>>,
 }
 
 impl<U: Send + Sync + 'static> Clone for SessionHandle<U> {
     fn clone(&self) -> Self {
         SessionHandle {
-            actor: self.actor.clone(),
+            current: self.current.clone(),
             store: self.store.clone(),
         }
     }
 }
 
 impl<U: Send + Sync + 'static> SessionHandle<U> {
-    /// Starts the actor; ended sessions arrive on the returned receiver.
-    pub async fn start(
+    /// An empty store with no actor yet: `create`/`end` answer `Unavailable` until
+    /// [`SessionHandle::spawn_actor`] runs one.
+    pub(crate) fn new() -> Self {
+        SessionHandle {
+            current: Arc::new(watch::Sender::new(None)),
+            store: Arc::new(SessionStore::default()),
+        }
+    }
+
+    /// Spawns an incarnation over this handle's store (linked to `supervisor` when given) and
+    /// publishes it; ended sessions go to `ended`.
+    pub(crate) async fn spawn_actor(
+        &self,
         limits: SessionLimits,
+        ended: mpsc::UnboundedSender<Arc<ClientSession<U>>>,
         log: slog::Logger,
-    ) -> Result<(Self, mpsc::UnboundedReceiver<Arc<ClientSession<U>>>), ractor::SpawnErr> {
-        let store = Arc::new(SessionStore::default());
-        let (ended, ended_rx) = mpsc::unbounded_channel();
+        supervisor: Option<ActorCell>,
+    ) -> Result<ActorRef<SessionMsg<U>>, ractor::SpawnErr> {
         let args = SessionArgs {
-            store: store.clone(),
+            store: self.store.clone(),
             limits,
             ended,
             log,
         };
-        let (actor, _join) = Actor::spawn(None, SessionActor::<U>::default(), args).await?;
-        Ok((SessionHandle { actor, store }, ended_rx))
+        let actor = SessionActor::<U>::default();
+        let (actor, _join) = match supervisor {
+            Some(supervisor) => Actor::spawn_linked(None, actor, args, supervisor).await?,
+            None => Actor::spawn(None, actor, args).await?,
+        };
+        self.current.send_replace(Some(actor.clone()));
+        Ok(actor)
+    }
+
+    /// Marks the actor as down (failed or stopped): calls answer `Unavailable` at once.
+    pub(crate) fn withdraw(&self) {
+        self.current.send_replace(None);
+    }
+
+    /// The running incarnation, `None` while it is being restarted. Changes on every restart
+    /// (a new `ActorRef`), so tests and monitors can wait on it instead of sleeping.
+    pub fn subscribe(&self) -> watch::Receiver<Option<ActorRef<SessionMsg<U>>>> {
+        self.current.subscribe()
+    }
+
+    /// Whether an incarnation is published (it may still have just failed).
+    pub fn is_running(&self) -> bool {
+        self.current.borrow().is_some()
     }
 
     pub fn get(&self, id: &str, user_id: i64) -> Result<Arc<ClientSession<U>>, LookupError> {
@@ -244,9 +303,9 @@ impl<U: Send + Sync + 'static> SessionHandle<U> {
     }
 
     pub async fn create(&self, new: NewSession) -> Result<Arc<ClientSession<U>>, SessionError> {
-        match self
-            .actor
-            .call(|reply| SessionMsg::Create(new, reply), None)
+        let actor = self.actor()?;
+        match actor
+            .call(|reply| SessionMsg::Create(new, reply), Some(CALL_BOUND))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
@@ -255,10 +314,13 @@ impl<U: Send + Sync + 'static> SessionHandle<U> {
     }
 
     pub async fn end(&self, id: &str, user_id: i64) -> Result<(), SessionError> {
+        let actor = self.actor()?;
         let id = id.to_string();
-        match self
-            .actor
-            .call(|reply| SessionMsg::End { id, user_id, reply }, None)
+        match actor
+            .call(
+                |reply| SessionMsg::End { id, user_id, reply },
+                Some(CALL_BOUND),
+            )
             .await
         {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
@@ -266,8 +328,17 @@ impl<U: Send + Sync + 'static> SessionHandle<U> {
         }
     }
 
-    /// Ends every session (shutdown) and stops the actor.
-    pub fn stop(&self) {
-        self.actor.stop(None);
+    /// Makes the running incarnation panic inside `handle`; false if none runs.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_panic(&self) -> bool {
+        self.actor()
+            .is_ok_and(|actor| actor.cast(SessionMsg::Panic).is_ok())
+    }
+
+    fn actor(&self) -> Result<ActorRef<SessionMsg<U>>, SessionError> {
+        self.current
+            .borrow()
+            .clone()
+            .ok_or(SessionError::Unavailable)
     }
 }

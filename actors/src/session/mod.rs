@@ -1,9 +1,11 @@
-//! Client sessions (legacy era): the SessionActor and the store it writes.
+//! Client sessions (legacy era): the SessionActor and the store it writes. The actor runs
+//! under `GatewaySupervisor` (see `crate::supervisor`); the web layer reaches it through the
+//! [`SessionHandle`] that `GatewayHandle::sessions` returns.
 
 mod actor;
 mod store;
 
-pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits};
+pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
 pub use store::{ClientSession, InFlight, LookupError, SessionScope, SessionStore};
 
 #[cfg(test)]

@@ -30,16 +30,20 @@ async fn start(
     SessionHandle<()>,
     tokio::sync::mpsc::UnboundedReceiver<std::sync::Arc<ClientSession<()>>>,
 ) {
-    SessionHandle::start(
-        SessionLimits {
-            idle_timeout: idle,
-            max_total,
-            max_per_user,
-        },
-        logger(),
-    )
-    .await
-    .unwrap()
+    // Unsupervised: these tests are about the actor's rules, not its restarts (the supervisor's
+    // tests cover those).
+    let sessions = SessionHandle::new();
+    let (ended, ended_rx) = tokio::sync::mpsc::unbounded_channel();
+    let limits = SessionLimits {
+        idle_timeout: idle,
+        max_total,
+        max_per_user,
+    };
+    sessions
+        .spawn_actor(limits, ended, logger(), None)
+        .await
+        .unwrap();
+    (sessions, ended_rx)
 }
 
 #[tokio::test]
@@ -101,4 +105,32 @@ async fn idle_sessions_are_reaped() {
         .unwrap();
     assert_eq!(gone.id, s.id);
     assert!(sessions.is_empty());
+}
+
+#[tokio::test]
+async fn without_a_running_actor_calls_answer_unavailable_and_lookups_still_work() {
+    let (sessions, _ended) = start(10, 10, Duration::from_secs(60)).await;
+    let kept = sessions.create(new(1)).await.unwrap();
+    // A published but dead incarnation (failed, not yet noticed by the supervisor) answers
+    // Unavailable without hanging.
+    let actor = sessions.subscribe().borrow().clone().unwrap();
+    actor
+        .stop_and_wait(None, Some(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.create(new(1)).await.err(),
+        Some(SessionError::Unavailable)
+    );
+    // Withdrawn (being restarted): the same, without even trying.
+    sessions.withdraw();
+    assert!(!sessions.is_running());
+    assert_eq!(
+        sessions.end(&kept.id, 1).await,
+        Err(SessionError::Unavailable)
+    );
+    assert!(
+        sessions.get(&kept.id, 1).is_ok(),
+        "the store outlives the actor"
+    );
 }

@@ -1,9 +1,14 @@
 //! `GatewaySupervisor`: the root of the actor tree.
 //!
-//! Children: `BackendSupervisor` (later issues add the session, rate-limit and audit actors).
-//! It holds the desired backend list, so when the `BackendSupervisor` fails it is restarted
-//! with backoff and rebuilds every backend from that list; meanwhile the status board still
-//! answers every reader. A child stopping during shutdown is expected and not restarted.
+//! Children: `BackendSupervisor` and `SessionActor` (later issues add the rate-limit and audit
+//! actors). Each is restarted with its own backoff when it fails or stops unasked:
+//! - it holds the desired backend list, so a restarted `BackendSupervisor` rebuilds every backend
+//!   from that list; meanwhile the status board still answers every reader;
+//! - it holds the session store, its limits and the `ended` channel, so a restarted
+//!   `SessionActor` finds every session where it was; meanwhile the `SessionHandle` answers
+//!   `create`/`end` with `Unavailable` and lookups keep working.
+//!
+//! A child stopping during shutdown is expected and not restarted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +16,23 @@ use std::time::Duration;
 use ractor::{
     Actor, ActorId, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort, SupervisionEvent,
 };
+use tokio::sync::mpsc;
 
 use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSupervisorMsg};
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
 use crate::backend::StatusBoard;
+use crate::session::{ClientSession, SessionHandle, SessionLimits, SessionMsg};
 use crate::spec::BackendSpec;
+use crate::upstream::UpstreamSession;
 
 /// How long shutdown waits for the backend supervisor (it bounds each backend itself).
 const BACKENDS_STOP_BOUND: Duration = Duration::from_secs(60);
+/// How long shutdown waits for the session actor (it only touches memory).
+const SESSIONS_STOP_BOUND: Duration = Duration::from_secs(5);
+
+pub(crate) type Sessions = SessionHandle<UpstreamSession>;
+pub(crate) type EndedSender = mpsc::UnboundedSender<Arc<ClientSession<UpstreamSession>>>;
 
 pub(crate) enum GatewayMsg {
     ApplyBackends(
@@ -27,6 +40,7 @@ pub(crate) enum GatewayMsg {
         RpcReplyPort<Result<ReloadOutcome, SupervisorError>>,
     ),
     RestartBackends,
+    RestartSessions,
     CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
@@ -35,7 +49,19 @@ pub(crate) enum GatewayMsg {
 pub(crate) struct GatewayArgs {
     pub specs: Vec<BackendSpec>,
     pub board: Arc<StatusBoard>,
+    pub sessions: Sessions,
+    pub session_limits: SessionLimits,
+    pub ended: EndedSender,
     pub log: slog::Logger,
+}
+
+/// What the supervisor keeps to restart the `SessionActor` without losing anything.
+struct SessionChild {
+    handle: Sessions,
+    limits: SessionLimits,
+    ended: EndedSender,
+    actor: Option<ActorRef<SessionMsg<UpstreamSession>>>,
+    backoff: Backoff,
 }
 
 pub(crate) struct GatewayState {
@@ -46,6 +72,7 @@ pub(crate) struct GatewayState {
     board: Arc<StatusBoard>,
     log: slog::Logger,
     backoff: Backoff,
+    sessions: SessionChild,
 }
 
 pub(crate) struct GatewaySupervisor;
@@ -67,9 +94,23 @@ impl Actor for GatewaySupervisor {
             board: args.board,
             log: args.log,
             backoff: Backoff::default(),
+            sessions: SessionChild {
+                handle: args.sessions,
+                limits: args.session_limits,
+                ended: args.ended,
+                actor: None,
+                backoff: Backoff::default(),
+            },
         };
         // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
-        state.start_backends(&myself).await?;
+        state.start_sessions(&myself).await?;
+        if let Err(error) = state.start_backends(&myself).await {
+            if let Some(sessions) = state.sessions.actor.take() {
+                sessions.stop(None);
+            }
+            state.sessions.handle.withdraw();
+            return Err(error);
+        }
         slog::info!(state.log, "Gateway supervisor started.";
             "backends" => state.desired.iter().filter(|s| s.enabled).count());
         Ok(state)
@@ -101,6 +142,15 @@ impl Actor for GatewaySupervisor {
                     slog::error!(state.log, "Could not restart the backend supervisor.";
                         "error" => %error);
                     state.schedule_restart(&myself);
+                }
+            }
+            GatewayMsg::RestartSessions => {
+                if state.sessions.actor.is_none()
+                    && let Err(error) = state.start_sessions(&myself).await
+                {
+                    slog::error!(state.log, "Could not restart the session actor.";
+                        "error" => %error);
+                    state.schedule_sessions_restart(&myself);
                 }
             }
             GatewayMsg::CheckNow(name, reply) => match &state.backends {
@@ -143,6 +193,16 @@ impl Actor for GatewaySupervisor {
             state.backends_id = None;
             slog::error!(state.log, "Backend supervisor failed; restarting it."; "error" => why);
             state.schedule_restart(&myself);
+        } else if state
+            .sessions
+            .actor
+            .as_ref()
+            .is_some_and(|a| a.get_id() == cell.get_id())
+        {
+            state.sessions.actor = None;
+            state.sessions.handle.withdraw();
+            slog::error!(state.log, "Session actor failed; restarting it (sessions are kept)."; "error" => why);
+            state.schedule_sessions_restart(&myself);
         }
         Ok(())
     }
@@ -152,6 +212,12 @@ impl Actor for GatewaySupervisor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        state.sessions.handle.withdraw();
+        if let Some(actor) = state.sessions.actor.take() {
+            let _ = actor
+                .stop_and_wait(Some("gateway shutdown".into()), Some(SESSIONS_STOP_BOUND))
+                .await;
+        }
         if let Some(backends) = state.backends.take() {
             state.backends_id = None;
             let _ = backends
@@ -183,10 +249,38 @@ impl GatewayState {
 
     fn schedule_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
         let delay = self.backoff.next_delay();
-        let myself = myself.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = myself.cast(GatewayMsg::RestartBackends);
-        });
+        cast_after(myself, delay, || GatewayMsg::RestartBackends);
     }
+
+    async fn start_sessions(
+        &mut self,
+        myself: &ActorRef<GatewayMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let child = &mut self.sessions;
+        let actor = child
+            .handle
+            .spawn_actor(
+                child.limits,
+                child.ended.clone(),
+                self.log.new(slog::o!("actor" => "sessions")),
+                Some(myself.get_cell()),
+            )
+            .await?;
+        child.actor = Some(actor);
+        child.backoff.mark_up();
+        Ok(())
+    }
+
+    fn schedule_sessions_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
+        let delay = self.sessions.backoff.next_delay();
+        cast_after(myself, delay, || GatewayMsg::RestartSessions);
+    }
+}
+
+fn cast_after(myself: &ActorRef<GatewayMsg>, delay: Duration, message: fn() -> GatewayMsg) {
+    let myself = myself.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = myself.cast(message());
+    });
 }

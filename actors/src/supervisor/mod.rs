@@ -1,13 +1,16 @@
 //! The supervision tree and its public handle.
 //!
 //! ```text
-//! GatewaySupervisor                 (root; restarts BackendSupervisor with backoff)
-//! └── BackendSupervisor             (diffs reloads; restarts failed BackendActors with backoff)
-//!     └── BackendActor × N          (thread-local, on one backend I/O thread)
+//! GatewaySupervisor                 (root; restarts each child with its own backoff)
+//! ├── BackendSupervisor             (diffs reloads; restarts failed BackendActors with backoff)
+//! │   └── BackendActor × N          (thread-local, on one backend I/O thread)
+//! └── SessionActor                  (client sessions; the store outlives it)
 //! ```
 //! [`GatewayHandle`] is what the root crate and the web crate hold: reloads and shutdown are
 //! messages to the root supervisor; statuses and tool lists are snapshot reads that never wait
-//! on an actor, so a backend being restarted can never make a caller hang.
+//! on an actor, so a backend being restarted can never make a caller hang. Its
+//! [`SessionHandle`] follows the SessionActor across restarts and answers `Unavailable` while
+//! it is down.
 
 mod backends;
 pub(crate) mod backoff;
@@ -20,9 +23,14 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::backend::{BackendCapabilities, BackendStatus, StatusBoard, ToolList};
+use crate::session::{ClientSession, SessionHandle, SessionLimits};
 use crate::spec::BackendSpec;
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamSession};
 use gateway::{GatewayArgs, GatewayMsg, GatewaySupervisor};
+
+/// Client sessions that ended (DELETE, eviction, idle expiry): whoever holds this closes their
+/// backend sessions (`Upstream::close`). It survives restarts of the SessionActor.
+pub type EndedSessions = tokio::sync::mpsc::UnboundedReceiver<Arc<ClientSession<UpstreamSession>>>;
 
 /// How long `shutdown` waits for the whole tree before giving up.
 const SHUTDOWN_BOUND: std::time::Duration = std::time::Duration::from_secs(90);
@@ -53,26 +61,56 @@ pub struct ReloadOutcome {
 pub struct GatewayHandle {
     gateway: ractor::ActorRef<GatewayMsg>,
     board: Arc<StatusBoard>,
+    sessions: SessionHandle<UpstreamSession>,
 }
 
 impl GatewayHandle {
-    /// Starts the tree. Returns once every supervisor and backend actor exists; backends
-    /// connect in the background (watch [`GatewayHandle::subscribe`]). The join handle ends
-    /// when the root supervisor has stopped.
+    /// Starts the tree with default session limits, dropping ended sessions (their backend
+    /// sessions are released when dropped). For tests about backends; the daemon uses
+    /// [`GatewayHandle::start_with_sessions`].
     pub async fn start(
         backends: Vec<BackendSpec>,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, tokio::task::JoinHandle<()>), SupervisorError> {
+        let (gateway, _ended, join) =
+            Self::start_with_sessions(backends, SessionLimits::default(), log).await?;
+        Ok((gateway, join))
+    }
+
+    /// Starts the tree. Returns once every supervisor, the session actor and every backend
+    /// actor exist; backends connect in the background (watch [`GatewayHandle::subscribe`]).
+    /// Ended client sessions arrive on the returned receiver. The join handle ends when the
+    /// root supervisor has stopped.
+    pub async fn start_with_sessions(
+        backends: Vec<BackendSpec>,
+        session_limits: SessionLimits,
+        log: slog::Logger,
+    ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
         let board = Arc::new(StatusBoard::default());
+        let sessions = SessionHandle::new();
+        let (ended, ended_rx) = tokio::sync::mpsc::unbounded_channel();
         let args = GatewayArgs {
             specs: backends,
             board: board.clone(),
+            sessions: sessions.clone(),
+            session_limits,
+            ended,
             log,
         };
         let (gateway, join) = Actor::spawn(None, GatewaySupervisor, args)
             .await
             .map_err(|e| SupervisorError::Spawn(e.to_string()))?;
-        Ok((GatewayHandle { gateway, board }, join))
+        let handle = GatewayHandle {
+            gateway,
+            board,
+            sessions,
+        };
+        Ok((handle, ended_rx, join))
+    }
+
+    /// The client sessions, served by the supervised SessionActor: valid across its restarts.
+    pub fn sessions(&self) -> &SessionHandle<UpstreamSession> {
+        &self.sessions
     }
 
     /// Reconciles the running backends with `desired` (disabled specs count as removed) and
@@ -143,6 +181,12 @@ impl GatewayHandle {
                 .await,
             Ok(ractor::rpc::CallResult::Success(true))
         )
+    }
+
+    /// Makes the SessionActor panic inside `handle`; false if it is not running.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_session_panic(&self) -> bool {
+        self.sessions.inject_panic()
     }
 
     /// Makes `backend`'s actor panic inside `handle`; false if no such running actor.

@@ -6,6 +6,7 @@
 //!         ├── Streamable HTTP: POST straight to the backend with this client session's own
 //!         │   backend session (Mcp-Session-Id); answer = JSON body or an SSE stream passed through
 //!         └── stdio: id rewritten → channel → backend thread → shared child → id restored
+//!             (`isolation = "per-session"`: → this client session's own child instead)
 //! ```
 //! Messages are bytes end to end: only the envelope is read (`RawValue`), ids are spliced in
 //! place, nothing is re-serialised. [`Upstream`] is cheap to clone and `Send + Sync`; get a
@@ -78,12 +79,20 @@ impl UpstreamSession {
         }
     }
 
-    /// The protocol version negotiated with the backend (stdio: the shared child's is not
-    /// known here; `None`).
+    /// The protocol version negotiated with the backend (stdio: a per-session child's; the
+    /// shared child's is not known here, `None`).
     pub fn protocol_version(&self) -> Option<&str> {
         match &self.kind {
             SessionKind::Http(session) => Some(&session.protocol_version),
-            SessionKind::Stdio(_) => None,
+            SessionKind::Stdio(session) => session.protocol_version(),
+        }
+    }
+
+    /// The process id of this session's own child (stdio, `isolation = "per-session"`).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.kind {
+            SessionKind::Http(_) => None,
+            SessionKind::Stdio(session) => session.pid(),
         }
     }
 }
@@ -149,7 +158,9 @@ impl Upstream {
 
     /// Opens this client session's connection to the backend. HTTP: `initialize` with the
     /// client's capabilities and the best version both sides support, then
-    /// `notifications/initialized`. stdio: nothing to do (one shared child).
+    /// `notifications/initialized`. stdio: nothing to do with one shared child; with
+    /// `isolation = "per-session"` a child of this session's own, initialized the same way as
+    /// an HTTP session (at `max_processes` children: `Unavailable` naming the limit).
     pub async fn open(
         &self,
         http: &awc::Client,
@@ -159,7 +170,7 @@ impl Upstream {
             BackendTransport::StreamableHttp { url } => {
                 SessionKind::Http(http::open(self, http, url, ctx).await?)
             }
-            BackendTransport::Stdio { .. } => SessionKind::Stdio(stdio::StdioSession::default()),
+            BackendTransport::Stdio { .. } => SessionKind::Stdio(stdio::open(self, ctx).await?),
             BackendTransport::Sse { .. } => return Err(self.sse_unsupported()),
         };
         Ok(UpstreamSession { kind })
@@ -206,12 +217,15 @@ impl Upstream {
     }
 
     /// Ends this client session's connection. HTTP: DELETE the backend session (best effort,
-    /// bounded); stdio: nothing (the shared child stays).
+    /// bounded); stdio: a per-session child is killed (its process group) and reaped before
+    /// this returns; the shared child stays.
     pub async fn close(&self, http: &awc::Client, session: UpstreamSession) {
-        if let (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) =
-            (&self.inner.spec.transport, session.kind)
-        {
-            http::close(self, http, url, s).await;
+        match (&self.inner.spec.transport, session.kind) {
+            (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) => {
+                http::close(self, http, url, s).await;
+            }
+            (_, SessionKind::Stdio(s)) => stdio::close(s).await,
+            _ => {}
         }
     }
 

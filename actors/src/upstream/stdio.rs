@@ -1,45 +1,152 @@
-//! Forwarding to a stdio backend's shared child, from any thread.
+//! Forwarding to a stdio backend's child, from any thread.
 //!
-//! Every client session shares one child, so client ids would collide: each request's id is
-//! replaced by a gateway-unique number before it leaves this thread, and the response's id is
-//! replaced by the client's original id (its exact bytes) when it comes back. The session
-//! remembers which client id maps to which rewritten id while the request is in flight, so a
-//! client's `notifications/cancelled` reaches the right request.
+//! By default every client session shares one child, so client ids would collide: each
+//! request's id is replaced by a gateway-unique number before it leaves this thread, and the
+//! response's id is replaced by the client's original id (its exact bytes) when it comes back.
+//! The session remembers which client id maps to which rewritten id while the request is in
+//! flight, so a client's `notifications/cancelled` reaches the right request.
+//!
+//! With `isolation = "per-session"`, `open` asks the backend thread for a child of this
+//! session's own and keeps its channel; messages then go there, rewritten the same way (the
+//! backend thread's forwarding loop is the same). Dropping the session (or `close`) ends that
+//! child. A session whose child is gone, or that was opened under the other isolation (a reload
+//! changed it), answers `SessionExpired`, so the caller opens a new one and retries once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::envelope::{CancelParams, Envelope, span_of, splice};
-use super::{Upstream, UpstreamError, UpstreamReply};
+use super::{ClientContext, Upstream, UpstreamError, UpstreamReply};
 use crate::backend::BackendError;
-use crate::backend::forwarding::StdioCommand;
+use crate::backend::forwarding::{StdioCommand, StdioCommandSender};
+use crate::backend::session_children::SessionChild;
+use crate::spec::StdioIsolation;
+
+/// Beyond the spec's timeout (which bounds `initialize`), time allowed to spawn a child.
+const OPEN_SLACK: Duration = Duration::from_secs(5);
+/// How long `close` waits for a per-session child to be killed and reaped.
+const CLOSE_BOUND: Duration = Duration::from_secs(10);
 
 /// Rewritten ids start far above the backend actor's own (which count from 1) and stay below
 /// 2^53, so JavaScript servers echo them exactly.
 const FIRST_FORWARDED_ID: u64 = 1 << 40;
 static NEXT_FORWARDED_ID: AtomicU64 = AtomicU64::new(FIRST_FORWARDED_ID);
 
-/// A client session's view of the shared child: its requests in flight.
+/// A client session's view of its stdio backend: its requests in flight, and its own child
+/// when the backend is per-session.
 #[derive(Debug, Default)]
 pub(super) struct StdioSession {
     /// The client's raw id → the rewritten id, while the request is in flight.
     in_flight: Mutex<HashMap<String, u64>>,
+    /// Per-session isolation: this session's child.
+    child: Option<SessionChild>,
 }
 
 impl StdioSession {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.pid)
+    }
+
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.child.as_ref().map(|c| c.protocol_version.as_str())
+    }
+
+    /// Where this session's messages go: its own child, or the shared one.
+    fn commands<'a>(
+        &'a self,
+        upstream: &'a Upstream,
+    ) -> Result<&'a StdioCommandSender, UpstreamError> {
+        match (upstream.spec().isolation, &self.child) {
+            (StdioIsolation::PerSession { .. }, Some(child)) => Ok(&child.commands),
+            (StdioIsolation::Shared, None) => upstream.inner.stdio.as_ref().ok_or_else(|| {
+                upstream.unavailable("its forwarding channel is missing (not a stdio backend)")
+            }),
+            // Opened under the other isolation (a reload changed it): open a new session.
+            _ => Err(UpstreamError::SessionExpired),
+        }
+    }
+
+    /// The backend thread could not write the message: its own child is gone (closed pipe, or
+    /// already known dead), so nothing reached it and a new session may take it; any other
+    /// failure may have happened after the child read it.
+    fn refused(&self, upstream: &Upstream, error: &BackendError) -> UpstreamError {
+        match error {
+            BackendError::Closed | BackendError::NotConnected if self.child.is_some() => {
+                UpstreamError::SessionExpired
+            }
+            other => upstream.unavailable(describe(other)),
+        }
+    }
+
+    /// A failed send: the per-session child is gone before this message was written, so the
+    /// caller may open a new one and send again; the shared child's actor is restarting.
+    fn send_failed(&self, upstream: &Upstream) -> UpstreamError {
+        if self.child.is_some() {
+            UpstreamError::SessionExpired
+        } else {
+            upstream.unavailable("its actor is restarting")
+        }
+    }
+}
+
+/// Opens a client session's view: nothing to do when shared; per-session, a child of its own,
+/// started and initialized (with the client's capabilities) by the backend thread.
+pub(super) async fn open(
+    upstream: &Upstream,
+    ctx: &ClientContext,
+) -> Result<StdioSession, UpstreamError> {
+    if upstream.spec().isolation == StdioIsolation::Shared {
+        return Ok(StdioSession::default());
+    }
+    let commands = upstream
+        .inner
+        .stdio
+        .as_ref()
+        .ok_or_else(|| upstream.unavailable("its forwarding channel is missing"))?;
+    let (reply, answer) = oneshot::channel();
+    commands
+        .send(StdioCommand::Open {
+            context: ctx.clone(),
+            reply,
+        })
+        .map_err(|_| upstream.unavailable("its actor is restarting"))?;
+    match tokio::time::timeout(upstream.timeout() + OPEN_SLACK, answer).await {
+        // Dropping `answer` tells the backend thread to kill the child it may still start.
+        Err(_) => Err(UpstreamError::Timeout(upstream.timeout())),
+        Ok(Err(_)) => Err(upstream.unavailable("it stopped before its child started")),
+        Ok(Ok(Err(BackendError::Timeout(bound)))) => Err(UpstreamError::Timeout(bound)),
+        Ok(Ok(Err(error))) => Err(upstream.unavailable(describe(&error))),
+        Ok(Ok(Ok(child))) => Ok(StdioSession {
+            child: Some(child),
+            ..StdioSession::default()
+        }),
+    }
+}
+
+/// Ends a per-session child (its process group killed and reaped) and waits until it is gone;
+/// a shared session has nothing to end.
+pub(super) async fn close(session: StdioSession) {
+    if let Some(child) = session.child {
+        let SessionChild { commands, done, .. } = child;
+        drop(commands);
+        let _ = tokio::time::timeout(CLOSE_BOUND, done).await;
+    }
 }
 
 /// Removes the in-flight entry and, unless the answer arrived, tells the backend thread to
 /// forget the waiter (and the child to cancel) — also when the caller's future is dropped.
 struct InFlight<'a> {
-    upstream: &'a Upstream,
+    commands: &'a StdioCommandSender,
     session: &'a StdioSession,
     client_id: String,
     id: u64,
@@ -54,10 +161,8 @@ impl Drop for InFlight<'_> {
                 in_flight.remove(&self.client_id);
             }
         }
-        if !self.answered
-            && let Some(commands) = &self.upstream.inner.stdio
-        {
-            let _ = commands.send(StdioCommand::Forget { id: self.id });
+        if !self.answered {
+            let _ = self.commands.send(StdioCommand::Forget { id: self.id });
         }
     }
 }
@@ -76,13 +181,11 @@ pub(super) async fn request(
     let client_id = client_id.get().to_owned();
     let id = NEXT_FORWARDED_ID.fetch_add(1, Ordering::Relaxed);
     let line = splice(&message, range, id.to_string().as_bytes());
-    let commands = upstream.inner.stdio.as_ref().ok_or_else(|| {
-        upstream.unavailable("its forwarding channel is missing (not a stdio backend)")
-    })?;
+    let commands = session.commands(upstream)?;
 
     session.lock().insert(client_id.clone(), id);
     let mut in_flight = InFlight {
-        upstream,
+        commands,
         session,
         client_id,
         id,
@@ -94,7 +197,7 @@ pub(super) async fn request(
         .is_err()
     {
         in_flight.answered = true;
-        return Err(upstream.unavailable("its actor is restarting"));
+        return Err(session.send_failed(upstream));
     }
     let outcome = tokio::time::timeout(upstream.timeout(), answer).await;
     let response = match outcome {
@@ -105,7 +208,7 @@ pub(super) async fn request(
         }
         Ok(Ok(Err(error))) => {
             in_flight.answered = true;
-            return Err(upstream.unavailable(describe(&error)));
+            return Err(session.refused(upstream, &error));
         }
         Ok(Ok(Ok(response))) => response,
     };
@@ -128,7 +231,8 @@ pub(super) async fn notify(
     let envelope = Envelope::parse(&message).map_err(|e| upstream.protocol(e))?;
     let method = envelope.method_name();
     let line = match method.as_deref() {
-        // The shared child was initialised by the gateway long ago.
+        // The gateway initialised the child itself (the shared one long ago, a per-session one
+        // in `open`).
         Some("notifications/initialized") => return Ok(()),
         Some("notifications/cancelled") => match rewrite_cancelled(&message, &envelope, session) {
             Some(line) => line,
@@ -138,15 +242,11 @@ pub(super) async fn notify(
         Some(_) => message.to_vec(),
         None => return Err(upstream.protocol("the message to forward is not a notification")),
     };
-    let commands = upstream
-        .inner
-        .stdio
-        .as_ref()
-        .ok_or_else(|| upstream.unavailable("its forwarding channel is missing"))?;
+    let commands = session.commands(upstream)?;
     let (reply, answer) = oneshot::channel();
     commands
         .send(StdioCommand::Notify { line, reply })
-        .map_err(|_| upstream.unavailable("its actor is restarting"))?;
+        .map_err(|_| session.send_failed(upstream))?;
     match tokio::time::timeout(upstream.timeout(), answer).await {
         Err(_) => Err(UpstreamError::Timeout(upstream.timeout())),
         Ok(Err(_)) => Err(upstream.unavailable("it stopped")),
