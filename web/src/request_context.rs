@@ -67,11 +67,12 @@ pub async fn request_context(
     let status = response.status().as_u16();
     let client = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    // Health probes run every few seconds; keep them out of the INFO log.
-    if path.starts_with("/health") && status < 400 {
+    // Successful requests are the bulk of the traffic (and MCP calls get their own audit
+    // trail): DEBUG. Failures are what an operator looks for: INFO.
+    if status < 400 {
         slog::debug!(log, "Request served."; "method" => method, "path" => path, "status" => status, "client_ip" => client, "elapsed_ms" => elapsed_ms);
     } else {
-        slog::info!(log, "Request served."; "method" => method, "path" => path, "status" => status, "client_ip" => client, "elapsed_ms" => elapsed_ms);
+        slog::info!(log, "Request failed."; "method" => method, "path" => path, "status" => status, "client_ip" => client, "elapsed_ms" => elapsed_ms);
     }
     Ok(response)
 }

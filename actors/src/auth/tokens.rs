@@ -66,6 +66,19 @@ pub struct TokenKeys {
     refresh_audience: String,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    /// Built once: verification runs on every request.
+    access_validation: Validation,
+    refresh_validation: Validation,
+}
+
+/// HS256 only; issuer, audience, expiry and subject required.
+fn validation(issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 30;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation
 }
 
 impl TokenKeys {
@@ -77,11 +90,15 @@ impl TokenKeys {
         refresh_ttl: Duration,
     ) -> Self {
         let issuer = public_url.trim_end_matches('/').to_string();
+        let access_audience = format!("{issuer}/mcp");
+        let refresh_audience = format!("{issuer}/auth/refresh");
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
-            access_audience: format!("{issuer}/mcp"),
-            refresh_audience: format!("{issuer}/auth/refresh"),
+            access_validation: validation(&issuer, &access_audience),
+            refresh_validation: validation(&issuer, &refresh_audience),
+            access_audience,
+            refresh_audience,
             issuer,
             access_ttl,
             refresh_ttl,
@@ -127,17 +144,12 @@ impl TokenKeys {
 
     /// Checks signature, algorithm (HS256 only), issuer, audience, expiry and kind.
     pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Claims, TokenError> {
-        let audience = match kind {
-            TokenKind::Access => &self.access_audience,
-            TokenKind::Refresh => &self.refresh_audience,
+        let validation = match kind {
+            TokenKind::Access => &self.access_validation,
+            TokenKind::Refresh => &self.refresh_validation,
         };
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data =
-            decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
+            decode::<Claims>(token, &self.decoding, validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 other => TokenError::Invalid(describe(other)),
             })?;
@@ -171,9 +183,15 @@ fn unix_now() -> u64 {
 
 /// 128 random bits, hex: token ids, request ids, setup tokens.
 pub fn random_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(32);
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 #[cfg(test)]
