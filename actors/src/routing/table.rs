@@ -1,7 +1,9 @@
 //! Building the table and serving pages from it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -68,7 +70,7 @@ pub struct Collision {
     pub loser: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListKind {
     Tools,
     Prompts,
@@ -117,6 +119,8 @@ pub struct RoutingTable {
     pub resource_templates: Catalog,
     templates: Vec<(UriTemplate, Route)>,
     pub collisions: Vec<Collision>,
+    /// Rendered pages of this table, by (kind, start, page size).
+    pages: Mutex<HashMap<(ListKind, usize, usize), Bytes>>,
 }
 
 impl RoutingTable {
@@ -204,12 +208,13 @@ impl RoutingTable {
     }
 
     /// A list result page: `{"<member>":[…],"nextCursor":"…"}`. `None` cursor = first page.
+    /// Rendered once per table and page, then shared: a large list costs no copy per request.
     pub fn page(
         &self,
         kind: ListKind,
         cursor: Option<&str>,
         page_size: usize,
-    ) -> Result<String, BadCursor> {
+    ) -> Result<Bytes, BadCursor> {
         let items = &self.catalog(kind).items;
         let start = match cursor {
             None => 0,
@@ -217,6 +222,21 @@ impl RoutingTable {
                 .filter(|&o| o <= items.len())
                 .ok_or(BadCursor)?,
         };
+        let key = (kind, start, page_size);
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(page) = pages.get(&key) {
+            return Ok(page.clone());
+        }
+        let page = Bytes::from(self.render(kind, start, page_size));
+        // Bounded: a client walking odd cursors cannot grow this without limit.
+        if pages.len() < 256 {
+            pages.insert(key, page.clone());
+        }
+        Ok(page)
+    }
+
+    fn render(&self, kind: ListKind, start: usize, page_size: usize) -> String {
+        let items = &self.catalog(kind).items;
         let end = (start + page_size.max(1)).min(items.len());
         let mut out = String::with_capacity(
             32 + items[start..end]
@@ -240,7 +260,7 @@ impl RoutingTable {
             out.push('"');
         }
         out.push('}');
-        Ok(out)
+        out
     }
 }
 
@@ -409,7 +429,7 @@ mod tests {
         let mut seen = Vec::new();
         loop {
             let page: serde_json::Value =
-                serde_json::from_str(&table.page(ListKind::Tools, cursor.as_deref(), 2).unwrap())
+                serde_json::from_slice(&table.page(ListKind::Tools, cursor.as_deref(), 2).unwrap())
                     .unwrap();
             seen.extend(
                 page["tools"]
@@ -450,7 +470,7 @@ mod tests {
         );
         assert!(table.route_uri("other://x").is_none());
         let page = table.page(ListKind::ResourceTemplates, None, 10).unwrap();
-        assert!(page.starts_with(r#"{"resourceTemplates":[{"uriTemplate""#));
+        assert!(page.starts_with(br#"{"resourceTemplates":[{"uriTemplate""#));
     }
 
     #[test]

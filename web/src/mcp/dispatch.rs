@@ -24,6 +24,7 @@ pub async fn single(
 ) -> HttpResponse {
     match answer(state, http, session, &message).await {
         Answer::Json(body) => reply::json(body),
+        Answer::JsonParts(parts) => reply::json_parts(parts),
         Answer::Stream(stream) => reply::sse(stream),
         Answer::Accepted => reply::accepted(),
     }
@@ -61,6 +62,7 @@ pub async fn batch(
             }
             Ok(message) => match answer(state, http, session, &message).await {
                 Answer::Json(body) => responses.push(body),
+                Answer::JsonParts(parts) => responses.push(parts.concat().into()),
                 // In a batch only the final response of a stream is kept.
                 Answer::Stream(stream) => {
                     if let Some(last) = stream.collect::<Vec<_>>().await.pop() {
@@ -245,7 +247,11 @@ fn list_page(
         }
     };
     match table.page(kind, cursor.as_deref(), page_size) {
-        Ok(result) => Answer::Json(result_response(id, &result)),
+        // The page is shared, not copied: the response is written as three pieces.
+        Ok(page) => {
+            let head = format!(r#"{{"jsonrpc":"2.0","id":{},"result":"#, id.get());
+            Answer::JsonParts(vec![Bytes::from(head), page, Bytes::from_static(b"}")])
+        }
         Err(_) => error(
             Some(id),
             ErrorCode::InvalidParams,

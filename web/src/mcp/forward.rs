@@ -19,6 +19,8 @@ use crate::state::AppState;
 /// What a request produced, before it becomes an HTTP response (or a batch element).
 pub enum Answer {
     Json(Bytes),
+    /// One JSON body written as consecutive pieces (shared pre-rendered parts, no copy).
+    JsonParts(Vec<Bytes>),
     /// JSON-RPC messages in order; the last is the response.
     Stream(LocalBoxStream<'static, Bytes>),
     Accepted,

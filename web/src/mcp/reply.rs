@@ -17,6 +17,15 @@ pub fn json(body: Bytes) -> HttpResponse {
         .body(body)
 }
 
+/// A JSON body from pieces, with its Content-Length, without joining them.
+pub fn json_parts(parts: Vec<Bytes>) -> HttpResponse {
+    let len = parts.iter().map(|p| p.len() as u64).sum();
+    let stream = futures_util::stream::iter(parts.into_iter().map(Ok::<_, actix_web::Error>));
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(actix_web::body::SizedStream::new(len, stream))
+}
+
 pub fn accepted() -> HttpResponse {
     HttpResponse::Accepted().finish()
 }
