@@ -11,25 +11,13 @@ pub struct Raw {
 }
 
 impl Raw {
-    /// The JSON-RPC messages in the body: a JSON document, or the `data:` lines of an SSE stream.
+    /// The JSON-RPC messages in the body, parsed.
     pub fn messages(&self) -> Vec<Value> {
-        let content_type = self
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if content_type.starts_with("text/event-stream") {
-            self.body
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| serde_json::from_str(d.trim()).expect("SSE data is JSON"))
-                .collect()
-        } else if self.body.is_empty() {
-            Vec::new()
-        } else {
-            vec![serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))]
-        }
+        self.messages_raw()
+            .iter()
+            .filter(|m| !m.is_empty())
+            .map(|m| serde_json::from_str(m).unwrap_or_else(|e| panic!("{e}: {m}")))
+            .collect()
     }
 
     /// The JSON-RPC messages exactly as sent (no parsing: to check bytes survive).

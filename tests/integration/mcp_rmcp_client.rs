@@ -141,8 +141,9 @@ async fn the_rmcp_client_uses_every_feature_through_the_gateway() {
     gw.stop().await.unwrap();
 }
 
-#[actix_rt::test]
-async fn big_integers_key_order_and_unknown_fields_survive_the_round_trip() {
+/// A gateway in front of one rich fixture (unprefixed names), a user, and an initialized raw
+/// client, returned once the routing table lists the backend's tools.
+async fn rich_gateway(user: &str) -> (HttpFixture, TestGateway, McpClient, String) {
     let rich = HttpFixture::start_with(0, 1, &["--rich"]);
     let config = format!(
         "[[backends]]\nname = \"rich\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
@@ -153,20 +154,30 @@ async fn big_integers_key_order_and_unknown_fields_survive_the_round_trip() {
         s.len() == 1 && s[0].state == BackendState::Online
     })
     .await;
-    create_user(&gw, "bytes", Role::User);
-    let token = login(&gw, "bytes").await;
+    create_user(&gw, user, Role::User);
+    let token = login(&gw, user).await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    let listed = loop {
+    loop {
         client.initialize("2025-06-18").await;
         let reply = client
             .post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, &[])
             .await;
-        if reply.body.contains("\"big\"") || tokio::time::Instant::now() > deadline {
-            break reply.body;
+        if reply.body.contains("\"big\"") {
+            return (rich, gw, client, reply.body);
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rich tools never appeared: {}",
+            reply.body
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    }
+}
+
+#[actix_rt::test]
+async fn big_integers_key_order_and_unknown_fields_survive_the_round_trip() {
+    let (_rich, gw, client, listed) = rich_gateway("bytes").await;
     assert!(
         listed.contains(r#""x-custom":{"b":1,"a":2}"#),
         "unknown field or its key order lost: {listed}"
@@ -193,30 +204,10 @@ async fn big_integers_key_order_and_unknown_fields_survive_the_round_trip() {
 
 #[actix_rt::test]
 async fn idempotent_tools_get_an_idempotency_key_that_the_client_may_set() {
-    let rich = HttpFixture::start_with(0, 1, &["--rich"]);
-    let config = format!(
-        "[[backends]]\nname = \"rich\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
-        rich.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
-    create_user(&gw, "idem", Role::User);
-    let token = login(&gw, "idem").await;
-    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    let reply = loop {
-        client.initialize("2025-06-18").await;
-        let reply = client
-            .request(1, "tools/call", json!({"name":"args","arguments":{"x":1}}))
-            .await;
-        if reply.get("result").is_some() || tokio::time::Instant::now() > deadline {
-            break reply;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let (_rich, gw, client, _) = rich_gateway("idem").await;
+    let reply = client
+        .request(1, "tools/call", json!({"name":"args","arguments":{"x":1}}))
+        .await;
     let sent = &reply["result"]["structuredContent"]["arguments"];
     assert_eq!(sent["x"], 1);
     assert_eq!(
