@@ -527,7 +527,13 @@ async fn main() {
             let router = axum::Router::new().nest_service("/mcp", service);
             serve_http(options.port, router).await;
         }
-        "sse" => serve_http(options.port, legacy_sse::router(fixture, options.endpoint_base)).await,
+        "sse" => {
+            serve_http(
+                options.port,
+                legacy_sse::router(fixture, options.endpoint_base),
+            )
+            .await
+        }
         other => {
             eprintln!("mcp_fixture_server: unknown mode `{other}` (use stdio, http or sse)");
             std::process::exit(2);

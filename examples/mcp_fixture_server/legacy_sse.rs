@@ -5,7 +5,8 @@
 //! `<endpoint-base>/messages?…` to test origin checks), then carries every line the server
 //! writes as `event: message`. `POST /messages?sessionId=<id>` writes the body into the pipe
 //! and answers 202; 404 for an unknown session. The session ends when its stream is dropped.
-//! `GET /stats` → `{"open": n, "opened": n, "posts": n}` so tests can count sessions.
+//! `GET /stats` → `{"open": n, "opened": n, "posts": n, "authorization": {"get": …, "post": …}}`
+//! so tests can count sessions and see the last `Authorization` header each route received.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use rmcp::ServiceExt;
@@ -30,9 +31,19 @@ struct Shared {
     sessions: Mutex<HashMap<String, Pipe>>,
     opened: AtomicUsize,
     posts: AtomicUsize,
+    /// The last `Authorization` header seen by `GET /sse` and by `POST /messages`.
+    authorization: Mutex<[Option<String>; 2]>,
 }
 
 impl Shared {
+    fn note_authorization(&self, route: usize, headers: &HeaderMap) {
+        let value = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        self.authorization.lock().unwrap_or_else(|p| p.into_inner())[route] = value;
+    }
+
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pipe>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -57,6 +68,7 @@ pub fn router(fixture: Fixture, endpoint_base: String) -> axum::Router {
         sessions: Mutex::default(),
         opened: AtomicUsize::new(0),
         posts: AtomicUsize::new(0),
+        authorization: Mutex::default(),
     });
     axum::Router::new()
         .route("/sse", get(open_stream))
@@ -67,7 +79,9 @@ pub fn router(fixture: Fixture, endpoint_base: String) -> axum::Router {
 
 async fn open_stream(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    shared.note_authorization(0, &headers);
     let number = shared.opened.fetch_add(1, Ordering::SeqCst) + 1;
     let id = format!("session-{number}");
     let (server_side, client_side) = tokio::io::duplex(1 << 20);
@@ -112,9 +126,11 @@ async fn open_stream(
 async fn receive(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
     shared.posts.fetch_add(1, Ordering::SeqCst);
+    shared.note_authorization(1, &headers);
     let pipe = query
         .get("sessionId")
         .and_then(|id| shared.sessions().get(id).cloned());
@@ -135,9 +151,15 @@ async fn receive(
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> axum::Json<serde_json::Value> {
+    let authorization = shared
+        .authorization
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     axum::Json(serde_json::json!({
         "open": shared.sessions().len(),
         "opened": shared.opened.load(Ordering::SeqCst),
         "posts": shared.posts.load(Ordering::SeqCst),
+        "authorization": {"get": authorization[0], "post": authorization[1]},
     }))
 }

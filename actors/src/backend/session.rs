@@ -17,8 +17,8 @@ use super::capabilities::{
 };
 use super::error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
 use super::http::{HttpTransport, ListenEnd};
-use super::sse::SseTransport;
 use super::jsonrpc::{Response, encode};
+use super::sse::SseTransport;
 use super::status::now_ms;
 use super::stdio::{StdioLink, StdioTransport};
 use crate::spec::{BackendSpec, BackendTransport};

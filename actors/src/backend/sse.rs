@@ -25,7 +25,10 @@ pub(crate) struct SseTransport {
     client: awc::Client,
     url: url::Url,
     timeout: Duration,
-    auth: Option<(awc::http::header::HeaderName, awc::http::header::HeaderValue)>,
+    auth: Option<(
+        awc::http::header::HeaderName,
+        awc::http::header::HeaderValue,
+    )>,
     link: OnceCell<SseLink>,
     /// Wakes `closed` once the link exists.
     connected: Notify,
@@ -130,8 +133,12 @@ impl SseTransport {
     pub async fn notify(&self, method: &str) -> Result<(), BackendError> {
         let deadline = Instant::now() + self.timeout;
         let link = self.link().await?;
-        link.post(&self.client, Bytes::from(encode(None, method, None)), deadline)
-            .await
+        link.post(
+            &self.client,
+            Bytes::from(encode(None, method, None)),
+            deadline,
+        )
+        .await
     }
 
     /// Resolves when the event stream has ended (never before it was opened).

@@ -38,7 +38,15 @@ pub(super) async fn open(
     ctx: &ClientContext,
 ) -> Result<HttpSession, UpstreamError> {
     let deadline = Instant::now() + upstream.timeout();
-    let response = post(upstream, client, url, None, initialize_message(ctx), deadline).await?;
+    let response = post(
+        upstream,
+        client,
+        url,
+        None,
+        initialize_message(ctx),
+        deadline,
+    )
+    .await?;
     let session_id = response
         .headers()
         .get(SESSION_HEADER)
@@ -237,7 +245,10 @@ async fn last_message(upstream: &Upstream, reply: UpstreamReply) -> Result<Bytes
 }
 
 /// The version the backend chose at `initialize`, if we speak it.
-pub(super) fn negotiated_version(upstream: &Upstream, answer: &[u8]) -> Result<String, UpstreamError> {
+pub(super) fn negotiated_version(
+    upstream: &Upstream,
+    answer: &[u8],
+) -> Result<String, UpstreamError> {
     #[derive(Deserialize)]
     struct Initialized {
         #[serde(rename = "protocolVersion")]

@@ -179,7 +179,9 @@ impl Upstream {
                 SessionKind::Http(http::open(self, http, url, ctx).await?)
             }
             BackendTransport::Stdio { .. } => SessionKind::Stdio(stdio::open(self, ctx).await?),
-            BackendTransport::Sse { url } => SessionKind::Sse(sse_session::open(self, url, ctx).await?),
+            BackendTransport::Sse { url } => {
+                SessionKind::Sse(sse_session::open(self, url, ctx).await?)
+            }
         };
         Ok(UpstreamSession { kind })
     }

@@ -74,8 +74,14 @@ mod tests {
     #[test]
     fn relative_and_same_origin_endpoints_resolve() {
         let cases = [
-            ("/messages?sessionId=abc", "http://127.0.0.1:8080/messages?sessionId=abc"),
-            ("messages?sessionId=abc", "http://127.0.0.1:8080/mcp/messages?sessionId=abc"),
+            (
+                "/messages?sessionId=abc",
+                "http://127.0.0.1:8080/messages?sessionId=abc",
+            ),
+            (
+                "messages?sessionId=abc",
+                "http://127.0.0.1:8080/mcp/messages?sessionId=abc",
+            ),
             (
                 " http://127.0.0.1:8080/m?s=1\n",
                 "http://127.0.0.1:8080/m?s=1",
@@ -110,9 +116,13 @@ mod tests {
     #[tokio::test]
     async fn events_after_the_endpoint_are_kept() {
         let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(Bytes::from_static(b": hello\n\nevent: endpoint\ndata: /m?s=1\n")),
+            Ok(Bytes::from_static(
+                b": hello\n\nevent: endpoint\ndata: /m?s=1\n",
+            )),
             Ok(Bytes::from_static(b"\nevent: message\ndata: {}\n\n")),
-            Ok(Bytes::from_static(b"event: endpoint\ndata: /n\n\nevent: message\ndata: []\n\n")),
+            Ok(Bytes::from_static(
+                b"event: endpoint\ndata: /n\n\nevent: message\ndata: []\n\n",
+            )),
         ];
         let mut body = futures_util::stream::iter(chunks);
         let mut parser = SseParser::default();

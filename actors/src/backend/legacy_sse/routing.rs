@@ -118,7 +118,12 @@ impl Routes {
         }
         let token = progress_token(&envelope);
         let target = token
-            .and_then(|t| table.waiters.iter().find(|w| w.progress.as_ref() == Some(&t)))
+            .and_then(|t| {
+                table
+                    .waiters
+                    .iter()
+                    .find(|w| w.progress.as_ref() == Some(&t))
+            })
             .or_else(|| table.waiters.first());
         match target {
             Some(waiter) => {
@@ -197,7 +202,9 @@ mod tests {
         );
         assert!(
             routes
-                .route(Bytes::from_static(br#"{"jsonrpc":"2.0","id":"b","result":{}}"#))
+                .route(Bytes::from_static(
+                    br#"{"jsonrpc":"2.0","id":"b","result":{}}"#
+                ))
                 .is_none()
         );
         assert!(matches!(next(&mut b), Some(Delivery::Response(_))));
@@ -205,7 +212,9 @@ mod tests {
         // A response nobody waits for is dropped, not handed back.
         assert!(
             routes
-                .route(Bytes::from_static(br#"{"jsonrpc":"2.0","id":9,"result":{}}"#))
+                .route(Bytes::from_static(
+                    br#"{"jsonrpc":"2.0","id":9,"result":{}}"#
+                ))
                 .is_none()
         );
     }
