@@ -3,6 +3,7 @@
 //! ```text
 //! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid]
 //! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response]
+//! mcp_fixture_server sse   [--port N] [--tools N] [--page-size N] [--rich] [--endpoint-base URL]
 //! ```
 //! Tools: `echo` (returns `text`), `add` (`a` + `b`), `slow` (sleeps `ms`), then `extra_4` …
 //! up to `--tools N` in all (env `FIXTURE_TOOLS`), so tests can tell backends apart.
@@ -18,8 +19,10 @@
 //! initialized with (to tell per-session children apart).
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
 //! one on stderr before serving, as some real servers do. HTTP mode serves Streamable HTTP at
-//! `127.0.0.1:N/mcp` and prints exactly `LISTENING <port>` once bound. Both modes exit when
-//! stdin closes, so a test that dies leaves no server behind.
+//! `127.0.0.1:N/mcp` and prints exactly `LISTENING <port>` once bound. SSE mode serves the
+//! legacy HTTP+SSE transport (`GET /sse`, `POST /messages`; see `legacy_sse.rs`) the same way;
+//! `--endpoint-base` makes its `endpoint` event point elsewhere. Every mode exits when stdin
+//! closes, so a test that dies leaves no server behind.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -36,6 +39,9 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::json;
+
+#[path = "mcp_fixture_server/legacy_sse.rs"]
+mod legacy_sse;
 
 #[derive(Clone)]
 struct Fixture {
@@ -415,13 +421,15 @@ struct Options {
     rich: bool,
     pid: bool,
     json_response: bool,
+    /// SSE mode: prefix of the `endpoint` event's URI (default: none, a relative path).
+    endpoint_base: String,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let mode = args
         .next()
-        .ok_or("usage: mcp_fixture_server stdio|http [options]")?;
+        .ok_or("usage: mcp_fixture_server stdio|http|sse [options]")?;
     let mut options = Options {
         mode,
         port: 0,
@@ -434,6 +442,7 @@ fn parse_options() -> Result<Options, String> {
         rich: false,
         pid: false,
         json_response: false,
+        endpoint_base: String::new(),
     };
     while let Some(flag) = args.next() {
         let mut number = |name: &str| -> Result<usize, String> {
@@ -451,6 +460,9 @@ fn parse_options() -> Result<Options, String> {
             "--rich" => options.rich = true,
             "--pid" => options.pid = true,
             "--json-response" => options.json_response = true,
+            "--endpoint-base" => {
+                options.endpoint_base = args.next().ok_or("--endpoint-base needs a URL")?;
+            }
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -513,28 +525,37 @@ async fn main() {
             let service: StreamableHttpService<Fixture, LocalSessionManager> =
                 StreamableHttpService::new(move || Ok(fixture.clone()), Default::default(), config);
             let router = axum::Router::new().nest_service("/mcp", service);
-            let listener = match tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await {
-                Ok(listener) => listener,
-                Err(error) => {
-                    eprintln!(
-                        "mcp_fixture_server: cannot bind port {}: {error}",
-                        options.port
-                    );
-                    std::process::exit(1);
-                }
-            };
-            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            println!("LISTENING {port}");
-            let _ = std::io::stdout().flush();
-            exit_when_stdin_closes();
-            if let Err(error) = axum::serve(listener, router).await {
-                eprintln!("mcp_fixture_server: {error}");
-                std::process::exit(1);
-            }
+            serve_http(options.port, router).await;
+        }
+        "sse" => {
+            serve_http(
+                options.port,
+                legacy_sse::router(fixture, options.endpoint_base),
+            )
+            .await
         }
         other => {
-            eprintln!("mcp_fixture_server: unknown mode `{other}` (use stdio or http)");
+            eprintln!("mcp_fixture_server: unknown mode `{other}` (use stdio, http or sse)");
             std::process::exit(2);
         }
+    }
+}
+
+/// Binds 127.0.0.1:`port`, prints `LISTENING <port>`, serves until stdin closes.
+async fn serve_http(port: u16, router: axum::Router) {
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("mcp_fixture_server: cannot bind port {port}: {error}");
+            std::process::exit(1);
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    println!("LISTENING {port}");
+    let _ = std::io::stdout().flush();
+    exit_when_stdin_closes();
+    if let Err(error) = axum::serve(listener, router).await {
+        eprintln!("mcp_fixture_server: {error}");
+        std::process::exit(1);
     }
 }

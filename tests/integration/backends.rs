@@ -244,7 +244,10 @@ async fn backends_that_cannot_start_report_clear_errors() {
         "command `/nonexistent/mcp-server-xyz` was not found (check the path or PATH)"
     );
     assert_eq!(error("exits"), "the backend process exited with code 3");
-    assert_eq!(error("legacy"), "sse transport is not supported yet");
+    assert_eq!(
+        error("legacy"),
+        "could not connect to the backend: connection refused"
+    );
     gateway.shutdown().await;
 }
 

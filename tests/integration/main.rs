@@ -10,6 +10,7 @@ mod fixture;
 mod gateway_http;
 mod harness;
 mod http;
+mod legacy_sse;
 mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;

@@ -111,10 +111,6 @@ impl Driver {
                     }
                     self.publish_offline(&end.error);
                 }
-                Err(BackendError::SseUnsupported) => {
-                    self.publish_offline(&BackendError::SseUnsupported);
-                    return std::future::pending().await;
-                }
                 Err(error) => {
                     self.close(slot).await;
                     self.publish_offline(&error);

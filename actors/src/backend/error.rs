@@ -38,8 +38,11 @@ pub enum BackendError {
     NotConnected,
     #[error("https backends need TLS support, which this build lacks")]
     TlsUnsupported,
-    #[error("sse transport is not supported yet")]
-    SseUnsupported,
+    #[error(
+        "the backend's `endpoint` event points to another origin ({0}); the gateway only posts \
+         to the origin of the configured SSE URL"
+    )]
+    ForeignEndpoint(String),
     #[error(
         "all {0} per-session processes of this backend are in use (max_processes = {0}); \
          end another session or raise max_processes"

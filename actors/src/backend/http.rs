@@ -19,9 +19,8 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
-use super::capabilities::is_list_changed;
 use super::error::BackendError;
-use super::jsonrpc::{Envelope, Response, SseEvent, SseParser, answer_server_request};
+use super::jsonrpc::{Envelope, Response, SseEvent, SseParser, on_backend_message};
 use crate::spec::BackendSpec;
 
 const SESSION_HEADER: &str = "Mcp-Session-Id";
@@ -197,26 +196,10 @@ impl HttpTransport {
 
     /// A message the backend sent on its own: answer its requests, note list changes.
     async fn handle_backend_message(&self, data: &[u8]) {
-        let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(data) else {
-            slog::debug!(self.log, "Skipped a backend event that is not JSON-RPC.";
-                "bytes" => data.len());
-            return;
-        };
-        match (envelope.method.as_deref(), envelope.id) {
-            (Some(method), Some(id)) => {
-                let answer = answer_server_request(id, method);
-                if let Err(error) = self.send_reply(answer).await {
-                    slog::debug!(self.log, "Could not answer a backend request.";
-                        "method" => method, "error" => %error);
-                }
-            }
-            (Some(method), None) => {
-                if is_list_changed(method) {
-                    self.lists_changed.notify_one();
-                }
-                slog::debug!(self.log, "Received a backend notification."; "method" => method);
-            }
-            _ => slog::debug!(self.log, "Dropped a response nobody waits for."),
+        if let Some(answer) = on_backend_message(data, &self.lists_changed, &self.log)
+            && let Err(error) = self.send_reply(answer).await
+        {
+            slog::debug!(self.log, "Could not answer a backend request."; "error" => %error);
         }
     }
 
@@ -296,7 +279,7 @@ impl HttpTransport {
 }
 
 /// Whether an SSE event carries a JSON-RPC message (priming events have empty data).
-fn is_message(event: &SseEvent) -> bool {
+pub(super) fn is_message(event: &SseEvent) -> bool {
     (event.event.is_empty() || event.event == "message") && !event.data.is_empty()
 }
 
@@ -316,7 +299,7 @@ fn find_response(bytes: &[u8], expect_id: u64) -> Option<Response> {
     matches(&message).then_some(Response(message))
 }
 
-fn send_error(error: SendRequestError) -> BackendError {
+pub(super) fn send_error(error: SendRequestError) -> BackendError {
     match error {
         SendRequestError::Connect(ConnectError::SslIsNotSupported) => BackendError::TlsUnsupported,
         SendRequestError::Connect(ConnectError::Io(io)) => BackendError::Connect(describe_io(&io)),

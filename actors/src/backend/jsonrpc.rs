@@ -70,6 +70,34 @@ pub(crate) fn answer_server_request(id: &RawValue, method: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A message the backend sent the gateway's own session outside an answer: notes list changes
+/// (wakes `lists_changed`) and returns our answer to its requests, for the caller to send.
+pub(crate) fn on_backend_message(
+    message: &[u8],
+    lists_changed: &tokio::sync::Notify,
+    log: &slog::Logger,
+) -> Option<Vec<u8>> {
+    let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(message) else {
+        slog::debug!(log, "Skipped a backend event that is not JSON-RPC.";
+            "bytes" => message.len());
+        return None;
+    };
+    match (envelope.method.as_deref(), envelope.id) {
+        (Some(method), Some(id)) => Some(answer_server_request(id, method)),
+        (Some(method), None) => {
+            if super::capabilities::is_list_changed(method) {
+                lists_changed.notify_one();
+            }
+            slog::debug!(log, "Received a backend notification."; "method" => method);
+            None
+        }
+        _ => {
+            slog::debug!(log, "Dropped a response nobody waits for.");
+            None
+        }
+    }
+}
+
 /// A response to one of our requests, kept raw until the caller wants the result.
 #[derive(Debug)]
 pub(crate) struct Response(pub Box<RawValue>);

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! BackendActor (thread-local, on the backend I/O thread)
-//! └── Driver task: Transport (Streamable HTTP via awc | stdio child) → handshake → health loop
+//! └── Driver task: Transport (Streamable HTTP | legacy HTTP+SSE via awc | stdio child)
+//!     │            → handshake → health loop
 //!     │            └── publishes BackendStatus + capability cache to the StatusBoard (ArcSwap)
 //!     └── stdio forwarding loop: requests from `crate::upstream` → the shared child
 //!         └── per-session children (`isolation = "per-session"`), one task each
@@ -17,8 +18,10 @@ mod error;
 pub(crate) mod forwarding;
 mod http;
 mod jsonrpc;
+pub(crate) mod legacy_sse;
 mod session;
 pub(crate) mod session_children;
+mod sse;
 mod status;
 mod stdio;
 

@@ -18,6 +18,7 @@ use super::capabilities::{
 use super::error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
 use super::http::{HttpTransport, ListenEnd};
 use super::jsonrpc::{Response, encode};
+use super::sse::SseTransport;
 use super::status::now_ms;
 use super::stdio::{StdioLink, StdioTransport};
 use crate::spec::{BackendSpec, BackendTransport};
@@ -31,6 +32,8 @@ pub(crate) enum Transport {
         next_id: Cell<u64>,
     },
     Stdio(StdioTransport),
+    /// Legacy HTTP+SSE: the stream is opened by the first request.
+    Sse(SseTransport),
 }
 
 /// What the handshake learned.
@@ -58,14 +61,19 @@ impl Transport {
                 log,
                 lists_changed,
             )?)),
-            BackendTransport::Sse { .. } => Err(BackendError::SseUnsupported),
+            BackendTransport::Sse { url } => Ok(Transport::Sse(SseTransport::new(
+                url.clone(),
+                spec,
+                log.clone(),
+                lists_changed,
+            )?)),
         }
     }
 
     /// The forwarding side of a stdio child (the request path's way in); `None` for HTTP.
     pub fn stdio_link(&self) -> Option<StdioLink> {
         match self {
-            Transport::Http { .. } => None,
+            Transport::Http { .. } | Transport::Sse(_) => None,
             Transport::Stdio(stdio) => Some(stdio.link()),
         }
     }
@@ -75,13 +83,14 @@ impl Transport {
     pub async fn listen(&self) -> ListenEnd {
         match self {
             Transport::Http { http, .. } => http.listen().await,
-            Transport::Stdio(_) => std::future::pending().await,
+            // stdio's stdout reader and the SSE stream's reader already listen.
+            Transport::Stdio(_) | Transport::Sse(_) => std::future::pending().await,
         }
     }
 
     pub fn pid(&self) -> Option<u32> {
         match self {
-            Transport::Http { .. } => None,
+            Transport::Http { .. } | Transport::Sse(_) => None,
             Transport::Stdio(stdio) => stdio.pid(),
         }
     }
@@ -101,6 +110,7 @@ impl Transport {
                     .ok_or_else(|| BackendError::Protocol("no response arrived".into()))?
             }
             Transport::Stdio(stdio) => stdio.request(method, params).await?,
+            Transport::Sse(sse) => sse.request(method, params).await?,
         };
         Response::into_result(response)
     }
@@ -111,14 +121,17 @@ impl Transport {
                 http.post(encode(None, method, None), None).await.map(drop)
             }
             Transport::Stdio(stdio) => stdio.notify(method, None).await,
+            Transport::Sse(sse) => sse.notify(method).await,
         }
     }
 
-    /// Resolves when the transport can no longer carry messages (HTTP never does by itself).
+    /// Resolves when the transport can no longer carry messages (Streamable HTTP never does by
+    /// itself; SSE when its event stream ends).
     pub async fn closed(&self) -> BackendError {
         match self {
             Transport::Http { .. } => std::future::pending().await,
             Transport::Stdio(stdio) => stdio.closed().await,
+            Transport::Sse(sse) => sse.closed().await,
         }
     }
 
@@ -135,11 +148,13 @@ impl Transport {
         }
     }
 
-    /// Ends the session: DELETE for HTTP, stdin EOF then process-group kill for stdio.
+    /// Ends the session: DELETE for HTTP, stdin EOF then process-group kill for stdio, the
+    /// event stream dropped for SSE.
     pub async fn close(&self, grace: Duration) {
         match self {
             Transport::Http { http, .. } => http.close().await,
             Transport::Stdio(stdio) => stdio.close(grace).await,
+            Transport::Sse(sse) => sse.close(),
         }
     }
 

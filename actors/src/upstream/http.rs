@@ -37,19 +37,16 @@ pub(super) async fn open(
     url: &url::Url,
     ctx: &ClientContext,
 ) -> Result<HttpSession, UpstreamError> {
-    let offered = if SUPPORTED_PROTOCOL_VERSIONS.contains(&ctx.protocol_version.as_str()) {
-        ctx.protocol_version.as_str()
-    } else {
-        OFFERED_PROTOCOL_VERSION
-    };
-    let body = format!(
-        r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":{},"capabilities":{},"clientInfo":{}}}}}"#,
-        serde_json::to_string(offered).unwrap_or_default(),
-        ctx.capabilities.get(),
-        ctx.client_info.get()
-    );
     let deadline = Instant::now() + upstream.timeout();
-    let response = post(upstream, client, url, None, Bytes::from(body), deadline).await?;
+    let response = post(
+        upstream,
+        client,
+        url,
+        None,
+        initialize_message(ctx),
+        deadline,
+    )
+    .await?;
     let session_id = response
         .headers()
         .get(SESSION_HEADER)
@@ -67,6 +64,22 @@ pub(super) async fn open(
         Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     post(upstream, client, url, Some(&session), initialized, deadline).await?;
     Ok(session)
+}
+
+/// The gateway's `initialize` (id 0) for a client session's backend session: the client's
+/// capabilities and info, and its version if the gateway speaks it (else the gateway's).
+pub(super) fn initialize_message(ctx: &ClientContext) -> Bytes {
+    let offered = if SUPPORTED_PROTOCOL_VERSIONS.contains(&ctx.protocol_version.as_str()) {
+        ctx.protocol_version.as_str()
+    } else {
+        OFFERED_PROTOCOL_VERSION
+    };
+    Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":{},"capabilities":{},"clientInfo":{}}}}}"#,
+        serde_json::to_string(offered).unwrap_or_default(),
+        ctx.capabilities.get(),
+        ctx.client_info.get()
+    ))
 }
 
 pub(super) async fn request(
@@ -232,7 +245,10 @@ async fn last_message(upstream: &Upstream, reply: UpstreamReply) -> Result<Bytes
 }
 
 /// The version the backend chose at `initialize`, if we speak it.
-fn negotiated_version(upstream: &Upstream, answer: &[u8]) -> Result<String, UpstreamError> {
+pub(super) fn negotiated_version(
+    upstream: &Upstream,
+    answer: &[u8],
+) -> Result<String, UpstreamError> {
     #[derive(Deserialize)]
     struct Initialized {
         #[serde(rename = "protocolVersion")]

@@ -5,6 +5,8 @@
 //!   └── Upstream::request(message bytes)
 //!         ├── Streamable HTTP: POST straight to the backend with this client session's own
 //!         │   backend session (Mcp-Session-Id); answer = JSON body or an SSE stream passed through
+//!         ├── legacy HTTP+SSE: this client session's own event stream (read on the worker that
+//!         │   opened it); POST to its endpoint, the answer picked off the stream by id
 //!         └── stdio: id rewritten → channel → backend thread → shared child → id restored
 //!             (`isolation = "per-session"`: → this client session's own child instead)
 //! ```
@@ -14,9 +16,10 @@
 //! incarnation answers [`UpstreamError::Unavailable`]. Only the spec's own credential is ever
 //! sent to a backend, never anything from the client's request.
 
-mod envelope;
+pub(crate) mod envelope;
 mod http;
 mod sse;
+mod sse_session;
 mod stdio;
 
 use std::sync::Arc;
@@ -68,13 +71,16 @@ pub struct UpstreamSession {
 enum SessionKind {
     Http(http::HttpSession),
     Stdio(stdio::StdioSession),
+    Sse(sse_session::SseSession),
 }
 
 impl UpstreamSession {
-    /// The backend's `Mcp-Session-Id` (HTTP backends that keep sessions).
+    /// The backend's `Mcp-Session-Id` (HTTP backends that keep sessions), or the `sessionId`
+    /// of a legacy SSE session's endpoint.
     pub fn backend_session_id(&self) -> Option<&str> {
         match &self.kind {
             SessionKind::Http(session) => session.session_id.as_deref(),
+            SessionKind::Sse(session) => session.session_id.as_deref(),
             SessionKind::Stdio(_) => None,
         }
     }
@@ -84,6 +90,7 @@ impl UpstreamSession {
     pub fn protocol_version(&self) -> Option<&str> {
         match &self.kind {
             SessionKind::Http(session) => Some(&session.protocol_version),
+            SessionKind::Sse(session) => Some(&session.protocol_version),
             SessionKind::Stdio(session) => session.protocol_version(),
         }
     }
@@ -91,7 +98,7 @@ impl UpstreamSession {
     /// The process id of this session's own child (stdio, `isolation = "per-session"`).
     pub fn pid(&self) -> Option<u32> {
         match &self.kind {
-            SessionKind::Http(_) => None,
+            SessionKind::Http(_) | SessionKind::Sse(_) => None,
             SessionKind::Stdio(session) => session.pid(),
         }
     }
@@ -158,7 +165,8 @@ impl Upstream {
 
     /// Opens this client session's connection to the backend. HTTP: `initialize` with the
     /// client's capabilities and the best version both sides support, then
-    /// `notifications/initialized`. stdio: nothing to do with one shared child; with
+    /// `notifications/initialized`; legacy SSE: the event stream first (its reader runs on the
+    /// calling thread's local task set, as awc does), then the same. stdio: nothing to do with one shared child; with
     /// `isolation = "per-session"` a child of this session's own, initialized the same way as
     /// an HTTP session (at `max_processes` children: `Unavailable` naming the limit).
     pub async fn open(
@@ -171,7 +179,9 @@ impl Upstream {
                 SessionKind::Http(http::open(self, http, url, ctx).await?)
             }
             BackendTransport::Stdio { .. } => SessionKind::Stdio(stdio::open(self, ctx).await?),
-            BackendTransport::Sse { .. } => return Err(self.sse_unsupported()),
+            BackendTransport::Sse { url } => {
+                SessionKind::Sse(sse_session::open(self, url, ctx).await?)
+            }
         };
         Ok(UpstreamSession { kind })
     }
@@ -191,7 +201,9 @@ impl Upstream {
             (BackendTransport::Stdio { .. }, SessionKind::Stdio(s)) => {
                 stdio::request(self, s, message).await
             }
-            (BackendTransport::Sse { .. }, _) => Err(self.sse_unsupported()),
+            (BackendTransport::Sse { .. }, SessionKind::Sse(s)) => {
+                sse_session::request(self, s, message).await
+            }
             _ => Err(self.wrong_session()),
         }
     }
@@ -211,13 +223,15 @@ impl Upstream {
             (BackendTransport::Stdio { .. }, SessionKind::Stdio(s)) => {
                 stdio::notify(self, s, message).await
             }
-            (BackendTransport::Sse { .. }, _) => Err(self.sse_unsupported()),
+            (BackendTransport::Sse { .. }, SessionKind::Sse(s)) => {
+                sse_session::notify(self, s, message).await
+            }
             _ => Err(self.wrong_session()),
         }
     }
 
     /// Ends this client session's connection. HTTP: DELETE the backend session (best effort,
-    /// bounded); stdio: a per-session child is killed (its process group) and reaped before
+    /// bounded); legacy SSE: the event stream is dropped; stdio: a per-session child is killed (its process group) and reaped before
     /// this returns; the shared child stays.
     pub async fn close(&self, http: &awc::Client, session: UpstreamSession) {
         match (&self.inner.spec.transport, session.kind) {
@@ -225,6 +239,7 @@ impl Upstream {
                 http::close(self, http, url, s).await;
             }
             (_, SessionKind::Stdio(s)) => stdio::close(s).await,
+            (_, SessionKind::Sse(s)) => sse_session::close(s),
             _ => {}
         }
     }
@@ -239,10 +254,6 @@ impl Upstream {
 
     fn protocol(&self, cause: impl std::fmt::Display) -> UpstreamError {
         UpstreamError::Protocol(format!("backend `{}`: {cause}", self.name()))
-    }
-
-    fn sse_unsupported(&self) -> UpstreamError {
-        self.unavailable("the sse transport is not supported yet")
     }
 
     fn wrong_session(&self) -> UpstreamError {
