@@ -14,6 +14,7 @@ mod legacy_sse;
 mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
+mod relay;
 mod reload;
 mod session_supervision;
 mod stdio_isolation;

@@ -6,7 +6,10 @@ mod actor;
 mod store;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
-pub use store::{ClientSession, InFlight, LookupError, SessionScope, SessionStore};
+pub use store::{
+    ClientSession, InFlight, LookupError, MAX_PENDING_REQUESTS, PendingRequest, SessionScope,
+    SessionStore,
+};
 
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,22 @@ pub struct ClientSession<U> {
     in_flight: AtomicU32,
     /// Backend name → its session for this client, opened on first use.
     pub upstreams: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<U>>>>,
+    /// Requests backends sent this client (sampling, elicitation, roots) awaiting its answer:
+    /// the id the client saw → which backend asked, with which id.
+    pending: Mutex<HashMap<String, PendingRequest>>,
+    next_pending: AtomicU64,
 }
+
+/// A backend's request relayed to the client, waiting for the client's response.
+#[derive(Debug)]
+pub struct PendingRequest {
+    pub backend: String,
+    /// The backend's own id, restored byte for byte on the response.
+    pub original_id: Box<RawValue>,
+}
+
+/// How many relayed requests one session may have waiting; more are refused to the backend.
+pub const MAX_PENDING_REQUESTS: usize = 64;
 
 impl<U> ClientSession<U> {
     pub fn new(
@@ -59,6 +74,8 @@ impl<U> ClientSession<U> {
             last_used_tick: AtomicU64::new(next_tick()),
             in_flight: AtomicU32::new(0),
             upstreams: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            next_pending: AtomicU64::new(1),
         }
     }
 
@@ -87,6 +104,38 @@ impl<U> ClientSession<U> {
     pub fn upstream_slot(&self, backend: &str) -> Arc<tokio::sync::OnceCell<U>> {
         let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(backend.to_string()).or_default().clone()
+    }
+
+    /// Records a backend's request relayed to this client; returns the id the client sees
+    /// (unique in the session, never the backend's), or `None` at the cap.
+    pub fn register_pending(&self, backend: &str, original_id: Box<RawValue>) -> Option<String> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() >= MAX_PENDING_REQUESTS {
+            return None;
+        }
+        let id = format!("gw-{}", self.next_pending.fetch_add(1, Ordering::Relaxed));
+        pending.insert(
+            id.clone(),
+            PendingRequest {
+                backend: backend.to_string(),
+                original_id,
+            },
+        );
+        Some(id)
+    }
+
+    /// The relayed request the client answers with `id` (removed: each is answered once).
+    pub fn take_pending(&self, id: &str) -> Option<PendingRequest> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+    }
+
+    /// Whether the client declared `capability` (e.g. `sampling`) in `initialize`.
+    pub fn client_declared(&self, capability: &str) -> bool {
+        crate::mcp::json::member(&self.client_capabilities, capability)
+            .is_some_and(|v| v.get() != "null")
     }
 
     /// Forgets `backend`'s upstream session (it expired at the backend); the next use reopens.

@@ -96,9 +96,13 @@ async fn answer(
 ) -> Answer {
     let (id, method) = match &message.kind {
         Kind::Request { id, method } => (*id, method.as_ref()),
-        // Notifications and responses: nothing to relay yet (the streaming issue relays
-        // cancellations, roots changes and answers to server requests).
-        Kind::Notification { .. } | Kind::Response { .. } => return Answer::Accepted,
+        // The client answering a request a backend sent it (sampling, elicitation, roots).
+        Kind::Response { id } => {
+            return forward::client_response(state, http, session, message.raw, id).await;
+        }
+        // Notifications: nothing to relay yet (the streaming issue relays cancellations and
+        // roots changes).
+        Kind::Notification { .. } => return Answer::Accepted,
     };
     if method == "ping" {
         return Answer::Json(result_response(id, "{}"));

@@ -8,6 +8,7 @@ use actors::mcp::ErrorCode;
 use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
 use actors::routing::Retry;
+use actors::session::MAX_PENDING_REQUESTS;
 use actors::upstream::{ClientContext, Upstream, UpstreamError, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -70,7 +71,14 @@ pub async fn forward(
         match result {
             Ok(UpstreamReply::Json(body)) => return Answer::Json(body),
             Ok(UpstreamReply::Stream(stream)) => {
-                let stream = refuse_backend_requests(stream, http.clone(), upstream.clone(), slot);
+                let relay = Relay {
+                    http: http.clone(),
+                    upstream: upstream.clone(),
+                    slot,
+                    session: session.clone(),
+                    backend: Arc::from(backend),
+                };
+                let stream = relay_backend_requests(stream, relay);
                 return Answer::Stream(end_on_error(stream, id, backend));
             }
             Err(UpstreamError::SessionExpired) if !reopened => {
@@ -100,51 +108,152 @@ fn failure(id: &RawValue, backend: &str, e: &UpstreamError) -> Answer {
     )
 }
 
-/// Requests a backend sends inside its answer (sampling, elicitation, roots) are not relayed to
-/// the client yet: answer each at once with an error naming the method, so the backend fails
-/// the call quickly and clearly instead of waiting for a reply that never comes. (They must
-/// never reach the client with the backend's ids either.)
-fn refuse_backend_requests(
+/// Requests a backend sends inside its answer (sampling, elicitation, roots) go to this client
+/// only — on this answer's stream, under an id the gateway chose — when the client declared the
+/// capability; the client's response comes back through `dispatch` and is routed to the backend
+/// with its own id. Otherwise the backend is answered at once with an error naming what is
+/// missing, so the call fails quickly and clearly instead of waiting for a reply.
+fn relay_backend_requests(
     stream: LocalBoxStream<'static, Result<Bytes, UpstreamError>>,
-    http: awc::Client,
-    upstream: Upstream,
-    slot: Arc<tokio::sync::OnceCell<UpstreamSession>>,
+    relay: Relay,
 ) -> LocalBoxStream<'static, Result<Bytes, UpstreamError>> {
     stream
         .filter_map(move |item| {
-            let refusal = match &item {
-                Ok(message) => backend_request_refusal(message),
-                Err(_) => None,
+            let decision = match &item {
+                Ok(message) => relay.decide(message),
+                Err(_) => Decision::Pass,
             };
-            let (http, upstream, slot) = (http.clone(), upstream.clone(), slot.clone());
+            let relay = relay.clone();
             async move {
-                let Some(refusal) = refusal else {
-                    return Some(item);
-                };
-                if let Some(session) = slot.get() {
-                    // A failure here only means the backend times the call out itself.
-                    let _ = upstream.notify(&http, session, refusal).await;
+                match decision {
+                    Decision::Pass => Some(item),
+                    Decision::ToClient(message) => Some(Ok(message)),
+                    Decision::Refuse(refusal) => {
+                        relay.answer_backend(refusal).await;
+                        None
+                    }
                 }
-                None
             }
         })
         .boxed_local()
 }
 
-/// The error response for a server-to-client request, or `None` for any other message.
-fn backend_request_refusal(message: &[u8]) -> Option<Bytes> {
-    let raw: &RawValue = serde_json::from_slice(message).ok()?;
-    let envelope = envelope::parse_message(raw).ok()?;
-    let Kind::Request { id, method } = envelope.kind else {
-        return None;
+/// What a relayed answer needs to route backend requests.
+#[derive(Clone)]
+pub(crate) struct Relay {
+    pub http: awc::Client,
+    pub upstream: Upstream,
+    pub slot: Arc<tokio::sync::OnceCell<UpstreamSession>>,
+    pub session: Session,
+    pub backend: Arc<str>,
+}
+
+enum Decision {
+    Pass,
+    ToClient(Bytes),
+    Refuse(Bytes),
+}
+
+impl Relay {
+    fn decide(&self, message: &[u8]) -> Decision {
+        let Some(raw) = serde_json::from_slice::<&RawValue>(message).ok() else {
+            return Decision::Pass;
+        };
+        let Ok(envelope) = envelope::parse_message(raw) else {
+            return Decision::Pass;
+        };
+        let Kind::Request { id, method } = &envelope.kind else {
+            return Decision::Pass;
+        };
+        let refuse = |text: String| {
+            Decision::Refuse(error_response(
+                Some(id),
+                ErrorCode::MethodNotFound,
+                &text,
+                None,
+            ))
+        };
+        let Some(capability) = client_capability(method) else {
+            return refuse(format!(
+                "The gateway does not relay `{method}` to its clients."
+            ));
+        };
+        if !self.session.client_declared(capability) {
+            return refuse(format!(
+                "The client did not declare the `{capability}` capability, so `{method}` cannot be sent to it."
+            ));
+        }
+        let Some(client_id) = self
+            .session
+            .register_pending(&self.backend, (*id).to_owned())
+        else {
+            return refuse(format!(
+                "The client has {MAX_PENDING_REQUESTS} requests waiting for an answer; try again later."
+            ));
+        };
+        let client_id = serde_json::to_string(&client_id).unwrap_or_default();
+        match actors::mcp::json::with_member(raw, "id", &client_id) {
+            Ok(rewritten) => Decision::ToClient(Bytes::from(rewritten)),
+            Err(_) => Decision::Pass,
+        }
+    }
+
+    /// Sends a response (ours or the client's) to the backend on this session.
+    pub(crate) async fn answer_backend(&self, response: Bytes) {
+        if let Some(upstream_session) = self.slot.get() {
+            // A failure only means the backend times the request out itself.
+            let _ = self
+                .upstream
+                .notify(&self.http, upstream_session, response)
+                .await;
+        }
+    }
+}
+
+/// The client's response to a relayed backend request: routed to the backend that asked, with
+/// the backend's own id restored. Unknown ids (answered already, or never sent) are dropped:
+/// the client gets 202 either way, as for any response.
+pub async fn client_response(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    raw: &RawValue,
+    id: &RawValue,
+) -> Answer {
+    let Some(client_id) = actors::mcp::json::as_str(id) else {
+        return Answer::Accepted;
     };
-    let text = format!("The gateway does not relay `{method}` to its clients yet.");
-    Some(error_response(
-        Some(id),
-        ErrorCode::MethodNotFound,
-        &text,
-        None,
-    ))
+    let Some(pending) = session.take_pending(&client_id) else {
+        return Answer::Accepted;
+    };
+    let Some(upstream) = state
+        .gateway
+        .get()
+        .and_then(|g| g.upstream(&pending.backend))
+    else {
+        return Answer::Accepted;
+    };
+    if let Ok(restored) = actors::mcp::json::with_member(raw, "id", pending.original_id.get()) {
+        let relay = Relay {
+            http: http.clone(),
+            upstream,
+            slot: session.upstream_slot(&pending.backend),
+            session: session.clone(),
+            backend: Arc::from(pending.backend.as_str()),
+        };
+        relay.answer_backend(Bytes::from(restored)).await;
+    }
+    Answer::Accepted
+}
+
+/// The client capability a backend request needs.
+fn client_capability(method: &str) -> Option<&'static str> {
+    match method {
+        "sampling/createMessage" => Some("sampling"),
+        "elicitation/create" => Some("elicitation"),
+        "roots/list" => Some("roots"),
+        _ => None,
+    }
 }
 
 /// A stream that breaks mid-way ends with a JSON-RPC error for the request instead.
