@@ -295,7 +295,11 @@ fn http_server(
     let data = aweb::Data::new(state);
     let mut server = HttpServer::new(move || {
         // One backend HTTP client per worker: awc is !Send, and per-worker pools avoid locks.
-        let backend_client = awc::Client::builder().disable_timeout().finish();
+        let backend_client = awc::Client::builder()
+            .disable_timeout()
+            // A backend's redirect must not carry our request (and its credential) elsewhere.
+            .disable_redirects()
+            .finish();
         App::new()
             .app_data(data.clone())
             .app_data(aweb::Data::new(backend_client))

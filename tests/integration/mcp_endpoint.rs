@@ -186,6 +186,12 @@ async fn sessions_are_required_bound_to_the_user_and_end_on_delete() {
         .await;
     assert_eq!(bad_version.status, 400);
 
+    // A session of /mcp cannot be ended through another endpoint.
+    let elsewhere = McpClient {
+        session: client.session.clone(),
+        ..McpClient::new(&gw.url("/mcp/web"), Some(&token))
+    };
+    assert_eq!(elsewhere.delete().await, 404);
     assert_eq!(client.delete().await, 204);
     let after = client.post(ping, &[]).await;
     assert_eq!(after.status, 404, "a terminated session must answer 404");

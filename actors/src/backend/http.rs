@@ -179,7 +179,10 @@ impl HttpTransport {
         while let Some(chunk) = response.next().await {
             let chunk = chunk
                 .map_err(|e| BackendError::Protocol(format!("the event stream broke: {e}")))?;
-            for event in parser.feed(&chunk) {
+            let events = parser
+                .feed(&chunk)
+                .map_err(|e| BackendError::Protocol(e.to_string()))?;
+            for event in events {
                 if !is_message(&event) {
                     continue;
                 }
@@ -251,7 +254,10 @@ impl HttpTransport {
             let Ok(chunk) = chunk else {
                 return ListenEnd::Ended("the event stream broke".into());
             };
-            for event in parser.feed(&chunk) {
+            let Ok(events) = parser.feed(&chunk) else {
+                return ListenEnd::Ended("an event was too large".into());
+            };
+            for event in events {
                 if is_message(&event) {
                     self.handle_backend_message(event.data.as_bytes()).await;
                 }

@@ -127,6 +127,20 @@ impl Response {
     }
 }
 
+/// The largest SSE event (or unfinished line) accepted from a backend: 16 MiB, like the
+/// largest JSON answer.
+pub(crate) const MAX_SSE_EVENT: usize = 16 * 1024 * 1024;
+
+/// A backend sent an event larger than [`MAX_SSE_EVENT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SseTooLarge;
+
+impl std::fmt::Display for SseTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an event exceeds {} MiB", MAX_SSE_EVENT >> 20)
+    }
+}
+
 /// Incremental `text/event-stream` parser (only what MCP uses: `data`, `event`, blank-line
 /// dispatch). Chunk boundaries can fall anywhere, including inside a CRLF.
 #[derive(Default)]
@@ -143,7 +157,14 @@ pub(crate) struct SseEvent {
 }
 
 impl SseParser {
-    pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+    /// Parses what `chunk` completes. An event or line over [`MAX_SSE_EVENT`] is an error: a
+    /// backend must not be able to make the gateway buffer without bound.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseTooLarge> {
+        if self.buffer.len() + self.data.len() + chunk.len() > MAX_SSE_EVENT {
+            self.buffer.clear();
+            self.data.clear();
+            return Err(SseTooLarge);
+        }
         self.buffer.extend_from_slice(chunk);
         let mut events = Vec::new();
         while let Some(end) = self.buffer.iter().position(|b| *b == b'\n' || *b == b'\r') {
@@ -182,7 +203,7 @@ impl SseParser {
                 _ => {} // id, retry and comments do not matter for one request's answer.
             }
         }
-        events
+        Ok(events)
     }
 }
 
@@ -193,8 +214,10 @@ mod tests {
     #[test]
     fn sse_parser_handles_split_chunks_and_crlf() {
         let mut parser = SseParser::default();
-        assert!(parser.feed(b"id: 1\r\ndata:\r\n\r").is_empty());
-        let events = parser.feed(b"\nevent: message\ndata: {\"a\":\ndata: 1}\n\n: keep-alive\n\n");
+        assert!(parser.feed(b"id: 1\r\ndata:\r\n\r").unwrap().is_empty());
+        let events = parser
+            .feed(b"\nevent: message\ndata: {\"a\":\ndata: 1}\n\n: keep-alive\n\n")
+            .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event, "message");
         assert_eq!(events[0].data, "{\"a\":\n1}");
@@ -223,6 +246,24 @@ mod tests {
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"big":12345678901234567890}}"#
+        );
+    }
+
+    #[test]
+    fn an_oversized_event_is_an_error_not_a_buffer() {
+        let mut parser = SseParser::default();
+        let chunk = vec![b'x'; 1 << 20];
+        let mut result = Ok(Vec::new());
+        for _ in 0..20 {
+            result = parser.feed(&chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result.err(), Some(SseTooLarge));
+        assert!(
+            parser.feed(b"data: ok\n\n").unwrap().len() == 1,
+            "usable again after the error"
         );
     }
 }

@@ -193,6 +193,7 @@ fn oldest_idle<U>(sessions: &[Arc<ClientSession<U>>]) -> Option<Arc<ClientSessio
 
 fn end<U: Send + Sync + 'static>(state: &mut SessionState<U>, id: &str, why: &'static str) {
     if let Some(session) = state.args.store.remove(id) {
+        session.mark_ended();
         slog::debug!(state.args.log, "Session ended."; "user_id" => session.user_id, "reason" => why);
         let _ = state.args.ended.send(session);
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +39,9 @@ pub struct ClientSession<U> {
     /// the id the client saw → which backend asked, with which id.
     pending: Mutex<HashMap<String, PendingRequest>>,
     next_pending: AtomicU64,
+    /// Set when the session ends: no backend session may be opened for it afterwards (one
+    /// opened by a late request would never be closed).
+    ended: AtomicBool,
 }
 
 /// A backend's request relayed to the client, waiting for the client's response.
@@ -76,6 +79,7 @@ impl<U> ClientSession<U> {
             upstreams: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             next_pending: AtomicU64::new(1),
+            ended: AtomicBool::new(false),
         }
     }
 
@@ -104,6 +108,14 @@ impl<U> ClientSession<U> {
     pub fn upstream_slot(&self, backend: &str) -> Arc<tokio::sync::OnceCell<U>> {
         let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(backend.to_string()).or_default().clone()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_ended(&self) {
+        self.ended.store(true, Ordering::Release);
     }
 
     /// Records a backend's request relayed to this client; returns the id the client sees

@@ -89,7 +89,15 @@ where
             }
             Ok(Some(Ok(chunk))) => chunk,
         };
-        for event in state.parser.feed(&chunk) {
+        let events = match state.parser.feed(&chunk) {
+            Ok(events) => events,
+            Err(too_large) => {
+                let error =
+                    UpstreamError::Protocol(format!("backend `{}`: {too_large}", state.backend));
+                return Some((Err(error), state));
+            }
+        };
+        for event in events {
             if (event.event.is_empty() || event.event == "message") && !event.data.is_empty() {
                 state.ready.push_back(Bytes::from(event.data));
             }

@@ -94,7 +94,7 @@ pub fn spawn_session_closer(
         .name("mcp-session-closer".into())
         .spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let http = awc::Client::default();
+                let http = awc::Client::builder().disable_redirects().finish();
                 while let Some(session) = ended.recv().await {
                     for (backend, upstream_session) in session.take_upstreams() {
                         if let Some(upstream) = gateway.upstream(&backend) {

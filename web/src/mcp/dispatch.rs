@@ -7,7 +7,8 @@ use actors::mcp::envelope::{Envelope, Kind, ParseFailure};
 use actors::mcp::errors::{error_response, result_response};
 use actors::mcp::{ErrorCode, json};
 use actors::routing::{ListKind, Retry, RoutingTable};
-use actors::session::SessionScope;
+use actors::session::{InFlight, SessionScope};
+use actors::upstream::UpstreamSession;
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
 
@@ -21,11 +22,15 @@ pub async fn single(
     http: &awc::Client,
     session: &Session,
     message: Envelope<'_>,
+    in_flight: InFlight<UpstreamSession>,
 ) -> HttpResponse {
     match answer(state, http, session, &message).await {
         Answer::Json(body) => reply::json(body),
         Answer::JsonParts(parts) => reply::json_parts(parts),
-        Answer::Stream(stream) => reply::sse(stream),
+        Answer::Stream(stream) => reply::sse(stream.map(move |message| {
+            let _busy = &in_flight;
+            message
+        })),
         Answer::Accepted => reply::accepted(),
     }
 }

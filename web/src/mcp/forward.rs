@@ -56,6 +56,13 @@ pub async fn forward(
     // only for calls the tool's annotations say are safe to repeat.
     let (mut reopened, mut repeated) = (false, false);
     loop {
+        if session.is_ended() {
+            return error(
+                Some(id),
+                ErrorCode::SessionNotFound,
+                "The session ended while this request was in progress.",
+            );
+        }
         let slot = session.upstream_slot(backend);
         let opened = slot
             .get_or_try_init(|| async { upstream.open(http, &context()).await })

@@ -91,8 +91,16 @@ async fn post_backend(
     .await
 }
 
-async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    post::end_session(req, state).await
+async fn delete_aggregate(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    post::end_session(req, state, SessionScope::Aggregate).await
+}
+
+async fn delete_backend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    server: web::Path<String>,
+) -> HttpResponse {
+    post::end_session(req, state, SessionScope::Backend(server.into_inner())).await
 }
 
 /// Server-to-client streams (GET) come with the streaming issue; until then the spec's answer
@@ -108,12 +116,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/mcp")
             .route(web::post().to(post_aggregate))
             .route(web::get().to(get_stream))
-            .route(web::delete().to(delete)),
+            .route(web::delete().to(delete_aggregate)),
     )
     .service(
         web::resource("/mcp/{server}")
             .route(web::post().to(post_backend))
             .route(web::get().to(get_stream))
-            .route(web::delete().to(delete)),
+            .route(web::delete().to(delete_backend)),
     );
 }

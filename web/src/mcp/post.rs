@@ -52,8 +52,10 @@ pub async fn handle(
                 Ok(session) => session,
                 Err(response) => return response,
             };
-            let _in_flight = session.begin();
-            dispatch::single(&state, &http, &session, message).await
+            // Held until the answer is fully sent (a streamed answer outlives this handler), so a
+            // session is never evicted or reaped mid-answer.
+            let in_flight = session.begin();
+            dispatch::single(&state, &http, &session, message, in_flight).await
         }
         Incoming::Batch(items) => {
             let session = match session_for_batch(&req, &state, user, &scope) {
@@ -197,8 +199,13 @@ fn lookup(
     }
 }
 
-/// `DELETE /mcp[/{server}]`: ends the caller's session; 404 for unknown or another user's.
-pub async fn end_session(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// `DELETE /mcp[/{server}]`: ends the caller's session of that endpoint; 404 for an unknown
+/// one, another user's, or one of another endpoint.
+pub async fn end_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    scope: SessionScope,
+) -> HttpResponse {
     let Some(session_id) = req
         .headers()
         .get(SESSION_HEADER)
@@ -211,14 +218,22 @@ pub async fn end_session(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
             "Missing `Mcp-Session-Id` header.",
         );
     };
-    match state.mcp.sessions.end(session_id, user_id(&req)).await {
-        Ok(()) => HttpResponse::NoContent().finish(),
-        Err(actors::session::SessionError::NotFound) => reply::error(
+    let user = user_id(&req);
+    let not_found = || {
+        reply::error(
             StatusCode::NOT_FOUND,
             None,
             ErrorCode::SessionNotFound,
             "Session not found.",
-        ),
+        )
+    };
+    match state.mcp.sessions.get(session_id, user) {
+        Ok(session) if session.scope == scope => {}
+        _ => return not_found(),
+    }
+    match state.mcp.sessions.end(session_id, user).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(actors::session::SessionError::NotFound) => not_found(),
         Err(e) => reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             None,

@@ -39,7 +39,10 @@ where
             }
             Ok(Some(Ok(chunk))) => chunk,
         };
-        let mut events = parser.feed(&chunk).into_iter();
+        let events = parser
+            .feed(&chunk)
+            .map_err(|e| BackendError::Protocol(e.to_string()))?;
+        let mut events = events.into_iter();
         while let Some(event) = events.next() {
             if event.event == "endpoint" {
                 let endpoint = resolve_endpoint(sse_url, &event.data)?;

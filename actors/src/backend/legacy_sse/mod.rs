@@ -256,11 +256,10 @@ where
             match self.body.next().await {
                 None => break "the event stream ended".to_owned(),
                 Some(Err(error)) => break format!("the event stream broke ({error})"),
-                Some(Ok(chunk)) => {
-                    for event in self.parser.feed(&chunk) {
-                        self.dispatch(event);
-                    }
-                }
+                Some(Ok(chunk)) => match self.parser.feed(&chunk) {
+                    Ok(events) => events.into_iter().for_each(|event| self.dispatch(event)),
+                    Err(too_large) => break format!("the event stream was cut: {too_large}"),
+                },
             }
         };
         slog::debug!(self.log, "The backend's event stream ended."; "reason" => why);
