@@ -96,7 +96,8 @@ pub async fn forward(
                 if retry != Retry::Never && !repeated =>
             {
                 repeated = true;
-                session.reset_upstream(backend);
+                // The same backend session: a transport failure does not end it (if it did,
+                // the repeat gets SessionExpired and reopens).
             }
             Err(e) => return failure(id, backend, &e),
         }
