@@ -407,3 +407,41 @@ async fn one_backend_endpoint_uses_raw_names() {
     missing.session = None;
     gw.stop().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn a_cancellation_reaches_the_backend_working_on_the_request() {
+    let (gw, _web, token) = two_backends().await;
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    client.initialize("2025-06-18").await;
+    let call = json!({"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"web_slow","arguments":{"ms":20000}}}).to_string();
+    let caller = McpClient {
+        session: client.session.clone(),
+        ..McpClient::new(&gw.url("/mcp"), Some(&token))
+    };
+    let pending = actix_rt::spawn(async move { caller.post(&call, &[]).await });
+    // Cancel once the gateway is forwarding it (the session shows it as busy).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let session = client.session.clone().unwrap();
+    while !gw
+        .handle()
+        .sessions()
+        .get(&session, 1)
+        .map(|s| s.is_busy())
+        .unwrap_or(false)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let cancel = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow-1","reason":"test"}}"#;
+    assert_eq!(client.post(cancel, &[]).await.status, 202);
+    let reply = pending.await.unwrap();
+    assert!(
+        !reply.body.contains("slept 20000 ms"),
+        "the backend finished a cancelled call: {}",
+        reply.body
+    );
+    gw.stop().await.unwrap();
+}

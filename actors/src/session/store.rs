@@ -39,6 +39,9 @@ pub struct ClientSession<U> {
     /// the id the client saw → which backend asked, with which id.
     pending: Mutex<HashMap<String, PendingRequest>>,
     next_pending: AtomicU64,
+    /// Requests of this client being answered by a backend: the id's raw JSON → the backend, so
+    /// a `notifications/cancelled` reaches the backend working on it.
+    requests: Mutex<HashMap<String, String>>,
     /// Set when the session ends: no backend session may be opened for it afterwards (one
     /// opened by a late request would never be closed).
     ended: AtomicBool,
@@ -80,6 +83,7 @@ impl<U> ClientSession<U> {
             pending: Mutex::new(HashMap::new()),
             next_pending: AtomicU64::new(1),
             ended: AtomicBool::new(false),
+            requests: Mutex::new(HashMap::new()),
         }
     }
 
@@ -108,6 +112,35 @@ impl<U> ClientSession<U> {
     pub fn upstream_slot(&self, backend: &str) -> Arc<tokio::sync::OnceCell<U>> {
         let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(backend.to_string()).or_default().clone()
+    }
+
+    /// Notes that `backend` is answering the client's request `id` until the guard drops.
+    pub fn track_request(self: &Arc<Self>, id: &RawValue, backend: &str) -> RequestGuard<U> {
+        let key = id.get().to_string();
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        requests.insert(key.clone(), backend.to_string());
+        RequestGuard {
+            session: self.clone(),
+            key,
+        }
+    }
+
+    /// The backend answering the client's request whose id is `id` (raw JSON), if any.
+    pub fn backend_of_request(&self, id: &RawValue) -> Option<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id.get())
+            .cloned()
+    }
+
+    /// The backends this client has a session with (for notifications meant for all of them).
+    pub fn opened_backends(&self) -> Vec<String> {
+        let map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|(_, slot)| slot.initialized())
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     pub fn is_ended(&self) -> bool {
@@ -167,6 +200,23 @@ impl<U> ClientSession<U> {
                     .map(|u| (name, u))
             })
             .collect()
+    }
+}
+
+/// Forgets a tracked request when its answer is complete.
+pub struct RequestGuard<U> {
+    session: Arc<ClientSession<U>>,
+    key: String,
+}
+
+impl<U> Drop for RequestGuard<U> {
+    fn drop(&mut self) {
+        let mut requests = self
+            .session
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        requests.remove(&self.key);
     }
 }
 

@@ -105,9 +105,11 @@ async fn answer(
         Kind::Response { id } => {
             return forward::client_response(state, http, session, message.raw, id).await;
         }
-        // Notifications: nothing to relay yet (the streaming issue relays cancellations and
-        // roots changes).
-        Kind::Notification { .. } => return Answer::Accepted,
+        Kind::Notification { method } => {
+            forward::client_notification(state, http, session, message.raw, method, message.params)
+                .await;
+            return Answer::Accepted;
+        }
     };
     if method == "ping" {
         return Answer::Json(result_response(id, "{}"));

@@ -54,6 +54,8 @@ pub async fn forward(
     };
     // One reopen when the backend forgot our session; one repeat after a transport failure,
     // only for calls the tool's annotations say are safe to repeat.
+    // Lets a `notifications/cancelled` for this id find the backend until the answer ends.
+    let tracked = session.track_request(id, backend);
     let (mut reopened, mut repeated) = (false, false);
     loop {
         if session.is_ended() {
@@ -85,7 +87,12 @@ pub async fn forward(
                     session: session.clone(),
                     backend: Arc::from(backend),
                 };
-                let stream = relay_backend_requests(stream, relay);
+                let stream = relay_backend_requests(stream, relay)
+                    .map(move |message| {
+                        let _tracked = &tracked;
+                        message
+                    })
+                    .boxed_local();
                 return Answer::Stream(end_on_error(stream, id, backend));
             }
             Err(UpstreamError::SessionExpired) if !reopened => {
@@ -252,6 +259,39 @@ pub async fn client_response(
         relay.answer_backend(Bytes::from(restored)).await;
     }
     Answer::Accepted
+}
+
+/// Notifications from the client that concern backends: a cancellation goes to the backend
+/// answering that request (stdio backends map the id themselves); a change of the client's
+/// roots goes to every backend it has a session with. Others need nothing.
+pub async fn client_notification(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    raw: &RawValue,
+    method: &str,
+    params: Option<&RawValue>,
+) {
+    let targets = match method {
+        "notifications/cancelled" => params
+            .and_then(|p| actors::mcp::json::member(p, "requestId"))
+            .and_then(|id| session.backend_of_request(id))
+            .into_iter()
+            .collect(),
+        "notifications/roots/list_changed" => session.opened_backends(),
+        _ => Vec::new(),
+    };
+    for backend in targets {
+        let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(&backend)) else {
+            continue;
+        };
+        let slot = session.upstream_slot(&backend);
+        if let Some(upstream_session) = slot.get() {
+            let message = Bytes::copy_from_slice(raw.get().as_bytes());
+            // Best effort: a backend that misses a cancellation finishes the work unasked.
+            let _ = upstream.notify(http, upstream_session, message).await;
+        }
+    }
 }
 
 /// The client capability a backend request needs.
