@@ -257,7 +257,7 @@ impl StdioTransport {
             return BackendError::Exited(String::new());
         };
         // stdout closed: the process is exiting; give it a moment to be reaped.
-        let status = tokio::time::timeout(Duration::from_secs(1), group.child.wait()).await;
+        let status = tokio::time::timeout(Duration::from_secs(3), group.child.wait()).await;
         let detail = match status {
             Ok(Ok(status)) => describe_exit(status),
             _ => " (it closed its output)".to_owned(),
