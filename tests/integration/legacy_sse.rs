@@ -390,3 +390,48 @@ async fn sse_backend_through_the_gateway_gets_a_session_per_client() {
     server.wait_stat("open", 2).await;
     gw.stop().await.unwrap();
 }
+
+/// A client session that ends while one of its calls is still being answered: its backend
+/// session is closed as soon as that answer lets go of it (not leaked).
+#[actix_rt::test]
+async fn a_backend_session_in_use_when_its_client_session_ends_is_closed_afterwards() {
+    let server = SseFixture::start(0, &["--tools", "3"]);
+    let config = format!(
+        "[[backends]]\nname = \"legacy\"\nurl = \"{}\"\ntransport = \"sse\"\n",
+        server.url()
+    );
+    let gw = TestGateway::start(&config).await;
+    wait_for(gw.handle(), "online", online_with("legacy", 3)).await;
+    create_user(&gw, "alice", Role::User);
+    let token = login(&gw, "alice").await;
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    client.initialize("2025-06-18").await;
+    let session_id = client.session.clone().unwrap();
+
+    let caller = McpClient {
+        session: client.session.clone(),
+        ..McpClient::new(&gw.url("/mcp"), Some(&token))
+    };
+    let slow = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"legacy_slow","arguments":{"ms":1500}}}).to_string();
+    let pending = actix_rt::spawn(async move { caller.post(&slow, &[]).await });
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !gw
+        .handle()
+        .sessions()
+        .get(&session_id, 1)
+        .map(|s| s.is_busy())
+        .unwrap_or(false)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The actor's own session plus this client's.
+    server.wait_stat("open", 2).await;
+    assert_eq!(client.delete().await, 204);
+    let _ = pending.await.unwrap();
+    server.wait_stat("open", 1).await;
+    gw.stop().await.unwrap();
+}

@@ -8,7 +8,7 @@ mod store;
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
 pub use store::{
     ClientSession, InFlight, LookupError, MAX_PENDING_REQUESTS, PendingRequest, RequestGuard,
-    SessionScope, SessionStore,
+    SessionScope, SessionStore, UpstreamSlot, take_when_free,
 };
 
 #[cfg(test)]

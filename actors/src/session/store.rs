@@ -189,18 +189,22 @@ impl<U> ClientSession<U> {
         map.remove(backend);
     }
 
-    /// Takes every opened upstream session (to close them when the client session ends).
-    pub fn take_upstreams(&self) -> Vec<(String, U)> {
+    /// Takes every upstream slot, to close their backend sessions when the client session ends.
+    /// A slot an answer still streams through is closed once that answer lets go of it
+    /// ([`take_when_free`]).
+    pub fn take_upstream_slots(&self) -> Vec<(String, UpstreamSlot<U>)> {
         let mut map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
-        map.drain()
-            .filter_map(|(name, slot)| {
-                Arc::try_unwrap(slot)
-                    .ok()
-                    .and_then(|cell| cell.into_inner())
-                    .map(|u| (name, u))
-            })
-            .collect()
+        map.drain().collect()
     }
+}
+
+/// One backend session of a client session, opened on first use.
+pub type UpstreamSlot<U> = Arc<tokio::sync::OnceCell<U>>;
+
+/// The backend session in `slot` once nothing else holds the slot: `Ok(None)` if it was never
+/// opened, `Err(slot)` while an answer still uses it.
+pub fn take_when_free<U>(slot: UpstreamSlot<U>) -> Result<Option<U>, UpstreamSlot<U>> {
+    Arc::try_unwrap(slot).map(|cell| cell.into_inner())
 }
 
 /// Forgets a tracked request when its answer is complete.

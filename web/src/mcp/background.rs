@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actors::backend::BackendState;
 use actors::routing::{Listing, RoutingTable};
-use actors::session::ClientSession;
+use actors::session::{ClientSession, UpstreamSlot, take_when_free};
 use actors::spec::BackendSpec;
 use actors::supervisor::GatewayHandle;
 use actors::upstream::UpstreamSession;
@@ -95,12 +95,32 @@ pub fn spawn_session_closer(
         .spawn(move || {
             actix_rt::System::new().block_on(async move {
                 let http = awc::Client::builder().disable_redirects().finish();
-                while let Some(session) = ended.recv().await {
-                    for (backend, upstream_session) in session.take_upstreams() {
-                        if let Some(upstream) = gateway.upstream(&backend) {
-                            upstream.close(&http, upstream_session).await;
+                // Backend sessions an answer still streams through when their client session
+                // ended: retried until the answer lets go (answers are bounded by the backend's
+                // timeout, so this list drains).
+                let mut waiting: Vec<(String, UpstreamSlot<UpstreamSession>)> = Vec::new();
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        next = ended.recv() => match next {
+                            Some(session) => waiting.extend(session.take_upstream_slots()),
+                            None => break,
+                        },
+                        _ = tick.tick(), if !waiting.is_empty() => {}
+                    }
+                    let mut still = Vec::new();
+                    for (backend, slot) in waiting.drain(..) {
+                        match take_when_free(slot) {
+                            Ok(Some(upstream_session)) => {
+                                if let Some(upstream) = gateway.upstream(&backend) {
+                                    upstream.close(&http, upstream_session).await;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(slot) => still.push((backend, slot)),
                         }
                     }
+                    waiting = still;
                 }
             });
         })
