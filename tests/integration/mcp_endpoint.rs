@@ -445,3 +445,41 @@ async fn a_cancellation_reaches_the_backend_working_on_the_request() {
     );
     gw.stop().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn stdio_progress_streams_to_the_caller_under_its_own_token() {
+    let config = format!(
+        "[[backends]]\nname = \"local\"\ncommand = {:?}\nargs = [\"stdio\", \"--tools\", \"1\", \"--rich\"]\ntool_prefix = \"\"\n",
+        fixture_binary().display()
+    );
+    let gw = TestGateway::start(&config).await;
+    wait_for(gw.handle(), "online", |s| {
+        s.len() == 1 && s[0].state == BackendState::Online
+    })
+    .await;
+    create_user(&gw, "prog", Role::User);
+    let token = login(&gw, "prog").await;
+    wait_for_tools(&gw, &token, 6).await;
+    for progress_token in [json!("tok-A"), json!(7)] {
+        let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+        client.initialize("2025-06-18").await;
+        let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+            "name":"chatty","arguments":{},"_meta":{"progressToken": progress_token}}});
+        let reply = client.post(&call.to_string(), &[]).await;
+        let messages = reply.messages();
+        assert_eq!(
+            messages.len(),
+            2,
+            "progress then the answer: {}",
+            reply.body
+        );
+        assert_eq!(messages[0]["method"], "notifications/progress");
+        assert_eq!(
+            messages[0]["params"]["progressToken"], progress_token,
+            "the client's own token"
+        );
+        assert_eq!(messages[1]["id"], 1);
+        assert_eq!(messages[1]["result"]["content"][0]["text"], "done");
+    }
+    gw.stop().await.unwrap();
+}

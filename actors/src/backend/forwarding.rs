@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::BackendError;
 use super::session_children::{OpenReply, SessionChildren};
-use super::stdio::{StdioLink, Waiter};
+use super::stdio::{ProgressSender, StdioLink, Waiter};
 use crate::upstream::ClientContext;
 
 /// One message from the request path to the shared child.
@@ -28,6 +28,8 @@ pub(crate) enum StdioCommand {
         id: u64,
         line: Vec<u8>,
         reply: Waiter,
+        /// The request's rewritten progress token and where its progress notifications go.
+        progress: Option<(String, ProgressSender)>,
     },
     /// A notification (ids inside already rewritten).
     Notify {
@@ -70,8 +72,13 @@ pub(crate) async fn serve_stdio_commands(
 ) {
     while let Some(command) = commands.recv().await {
         match command {
-            StdioCommand::Request { id, line, reply } => match current.get() {
-                Some(link) => link.forward(id, line, reply).await,
+            StdioCommand::Request {
+                id,
+                line,
+                reply,
+                progress,
+            } => match current.get() {
+                Some(link) => link.forward(id, line, reply, progress).await,
                 None => {
                     let _ = reply.send(Err(BackendError::NotConnected));
                 }

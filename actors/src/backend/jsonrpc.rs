@@ -16,6 +16,8 @@ pub(crate) struct Envelope<'a> {
     #[serde(default)]
     pub method: Option<String>,
     #[serde(default, borrow)]
+    pub params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
     pub result: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub error: Option<&'a RawValue>,

@@ -17,7 +17,7 @@ mod driver;
 mod error;
 pub(crate) mod forwarding;
 mod http;
-mod jsonrpc;
+pub(crate) mod jsonrpc;
 pub(crate) mod legacy_sse;
 mod session;
 pub(crate) mod session_children;

@@ -28,6 +28,11 @@ use crate::spec::BackendTransport;
 /// Who waits for which response id; a waiter gets the response or why it never comes.
 pub(crate) type Waiter = oneshot::Sender<Result<Response, BackendError>>;
 type Pending = Rc<RefCell<HashMap<u64, Waiter>>>;
+
+/// Where a forwarded request's progress notifications go while it runs: the (rewritten,
+/// gateway-unique) progress token's raw JSON → the request's id and the request path's channel.
+pub(crate) type ProgressSender = tokio::sync::mpsc::UnboundedSender<Box<RawValue>>;
+type Progress = Rc<RefCell<HashMap<String, (u64, ProgressSender)>>>;
 type SharedStdin = Rc<tokio::sync::Mutex<Option<ChildStdin>>>;
 
 /// The child process and its group. Dropping it kills the group (the panic path); `terminate`
@@ -76,6 +81,7 @@ impl Drop for ChildGroup {
 pub(crate) struct StdioTransport {
     stdin: SharedStdin,
     pending: Pending,
+    progress: Progress,
     closed: Rc<Closed>,
     group: RefCell<Option<ChildGroup>>,
     timeout: Duration,
@@ -159,6 +165,7 @@ impl StdioTransport {
         let group = ChildGroup { child, pgid };
 
         let pending: Pending = Rc::default();
+        let progress: Progress = Rc::default();
         let closed = Rc::new(Closed::default());
         let stdin: SharedStdin = Rc::new(tokio::sync::Mutex::new(stdin));
         let mut tasks = Vec::new();
@@ -167,6 +174,7 @@ impl StdioTransport {
                 stdout,
                 stdin.clone(),
                 pending.clone(),
+                progress.clone(),
                 closed.clone(),
                 lists_changed,
                 log.clone(),
@@ -186,6 +194,7 @@ impl StdioTransport {
         Ok(StdioTransport {
             stdin,
             pending,
+            progress,
             closed,
             group: RefCell::new(Some(group)),
             timeout,
@@ -203,6 +212,7 @@ impl StdioTransport {
         StdioLink {
             stdin: self.stdin.clone(),
             pending: self.pending.clone(),
+            progress: self.progress.clone(),
             closed: self.closed.clone(),
         }
     }
@@ -282,6 +292,7 @@ impl StdioTransport {
 pub(crate) struct StdioLink {
     stdin: SharedStdin,
     pending: Pending,
+    progress: Progress,
     closed: Rc<Closed>,
 }
 
@@ -290,13 +301,23 @@ impl StdioLink {
         self.closed.flag.get()
     }
 
-    /// Writes a request whose id is already gateway-unique; `reply` gets its response.
-    pub async fn forward(&self, id: u64, line: Vec<u8>, reply: Waiter) {
+    /// Writes a request whose id is already gateway-unique; `reply` gets its response, and
+    /// `progress` (its rewritten token, a channel) the progress notifications sent meanwhile.
+    pub async fn forward(
+        &self,
+        id: u64,
+        line: Vec<u8>,
+        reply: Waiter,
+        progress: Option<(String, ProgressSender)>,
+    ) {
         if self.is_closed() {
             let _ = reply.send(Err(BackendError::Closed));
             return;
         }
         self.pending.borrow_mut().insert(id, reply);
+        if let Some((token, sender)) = progress {
+            self.progress.borrow_mut().insert(token, (id, sender));
+        }
         if let Err(error) = write_line(&self.stdin, line).await {
             let waiter = self.pending.borrow_mut().remove(&id);
             if let Some(waiter) = waiter {
@@ -311,6 +332,9 @@ impl StdioLink {
 
     /// The caller gave up on `id` (timeout or went away): drop its waiter and tell the child.
     pub async fn forget(&self, id: u64) {
+        self.progress
+            .borrow_mut()
+            .retain(|_, (request, _)| *request != id);
         if self.pending.borrow_mut().remove(&id).is_some() && !self.is_closed() {
             let cancel = format!(
                 r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":"The gateway's client gave up on the request."}}}}"#
@@ -345,6 +369,7 @@ async fn read_stdout(
     stdout: ChildStdout,
     stdin: SharedStdin,
     pending: Pending,
+    progress: Progress,
     closed: Rc<Closed>,
     lists_changed: Rc<Notify>,
     log: slog::Logger,
@@ -371,6 +396,10 @@ async fn read_stdout(
             continue;
         };
         if let Some(id) = envelope.response_id() {
+            // No progress after the final response.
+            progress
+                .borrow_mut()
+                .retain(|_, (request, _)| *request != id);
             let waiter = pending.borrow_mut().remove(&id);
             match waiter {
                 Some(waiter) => {
@@ -385,6 +414,13 @@ async fn read_stdout(
             continue;
         }
         let method = envelope.method.as_deref().unwrap_or("");
+        if method == "notifications/progress"
+            && let Some(token) = progress_token(envelope.params)
+            && let Some((_, sender)) = progress.borrow().get(token.get())
+        {
+            let _ = sender.send(message);
+            continue;
+        }
         if is_list_changed(method) {
             lists_changed.notify_one();
         }
@@ -392,6 +428,7 @@ async fn read_stdout(
     }
     // Fail every waiter (the actor's own requests and forwarded ones) with the cause.
     closed.mark();
+    progress.borrow_mut().clear();
     let waiters: Vec<Waiter> = pending.borrow_mut().drain().map(|(_, w)| w).collect();
     for waiter in waiters {
         let _ = waiter.send(Err(BackendError::Exited(String::new())));
@@ -449,4 +486,9 @@ const INHERITED_ENV: &[&str] = &[
 fn is_inherited(key: &std::ffi::OsStr) -> bool {
     key.to_str()
         .is_some_and(|k| INHERITED_ENV.contains(&k) || k.starts_with("LC_"))
+}
+
+/// `params.progressToken` of a progress notification, raw.
+fn progress_token(params: Option<&RawValue>) -> Option<&RawValue> {
+    crate::mcp::json::member(params?, "progressToken")
 }

@@ -13,19 +13,23 @@
 //! changed it), answers `SessionExpired`, so the caller opens a new one and retries once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use futures_util::StreamExt;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
 
 use super::envelope::{CancelParams, Envelope, span_of, splice};
 use super::{ClientContext, Upstream, UpstreamError, UpstreamReply};
 use crate::backend::BackendError;
 use crate::backend::forwarding::{StdioCommand, StdioCommandSender};
+use crate::backend::jsonrpc::Response;
 use crate::backend::session_children::SessionChild;
+use crate::mcp::json;
 use crate::spec::StdioIsolation;
 
 /// Beyond the spec's timeout (which bounds `initialize`), time allowed to spawn a child.
@@ -42,15 +46,16 @@ static NEXT_FORWARDED_ID: AtomicU64 = AtomicU64::new(FIRST_FORWARDED_ID);
 /// when the backend is per-session.
 #[derive(Debug, Default)]
 pub(super) struct StdioSession {
-    /// The client's raw id → the rewritten id, while the request is in flight.
-    in_flight: Mutex<HashMap<String, u64>>,
+    /// The client's raw id → the rewritten id, while the request is in flight (shared with the
+    /// guards of streamed answers, which outlive the call that made them).
+    in_flight: Arc<Mutex<HashMap<String, u64>>>,
     /// Per-session isolation: this session's child.
     child: Option<SessionChild>,
 }
 
 impl StdioSession {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.in_flight)
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -76,15 +81,10 @@ impl StdioSession {
         }
     }
 
-    /// The backend thread could not write the message: its own child is gone (closed pipe, or
-    /// already known dead), so nothing reached it and a new session may take it; any other
-    /// failure may have happened after the child read it.
-    fn refused(&self, upstream: &Upstream, error: &BackendError) -> UpstreamError {
-        match error {
-            BackendError::Closed | BackendError::NotConnected if self.child.is_some() => {
-                UpstreamError::SessionExpired
-            }
-            other => upstream.unavailable(describe(other)),
+    /// How to read a refusal from the backend thread (see [`Refusal`]).
+    fn refusal(&self) -> Refusal {
+        Refusal {
+            own_child: self.child.is_some(),
         }
     }
 
@@ -143,20 +143,25 @@ pub(super) async fn close(session: StdioSession) {
     }
 }
 
+fn lock(map: &Mutex<HashMap<String, u64>>) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Removes the in-flight entry and, unless the answer arrived, tells the backend thread to
-/// forget the waiter (and the child to cancel) — also when the caller's future is dropped.
-struct InFlight<'a> {
-    commands: &'a StdioCommandSender,
-    session: &'a StdioSession,
+/// forget the waiter (and the child to cancel) — also when the caller's future (or a streamed
+/// answer) is dropped.
+struct InFlight {
+    commands: StdioCommandSender,
+    in_flight: Arc<Mutex<HashMap<String, u64>>>,
     client_id: String,
     id: u64,
     answered: bool,
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         {
-            let mut in_flight = self.session.lock();
+            let mut in_flight = lock(&self.in_flight);
             if in_flight.get(&self.client_id) == Some(&self.id) {
                 in_flight.remove(&self.client_id);
             }
@@ -172,6 +177,16 @@ pub(super) async fn request(
     session: &StdioSession,
     message: Bytes,
 ) -> Result<UpstreamReply, UpstreamError> {
+    let id = NEXT_FORWARDED_ID.fetch_add(1, Ordering::Relaxed);
+    // Progress tokens of clients sharing one child could collide: the child sees a gateway
+    // token, the client gets its own back on every progress notification.
+    let client_token = progress_token_of(&message);
+    let message = match &client_token {
+        Some(_) => with_progress_token(&message, &format!("\"gwp-{id}\"")).ok_or_else(|| {
+            upstream.protocol("the request's progress token could not be rewritten")
+        })?,
+        None => message,
+    };
     let envelope = Envelope::parse(&message).map_err(|e| upstream.protocol(e))?;
     let Some(client_id) = envelope.id.filter(|_| envelope.method.is_some()) else {
         return Err(upstream.protocol("the message to forward is not a request"));
@@ -179,27 +194,86 @@ pub(super) async fn request(
     let range = span_of(&message, client_id)
         .ok_or_else(|| upstream.protocol("the request id could not be located"))?;
     let client_id = client_id.get().to_owned();
-    let id = NEXT_FORWARDED_ID.fetch_add(1, Ordering::Relaxed);
     let line = splice(&message, range, id.to_string().as_bytes());
-    let commands = session.commands(upstream)?;
+    let commands = session.commands(upstream)?.clone();
 
     session.lock().insert(client_id.clone(), id);
     let mut in_flight = InFlight {
-        commands,
-        session,
+        commands: commands.clone(),
+        in_flight: session.in_flight.clone(),
         client_id,
         id,
         answered: false,
     };
     let (reply, answer) = oneshot::channel();
+    let (progress, notes) = match client_token {
+        Some(token) => {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            (
+                Some((format!("\"gwp-{id}\""), sender)),
+                Some((receiver, token)),
+            )
+        }
+        None => (None, None),
+    };
     if commands
-        .send(StdioCommand::Request { id, line, reply })
+        .send(StdioCommand::Request {
+            id,
+            line,
+            reply,
+            progress,
+        })
         .is_err()
     {
         in_flight.answered = true;
         return Err(session.send_failed(upstream));
     }
-    let outcome = tokio::time::timeout(upstream.timeout(), answer).await;
+    let deadline = tokio::time::Instant::now() + upstream.timeout();
+    let Some((notes, token)) = notes else {
+        let outcome = tokio::time::timeout_at(deadline, answer).await;
+        return finish(upstream, session.refusal(), &mut in_flight, outcome)
+            .map(UpstreamReply::Json);
+    };
+    Ok(UpstreamReply::Stream(progress_then_answer(
+        upstream.clone(),
+        session.refusal(),
+        in_flight,
+        notes,
+        token,
+        answer,
+        deadline,
+    )))
+}
+
+/// The backend thread could not write the message. With a child of the session's own that
+/// means the child is gone (closed pipe, or already known dead), so nothing reached it and a
+/// new session may take it; any other failure may have happened after the child read it.
+#[derive(Debug, Clone, Copy)]
+struct Refusal {
+    own_child: bool,
+}
+
+impl Refusal {
+    fn refused(self, upstream: &Upstream, error: &BackendError) -> UpstreamError {
+        match error {
+            BackendError::Closed | BackendError::NotConnected if self.own_child => {
+                UpstreamError::SessionExpired
+            }
+            other => upstream.unavailable(describe(other)),
+        }
+    }
+}
+
+/// The final answer of a forwarded request, its id restored to the client's.
+fn finish(
+    upstream: &Upstream,
+    refusal: Refusal,
+    in_flight: &mut InFlight,
+    outcome: Result<
+        Result<Result<Response, BackendError>, oneshot::error::RecvError>,
+        tokio::time::error::Elapsed,
+    >,
+) -> Result<Bytes, UpstreamError> {
     let response = match outcome {
         Err(_) => return Err(UpstreamError::Timeout(upstream.timeout())),
         Ok(Err(_)) => {
@@ -208,19 +282,80 @@ pub(super) async fn request(
         }
         Ok(Ok(Err(error))) => {
             in_flight.answered = true;
-            return Err(session.refused(upstream, &error));
+            return Err(refusal.refused(upstream, &error));
         }
         Ok(Ok(Ok(response))) => response,
     };
     in_flight.answered = true;
     let raw = response.0.get().as_bytes();
-    let restored = Envelope::parse(raw)
+    Envelope::parse(raw)
         .ok()
         .and_then(|e| e.id)
         .and_then(|id| span_of(raw, id))
-        .map(|range| splice(raw, range, in_flight.client_id.as_bytes()))
-        .ok_or_else(|| upstream.protocol("its response has no id"))?;
-    Ok(UpstreamReply::Json(Bytes::from(restored)))
+        .map(|range| Bytes::from(splice(raw, range, in_flight.client_id.as_bytes())))
+        .ok_or_else(|| upstream.protocol("its response has no id"))
+}
+
+/// Streams the request's progress notifications (the client's token restored) as the child
+/// sends them, then its answer; nothing after the answer.
+fn progress_then_answer(
+    upstream: Upstream,
+    refusal: Refusal,
+    in_flight: InFlight,
+    notes: mpsc::UnboundedReceiver<Box<RawValue>>,
+    token: Box<RawValue>,
+    answer: oneshot::Receiver<Result<Response, BackendError>>,
+    deadline: tokio::time::Instant,
+) -> futures_util::stream::LocalBoxStream<'static, Result<Bytes, UpstreamError>> {
+    let state = Some((upstream, refusal, in_flight, notes, token, answer));
+    futures_util::stream::unfold(state, move |state| async move {
+        let (upstream, refusal, mut in_flight, mut notes, token, mut answer) = state?;
+        tokio::select! {
+            biased;
+            Some(note) = notes.recv() => {
+                let restored = with_progress_token_in_params(note.get().as_bytes(), token.get())
+                    .ok_or_else(|| upstream.protocol("a progress notification could not be rewritten"));
+                Some((restored, Some((upstream, refusal, in_flight, notes, token, answer))))
+            }
+            outcome = tokio::time::timeout_at(deadline, &mut answer) => {
+                let last = finish(&upstream, refusal, &mut in_flight, outcome);
+                Some((last, None))
+            }
+        }
+    })
+    .boxed_local()
+}
+
+/// `params._meta.progressToken` of a request, raw.
+fn progress_token_of(message: &[u8]) -> Option<Box<RawValue>> {
+    let raw: &RawValue = serde_json::from_slice(message).ok()?;
+    let params = json::member(raw, "params")?;
+    let meta = json::member(params, "_meta")?;
+    json::member(meta, "progressToken").map(|t| t.to_owned())
+}
+
+/// The request with `params._meta.progressToken` set to `token` (raw JSON).
+fn with_progress_token(message: &[u8], token: &str) -> Option<Bytes> {
+    let raw: &RawValue = serde_json::from_slice(message).ok()?;
+    let params = json::member(raw, "params")?;
+    let meta = json::member(params, "_meta")?;
+    let meta = RawValue::from_string(json::with_member(meta, "progressToken", token).ok()?).ok()?;
+    let params =
+        RawValue::from_string(json::with_member(params, "_meta", meta.get()).ok()?).ok()?;
+    json::with_member(raw, "params", params.get())
+        .ok()
+        .map(Bytes::from)
+}
+
+/// A progress notification with `params.progressToken` set to `token` (raw JSON).
+fn with_progress_token_in_params(message: &[u8], token: &str) -> Option<Bytes> {
+    let raw: &RawValue = serde_json::from_slice(message).ok()?;
+    let params = json::member(raw, "params")?;
+    let params =
+        RawValue::from_string(json::with_member(params, "progressToken", token).ok()?).ok()?;
+    json::with_member(raw, "params", params.get())
+        .ok()
+        .map(Bytes::from)
 }
 
 pub(super) async fn notify(
