@@ -42,6 +42,8 @@ pub struct ClientSession<U> {
     /// Set when the session ends: no backend session may be opened for it afterwards (one
     /// opened by a late request would never be closed).
     ended: AtomicBool,
+    /// The GET stream's queue and what backend sessions opened later must be told.
+    pub outbox: super::outbox::Outbox,
 }
 
 /// A backend's request relayed to the client, waiting for the client's response.
@@ -80,6 +82,7 @@ impl<U> ClientSession<U> {
             pending: Mutex::new(HashMap::new()),
             next_pending: AtomicU64::new(1),
             ended: AtomicBool::new(false),
+            outbox: Default::default(),
         }
     }
 
@@ -110,12 +113,22 @@ impl<U> ClientSession<U> {
         map.entry(backend.to_string()).or_default().clone()
     }
 
+    /// Every backend whose session for this client is open, with its slot.
+    pub fn opened_upstreams(&self) -> Vec<(String, Arc<tokio::sync::OnceCell<U>>)> {
+        let map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|(_, slot)| slot.initialized())
+            .map(|(name, slot)| (name.clone(), slot.clone()))
+            .collect()
+    }
+
     pub fn is_ended(&self) -> bool {
         self.ended.load(Ordering::Acquire)
     }
 
     pub(crate) fn mark_ended(&self) {
         self.ended.store(true, Ordering::Release);
+        self.outbox.detach();
     }
 
     /// Records a backend's request relayed to this client; returns the id the client sees

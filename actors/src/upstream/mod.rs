@@ -230,6 +230,25 @@ impl Upstream {
         }
     }
 
+    /// The messages the backend sends this session outside any request (logging, resource
+    /// updates, list changes, its own requests), one per item, until the session ends. HTTP:
+    /// the backend session's GET stream, returned once the backend accepted it; legacy SSE:
+    /// what its event stream carries that no request claims (once per session). `None`: the
+    /// backend has no such channel (stdio, stateless HTTP, no GET stream offered).
+    pub async fn server_messages(
+        &self,
+        http: &awc::Client,
+        session: &UpstreamSession,
+    ) -> Option<LocalBoxStream<'static, Bytes>> {
+        match (&self.inner.spec.transport, &session.kind) {
+            (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) => {
+                http::server_messages(self, http, url, s).await
+            }
+            (BackendTransport::Sse { .. }, SessionKind::Sse(s)) => sse_session::server_messages(s),
+            _ => None,
+        }
+    }
+
     /// Ends this client session's connection. HTTP: DELETE the backend session (best effort,
     /// bounded); legacy SSE: the event stream is dropped; stdio: a per-session child is killed (its process group) and reaped before
     /// this returns; the shared child stays.
