@@ -15,6 +15,7 @@ mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
 mod relay;
+mod get_stream;
 mod reload;
 mod session_supervision;
 mod stdio_isolation;
