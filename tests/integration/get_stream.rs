@@ -85,7 +85,10 @@ async fn open(client: &McpClient, token: &str, accept: &str) -> (u16, Option<Eve
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
     let events = Events {
         body: response.boxed_local(),
         buffer: String::new(),
@@ -98,7 +101,10 @@ async fn listening(client: &McpClient, token: &str) -> Events {
     assert_eq!(status, 200);
     let mut events = events.unwrap();
     let priming = events.next().await.expect("a priming event");
-    assert!(priming.id.is_some() && priming.data.is_empty(), "{priming:?}");
+    assert!(
+        priming.id.is_some() && priming.data.is_empty(),
+        "{priming:?}"
+    );
     events
 }
 
