@@ -191,3 +191,43 @@ async fn backend_messages_reach_only_their_own_session_stream() {
     );
     drop(backend);
 }
+
+/// A backend's `list_changed` reaches a `/mcp/{server}` client's stream as sent; the aggregated
+/// `/mcp` does not pass it on (its lists come from the routing table). Backend: the rich rmcp
+/// fixture, whose `grow` sends `tools/list_changed` to every one of its sessions.
+#[actix_rt::test]
+async fn list_changed_passes_on_the_single_endpoint_only() {
+    let fixture = crate::fixture::HttpFixture::start_with(0, 1, &["--rich"]);
+    let config = format!(
+        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
+        fixture.url()
+    );
+    let gw = TestGateway::start(&config).await;
+    wait_for(gw.handle(), "online", |s| {
+        s.len() == 1 && s[0].state == BackendState::Online
+    })
+    .await;
+    create_user(&gw, "carol", Role::User);
+    let token = login(&gw, "carol").await;
+    let mut single = McpClient::new(&gw.url("/mcp/fx"), Some(&token));
+    let mut aggregate = McpClient::new(&gw.url("/mcp"), Some(&token));
+    single.initialize("2025-06-18").await;
+    aggregate.initialize("2025-06-18").await;
+    let mut single_events = listening(&single, &token).await;
+    let mut aggregate_events = listening(&aggregate, &token).await;
+
+    let grow = json!({"name": "grow", "arguments": {}});
+    let result = aggregate.request(1, "tools/call", grow.clone()).await;
+    assert!(result["result"].is_object(), "{result}");
+    let result = single.request(1, "tools/call", grow).await;
+    assert!(result["result"].is_object(), "{result}");
+    let message = single_events.message().await.expect("list_changed");
+    assert_eq!(message["method"], "notifications/tools/list_changed");
+
+    // Both `grow` calls reached the aggregated session's backend session too; neither shows.
+    assert_eq!(aggregate.delete().await, 204);
+    assert!(
+        aggregate_events.message().await.is_none(),
+        "a backend's list_changed reached the aggregated stream"
+    );
+}
