@@ -231,3 +231,38 @@ async fn list_changed_passes_on_the_single_endpoint_only() {
         "a backend's list_changed reached the aggregated stream"
     );
 }
+
+/// A legacy HTTP+SSE backend: what its event stream carries while no request of this client
+/// session is in flight (here another user's `grow`, which the fixture broadcasts to all its
+/// sessions) reaches this session's GET stream.
+#[actix_rt::test]
+async fn legacy_sse_backend_messages_outside_requests_reach_the_get_stream() {
+    let server = crate::legacy_sse::SseFixture::start(0, &["--tools", "1", "--rich"]);
+    let config = format!(
+        "[[backends]]\nname = \"legacy\"\nurl = \"{}\"\ntransport = \"sse\"\ntool_prefix = \"\"\n",
+        server.url()
+    );
+    let gw = TestGateway::start(&config).await;
+    wait_for(gw.handle(), "online", |s| {
+        s.len() == 1 && s[0].state == BackendState::Online
+    })
+    .await;
+    create_user(&gw, "dave", Role::User);
+    create_user(&gw, "erin", Role::User);
+    let (dave_token, erin_token) = (login(&gw, "dave").await, login(&gw, "erin").await);
+    let mut dave = McpClient::new(&gw.url("/mcp/legacy"), Some(&dave_token));
+    let mut erin = McpClient::new(&gw.url("/mcp/legacy"), Some(&erin_token));
+    dave.initialize("2025-06-18").await;
+    erin.initialize("2025-06-18").await;
+    let mut dave_events = listening(&dave, &dave_token).await;
+    // Dave's backend session opens with his first call.
+    let echo = json!({"name": "echo", "arguments": {"text": "hi"}});
+    assert!(dave.request(1, "tools/call", echo).await["result"].is_object());
+
+    let grow = json!({"name": "grow", "arguments": {}});
+    assert!(erin.request(1, "tools/call", grow).await["result"].is_object());
+    let message = dave_events.message().await.expect("list_changed");
+    assert_eq!(message["method"], "notifications/tools/list_changed");
+    assert_eq!(dave.delete().await, 204);
+    assert!(dave_events.message().await.is_none());
+}
