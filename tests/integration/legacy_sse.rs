@@ -22,13 +22,13 @@ use crate::mcp_client::McpClient;
 use crate::users::{create_user, login};
 
 /// The fixture in `sse` mode; killed (and reaped) on drop.
-struct SseFixture {
+pub(crate) struct SseFixture {
     child: Option<Child>,
     port: u16,
 }
 
 impl SseFixture {
-    fn start(port: u16, args: &[&str]) -> Self {
+    pub(crate) fn start(port: u16, args: &[&str]) -> Self {
         let mut child = Command::new(fixture_binary())
             .args(["sse", "--port", &port.to_string()])
             .args(args)
@@ -52,7 +52,7 @@ impl SseFixture {
         }
     }
 
-    fn url(&self) -> url::Url {
+    pub(crate) fn url(&self) -> url::Url {
         url::Url::parse(&format!("http://127.0.0.1:{}/sse", self.port)).expect("valid url")
     }
 

@@ -8,6 +8,7 @@ mod binary;
 mod daemon;
 mod fixture;
 mod gateway_http;
+mod get_stream;
 mod harness;
 mod http;
 mod legacy_sse;

@@ -24,10 +24,10 @@ use crate::harness::TestGateway;
 use crate::users::{create_user, login};
 
 /// The conformance fixture over Streamable HTTP; killed on drop.
-struct Conformance(Child, u16);
+pub(crate) struct Conformance(pub Child, pub u16);
 
 impl Conformance {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let binary = fixture_binary().with_file_name("conformance_fixture");
         let mut child = Command::new(&binary)
             .args(["--port", "0"])

@@ -3,9 +3,11 @@
 //! [`SessionHandle`] that `GatewayHandle::sessions` returns.
 
 mod actor;
+mod outbox;
 mod store;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
+pub use outbox::{OUTBOX_CAPACITY, Outbox, Pushed};
 pub use store::{
     ClientSession, InFlight, LookupError, MAX_PENDING_REQUESTS, PendingRequest, RequestGuard,
     SessionScope, SessionStore, UpstreamSlot, take_when_free,

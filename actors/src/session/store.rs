@@ -45,6 +45,8 @@ pub struct ClientSession<U> {
     /// Set when the session ends: no backend session may be opened for it afterwards (one
     /// opened by a late request would never be closed).
     ended: AtomicBool,
+    /// The GET stream's queue and what backend sessions opened later must be told.
+    pub outbox: super::outbox::Outbox,
 }
 
 /// A backend's request relayed to the client, waiting for the client's response.
@@ -84,6 +86,7 @@ impl<U> ClientSession<U> {
             next_pending: AtomicU64::new(1),
             ended: AtomicBool::new(false),
             requests: Mutex::new(HashMap::new()),
+            outbox: Default::default(),
         }
     }
 
@@ -136,10 +139,18 @@ impl<U> ClientSession<U> {
 
     /// The backends this client has a session with (for notifications meant for all of them).
     pub fn opened_backends(&self) -> Vec<String> {
+        self.opened_upstreams()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Every backend whose session for this client is open, with its slot.
+    pub fn opened_upstreams(&self) -> Vec<(String, Arc<tokio::sync::OnceCell<U>>)> {
         let map = self.upstreams.lock().unwrap_or_else(|e| e.into_inner());
         map.iter()
             .filter(|(_, slot)| slot.initialized())
-            .map(|(name, _)| name.clone())
+            .map(|(name, slot)| (name.clone(), slot.clone()))
             .collect()
     }
 
@@ -149,6 +160,7 @@ impl<U> ClientSession<U> {
 
     pub(crate) fn mark_ended(&self) {
         self.ended.store(true, Ordering::Release);
+        self.outbox.detach();
     }
 
     /// Records a backend's request relayed to this client; returns the id the client sees

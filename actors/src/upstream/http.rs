@@ -9,14 +9,16 @@ use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::StatusCode;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use futures_util::stream::Stream;
+use std::collections::VecDeque;
+
+use futures_util::stream::{LocalBoxStream, Stream};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use super::envelope::Envelope;
 use super::{ClientContext, Upstream, UpstreamError, UpstreamReply, sse};
-use crate::backend::{OFFERED_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+use crate::backend::{OFFERED_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, SseParser};
 
 const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
@@ -29,6 +31,8 @@ pub(super) struct HttpSession {
     /// The backend's `Mcp-Session-Id`; `None` for stateless backends.
     pub session_id: Option<String>,
     pub protocol_version: String,
+    /// Dropped with the session: ends the listener on the backend's GET stream.
+    pub stop: tokio::sync::watch::Sender<()>,
 }
 
 pub(super) async fn open(
@@ -59,6 +63,7 @@ pub(super) async fn open(
     let session = HttpSession {
         session_id,
         protocol_version,
+        stop: tokio::sync::watch::Sender::new(()),
     };
     let initialized =
         Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
@@ -112,6 +117,64 @@ pub(super) async fn notify(
     post(upstream, client, url, Some(session), message, deadline)
         .await
         .map(drop)
+}
+
+/// Opens the backend session's GET stream; once the backend accepted it, its messages (the
+/// ones it sends outside any request) one per item, until the stream or the session ends.
+/// `None`: no session id (stateless backend) or the backend offers no GET stream.
+pub(super) async fn server_messages(
+    upstream: &Upstream,
+    client: &awc::Client,
+    url: &url::Url,
+    session: &HttpSession,
+) -> Option<LocalBoxStream<'static, Bytes>> {
+    let session_id = session.session_id.as_deref()?;
+    let mut request = client
+        .get(url.as_str())
+        .insert_header(("Accept", "text/event-stream"))
+        .insert_header((SESSION_HEADER, session_id))
+        .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
+        // The stream is long-lived: only the connection attempt is bounded.
+        .timeout(upstream.timeout());
+    if let Ok(Some((name, value))) = &upstream.inner.auth {
+        request = request.insert_header((name.clone(), value.clone()));
+    }
+    let response = tokio::time::timeout(upstream.timeout(), request.send())
+        .await
+        .ok()?
+        .ok()?;
+    let is_stream = response
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+    if !response.status().is_success() || !is_stream {
+        return None;
+    }
+    let stop = session.stop.subscribe();
+    let state = (
+        response,
+        SseParser::default(),
+        VecDeque::<Bytes>::new(),
+        stop,
+    );
+    let messages = futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(message) = state.2.pop_front() {
+                return Some((message, state));
+            }
+            let chunk = tokio::select! {
+                chunk = state.0.next() => chunk?.ok()?,
+                _ = state.3.changed() => return None,
+            };
+            for event in state.1.feed(&chunk).ok()? {
+                if (event.event.is_empty() || event.event == "message") && !event.data.is_empty() {
+                    state.2.push_back(Bytes::from(event.data));
+                }
+            }
+        }
+    });
+    Some(messages.boxed_local())
 }
 
 pub(super) async fn close(

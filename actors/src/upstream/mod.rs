@@ -71,7 +71,8 @@ pub struct UpstreamSession {
 enum SessionKind {
     Http(http::HttpSession),
     Stdio(stdio::StdioSession),
-    Sse(sse_session::SseSession),
+    // Boxed: an SSE session (its link and reader state) is several times larger than the others.
+    Sse(Box<sse_session::SseSession>),
 }
 
 impl UpstreamSession {
@@ -180,7 +181,7 @@ impl Upstream {
             }
             BackendTransport::Stdio { .. } => SessionKind::Stdio(stdio::open(self, ctx).await?),
             BackendTransport::Sse { url } => {
-                SessionKind::Sse(sse_session::open(self, url, ctx).await?)
+                SessionKind::Sse(Box::new(sse_session::open(self, url, ctx).await?))
             }
         };
         Ok(UpstreamSession { kind })
@@ -230,6 +231,25 @@ impl Upstream {
         }
     }
 
+    /// The messages the backend sends this session outside any request (logging, resource
+    /// updates, list changes, its own requests), one per item, until the session ends. HTTP:
+    /// the backend session's GET stream, returned once the backend accepted it; legacy SSE:
+    /// what its event stream carries that no request claims (once per session). `None`: the
+    /// backend has no such channel (stdio, stateless HTTP, no GET stream offered).
+    pub async fn server_messages(
+        &self,
+        http: &awc::Client,
+        session: &UpstreamSession,
+    ) -> Option<LocalBoxStream<'static, Bytes>> {
+        match (&self.inner.spec.transport, &session.kind) {
+            (BackendTransport::StreamableHttp { url }, SessionKind::Http(s)) => {
+                http::server_messages(self, http, url, s).await
+            }
+            (BackendTransport::Sse { .. }, SessionKind::Sse(s)) => sse_session::server_messages(s),
+            _ => None,
+        }
+    }
+
     /// Ends this client session's connection. HTTP: DELETE the backend session (best effort,
     /// bounded); legacy SSE: the event stream is dropped; stdio: a per-session child is killed (its process group) and reaped before
     /// this returns; the shared child stays.
@@ -239,7 +259,7 @@ impl Upstream {
                 http::close(self, http, url, s).await;
             }
             (_, SessionKind::Stdio(s)) => stdio::close(s).await,
-            (_, SessionKind::Sse(s)) => sse_session::close(s),
+            (_, SessionKind::Sse(s)) => sse_session::close(*s),
             _ => {}
         }
     }

@@ -14,6 +14,7 @@
 use bytes::Bytes;
 use futures_util::stream::{LocalBoxStream, StreamExt};
 use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::envelope::Envelope;
@@ -48,7 +49,12 @@ pub(super) struct SseSession {
     pub protocol_version: String,
     /// The `sessionId` the backend put in its endpoint URI (the common convention), if any.
     pub session_id: Option<String>,
+    /// What the backend sends outside any request, taken once by the client session's listener.
+    server_messages: std::sync::Mutex<Option<mpsc::Receiver<Bytes>>>,
 }
+
+/// How many unread messages outside requests a session holds before dropping more.
+const SERVER_MESSAGES: usize = 256;
 
 pub(super) async fn open(
     upstream: &Upstream,
@@ -68,7 +74,9 @@ pub(super) async fn open(
         timeout: upstream.timeout(),
         log: slog::Logger::root(slog::Discard, slog::o!()),
     };
-    let link = SseLink::connect(&client, target, Box::new(answer_unclaimed))
+    let (to_listener, server_messages) = mpsc::channel(SERVER_MESSAGES);
+    let unclaimed = move |message: &[u8]| relay_unclaimed(&to_listener, message);
+    let link = SseLink::connect(&client, target, Box::new(unclaimed))
         .await
         .map_err(|e| failure(upstream, e))?;
     let id = RawValue::from_string("0".into()).expect("valid JSON");
@@ -99,6 +107,7 @@ pub(super) async fn open(
         link,
         protocol_version,
         session_id,
+        server_messages: std::sync::Mutex::new(Some(server_messages)),
     })
 }
 
@@ -210,6 +219,31 @@ fn rest_of_answer(
         }
     });
     head.chain(tail).boxed_local()
+}
+
+/// The session's messages outside any request, once (the first caller gets them).
+pub(super) fn server_messages(session: &SseSession) -> Option<LocalBoxStream<'static, Bytes>> {
+    let mut receiver = session
+        .server_messages
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()?;
+    Some(futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx)).boxed_local())
+}
+
+/// A message no request in flight claims: pings are answered here; anything else goes to the
+/// client session's listener. A request nobody can take (no room) is refused at once.
+fn relay_unclaimed(listener: &mpsc::Sender<Bytes>, message: &[u8]) -> Option<Vec<u8>> {
+    let is_ping = Envelope::parse(message)
+        .ok()
+        .is_some_and(|e| e.method_name().as_deref() == Some("ping"));
+    if is_ping {
+        return answer_unclaimed(message);
+    }
+    match listener.try_send(Bytes::copy_from_slice(message)) {
+        Ok(()) => None,
+        Err(_) => answer_unclaimed(message),
+    }
 }
 
 /// A backend request no client request is in flight for: pings are answered, anything else

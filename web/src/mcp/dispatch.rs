@@ -208,8 +208,17 @@ async fn aggregate(
             .await
         }
         "completion/complete" => complete(state, http, session, &table, id, params).await,
-        // Accepted so clients that set a level do not fail; backends keep their own levels.
-        "logging/setLevel" => Answer::Json(result_response(id, "{}")),
+        "logging/setLevel" => {
+            let Some(level) = param("level").filter(|l| json::as_str(l).is_some()) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    "`params.level` must be a logging level such as \"info\".",
+                );
+            };
+            super::listen::set_level_everywhere(state, http, session, level.get()).await;
+            Answer::Json(result_response(id, "{}"))
+        }
         // Codex sends a tool's name as the method (openai/codex#2264): treat it as tools/call.
         other if !other.contains('/') && table.tools.route(other).is_some() => {
             let route = table.tools.route(other).expect("checked");

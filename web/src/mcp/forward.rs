@@ -66,11 +66,25 @@ pub async fn forward(
             );
         }
         let slot = session.upstream_slot(backend);
+        let mut fresh = false;
         let opened = slot
-            .get_or_try_init(|| async { upstream.open(http, &context()).await })
+            .get_or_try_init(|| async {
+                fresh = true;
+                upstream.open(http, &context()).await
+            })
             .await;
         let result = match opened {
             Ok(upstream_session) => {
+                if fresh {
+                    let relay = Relay {
+                        http: http.clone(),
+                        upstream: upstream.clone(),
+                        slot: slot.clone(),
+                        session: session.clone(),
+                        backend: Arc::from(backend),
+                    };
+                    super::listen::after_open(state, &relay, upstream_session).await;
+                }
                 upstream
                     .request(http, upstream_session, message.clone())
                     .await
@@ -163,14 +177,17 @@ pub(crate) struct Relay {
     pub backend: Arc<str>,
 }
 
-enum Decision {
+pub(crate) enum Decision {
     Pass,
     ToClient(Bytes),
     Refuse(Bytes),
 }
 
 impl Relay {
-    fn decide(&self, message: &[u8]) -> Decision {
+    /// What to do with one message a backend sent this session: pass it on, relay it to the
+    /// client under a new id, or refuse it to the backend. Shared by request streams and the
+    /// session's GET stream (`listen`).
+    pub(crate) fn decide(&self, message: &[u8]) -> Decision {
         let Some(raw) = serde_json::from_slice::<&RawValue>(message).ok() else {
             return Decision::Pass;
         };

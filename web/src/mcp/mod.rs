@@ -15,6 +15,7 @@ mod checks;
 mod dispatch;
 mod forward;
 mod initialize;
+mod listen;
 mod post;
 mod reply;
 
@@ -103,25 +104,29 @@ async fn delete_backend(
     post::end_session(req, state, SessionScope::Backend(server.into_inner())).await
 }
 
-/// Server-to-client streams (GET) come with the streaming issue; until then the spec's answer
-/// for a server that offers none is 405.
-async fn get_stream() -> HttpResponse {
-    HttpResponse::MethodNotAllowed()
-        .insert_header(("allow", "POST, DELETE"))
-        .json(serde_json::json!({"error": "method_not_allowed", "detail": "This gateway does not offer a server-to-client stream on GET yet; use POST."}))
+async fn get_aggregate(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    listen::get_stream(req, state, SessionScope::Aggregate).await
+}
+
+async fn get_backend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    server: web::Path<String>,
+) -> HttpResponse {
+    listen::get_stream(req, state, SessionScope::Backend(server.into_inner())).await
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/mcp")
             .route(web::post().to(post_aggregate))
-            .route(web::get().to(get_stream))
+            .route(web::get().to(get_aggregate))
             .route(web::delete().to(delete_aggregate)),
     )
     .service(
         web::resource("/mcp/{server}")
             .route(web::post().to(post_backend))
-            .route(web::get().to(get_stream))
+            .route(web::get().to(get_backend))
             .route(web::delete().to(delete_backend)),
     );
 }

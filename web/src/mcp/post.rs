@@ -168,7 +168,7 @@ fn session_for_batch(
     lookup(req, state, user, scope, None)
 }
 
-fn lookup(
+pub(crate) fn lookup(
     req: &HttpRequest,
     state: &AppState,
     user: i64,
