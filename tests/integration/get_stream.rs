@@ -193,10 +193,11 @@ async fn backend_messages_reach_only_their_own_session_stream() {
 }
 
 /// A backend's `list_changed` reaches a `/mcp/{server}` client's stream as sent; the aggregated
-/// `/mcp` does not pass it on (its lists come from the routing table). Backend: the rich rmcp
-/// fixture, whose `grow` sends `tools/list_changed` to every one of its sessions.
+/// `/mcp` does not pass it on (its lists come from the routing table) but sends its own once the
+/// table changed. Backend: the rich rmcp fixture, whose `grow` sends `tools/list_changed` to
+/// every one of its sessions.
 #[actix_rt::test]
-async fn list_changed_passes_on_the_single_endpoint_only() {
+async fn list_changed_passes_raw_on_one_backend_and_from_the_gateway_on_the_aggregate() {
     let fixture = crate::fixture::HttpFixture::start_with(0, 1, &["--rich"]);
     let config = format!(
         "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
@@ -224,12 +225,19 @@ async fn list_changed_passes_on_the_single_endpoint_only() {
     let message = single_events.message().await.expect("list_changed");
     assert_eq!(message["method"], "notifications/tools/list_changed");
 
-    // Both `grow` calls reached the aggregated session's backend session too; neither shows.
-    assert_eq!(aggregate.delete().await, 204);
+    // On the aggregated endpoint the backend's own list_changed never passes; the gateway says
+    // so itself, once its routing table (what this client lists) holds the new tools.
+    let message = aggregate_events
+        .message()
+        .await
+        .expect("the gateway's list_changed");
+    assert_eq!(message["method"], "notifications/tools/list_changed");
+    let listed = aggregate.request(2, "tools/list", json!({})).await;
     assert!(
-        aggregate_events.message().await.is_none(),
-        "a backend's list_changed reached the aggregated stream"
+        listed.to_string().contains("grown_"),
+        "list_changed came before the aggregated list changed: {listed}"
     );
+    gw.stop().await.unwrap();
 }
 
 /// A legacy HTTP+SSE backend: what its event stream carries while no request of this client

@@ -79,6 +79,17 @@ pub enum ListKind {
 }
 
 impl ListKind {
+    /// The notification telling clients this list changed (templates are part of resources).
+    pub fn list_changed(self) -> &'static str {
+        match self {
+            ListKind::Tools => "notifications/tools/list_changed",
+            ListKind::Prompts => "notifications/prompts/list_changed",
+            ListKind::Resources | ListKind::ResourceTemplates => {
+                "notifications/resources/list_changed"
+            }
+        }
+    }
+
     /// The member holding the items in the list result.
     pub fn member(self) -> &'static str {
         match self {
@@ -98,6 +109,19 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// A hash of every item's bytes, in order: equal fingerprints mean clients see the same list.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
+        for item in &self.items {
+            hasher.write(item.get().as_bytes());
+            hasher.write_u8(0);
+        }
+        hasher.finish()
+    }
+
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes.get(name)
     }
@@ -181,6 +205,19 @@ impl RoutingTable {
             }
         }
         table
+    }
+
+    /// The kinds whose lists differ between `self` and `other` (what clients must be told).
+    pub fn changed_lists(&self, other: &RoutingTable) -> Vec<ListKind> {
+        [
+            ListKind::Tools,
+            ListKind::Prompts,
+            ListKind::Resources,
+            ListKind::ResourceTemplates,
+        ]
+        .into_iter()
+        .filter(|&kind| self.catalog(kind).fingerprint() != other.catalog(kind).fingerprint())
+        .collect()
     }
 
     fn catalog(&self, kind: ListKind) -> &Catalog {

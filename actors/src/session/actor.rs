@@ -299,6 +299,11 @@ impl<U: Send + Sync + 'static> SessionHandle<U> {
         self.store.len()
     }
 
+    /// Every open session (O(n): for broadcasts that are rare, never on the request path).
+    pub fn all(&self) -> Vec<Arc<ClientSession<U>>> {
+        self.store.all()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
     }

@@ -4,9 +4,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use actix_web::web::Bytes;
+
 use actors::backend::BackendState;
 use actors::routing::{Listing, RoutingTable};
-use actors::session::{ClientSession, UpstreamSlot, take_when_free};
+use actors::session::{ClientSession, SessionScope, UpstreamSlot, take_when_free};
 use actors::spec::BackendSpec;
 use actors::supervisor::GatewayHandle;
 use actors::upstream::UpstreamSession;
@@ -46,7 +48,9 @@ pub async fn maintain_routing(
                 slog::warn!(log, "Name clash between backends: the first configured wins.";
                     "kind" => c.kind, "name" => &c.name, "winner" => &c.winner, "loser" => &c.loser);
             }
-            mcp.routing.store(Arc::new(table));
+            let table = Arc::new(table);
+            let previous = mcp.routing.swap(table.clone());
+            announce_changes(&mcp, &previous, &table);
             last_key = Some(key);
         }
         tokio::select! {
@@ -57,6 +61,29 @@ pub async fn maintain_routing(
                 Err(_) => return,
             },
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Tells every aggregated-endpoint session (on its GET stream) which lists changed: one
+/// notification per list per rebuild, only when what clients would list is different.
+fn announce_changes(mcp: &McpState, previous: &RoutingTable, current: &RoutingTable) {
+    let mut methods: Vec<&'static str> = current
+        .changed_lists(previous)
+        .into_iter()
+        .map(|k| k.list_changed())
+        .collect();
+    methods.dedup();
+    if methods.is_empty() {
+        return;
+    }
+    for session in mcp.sessions.all() {
+        if session.scope != SessionScope::Aggregate {
+            continue;
+        }
+        for method in &methods {
+            let message = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
+            session.outbox.push(Bytes::from(message));
         }
     }
 }

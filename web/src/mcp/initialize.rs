@@ -116,6 +116,7 @@ pub async fn handle(
 struct Served {
     prompts: bool,
     resources: bool,
+    subscribe: bool,
     completions: bool,
 }
 
@@ -124,18 +125,23 @@ impl Served {
         let has = |key| json::member(capabilities, key).is_some_and(|v| v.get() != "null");
         self.prompts |= has("prompts");
         self.resources |= has("resources");
+        self.subscribe |= json::member(capabilities, "resources")
+            .and_then(|r| json::member(r, "subscribe"))
+            .is_some_and(|v| v.get() == "true");
         self.completions |= has("completions");
     }
 
-    /// Tools always (the list may be empty); `listChanged`/`subscribe` come with the streaming
-    /// issue, which relays those notifications.
+    /// Tools always (the list may be empty). The gateway tells clients on their GET stream when
+    /// an aggregated list changes (`listChanged`); subscriptions are forwarded to the owning
+    /// backend and its updates relayed (`subscribe`, when a backend offers it).
     fn render(&self) -> serde_json::Value {
-        let mut caps = serde_json::json!({ "tools": {} });
+        let mut caps = serde_json::json!({ "tools": { "listChanged": true } });
         if self.prompts {
-            caps["prompts"] = serde_json::json!({});
+            caps["prompts"] = serde_json::json!({ "listChanged": true });
         }
         if self.resources {
-            caps["resources"] = serde_json::json!({});
+            caps["resources"] =
+                serde_json::json!({ "listChanged": true, "subscribe": self.subscribe });
         }
         if self.completions {
             caps["completions"] = serde_json::json!({});
