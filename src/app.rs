@@ -115,6 +115,10 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         idle_timeout: config.mcp.session_idle_timeout,
         max_total: config.mcp.max_sessions,
         max_per_user: config.mcp.max_sessions_per_user,
+        replay: actors::session::ReplayLimits {
+            events: config.mcp.replay_events,
+            age: config.mcp.replay_age,
+        },
     };
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
@@ -443,6 +447,11 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             old.mcp.max_sessions_per_user != new.mcp.max_sessions_per_user,
             "mcp.max_sessions_per_user",
         ),
+        (
+            old.mcp.replay_events != new.mcp.replay_events,
+            "mcp.replay_events",
+        ),
+        (old.mcp.replay_age != new.mcp.replay_age, "mcp.replay_age_s"),
         (
             old.logging.max_file_bytes != new.logging.max_file_bytes,
             "logging.max_file_bytes",

@@ -32,6 +32,9 @@ pub struct McpConfig {
     pub page_size: usize,
     /// Deepest JSON nesting accepted in a request body.
     pub max_json_depth: usize,
+    /// Events each session's GET stream keeps for `Last-Event-ID` replay, and for how long.
+    pub replay_events: usize,
+    pub replay_age: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

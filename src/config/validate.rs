@@ -228,6 +228,10 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
         .map(|n| n as usize);
     let page_size = r.take_uint("page_size", 1, 10_000).map(|n| n as usize);
     let depth = r.take_uint("max_json_depth", 2, 1024).map(|n| n as usize);
+    let replay_events = r.take_uint("replay_events", 0, 100_000).map(|n| n as usize);
+    let replay_age = r
+        .take_uint("replay_age_s", 0, 86_400)
+        .map(Duration::from_secs);
     r.finish();
     Some(McpConfig {
         allowed_origins: allowed_origins?,
@@ -236,6 +240,8 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
         max_sessions_per_user: per_user?,
         page_size: page_size?,
         max_json_depth: depth?,
+        replay_events: replay_events?,
+        replay_age: replay_age?,
     })
 }
 

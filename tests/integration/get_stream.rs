@@ -37,6 +37,13 @@ impl Events {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let raw: String = self.buffer.drain(..end + 2).collect();
+                // A `retry:`-only event (sent before the stream closes) carries no message.
+                if !raw
+                    .lines()
+                    .any(|l| l.starts_with("id:") || l.starts_with("data:"))
+                {
+                    continue;
+                }
                 let field = |name: &str| {
                     raw.lines()
                         .find_map(|l| l.strip_prefix(name))
@@ -65,6 +72,16 @@ impl Events {
 
 /// `GET` on the client's endpoint with its session; returns the status and, on 200, the stream.
 async fn open(client: &McpClient, token: &str, accept: &str) -> (u16, Option<Events>) {
+    open_after(client, token, accept, None).await
+}
+
+/// As `open`, resuming after `last_event_id` when given.
+async fn open_after(
+    client: &McpClient,
+    token: &str,
+    accept: &str,
+    last_event_id: Option<&str>,
+) -> (u16, Option<Events>) {
     let http = awc::Client::builder().disable_timeout().finish();
     let mut request = http
         .get(&client.url)
@@ -73,6 +90,9 @@ async fn open(client: &McpClient, token: &str, accept: &str) -> (u16, Option<Eve
         .insert_header(("mcp-protocol-version", client.version.as_str()));
     if let Some(session) = &client.session {
         request = request.insert_header(("mcp-session-id", session.as_str()));
+    }
+    if let Some(id) = last_event_id {
+        request = request.insert_header(("last-event-id", id));
     }
     let response = request.send().await.expect("GET failed");
     let status = response.status().as_u16();
@@ -273,4 +293,88 @@ async fn legacy_sse_backend_messages_outside_requests_reach_the_get_stream() {
     assert_eq!(message["method"], "notifications/tools/list_changed");
     assert_eq!(dave.delete().await, 204);
     assert!(dave_events.message().await.is_none());
+}
+
+/// A GET stream dropped mid-flow and reopened with `Last-Event-ID` gets exactly the events it
+/// missed, in order, then the live ones; resuming from an id this stream never sent is refused.
+#[actix_rt::test]
+async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
+    let backend = Conformance::start();
+    let config = format!(
+        "[[backends]]\nname = \"conf\"\nurl = \"http://127.0.0.1:{}/mcp\"\ntool_prefix = \"\"\n",
+        backend.1
+    );
+    let gw = TestGateway::start(&config).await;
+    wait_for(gw.handle(), "online", |s| {
+        s.len() == 1 && s[0].state == BackendState::Online
+    })
+    .await;
+    create_user(&gw, "frank", Role::User);
+    let token = login(&gw, "frank").await;
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    client.initialize("2025-06-18").await;
+    assert_eq!(
+        client
+            .request(1, "logging/setLevel", json!({"level": "info"}))
+            .await["result"],
+        json!({})
+    );
+
+    let mut events = listening(&client, &token).await;
+    let result = client.request(2, "tools/call", log_call()).await;
+    assert!(result["result"].is_object(), "{result}");
+    let first = events.next().await.expect("the first log line");
+    let first_id = first.id.clone().expect("an event id");
+    assert!(first.data.contains("Tool execution started"), "{first:?}");
+    drop(events); // the connection drops; the other two lines are missed
+
+    // Until the listener's loss is noticed the session may still count it as open.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut resumed = loop {
+        match open_after(&client, &token, "text/event-stream", Some(&first_id)).await {
+            (200, Some(events)) => break events,
+            (409, _) => {}
+            (status, _) => panic!("resume answered {status}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dropped stream was never released"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let priming = resumed.next().await.expect("a priming event");
+    assert!(priming.data.is_empty(), "{priming:?}");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let event = resumed.next().await.expect("a missed event");
+        seen.push((
+            event.id.clone().unwrap(),
+            serde_json::from_str::<Value>(&event.data).unwrap()["params"]["data"].clone(),
+        ));
+    }
+    let n = |id: &str| id.trim_start_matches("g-").parse::<u64>().unwrap();
+    assert_eq!(seen[0].1, "Tool processing data");
+    assert_eq!(seen[1].1, "Tool execution completed");
+    assert_eq!(
+        n(&seen[0].0),
+        n(&first_id) + 1,
+        "nothing skipped, nothing repeated"
+    );
+    assert_eq!(n(&seen[1].0), n(&first_id) + 2);
+    drop(resumed);
+
+    let unknown = loop {
+        match open_after(&client, &token, "text/event-stream", Some("g-999999"))
+            .await
+            .0
+        {
+            409 => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            status => break status,
+        }
+    };
+    assert_eq!(
+        unknown, 400,
+        "an id this stream never sent cannot be resumed from"
+    );
+    gw.stop().await.unwrap();
 }

@@ -16,6 +16,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 
+use super::outbox::ReplayLimits;
 use super::store::{ClientSession, LookupError, SessionScope, SessionStore, now_ms};
 
 /// Upper bound for one `create`/`end` call: the actor only touches memory, so a call that takes
@@ -28,6 +29,8 @@ pub struct SessionLimits {
     pub idle_timeout: Duration,
     pub max_total: usize,
     pub max_per_user: usize,
+    /// What each session's GET stream keeps for `Last-Event-ID` replay.
+    pub replay: ReplayLimits,
 }
 
 impl Default for SessionLimits {
@@ -37,6 +40,7 @@ impl Default for SessionLimits {
             idle_timeout: Duration::from_secs(30 * 60),
             max_total: 20_000,
             max_per_user: 200,
+            replay: ReplayLimits::default(),
         }
     }
 }
@@ -177,6 +181,7 @@ fn create<U: Send + Sync + 'static>(
         new.protocol_version,
         new.client_capabilities,
         new.client_info,
+        limits.replay,
     ));
     state.args.store.insert(session.clone());
     slog::debug!(state.args.log, "Session created."; "user_id" => new.user_id, "protocol_version" => new.protocol_version);

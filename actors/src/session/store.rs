@@ -68,6 +68,8 @@ impl<U> ClientSession<U> {
         protocol_version: &'static str,
         client_capabilities: Box<RawValue>,
         client_info: Box<RawValue>,
+
+        replay: super::outbox::ReplayLimits,
     ) -> Self {
         let now = now_ms();
         ClientSession {
@@ -86,7 +88,7 @@ impl<U> ClientSession<U> {
             next_pending: AtomicU64::new(1),
             ended: AtomicBool::new(false),
             requests: Mutex::new(HashMap::new()),
-            outbox: Default::default(),
+            outbox: super::outbox::Outbox::new(replay),
         }
     }
 

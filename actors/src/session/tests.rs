@@ -38,6 +38,7 @@ async fn start(
         idle_timeout: idle,
         max_total,
         max_per_user,
+        replay: Default::default(),
     };
     sessions
         .spawn_actor(limits, ended, logger(), None)

@@ -20,6 +20,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use actors::mcp::ErrorCode;
 use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
+use actors::session::{AttachError, Attached, Event};
 use actors::session::{ClientSession, Pushed, SessionScope};
 use actors::upstream::{Upstream, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
@@ -44,35 +45,66 @@ pub async fn get_stream(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let Some(mut queue) = session.outbox.attach() else {
-        return reply::error(
-            StatusCode::CONFLICT,
-            None,
-            ErrorCode::InvalidRequest,
-            "This session already has an open GET stream; close it before opening another.",
-        );
+    let last_event_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let attached = match session.outbox.attach(last_event_id) {
+        Ok(attached) => attached,
+        Err(AttachError::Busy) => {
+            return reply::error(
+                StatusCode::CONFLICT,
+                None,
+                ErrorCode::InvalidRequest,
+                "This session already has an open GET stream; close it before opening another.",
+            );
+        }
+        // Missed events that are gone, or an id this stream never sent: say so, never resume
+        // with a silent gap.
+        Err(error @ (AttachError::Expired(..) | AttachError::UnknownEventId(_))) => {
+            return reply::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorCode::InvalidRequest,
+                &format!("Cannot resume: {error}."),
+            );
+        }
     };
-    let priming = Bytes::from(format!(
-        "id: {}\ndata: \n\n",
-        session.outbox.next_event_id()
-    ));
-    let events_session = session.clone();
-    let events = futures_util::stream::poll_fn(move |cx| queue.poll_recv(cx)).map(move |message| {
-        let id = events_session.outbox.next_event_id();
-        let mut event = Vec::with_capacity(message.len() + 40);
-        event.extend_from_slice(format!("event: message\nid: {id}\ndata: ").as_bytes());
-        event.extend_from_slice(&message);
-        event.extend_from_slice(b"\n\n");
-        Bytes::from(event)
-    });
+    let Attached {
+        replay,
+        position,
+        mut live,
+    } = attached;
+    // The priming event names the current position: reconnecting with it replays only what
+    // comes after.
+    let priming = Bytes::from(format!("id: {position}\ndata: \n\n"));
+    let missed = futures_util::stream::iter(replay).map(render);
+    let events = futures_util::stream::poll_fn(move |cx| live.poll_recv(cx)).map(render);
+    // The stream ends when the session ends or the listener fell behind: `retry:` tells the
+    // client how soon to reconnect (with Last-Event-ID, to get what it missed).
+    let retry = Bytes::from_static(b"retry: 1000\n\n");
     let stream = futures_util::stream::once(std::future::ready(priming))
+        .chain(missed)
         .chain(events)
+        .chain(futures_util::stream::once(std::future::ready(retry)))
         .map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
         .streaming(stream)
+}
+
+/// One SSE event: `event: message`, the stream-scoped id, the JSON-RPC message.
+fn render(event: Event) -> Bytes {
+    let mut out = Vec::with_capacity(event.message.len() + event.id.len() + 32);
+    out.extend_from_slice(b"event: message\nid: ");
+    out.extend_from_slice(event.id.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(&event.message);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 /// 406 unless the client accepts an event stream.
