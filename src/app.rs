@@ -115,9 +115,11 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         idle_timeout: config.mcp.session_idle_timeout,
         max_total: config.mcp.max_sessions,
         max_per_user: config.mcp.max_sessions_per_user,
-        replay: actors::session::ReplayLimits {
+        replay: actors::session::StreamLimits {
             events: config.mcp.replay_events,
             age: config.mcp.replay_age,
+            queue: config.mcp.max_queued_events,
+            pending: config.mcp.max_pending_requests,
         },
     };
     let registry = backend_registry(&config, &db, &log).await?;
@@ -452,6 +454,14 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "mcp.replay_events",
         ),
         (old.mcp.replay_age != new.mcp.replay_age, "mcp.replay_age_s"),
+        (
+            old.mcp.max_queued_events != new.mcp.max_queued_events,
+            "mcp.max_queued_events",
+        ),
+        (
+            old.mcp.max_pending_requests != new.mcp.max_pending_requests,
+            "mcp.max_pending_requests",
+        ),
         (
             old.logging.max_file_bytes != new.logging.max_file_bytes,
             "logging.max_file_bytes",

@@ -138,6 +138,16 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
     key("mcp.max_json_depth", Kind::UInt, Some(BuiltIn::UInt(64))),
     key("mcp.replay_events", Kind::UInt, Some(BuiltIn::UInt(256))),
     key("mcp.replay_age_s", Kind::UInt, Some(BuiltIn::UInt(300))),
+    key(
+        "mcp.max_queued_events",
+        Kind::UInt,
+        Some(BuiltIn::UInt(256)),
+    ),
+    key(
+        "mcp.max_pending_requests",
+        Kind::UInt,
+        Some(BuiltIn::UInt(64)),
+    ),
 ];
 
 /// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the

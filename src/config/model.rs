@@ -35,6 +35,10 @@ pub struct McpConfig {
     /// Events each session's GET stream keeps for `Last-Event-ID` replay, and for how long.
     pub replay_events: usize,
     pub replay_age: Duration,
+    /// How far a GET stream's reader may fall behind before it is cut off.
+    pub max_queued_events: usize,
+    /// Relayed backend requests that may await the client's answer, per session.
+    pub max_pending_requests: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -232,6 +232,12 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
     let replay_age = r
         .take_uint("replay_age_s", 0, 86_400)
         .map(Duration::from_secs);
+    let queued = r
+        .take_uint("max_queued_events", 1, 100_000)
+        .map(|n| n as usize);
+    let pending = r
+        .take_uint("max_pending_requests", 1, 10_000)
+        .map(|n| n as usize);
     r.finish();
     Some(McpConfig {
         allowed_origins: allowed_origins?,
@@ -242,6 +248,8 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
         max_json_depth: depth?,
         replay_events: replay_events?,
         replay_age: replay_age?,
+        max_queued_events: queued?,
+        max_pending_requests: pending?,
     })
 }
 

@@ -16,7 +16,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 
-use super::outbox::ReplayLimits;
+use super::outbox::StreamLimits;
 use super::store::{ClientSession, LookupError, SessionScope, SessionStore, now_ms};
 
 /// Upper bound for one `create`/`end` call: the actor only touches memory, so a call that takes
@@ -30,7 +30,7 @@ pub struct SessionLimits {
     pub max_total: usize,
     pub max_per_user: usize,
     /// What each session's GET stream keeps for `Last-Event-ID` replay.
-    pub replay: ReplayLimits,
+    pub replay: StreamLimits,
 }
 
 impl Default for SessionLimits {
@@ -40,7 +40,7 @@ impl Default for SessionLimits {
             idle_timeout: Duration::from_secs(30 * 60),
             max_total: 20_000,
             max_per_user: 200,
-            replay: ReplayLimits::default(),
+            replay: StreamLimits::default(),
         }
     }
 }

@@ -7,10 +7,10 @@ mod outbox;
 mod store;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
-pub use outbox::{AttachError, Attached, Event, OUTBOX_CAPACITY, Outbox, Pushed, ReplayLimits};
+pub use outbox::{AttachError, Attached, Event, OUTBOX_CAPACITY, Outbox, Pushed, StreamLimits};
 pub use store::{
-    ClientSession, InFlight, LookupError, MAX_PENDING_REQUESTS, PendingRequest, RequestGuard,
-    SessionScope, SessionStore, UpstreamSlot, take_when_free,
+    ClientSession, InFlight, LookupError, PendingRequest, RequestGuard, SessionScope, SessionStore,
+    UpstreamSlot, take_when_free,
 };
 
 #[cfg(test)]

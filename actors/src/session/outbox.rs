@@ -7,8 +7,8 @@
 //! reconnect with `Last-Event-ID` replaces the old one, whose loss the server may not have
 //! noticed yet. Every message gets
 //! an event id (`g-<n>`: unique in the session, `g` naming this stream) and enters the replay
-//! buffer, which keeps at most [`ReplayLimits::events`] messages no older than
-//! [`ReplayLimits::age`]. A listener that falls [`OUTBOX_CAPACITY`] messages behind is cut off
+//! buffer, which keeps at most [`StreamLimits::events`] messages no older than
+//! [`StreamLimits::age`]. A listener that falls [`OUTBOX_CAPACITY`] messages behind is cut off
 //! (its stream ends) instead of being buffered for; it reconnects and replays from its last id.
 
 use std::collections::VecDeque;
@@ -18,24 +18,32 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-/// How many messages may wait for a listener that does not read.
+/// How many messages may wait for a listener that does not read (default of
+/// [`StreamLimits::queue`]).
 pub const OUTBOX_CAPACITY: usize = 256;
 
 /// The prefix of this stream's event ids.
 const STREAM: &str = "g";
 
-/// What the replay buffer keeps (`mcp.replay_events`, `mcp.replay_age_s`).
+/// Per-session bounds of server-to-client traffic: what the replay buffer keeps
+/// (`mcp.replay_events`, `mcp.replay_age_s`), how far a listener may fall behind
+/// (`mcp.max_queued_events`) and how many relayed backend requests may await the client's
+/// answer (`mcp.max_pending_requests`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplayLimits {
+pub struct StreamLimits {
     pub events: usize,
     pub age: Duration,
+    pub queue: usize,
+    pub pending: usize,
 }
 
-impl Default for ReplayLimits {
+impl Default for StreamLimits {
     fn default() -> Self {
-        ReplayLimits {
+        StreamLimits {
             events: 256,
             age: Duration::from_secs(300),
+            queue: OUTBOX_CAPACITY,
+            pending: 64,
         }
     }
 }
@@ -59,12 +67,12 @@ struct Inner {
 
 pub struct Outbox {
     inner: Mutex<Inner>,
-    limits: ReplayLimits,
+    limits: StreamLimits,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
-        Outbox::new(ReplayLimits::default())
+        Outbox::new(StreamLimits::default())
     }
 }
 
@@ -104,7 +112,7 @@ fn event_id(n: u64) -> String {
 }
 
 impl Outbox {
-    pub fn new(limits: ReplayLimits) -> Self {
+    pub fn new(limits: StreamLimits) -> Self {
         Outbox {
             inner: Mutex::new(Inner {
                 listener: None,
@@ -162,7 +170,7 @@ impl Outbox {
                     .collect()
             }
         };
-        let (sender, live) = mpsc::channel(OUTBOX_CAPACITY);
+        let (sender, live) = mpsc::channel(self.limits.queue.max(1));
         inner.listener = Some(sender);
         Ok(Attached {
             replay,
@@ -216,6 +224,10 @@ impl Outbox {
         self.lock().listener = None;
     }
 
+    pub fn limits(&self) -> StreamLimits {
+        self.limits
+    }
+
     pub fn set_log_level(&self, level: &str) {
         self.lock().log_level = Some(level.to_owned());
     }
@@ -257,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_reconnect_replays_exactly_what_was_missed() {
-        let outbox = Outbox::new(ReplayLimits {
+        let outbox = Outbox::new(StreamLimits {
             events: 3,
             age: Duration::from_secs(60),
         });
@@ -296,7 +308,7 @@ mod tests {
 
     #[test]
     fn old_events_expire_by_age() {
-        let outbox = Outbox::new(ReplayLimits {
+        let outbox = Outbox::new(StreamLimits {
             events: 100,
             age: Duration::ZERO,
         });

@@ -57,9 +57,6 @@ pub struct PendingRequest {
     pub original_id: Box<RawValue>,
 }
 
-/// How many relayed requests one session may have waiting; more are refused to the backend.
-pub const MAX_PENDING_REQUESTS: usize = 64;
-
 impl<U> ClientSession<U> {
     pub fn new(
         id: Arc<str>,
@@ -69,7 +66,7 @@ impl<U> ClientSession<U> {
         client_capabilities: Box<RawValue>,
         client_info: Box<RawValue>,
 
-        replay: super::outbox::ReplayLimits,
+        replay: super::outbox::StreamLimits,
     ) -> Self {
         let now = now_ms();
         ClientSession {
@@ -169,7 +166,7 @@ impl<U> ClientSession<U> {
     /// (unique in the session, never the backend's), or `None` at the cap.
     pub fn register_pending(&self, backend: &str, original_id: Box<RawValue>) -> Option<String> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() >= MAX_PENDING_REQUESTS {
+        if pending.len() >= self.outbox.limits().pending {
             return None;
         }
         let id = format!("gw-{}", self.next_pending.fetch_add(1, Ordering::Relaxed));

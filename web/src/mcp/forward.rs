@@ -8,7 +8,6 @@ use actors::mcp::ErrorCode;
 use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
 use actors::routing::Retry;
-use actors::session::MAX_PENDING_REQUESTS;
 use actors::upstream::{ClientContext, Upstream, UpstreamError, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -220,7 +219,8 @@ impl Relay {
             .register_pending(&self.backend, (*id).to_owned())
         else {
             return refuse(format!(
-                "The client has {MAX_PENDING_REQUESTS} requests waiting for an answer; try again later."
+                "The client has {} requests waiting for an answer (mcp.max_pending_requests); try again later.",
+                self.session.outbox.limits().pending
             ));
         };
         let client_id = serde_json::to_string(&client_id).unwrap_or_default();

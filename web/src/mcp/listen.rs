@@ -232,7 +232,7 @@ fn push(session: &Session, message: Bytes, backend: &str, log: &slog::Logger) ->
     let pushed = session.outbox.push(message);
     if pushed == Pushed::ListenerDropped {
         slog::warn!(log, "A client's GET stream fell too far behind; it was closed (the client may reconnect).";
-            "backend" => backend, "user_id" => session.user_id, "queue" => actors::session::OUTBOX_CAPACITY);
+            "backend" => backend, "user_id" => session.user_id, "queue" => session.outbox.limits().queue);
     }
     pushed
 }
