@@ -272,6 +272,7 @@ mod tests {
         let outbox = Outbox::new(StreamLimits {
             events: 3,
             age: Duration::from_secs(60),
+            ..StreamLimits::default()
         });
         let attached = outbox.attach(None).unwrap();
         assert_eq!(attached.position, "g-0");
@@ -311,6 +312,7 @@ mod tests {
         let outbox = Outbox::new(StreamLimits {
             events: 100,
             age: Duration::ZERO,
+            ..StreamLimits::default()
         });
         outbox.push(msg(1));
         std::thread::sleep(Duration::from_millis(5));
