@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid]
-//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response]
+//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response] [--tasks]
 //! mcp_fixture_server sse   [--port N] [--tools N] [--page-size N] [--rich] [--endpoint-base URL]
 //! ```
 //! Tools: `echo` (returns `text`), `add` (`a` + `b`), `slow` (sleeps `ms`), then `extra_4` …
@@ -15,6 +15,7 @@
 //! `fixture://static` and template `fixture://item/{id}`; prompt `greet` (argument `name`) with
 //! completion. `--json-response` serves stateless and answers plain `application/json` when
 //! a handler sends nothing before its result.
+//! `--tasks` (HTTP mode) serves MCP 2025-11-25 tasks (see `tasks.rs` next to this file).
 //! `--pid` adds tool `pid`: this process's id and the `clientInfo` name and capabilities it was
 //! initialized with (to tell per-session children apart).
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
@@ -42,6 +43,8 @@ use serde_json::json;
 
 #[path = "mcp_fixture_server/legacy_sse.rs"]
 mod legacy_sse;
+#[path = "mcp_fixture_server/tasks.rs"]
+mod tasks;
 
 #[derive(Clone)]
 struct Fixture {
@@ -421,6 +424,7 @@ struct Options {
     rich: bool,
     pid: bool,
     json_response: bool,
+    tasks: bool,
     /// SSE mode: prefix of the `endpoint` event's URI (default: none, a relative path).
     endpoint_base: String,
 }
@@ -442,6 +446,7 @@ fn parse_options() -> Result<Options, String> {
         rich: false,
         pid: false,
         json_response: false,
+        tasks: false,
         endpoint_base: String::new(),
     };
     while let Some(flag) = args.next() {
@@ -460,6 +465,7 @@ fn parse_options() -> Result<Options, String> {
             "--rich" => options.rich = true,
             "--pid" => options.pid = true,
             "--json-response" => options.json_response = true,
+            "--tasks" => options.tasks = true,
             "--endpoint-base" => {
                 options.endpoint_base = args.next().ok_or("--endpoint-base needs a URL")?;
             }
@@ -524,7 +530,10 @@ async fn main() {
             }
             let service: StreamableHttpService<Fixture, LocalSessionManager> =
                 StreamableHttpService::new(move || Ok(fixture.clone()), Default::default(), config);
-            let router = axum::Router::new().nest_service("/mcp", service);
+            let mut router = axum::Router::new().nest_service("/mcp", service);
+            if options.tasks {
+                router = tasks::layer(router);
+            }
             serve_http(options.port, router).await;
         }
         "sse" => {

@@ -19,5 +19,6 @@ mod relay;
 mod reload;
 mod session_supervision;
 mod stdio_isolation;
+mod tasks;
 mod upstream;
 mod users;

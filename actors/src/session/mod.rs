@@ -5,6 +5,7 @@
 mod actor;
 mod outbox;
 mod store;
+mod tasks;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
 pub use outbox::{AttachError, Attached, Event, OUTBOX_CAPACITY, Outbox, Pushed, StreamLimits};
@@ -12,6 +13,8 @@ pub use store::{
     ClientSession, InFlight, LookupError, PendingRequest, RequestGuard, SessionScope, SessionStore,
     UpstreamSlot, take_when_free,
 };
+
+pub use tasks::{MAX_TASKS_PER_SESSION, TaskBook, is_terminal};
 
 #[cfg(test)]
 mod tests;

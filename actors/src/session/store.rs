@@ -47,6 +47,8 @@ pub struct ClientSession<U> {
     ended: AtomicBool,
     /// The GET stream's queue and what backend sessions opened later must be told.
     pub outbox: super::outbox::Outbox,
+    /// Tasks (2025-11-25) this session created: task id → owning backend.
+    pub tasks: super::tasks::TaskBook,
 }
 
 /// A backend's request relayed to the client, waiting for the client's response.
@@ -86,6 +88,7 @@ impl<U> ClientSession<U> {
             ended: AtomicBool::new(false),
             requests: Mutex::new(HashMap::new()),
             outbox: super::outbox::Outbox::new(replay),
+            tasks: Default::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::forward::{self, Answer, error};
 use super::post::Session;
-use super::reply;
+use super::{reply, tasks};
 use crate::state::AppState;
 
 pub async fn single(
@@ -114,10 +114,33 @@ async fn answer(
     if method == "ping" {
         return Answer::Json(result_response(id, "{}"));
     }
+    if let Some(answer) = tasks::answer(
+        state,
+        http,
+        session,
+        message.raw,
+        id,
+        method,
+        message.params,
+    )
+    .await
+    {
+        return answer;
+    }
     match &session.scope {
         SessionScope::Backend(backend) => {
+            let task_call = tasks::is_task_call(method, message.params);
+            if task_call && let Err(refused) = tasks::check_room(session, id) {
+                return refused;
+            }
             let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
-            forward::forward(state, http, session, backend, bytes, id, Retry::Never).await
+            let answer =
+                forward::forward(state, http, session, backend, bytes, id, Retry::Never).await;
+            if task_call {
+                tasks::remember_created(session, backend, answer)
+            } else {
+                answer
+            }
         }
         SessionScope::Aggregate => aggregate(state, http, session, message, id, method).await,
     }
@@ -160,6 +183,10 @@ async fn aggregate(
                     &format!("Unknown {what} `{name}`."),
                 );
             };
+            let task_call = tasks::is_task_call(method, params);
+            if task_call && let Err(refused) = tasks::check_room(session, id) {
+                return refused;
+            }
             let keyed = with_idempotency_key(params, route.retry)
                 .and_then(|p| RawValue::from_string(p).ok());
             let rewritten = rewrite(
@@ -169,7 +196,7 @@ async fn aggregate(
                 "name",
                 &route.original,
             );
-            forward::forward(
+            let answer = forward::forward(
                 state,
                 http,
                 session,
@@ -178,7 +205,12 @@ async fn aggregate(
                 id,
                 route.retry,
             )
-            .await
+            .await;
+            if task_call {
+                tasks::remember_created(session, &route.backend, answer)
+            } else {
+                answer
+            }
         }
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
             let Some(uri) = param("uri").and_then(json::as_str) else {

@@ -118,6 +118,15 @@ struct Served {
     resources: bool,
     subscribe: bool,
     completions: bool,
+    tasks: TasksServed,
+}
+
+/// The 2025-11-25 `tasks` capability: which parts at least one backend offers.
+#[derive(Default)]
+struct TasksServed {
+    list: bool,
+    cancel: bool,
+    tool_calls: bool,
 }
 
 impl Served {
@@ -129,6 +138,15 @@ impl Served {
             .and_then(|r| json::member(r, "subscribe"))
             .is_some_and(|v| v.get() == "true");
         self.completions |= has("completions");
+        if let Some(tasks) = json::member(capabilities, "tasks").filter(|t| t.get() != "null") {
+            let has = |key| json::member(tasks, key).is_some_and(|v| v.get() != "null");
+            self.tasks.list |= has("list");
+            self.tasks.cancel |= has("cancel");
+            self.tasks.tool_calls |= json::member(tasks, "requests")
+                .and_then(|r| json::member(r, "tools"))
+                .and_then(|t| json::member(t, "call"))
+                .is_some_and(|v| v.get() != "null");
+        }
     }
 
     /// Tools always (the list may be empty). The gateway tells clients on their GET stream when
@@ -145,6 +163,21 @@ impl Served {
         }
         if self.completions {
             caps["completions"] = serde_json::json!({});
+        }
+        // Tasks are relayed to the backend that created them (`tasks.rs`).
+        let tasks = &self.tasks;
+        if tasks.list || tasks.cancel || tasks.tool_calls {
+            let mut served = serde_json::json!({});
+            if tasks.list {
+                served["list"] = serde_json::json!({});
+            }
+            if tasks.cancel {
+                served["cancel"] = serde_json::json!({});
+            }
+            if tasks.tool_calls {
+                served["requests"] = serde_json::json!({ "tools": { "call": {} } });
+            }
+            caps["tasks"] = served;
         }
         caps
     }

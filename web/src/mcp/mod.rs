@@ -18,6 +18,7 @@ mod initialize;
 mod listen;
 mod post;
 mod reply;
+mod tasks;
 
 use std::sync::Arc;
 
