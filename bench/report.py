@@ -1,6 +1,8 @@
 """Printing of bench/run.py's figures, each beside its target (bench/README.md explains them)."""
 import os
 
+from report_progress import report_progress
+
 TARGET_ADDED_P50_US = 150.0
 TARGET_RATIO = 0.26
 TARGET_RATIO_STRETCH = 0.5
@@ -57,7 +59,17 @@ def report(rows, gw_reason, notes, args, elapsed):
     if gw_reason:
         p(f"GATEWAY: {gw_reason}: only the direct baseline is measured")
     p("")
+    if "call_direct" in rows:
+        report_proxy(rows, gw_reason, notes, args, p, na)
+    report_progress(rows, args, p)
+    for note in notes if "call_direct" not in rows else ():
+        p(f"   note: {note}")
+    p(f"whole run: {elapsed:.0f} s")
+    print("\n".join(out))
 
+
+def report_proxy(rows, gw_reason, notes, args, p, na):
+    """Sections 1-4."""
     cd, cg = rows["call_direct"], rows.get("call_gateway")
     p(f"1. Sequential tools/call on one session ({args.calls} calls after 500 warm-up; the median of "
       f"{args.latency_rounds} interleaved rounds, every round's p50 in parentheses)")
@@ -137,5 +149,3 @@ def report(rows, gw_reason, notes, args, elapsed):
     for note in notes:
         p(f"   note: {note}")
     p("")
-    p(f"whole run: {elapsed:.0f} s")
-    print("\n".join(out))

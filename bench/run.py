@@ -68,9 +68,9 @@ def rss_mb(pid):
     return float("nan")
 
 
-def start_backend(backends, tools):
+def start_backend(backends, tools, *extra):
     proc = subprocess.Popen(
-        [BACKEND, "--backends", str(backends), "--tools", str(tools), "--exit-on-stdin-close"],
+        [BACKEND, "--backends", str(backends), "--tools", str(tools), "--exit-on-stdin-close", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     words = proc.stdout.readline().split()
     if not words or words[0] != "LISTENING":
@@ -222,6 +222,66 @@ def hold_sessions(gateway, count, backend_pid):
             proc.wait(timeout=30)
 
 
+def hold_streams(gateway, count):
+    """`count` sessions, one connection each, then each session's idle GET /mcp stream: RSS
+    before and after the streams (and the gateway's idle RSS before any session)."""
+    rss_idle = rss_mb(gateway.pid)
+    cmd = [LOAD, "streams", "--url", gateway.url, "--json", "--count", str(count), *gateway.auth_header()]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+    try:
+        opened = json.loads(lines.get(timeout=120))
+        time.sleep(0.5)  # let the sessions' allocations settle before reading memory
+        rss_sessions = rss_mb(gateway.pid)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        streamed = json.loads(lines.get(timeout=120))
+        time.sleep(0.5)
+        rss_streams = rss_mb(gateway.pid)
+        return {"opened": opened, "streamed": streamed, "rss_idle": rss_idle,
+                "rss_sessions": rss_sessions, "rss_streams": rss_streams}
+    except (queue.Empty, json.JSONDecodeError):
+        proc.kill()
+        raise Unavailable("the GET streams run stalled or failed: " + proc.stderr.read().strip())
+    finally:
+        if proc.poll() is None:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+
+
+def measure_progress(args, workdir, rows, notes, cleanup):
+    """Section 5: relayed progress events and idle GET streams, on a fresh gateway in front of a
+    fresh backend with the `progress` tool (sections 1-4 leave 10,000 sessions behind)."""
+    backend, (port,) = start_backend(1, 8, "--progress-tool")
+    cleanup.append(backend)
+    direct = f"http://127.0.0.1:{port}/mcp"
+    gw = Gateway(workdir, "gw-progress", [port], args.gateway_log_level)
+    cleanup.append(gw)
+    gw.start()
+    time.sleep(1.0)
+    gw.probe()
+    log(f"{args.progress_sessions:,} idle GET streams on the gateway")
+    try:
+        rows["streams"] = hold_streams(gw, args.progress_sessions)
+    except Unavailable as e:
+        notes.append(f"GET streams: {e}")
+    plan = ["--sessions", str(args.progress_sessions), "--events", str(args.progress_events),
+            "--interval-ms", str(args.progress_interval_ms)]
+    log(f"progress: {args.progress_sessions:,} sessions x {args.progress_events} events, "
+        f"{args.progress_rounds} rounds, direct and gateway interleaved")
+    rounds = {"progress_direct": [], "progress_gateway": []}
+    for _ in range(args.progress_rounds):
+        rounds["progress_direct"].append(run_load("progress", direct, *plan, pids=[("backend", backend.pid)]))
+        rounds["progress_gateway"].append(run_load("progress", gw.url, *plan, token=gw.token,
+                                                   pids=[("gateway", gw.pid), ("backend", backend.pid)]))
+    for key, reports in rounds.items():
+        rows[key] = median_round(reports)
+        rows[key + "_p50s"] = [r["latency"]["p50_us"] if r.get("latency") else None for r in reports]
+    gw.stop()
+
+
 def median_round(reports):
     """The round whose p50 is the median: other processes on the machine make single rounds noisy."""
     ordered = sorted(reports, key=lambda r: r["latency"]["p50_us"] if r.get("latency") else float("inf"))
@@ -311,6 +371,14 @@ def main():
     ap.add_argument("--calls", type=int, default=5000, help="sequential tools/call samples")
     ap.add_argument("--sessions", type=int, default=10_000, help="sessions to open and hold")
     ap.add_argument("--gateway-log-level", default="info", help="the gateway's logging.level")
+    ap.add_argument("--progress-sessions", type=int, default=1000,
+                    help="section 5: concurrent SSE answers, and idle GET streams")
+    ap.add_argument("--progress-events", type=int, default=20, help="section 5: progress events per call")
+    ap.add_argument("--progress-interval-ms", type=int, default=100,
+                    help="section 5: milliseconds between a call's progress events")
+    ap.add_argument("--progress-rounds", type=int, default=3,
+                    help="section 5: rounds, direct and gateway interleaved; the median round is kept")
+    ap.add_argument("--only-progress", action="store_true", help="run section 5 only")
     args = ap.parse_args()
     started = time.monotonic()
     if not args.no_build:
@@ -322,7 +390,15 @@ def main():
     rows, notes, cleanup = {}, [], []
     with tempfile.TemporaryDirectory(prefix="authmcp-bench-") as workdir:
         try:
-            gw_reason = measure(args, workdir, rows, notes, cleanup)
+            gw_reason = None
+            if not args.only_progress:
+                gw_reason = measure(args, workdir, rows, notes, cleanup)
+            if gw_reason is None:
+                try:
+                    measure_progress(args, workdir, rows, notes, cleanup)
+                except (Unavailable, OSError, urllib.error.URLError) as e:
+                    notes.append(f"progress: {e}")
+                    log(str(e))
         finally:
             for item in reversed(cleanup):
                 if isinstance(item, Gateway):

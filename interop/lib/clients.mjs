@@ -1,6 +1,8 @@
-// The three real MCP clients, each run once against one endpoint fronting server-everything:
-// the TypeScript SDK and Python SDK programs in clients/ (each prints a JSON summary and exits
-// non-zero on any failed call), and the Inspector CLI (`tools/list`, then `tools/call echo`).
+// The real MCP clients, each run once against one endpoint fronting server-everything: the
+// TypeScript SDK and Python SDK programs in clients/ (each prints a JSON summary and exits
+// non-zero on any failed call), the TypeScript SDK again declaring sampling, elicitation and
+// roots (clients/sdk-server-requests.mjs: the server→client requests), and the Inspector CLI
+// (`tools/list`, then `tools/call echo`).
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProgram } from './processes.mjs';
@@ -58,6 +60,9 @@ export async function runClients({ label, url, prefix, token, interopDir, python
   const sdk = await runProgram({ name: `sdk-client-${label}`, command: 'node',
     args: [join(interopDir, 'clients', 'sdk-client.mjs'), ...args], env: clientEnv, cwd: interopDir, logDir });
   results.set('typescript-sdk', summaryOf(sdk));
+  const serverRequests = await runProgram({ name: `sdk-server-requests-${label}`, command: 'node',
+    args: [join(interopDir, 'clients', 'sdk-server-requests.mjs'), ...args], env: clientEnv, cwd: interopDir, logDir });
+  results.set('typescript-sdk-server-requests', summaryOf(serverRequests));
   const py = await runProgram({ name: `python-client-${label}`, command: python,
     args: [join(interopDir, 'clients', 'python_client.py'), ...args], env: clientEnv, cwd: interopDir, logDir });
   results.set('python-mcp', summaryOf(py));

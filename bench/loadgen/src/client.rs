@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
-use hyper::{Method, Request, Uri};
+use hyper::{Method, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
 use thiserror::Error;
@@ -164,21 +165,40 @@ impl Connection {
         session: Option<&Session>,
         body: Bytes,
     ) -> Result<(u16, String, Bytes, Option<HeaderValue>), ClientError> {
+        let response = self.send(Method::POST, session, body).await?;
+        let status = response.status().as_u16();
+        let header = |name| response.headers().get(name).cloned();
+        let content_type = header(CONTENT_TYPE.as_str())
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
+            .unwrap_or_default();
+        let session_id = header(SESSION_HEADER);
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, content_type, body, session_id))
+    }
+
+    /// Sends one request and returns as soon as the headers arrived, the body still streaming
+    /// (progress events, a GET stream); retries once on a fresh connection as [`Self::post`].
+    pub async fn send(
+        &mut self,
+        method: Method,
+        session: Option<&Session>,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, ClientError> {
         let mut reused = true;
         loop {
             if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
                 self.open().await?;
                 reused = false;
             }
-            let request = self.build(session, body.clone());
+            let request = self.build(method.clone(), session, body.clone());
             let sender = self.sender.as_mut().expect("opened above");
             let ready = sender.ready().await;
             let sent = match ready {
                 Ok(()) => sender.send_request(request).await,
                 Err(e) => Err(e),
             };
-            let response = match sent {
-                Ok(response) => response,
+            return match sent {
+                Ok(response) => Ok(response),
                 Err(e)
                     if reused
                         && (e.is_closed() || e.is_canceled() || e.is_incomplete_message()) =>
@@ -189,27 +209,35 @@ impl Connection {
                 }
                 Err(e) => {
                     self.sender = None;
-                    return Err(e.into());
+                    Err(e.into())
                 }
             };
-            let status = response.status().as_u16();
-            let header = |name| response.headers().get(name).cloned();
-            let content_type = header(CONTENT_TYPE.as_str())
-                .and_then(|v| v.to_str().ok().map(str::to_owned))
-                .unwrap_or_default();
-            let session_id = header(SESSION_HEADER);
-            let body = response.into_body().collect().await?.to_bytes();
-            return Ok((status, content_type, body, session_id));
         }
     }
 
-    fn build(&self, session: Option<&Session>, body: Bytes) -> Request<Full<Bytes>> {
+    /// A fresh request id on this connection.
+    pub fn next_request_id(&mut self) -> u64 {
+        self.take_id()
+    }
+
+    fn build(
+        &self,
+        method: Method,
+        session: Option<&Session>,
+        body: Bytes,
+    ) -> Request<Full<Bytes>> {
+        let get = method == Method::GET;
         let mut request = Request::builder()
-            .method(Method::POST)
+            .method(method)
             .uri(self.target.path.as_str())
-            .header(HOST, self.target.authority.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream");
+            .header(HOST, self.target.authority.clone());
+        request = if get {
+            request.header(ACCEPT, "text/event-stream")
+        } else {
+            request
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json, text/event-stream")
+        };
         if let Some(session) = session {
             if let Some(id) = &session.id {
                 request = request.header(SESSION_HEADER, id.clone());
@@ -327,7 +355,7 @@ fn list_params(cursor: Option<&str>) -> String {
     }
 }
 
-fn request_body(id: u64, method: &str, params: &str) -> Bytes {
+pub fn request_body(id: u64, method: &str, params: &str) -> Bytes {
     let method = serde_json::to_string(method).expect("strings serialize");
     Bytes::from(format!(
         r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#

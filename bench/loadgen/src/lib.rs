@@ -8,6 +8,7 @@
 //! minimal so that, in front of the gateway, it is never the bottleneck being measured.
 
 pub mod client;
+pub mod clock;
 pub mod load;
 pub mod message;
 pub mod procstat;

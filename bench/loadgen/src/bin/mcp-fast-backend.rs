@@ -32,6 +32,10 @@ struct Args {
     /// Runtime worker threads; 1 runs everything on one thread (least CPU per call).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Also serve the `progress` tool: a `tools/call` with `_meta.progressToken` answered as an
+    /// event stream of `events` progress notifications `interval_ms` apart, then the result.
+    #[arg(long)]
+    progress_tool: bool,
     /// Exit when stdin reaches end of file.
     #[arg(long)]
     exit_on_stdin_close: bool,
@@ -88,7 +92,11 @@ async fn run(args: Args) -> ExitCode {
             }
         };
         ports.push(listener.local_addr().map(|a| a.port()).unwrap_or(port));
-        let app = Arc::new(App::new(&format!("fast-{i}"), args.tools));
+        let mut app = App::new(&format!("fast-{i}"), args.tools);
+        if args.progress_tool {
+            app = app.with_progress_tool();
+        }
+        let app = Arc::new(app);
         tokio::spawn(server::serve(listener, app));
     }
     let line: Vec<String> = ports.iter().map(u16::to_string).collect();

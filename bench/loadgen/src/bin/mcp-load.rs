@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use authmcp_bench::client::{Connection, Target};
 use authmcp_bench::load::cpu::{CpuUsage, parse_named_pid};
+use authmcp_bench::load::progress::{self, ProgressPlan};
 use authmcp_bench::load::sequential::{self, Operation};
-use authmcp_bench::load::{Failures, sessions, throughput};
+use authmcp_bench::load::{Failures, sessions, streams, throughput};
 use authmcp_bench::stats::LatencySummary;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -93,6 +94,31 @@ enum Mode {
         #[arg(long)]
         tool: Option<String>,
     },
+    /// C sessions (one connection each) call the `progress` tool at once; per-event latency is
+    /// receive time − the send time in each event (CLOCK_MONOTONIC).
+    Progress {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        /// Progress events per call.
+        #[arg(long, default_value_t = 10)]
+        events: u32,
+        /// Milliseconds between a call's events.
+        #[arg(long, default_value_t = 100)]
+        interval_ms: u64,
+        /// Tool to call; default: the first listed tool whose name ends in "progress".
+        #[arg(long)]
+        tool: Option<String>,
+    },
+    /// Open C sessions (one connection each) and print that report; wait for a line on stdin,
+    /// open every session's GET stream and print that report; hold them until stdin closes.
+    Streams {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
     /// Exit 0 if the endpoint initializes and lists tools; the reason otherwise.
     Probe {
         #[command(flatten)]
@@ -107,6 +133,8 @@ impl Mode {
             | Mode::List { common, .. }
             | Mode::Throughput { common, .. }
             | Mode::Sessions { common, .. }
+            | Mode::Progress { common, .. }
+            | Mode::Streams { common, .. }
             | Mode::Probe { common } => common,
         }
     }
@@ -216,6 +244,41 @@ async fn run(mode: Mode) -> ExitCode {
             tool,
             ..
         } => hold_sessions(target, &common, count, connections, touch, tool).await,
+        Mode::Progress {
+            sessions,
+            events,
+            interval_ms,
+            tool,
+            ..
+        } => {
+            if sessions == 0 || events == 0 {
+                eprintln!("mcp-load: --sessions and --events must be at least 1");
+                return ExitCode::from(2);
+            }
+            let plan = ProgressPlan {
+                sessions,
+                events,
+                interval: Duration::from_millis(interval_ms),
+                tool,
+            };
+            let report = progress::run(target, plan, &common.pids).await;
+            finish(report, &common, |r| {
+                format!(
+                    "{} sessions ({} ready) x {} progress events via {}: {}/{} events, {} calls ok in {:.2} s; per event {}; {}",
+                    r.sessions,
+                    r.sessions_ready,
+                    r.events_per_call,
+                    r.tool,
+                    r.events_received,
+                    r.events_expected,
+                    r.calls_ok,
+                    r.duration_s,
+                    latency(&r.latency),
+                    rest(&r.failures, &r.cpu)
+                )
+            })
+        }
+        Mode::Streams { count, .. } => hold_streams(target, &common, count).await,
         Mode::Probe { .. } => {
             let mut conn = Connection::new(target);
             let probed = match conn.initialize().await {
@@ -254,6 +317,19 @@ async fn hold_sessions(
     }
     while wait_for_stdin_line().await {}
     drop(pool);
+    ExitCode::SUCCESS
+}
+
+async fn hold_streams(target: Arc<Target>, common: &Common, count: usize) -> ExitCode {
+    let (pool, opened) = streams::open_sessions(target, count).await;
+    print_phase(&opened, common.json);
+    if !wait_for_stdin_line().await {
+        return ExitCode::SUCCESS;
+    }
+    let (held, streamed) = pool.open_streams().await;
+    print_phase(&streamed, common.json);
+    while wait_for_stdin_line().await {}
+    drop(held);
     ExitCode::SUCCESS
 }
 

@@ -2,8 +2,10 @@
 //! finding the echo tool's name behind whatever prefix a gateway gives it.
 
 pub mod cpu;
+pub mod progress;
 pub mod sequential;
 pub mod sessions;
+pub mod streams;
 pub mod throughput;
 
 use serde::Serialize;

@@ -2,10 +2,13 @@
 //!
 //! Sessions follow Streamable HTTP: `initialize` issues an `Mcp-Session-Id`, every later request
 //! must carry a known one (400 without, 404 for an unknown or deleted one), DELETE ends it.
+//! With [`App::with_progress_tool`] a `progress` tool answers as an event stream: the plan is
+//! returned in [`Reply::progress`] and the HTTP layer sends the timed events.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
@@ -21,7 +24,27 @@ pub struct Reply {
     pub status: StatusCode,
     pub session_id: Option<String>,
     pub body: Bytes,
+    /// Set for a `progress` tool call: answer `text/event-stream` following this plan.
+    pub progress: Option<Box<ProgressPlan>>,
 }
+
+/// The event stream answering one `progress` call: `events` `notifications/progress` events
+/// `interval` apart (each stamped when sent), then the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressPlan {
+    /// The request id, raw JSON.
+    pub id: String,
+    /// The caller's `_meta.progressToken`, raw JSON.
+    pub token: String,
+    pub events: u32,
+    pub interval: Duration,
+}
+
+/// Name of the streaming tool enabled by [`App::with_progress_tool`].
+pub const PROGRESS_TOOL: &str = "progress";
+/// Upper bounds on a progress call's arguments, so one call cannot hold the backend for long.
+const MAX_PROGRESS_EVENTS: u32 = 10_000;
+const MAX_PROGRESS_INTERVAL_MS: u64 = 10_000;
 
 impl Reply {
     fn json(status: StatusCode, body: String) -> Self {
@@ -29,6 +52,7 @@ impl Reply {
             status,
             session_id: None,
             body: Bytes::from(body),
+            progress: None,
         }
     }
 
@@ -37,6 +61,7 @@ impl Reply {
             status,
             session_id: None,
             body: Bytes::new(),
+            progress: None,
         }
     }
 }
@@ -57,6 +82,30 @@ struct CallParams<'a> {
     name: Cow<'a, str>,
     #[serde(borrow, default)]
     arguments: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "_meta")]
+    meta: Option<CallMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CallMeta<'a> {
+    #[serde(borrow, default, rename = "progressToken")]
+    progress_token: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ProgressArguments {
+    #[serde(default = "default_progress_events")]
+    events: u32,
+    #[serde(default = "default_progress_interval_ms")]
+    interval_ms: u64,
+}
+
+fn default_progress_events() -> u32 {
+    10
+}
+
+fn default_progress_interval_ms() -> u64 {
+    100
 }
 
 #[derive(Deserialize)]
@@ -72,6 +121,7 @@ pub struct App {
     /// The whole `tools/list` result, serialized once.
     tools_list_result: String,
     sessions: Mutex<HashSet<String>>,
+    progress_tool: bool,
 }
 
 impl App {
@@ -103,7 +153,27 @@ impl App {
             tool_names: names.into_iter().collect(),
             tools_list_result,
             sessions: Mutex::new(HashSet::new()),
+            progress_tool: false,
         }
+    }
+
+    /// Also lists and answers the streaming `progress` tool (arguments `events`, `interval_ms`;
+    /// the call must carry `_meta.progressToken`).
+    pub fn with_progress_tool(mut self) -> Self {
+        let mut list: serde_json::Value =
+            serde_json::from_str(&self.tools_list_result).expect("built above");
+        list["tools"]
+            .as_array_mut()
+            .expect("built above")
+            .push(serde_json::json!({
+                "name": PROGRESS_TOOL,
+                "description": "Streams `events` progress notifications `interval_ms` apart, then a result.",
+                "inputSchema": {"type": "object", "properties": {
+                    "events": {"type": "integer"}, "interval_ms": {"type": "integer"}}},
+            }));
+        self.tools_list_result = list.to_string();
+        self.progress_tool = true;
+        self
     }
 
     /// Open sessions right now.
@@ -224,6 +294,9 @@ impl App {
         else {
             return error_reply(StatusCode::OK, id, -32602, "tools/call needs params.name");
         };
+        if self.progress_tool && call.name == PROGRESS_TOOL {
+            return progress_call(id, &call);
+        }
         if !self.tool_names.contains(call.name.as_ref()) {
             return error_reply(StatusCode::OK, id, -32602, "unknown tool");
         }
@@ -234,6 +307,56 @@ impl App {
             &format!(r#"{{"content":[{{"type":"text","text":{text}}}],"isError":false}}"#),
         )
     }
+}
+
+fn progress_call(id: &str, call: &CallParams<'_>) -> Reply {
+    let Some(token) = call.meta.as_ref().and_then(|m| m.progress_token) else {
+        return error_reply(
+            StatusCode::OK,
+            id,
+            -32602,
+            "the progress tool needs _meta.progressToken",
+        );
+    };
+    let arguments = call.arguments.map_or("{}", RawValue::get);
+    let Ok(args) = serde_json::from_str::<ProgressArguments>(arguments) else {
+        return error_reply(
+            StatusCode::OK,
+            id,
+            -32602,
+            "progress arguments: events and interval_ms must be non-negative integers",
+        );
+    };
+    if args.events > MAX_PROGRESS_EVENTS || args.interval_ms > MAX_PROGRESS_INTERVAL_MS {
+        return error_reply(
+            StatusCode::OK,
+            id,
+            -32602,
+            "progress arguments: at most 10000 events and 10000 ms apart",
+        );
+    }
+    let mut reply = Reply::empty(StatusCode::OK);
+    reply.progress = Some(Box::new(ProgressPlan {
+        id: id.to_owned(),
+        token: token.get().to_owned(),
+        events: args.events,
+        interval: Duration::from_millis(args.interval_ms),
+    }));
+    reply
+}
+
+/// One `notifications/progress` message; `sent_ns` (CLOCK_MONOTONIC) goes in `message`.
+pub fn progress_notification(token: &str, progress: u32, total: u32, sent_ns: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{token},"progress":{progress},"total":{total},"message":"sent_ns={sent_ns}"}}}}"#
+    )
+}
+
+/// The final result of a progress call.
+pub fn progress_result(id: &str, events: u32) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":"{events} progress events sent"}}],"isError":false}}}}"#
+    )
 }
 
 fn result_reply(id: &str, result: &str) -> Reply {
@@ -355,6 +478,56 @@ mod tests {
             app.handle(&Method::POST, "/other", None, b"{}").status,
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[test]
+    fn the_progress_tool_is_opt_in_and_needs_a_token() {
+        let plain = App::new("fast", 1);
+        let session = open(&plain);
+        let call = r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"progress","arguments":{"events":3,"interval_ms":7},"_meta":{"progressToken":"t-1"}}}"#;
+        assert_eq!(
+            post(&plain, Some(&session), call).2["error"]["code"],
+            -32602
+        );
+
+        let app = App::new("fast", 1).with_progress_tool();
+        let session = open(&app);
+        let (_, _, list) = post(
+            &app,
+            Some(&session),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        );
+        assert_eq!(list["result"]["tools"][1]["name"], "progress");
+        let reply = app.handle(
+            &Method::POST,
+            "/mcp",
+            Some(session.as_bytes()),
+            call.as_bytes(),
+        );
+        assert_eq!(
+            reply.progress.map(|p| *p),
+            Some(ProgressPlan {
+                id: "5".into(),
+                token: r#""t-1""#.into(),
+                events: 3,
+                interval: Duration::from_millis(7),
+            })
+        );
+        let no_token =
+            r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"progress"}}"#;
+        assert_eq!(
+            post(&app, Some(&session), no_token).2["error"]["code"],
+            -32602
+        );
+    }
+
+    #[test]
+    fn progress_messages_are_json_rpc_with_the_send_time() {
+        let note: Value = serde_json::from_str(&progress_notification(r#""t""#, 2, 5, 42)).unwrap();
+        assert_eq!(note["params"]["progressToken"], "t");
+        assert_eq!(note["params"]["message"], "sent_ns=42");
+        let result: Value = serde_json::from_str(&progress_result("7", 5)).unwrap();
+        assert_eq!(result["id"], 7);
     }
 
     #[test]

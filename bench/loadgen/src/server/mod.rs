@@ -2,25 +2,31 @@
 //!
 //! It exists to be fronted by the gateway in the benchmark, so it must cost far less per call
 //! than the gateway does: the HTTP glue here is thin, [`app::App`] answers from a precomputed
-//! `tools/list` result and a hash set of session ids, and replies are always `application/json`.
+//! `tools/list` result and a hash set of session ids, and replies are `application/json` except
+//! for the optional `progress` tool, whose events are written as they are produced (a channel-fed
+//! `text/event-stream` body) so each carries the time it was really sent.
 
 pub mod app;
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
-use app::{App, Reply};
+use crate::clock::monotonic_ns;
+use app::{App, ProgressPlan, Reply, progress_notification, progress_result};
 
 /// Request bodies above this are refused (413); benchmark calls are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -51,7 +57,30 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
     }
 }
 
-async fn respond(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// A whole body, or one fed event by event from a task.
+pub enum ReplyBody {
+    Whole(Full<Bytes>),
+    Events(mpsc::Receiver<Bytes>),
+}
+
+impl Body for ReplyBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            ReplyBody::Whole(full) => Pin::new(full).poll_frame(cx),
+            ReplyBody::Events(events) => {
+                events.poll_recv(cx).map(|e| e.map(|b| Ok(Frame::data(b))))
+            }
+        }
+    }
+}
+
+async fn respond(app: &App, request: Request<Incoming>) -> Response<ReplyBody> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -70,7 +99,17 @@ async fn respond(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>>
     to_response(reply)
 }
 
-fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+fn to_response(reply: Reply) -> Response<ReplyBody> {
+    if let Some(plan) = reply.progress {
+        let (events, body) = mpsc::channel(4);
+        tokio::spawn(send_progress(*plan, events));
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "text/event-stream")
+            .header("cache-control", "no-cache")
+            .body(ReplyBody::Events(body))
+            .expect("valid parts");
+    }
     let mut response = Response::builder().status(reply.status);
     if let Some(session) = reply.session_id {
         response = response.header("mcp-session-id", session);
@@ -81,11 +120,41 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     if !reply.body.is_empty() {
         response = response.header(CONTENT_TYPE, "application/json");
     }
-    response.body(Full::new(reply.body)).expect("valid parts")
+    response
+        .body(ReplyBody::Whole(Full::new(reply.body)))
+        .expect("valid parts")
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+/// Writes the plan's events `interval` apart, each stamped just before it is handed to hyper,
+/// then the result; stops early if the client went away.
+async fn send_progress(plan: ProgressPlan, events: mpsc::Sender<Bytes>) {
+    // tokio's interval panics on a zero period; zero means back to back.
+    let mut ticks = (!plan.interval.is_zero()).then(|| tokio::time::interval(plan.interval));
+    if let Some(ticks) = ticks.as_mut() {
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    for progress in 1..=plan.events {
+        if let Some(ticks) = ticks.as_mut() {
+            ticks.tick().await;
+        }
+        let note = progress_notification(&plan.token, progress, plan.events, monotonic_ns());
+        if events.send(sse_event(&note)).await.is_err() {
+            return;
+        }
+    }
+    let _ = events
+        .send(sse_event(&progress_result(&plan.id, plan.events)))
+        .await;
+}
+
+fn sse_event(data: &str) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {data}\n\n"))
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<ReplyBody> {
+    let mut response = Response::new(ReplyBody::Whole(Full::new(Bytes::from_static(
+        text.as_bytes(),
+    ))));
     *response.status_mut() = status;
     response
 }
