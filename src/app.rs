@@ -302,6 +302,9 @@ fn http_server(
     let mut server = HttpServer::new(move || {
         // One backend HTTP client per worker: awc is !Send, and per-worker pools avoid locks.
         let backend_client = awc::Client::builder()
+            // No pool cap: each open answer stream holds a backend connection, and awc's
+            // default of 100 per client would queue the rest.
+            .connector(awc::Connector::new().limit(0))
             .disable_timeout()
             // A backend's redirect must not carry our request (and its credential) elsewhere.
             .disable_redirects()
