@@ -401,6 +401,10 @@ impl ServerHandler for Fixture {
             "slow" => {
                 let ms = u64::try_from(int("ms")?).unwrap_or(0);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
+                // Tests learn that the call ran to the end (was not cancelled) from this file.
+                if let Some(marker) = args.get("marker").and_then(|v| v.as_str()) {
+                    let _ = std::fs::write(marker, b"done");
+                }
                 format!("slept {ms} ms")
             }
             name if self.tools().iter().any(|t| t.name == name) => name.to_owned(),

@@ -483,3 +483,50 @@ async fn stdio_progress_streams_to_the_caller_under_its_own_token() {
     }
     gw.stop().await.unwrap();
 }
+
+/// Legacy era: a client that disconnects has not cancelled its request; the backend finishes it
+/// (here: a stdio backend, which the gateway would otherwise tell `notifications/cancelled`).
+#[actix_rt::test]
+async fn a_client_disconnect_does_not_cancel_its_request() {
+    let (gw, _web, token) = two_backends().await;
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    client.initialize("2025-06-18").await;
+    let marker = gw.config_path.with_file_name("slow-finished");
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+        "name":"loc_slow","arguments":{"ms":300,"marker": marker.to_str().unwrap()}}})
+    .to_string();
+    let address = gw.base_url.trim_start_matches("http://").to_string();
+    let session = client.session.clone().unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\nContent-Length: {}\r\n\r\n{call}",
+        call.len()
+    );
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    // Disconnect once the gateway is forwarding it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gw
+        .handle()
+        .sessions()
+        .get(&session, 1)
+        .map(|s| s.is_busy())
+        .unwrap_or(false)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stream.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the backend never finished: the disconnect cancelled it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    gw.stop().await.unwrap();
+}
