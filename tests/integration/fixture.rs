@@ -204,8 +204,32 @@ pub async fn wait_process_gone(pid: u32) {
     }
 }
 
-/// A loopback port that nothing listens on (bound, then released).
+/// A loopback port that refuses connections for the whole test run: a socket bound to it but
+/// never listening keeps any other test from taking it (a port merely found free and released
+/// could be reused by a parallel test's server in between).
 pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, socket,
+    };
+    static RESERVED: std::sync::OnceLock<(std::os::fd::OwnedFd, u16)> = std::sync::OnceLock::new();
+    RESERVED
+        .get_or_init(|| {
+            let fd = socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::empty(),
+                None,
+            )
+            .expect("socket");
+            bind(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                &SockaddrIn::new(127, 0, 0, 1, 0),
+            )
+            .expect("bind");
+            let port = getsockname::<SockaddrIn>(std::os::fd::AsRawFd::as_raw_fd(&fd))
+                .expect("getsockname")
+                .port();
+            (fd, port)
+        })
+        .1
 }
