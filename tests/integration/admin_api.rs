@@ -93,10 +93,7 @@ async fn created_backends_come_online_beside_file_backends_and_never_show_their_
     assert_eq!(created["tool_prefix"], "remote_");
     assert!(!created.to_string().contains(TOKEN));
 
-    wait_for(gw.handle(), "both online", |s| {
-        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
-    })
-    .await;
+    gw.wait_online(2).await;
     let list = http::get(&gw.url(SERVERS), Some(&admin)).await;
     assert_eq!(list.status, 200);
     assert!(!list.body.to_string().contains(TOKEN), "token leaked");

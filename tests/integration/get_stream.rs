@@ -4,14 +4,12 @@
 //! sends its log notifications without tying them to the request (rmcp puts them on the
 //! backend session's GET stream), honouring each session's `logging/setLevel`.
 
-use actors::backend::BackendState;
 use actors::storage::users::Role;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 use serde_json::{Value, json};
 
-use crate::fixture::wait_for;
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::relay::Conformance;
@@ -153,10 +151,7 @@ async fn backend_messages_reach_only_their_own_session_stream() {
         backend.1
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "alice", Role::User);
     create_user(&gw, "bob", Role::User);
     let (alice_token, bob_token) = (login(&gw, "alice").await, login(&gw, "bob").await);
@@ -224,10 +219,7 @@ async fn list_changed_passes_raw_on_one_backend_and_from_the_gateway_on_the_aggr
         fixture.url()
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "carol", Role::User);
     let token = login(&gw, "carol").await;
     let mut single = McpClient::new(&gw.url("/mcp/fx"), Some(&token));
@@ -271,10 +263,7 @@ async fn legacy_sse_backend_messages_outside_requests_reach_the_get_stream() {
         server.url()
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "dave", Role::User);
     create_user(&gw, "erin", Role::User);
     let (dave_token, erin_token) = (login(&gw, "dave").await, login(&gw, "erin").await);
@@ -305,10 +294,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
         backend.1
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "frank", Role::User);
     let token = login(&gw, "frank").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));

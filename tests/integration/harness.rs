@@ -108,6 +108,34 @@ impl TestGateway {
         format!("{}{path}", self.base_url)
     }
 
+    /// Waits until exactly `count` backends are configured and all of them online; returns them.
+    pub async fn wait_online(&self, count: usize) -> Vec<actors::backend::BackendStatus> {
+        crate::fixture::wait_for(self.handle(), "backends online", |s| {
+            s.len() == count
+                && s.iter()
+                    .all(|b| b.state == actors::backend::BackendState::Online)
+        })
+        .await
+    }
+
+    /// Waits until the session is busy: the gateway is forwarding one of its requests.
+    pub async fn wait_busy(&self, session_id: &str, user_id: i64) {
+        let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
+        while !self
+            .handle()
+            .sessions()
+            .get(session_id, user_id)
+            .map(|s| s.is_busy())
+            .unwrap_or(false)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the call never started"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     pub fn handle(&self) -> &GatewayHandle {
         self.gateway.as_ref().expect("the gateway is running")
     }

@@ -414,20 +414,7 @@ async fn a_backend_session_in_use_when_its_client_session_ends_is_closed_afterwa
     };
     let slow = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"legacy_slow","arguments":{"ms":1500}}}).to_string();
     let pending = actix_rt::spawn(async move { caller.post(&slow, &[]).await });
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !gw
-        .handle()
-        .sessions()
-        .get(&session_id, 1)
-        .map(|s| s.is_busy())
-        .unwrap_or(false)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the call never started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    gw.wait_busy(&session_id, 1).await;
     // The actor's own session plus this client's.
     server.wait_stat("open", 2).await;
     assert_eq!(client.delete().await, 204);

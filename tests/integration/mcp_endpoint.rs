@@ -35,10 +35,7 @@ async fn two_backends() -> (TestGateway, HttpFixture, String) {
         stdio_backend("local", 5, "loc_")
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "both online", |s| {
-        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
-    })
-    .await;
+    gw.wait_online(2).await;
     create_user(&gw, "alice", Role::User);
     let token = login(&gw, "alice").await;
     wait_for_tools(&gw, &token, 8).await;
@@ -353,10 +350,7 @@ async fn colliding_names_go_to_the_first_configured_backend() {
         http_backend("second", &second, "")
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
-    })
-    .await;
+    gw.wait_online(2).await;
     create_user(&gw, "root", Role::Admin);
     let token = login(&gw, "root").await;
     let mut names = wait_for_tools(&gw, &token, 2).await;
@@ -420,21 +414,8 @@ async fn a_cancellation_reaches_the_backend_working_on_the_request() {
     };
     let pending = actix_rt::spawn(async move { caller.post(&call, &[]).await });
     // Cancel once the gateway is forwarding it (the session shows it as busy).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let session = client.session.clone().unwrap();
-    while !gw
-        .handle()
-        .sessions()
-        .get(&session, 1)
-        .map(|s| s.is_busy())
-        .unwrap_or(false)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the call never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    gw.wait_busy(&session, 1).await;
     let cancel = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow-1","reason":"test"}}"#;
     assert_eq!(client.post(cancel, &[]).await.status, 202);
     let reply = pending.await.unwrap();
@@ -453,10 +434,7 @@ async fn stdio_progress_streams_to_the_caller_under_its_own_token() {
         fixture_binary().display()
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "prog", Role::User);
     let token = login(&gw, "prog").await;
     wait_for_tools(&gw, &token, 6).await;
@@ -504,20 +482,7 @@ async fn a_client_disconnect_does_not_cancel_its_request() {
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
     // Disconnect once the gateway is forwarding it.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !gw
-        .handle()
-        .sessions()
-        .get(&session, 1)
-        .map(|s| s.is_busy())
-        .unwrap_or(false)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the call never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    gw.wait_busy(&session, 1).await;
     stream.shutdown(std::net::Shutdown::Both).unwrap();
     drop(stream);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);

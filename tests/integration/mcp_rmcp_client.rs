@@ -2,7 +2,6 @@
 //! call, read, get, complete, ping, session end. Backends: a rich rmcp fixture over HTTP and a
 //! plain one over stdio.
 
-use actors::backend::BackendState;
 use actors::storage::users::Role;
 use rmcp::ServiceExt;
 use rmcp::model::{
@@ -12,7 +11,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use crate::fixture::{HttpFixture, fixture_binary, wait_for};
+use crate::fixture::{HttpFixture, fixture_binary};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::users::{create_user, login};
@@ -30,10 +29,7 @@ async fn the_rmcp_client_uses_every_feature_through_the_gateway() {
         fixture_binary().display()
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
-    })
-    .await;
+    gw.wait_online(2).await;
     create_user(&gw, "sdk", Role::User);
     let token = login(&gw, "sdk").await;
 
@@ -150,10 +146,7 @@ async fn rich_gateway(user: &str) -> (HttpFixture, TestGateway, McpClient, Strin
         rich.url()
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, user, Role::User);
     let token = login(&gw, user).await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));

@@ -8,7 +8,6 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use actors::backend::BackendState;
 use actors::storage::users::Role;
 use rmcp::model::{
     CallToolRequestParams, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
@@ -19,7 +18,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, ErrorData, ServiceExt};
 use serde_json::json;
 
-use crate::fixture::{fixture_binary, wait_for};
+use crate::fixture::fixture_binary;
 use crate::harness::TestGateway;
 use crate::users::{create_user, login};
 
@@ -86,10 +85,7 @@ async fn gateway_with_conformance() -> (Conformance, TestGateway, String) {
         backend.1
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "relay", Role::User);
     let token = login(&gw, "relay").await;
     (backend, gw, token)

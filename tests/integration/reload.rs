@@ -42,10 +42,7 @@ async fn ready_shows_counts_to_all_and_details_to_admins() {
         stdio_backend("local", 2)
     ))
     .await;
-    wait_for(gw.handle(), "both online", |s| {
-        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
-    })
-    .await;
+    gw.wait_online(2).await;
     create_user(&gw, "admin", Role::Admin);
     create_user(&gw, "user", Role::User);
 
@@ -89,10 +86,7 @@ async fn reload_applies_the_backend_diff_and_keeps_unchanged_backends() {
         stdio_backend("old", 1)
     ))
     .await;
-    let before = wait_for(gw.handle(), "both online", |s| {
-        s.len() == 2 && s.iter().all(|b| b.state == BackendState::Online)
-    })
-    .await;
+    let before = gw.wait_online(2).await;
     let remote_since = status(&before, "remote").unwrap().connected_since_ms;
 
     let outcome = gw
@@ -122,10 +116,7 @@ async fn reload_applies_the_backend_diff_and_keeps_unchanged_backends() {
 #[actix_rt::test]
 async fn an_invalid_or_restart_only_reload_keeps_the_running_config() {
     let mut gw = TestGateway::start(&stdio_backend("keep", 1)).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
 
     let refused = gw
         .reload_with("[[backends]]\nname = \"bad\"\nurl = \"ftp://nope\"\n")

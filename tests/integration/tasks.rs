@@ -2,11 +2,10 @@
 //! a task at the backend (the rmcp fixture with `--tasks`), and `tasks/get`, `tasks/result`,
 //! `tasks/cancel`, `tasks/list` reach it only for the user whose session created it.
 
-use actors::backend::BackendState;
 use actors::storage::users::Role;
 use serde_json::{Value, json};
 
-use crate::fixture::{HttpFixture, wait_for};
+use crate::fixture::HttpFixture;
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::users::{create_user, login};
@@ -55,10 +54,7 @@ async fn tasks_reach_their_backend_for_their_creator_only() {
         backend.url()
     );
     let gw = TestGateway::start(&config).await;
-    wait_for(gw.handle(), "online", |s| {
-        s.len() == 1 && s[0].state == BackendState::Online
-    })
-    .await;
+    gw.wait_online(1).await;
     create_user(&gw, "owner", Role::User);
     create_user(&gw, "intruder", Role::User);
     let (owner_token, intruder_token) = (login(&gw, "owner").await, login(&gw, "intruder").await);
