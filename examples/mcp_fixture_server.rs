@@ -25,6 +25,8 @@
 //! `--endpoint-base` makes its `endpoint` event point elsewhere. Every mode exits when stdin
 //! closes, so a test that dies leaves no server behind.
 
+#[path = "shared/lifecycle.rs"]
+mod lifecycle;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -479,16 +481,6 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Exits the process once stdin reaches EOF (the parent closed it or died).
-fn exit_when_stdin_closes() {
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 256];
-        let mut stdin = std::io::stdin();
-        while !matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(0) | Err(_)) {}
-        std::process::exit(0);
-    });
-}
-
 #[tokio::main]
 async fn main() {
     let options = match parse_options() {
@@ -566,7 +558,7 @@ async fn serve_http(port: u16, router: axum::Router) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     println!("LISTENING {port}");
     let _ = std::io::stdout().flush();
-    exit_when_stdin_closes();
+    lifecycle::exit_when_stdin_closes();
     if let Err(error) = axum::serve(listener, router).await {
         eprintln!("mcp_fixture_server: {error}");
         std::process::exit(1);

@@ -18,6 +18,8 @@
 mod catalog;
 mod tools;
 
+#[path = "../shared/lifecycle.rs"]
+mod lifecycle;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -215,16 +217,6 @@ fn parse_port() -> Result<u16, String> {
     Ok(port)
 }
 
-/// Exits the process once stdin reaches EOF (the parent closed it or died).
-fn exit_when_stdin_closes() {
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 256];
-        let mut stdin = std::io::stdin();
-        while !matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(0) | Err(_)) {}
-        std::process::exit(0);
-    });
-}
-
 #[tokio::main]
 async fn main() {
     let port = match parse_port() {
@@ -251,7 +243,7 @@ async fn main() {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     println!("LISTENING {port}");
     let _ = std::io::stdout().flush();
-    exit_when_stdin_closes();
+    lifecycle::exit_when_stdin_closes();
     if let Err(error) = axum::serve(listener, router).await {
         eprintln!("conformance_fixture: {error}");
         std::process::exit(1);
