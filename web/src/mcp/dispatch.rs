@@ -22,9 +22,10 @@ pub async fn single(
     http: &awc::Client,
     session: &Session,
     message: Envelope<'_>,
+    body: &Bytes,
     in_flight: InFlight<UpstreamSession>,
 ) -> HttpResponse {
-    match answer(state, http, session, &message).await {
+    match answer(state, http, session, &message, body).await {
         Answer::Json(body) => reply::json(body),
         Answer::JsonParts(parts) => reply::json_parts(parts),
         Answer::Stream(stream) => reply::sse(stream.map(move |message| {
@@ -41,6 +42,7 @@ pub async fn batch(
     http: &awc::Client,
     session: &Session,
     items: Vec<Result<Envelope<'_>, ParseFailure<'_>>>,
+    body: &Bytes,
 ) -> HttpResponse {
     let mut responses: Vec<Bytes> = Vec::new();
     for item in items {
@@ -65,7 +67,7 @@ pub async fn batch(
                     None,
                 ));
             }
-            Ok(message) => match answer(state, http, session, &message).await {
+            Ok(message) => match answer(state, http, session, &message, body).await {
                 Answer::Json(body) => responses.push(body),
                 Answer::JsonParts(parts) => responses.push(parts.concat().into()),
                 // In a batch only the final response of a stream is kept.
@@ -98,6 +100,7 @@ async fn answer(
     http: &awc::Client,
     session: &Session,
     message: &Envelope<'_>,
+    body: &Bytes,
 ) -> Answer {
     let (id, method) = match &message.kind {
         Kind::Request { id, method } => (*id, method.as_ref()),
@@ -118,7 +121,7 @@ async fn answer(
         state,
         http,
         session,
-        message.raw,
+        shared(body, message.raw),
         id,
         method,
         message.params,
@@ -133,7 +136,7 @@ async fn answer(
             if task_call && let Err(refused) = tasks::check_room(session, id) {
                 return refused;
             }
-            let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
+            let bytes = shared(body, message.raw);
             let answer =
                 forward::forward(state, http, session, backend, bytes, id, Retry::Never).await;
             if task_call {
@@ -142,7 +145,7 @@ async fn answer(
                 answer
             }
         }
-        SessionScope::Aggregate => aggregate(state, http, session, message, id, method).await,
+        SessionScope::Aggregate => aggregate(state, http, session, message, body, id, method).await,
     }
 }
 
@@ -151,6 +154,7 @@ async fn aggregate(
     http: &awc::Client,
     session: &Session,
     message: &Envelope<'_>,
+    body: &Bytes,
     id: &RawValue,
     method: &str,
 ) -> Answer {
@@ -227,7 +231,7 @@ async fn aggregate(
                     &format!("No backend serves resource `{uri}`."),
                 );
             };
-            let bytes = Bytes::copy_from_slice(message.raw.get().as_bytes());
+            let bytes = shared(body, message.raw);
             forward::forward(
                 state,
                 http,
@@ -430,4 +434,32 @@ fn rewrite(
         r#"{{"jsonrpc":"2.0","id":{},"method":{method},"params":{params}}}"#,
         id.get()
     ))
+}
+
+/// `raw` (a message read from `body`) as bytes sharing `body`'s buffer: forwarding a message
+/// unchanged copies nothing, however large. A `raw` from elsewhere is copied.
+fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
+    let bytes = raw.get().as_bytes();
+    let inside = body.as_ptr_range();
+    if inside.contains(&bytes.as_ptr()) && bytes.as_ptr_range().end <= inside.end {
+        body.slice_ref(bytes)
+    } else {
+        Bytes::copy_from_slice(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_from_the_body_shares_its_buffer() {
+        let body = Bytes::from_static(br#"  {"jsonrpc":"2.0","id":1,"method":"ping"}  "#);
+        let raw: &RawValue = serde_json::from_slice(&body).unwrap();
+        let bytes = shared(&body, raw);
+        assert_eq!(&bytes[..], raw.get().as_bytes());
+        assert!(body.as_ptr_range().contains(&bytes.as_ptr()), "no copy");
+        let elsewhere = RawValue::from_string("{}".into()).unwrap();
+        assert_eq!(&shared(&body, &elsewhere)[..], b"{}");
+    }
 }

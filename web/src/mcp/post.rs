@@ -55,7 +55,7 @@ pub async fn handle(
             // Held until the answer is fully sent (a streamed answer outlives this handler), so a
             // session is never evicted or reaped mid-answer.
             let in_flight = session.begin();
-            dispatch::single(&state, &http, &session, message, in_flight).await
+            dispatch::single(&state, &http, &session, message, &body, in_flight).await
         }
         Incoming::Batch(items) => {
             let session = match session_for_batch(&req, &state, user, &scope) {
@@ -74,7 +74,7 @@ pub async fn handle(
                 );
             }
             let _in_flight = session.begin();
-            dispatch::batch(&state, &http, &session, items).await
+            dispatch::batch(&state, &http, &session, items, &body).await
         }
     }
 }

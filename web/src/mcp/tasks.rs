@@ -66,14 +66,14 @@ pub async fn answer(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
-    raw: &RawValue,
+    message: Bytes,
     id: &RawValue,
     method: &str,
     params: Option<&RawValue>,
 ) -> Option<Answer> {
     match method {
         "tasks/get" | "tasks/result" | "tasks/cancel" => {
-            Some(one_task(state, http, session, raw, id, params).await)
+            Some(one_task(state, http, session, message, id, params).await)
         }
         "tasks/list" => Some(list(state, http, session, id, params).await),
         _ => None,
@@ -84,7 +84,7 @@ async fn one_task(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
-    raw: &RawValue,
+    message: Bytes,
     id: &RawValue,
     params: Option<&RawValue>,
 ) -> Answer {
@@ -101,8 +101,7 @@ async fn one_task(
     let Some(backend) = session.tasks.owner(&task_id) else {
         return unknown_task(id);
     };
-    let bytes = Bytes::copy_from_slice(raw.get().as_bytes());
-    let answer = forward::forward(state, http, session, &backend, bytes, id, Retry::Never).await;
+    let answer = forward::forward(state, http, session, &backend, message, id, Retry::Never).await;
     let session = session.clone();
     let task_id = task_id.into_owned();
     // `tasks/get` and `tasks/cancel` answer with the task itself: note a terminal status.
