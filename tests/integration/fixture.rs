@@ -14,6 +14,29 @@ use actors::supervisor::GatewayHandle;
 /// Overall deadline for any awaited condition: generous, because the machine is shared.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Starts an example server with `args` then `extra`, holding its stdin (it exits when stdin
+/// closes), and waits for the `LISTENING <port>` line it prints once bound.
+pub fn spawn_listening(binary: &std::path::Path, args: &[&str], extra: &[&str]) -> (Child, u16) {
+    let mut child = Command::new(binary)
+        .args(args)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .expect("the server prints its port");
+    let port = line
+        .trim()
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line from {}: {line:?}", binary.display()));
+    (child, port)
+}
+
 /// `cargo test` builds examples next to the test binary's parent directory.
 pub fn fixture_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
@@ -48,31 +71,14 @@ impl HttpFixture {
 
     /// As `start_on`, with extra fixture flags (`--rich`, `--json-response`, …).
     pub fn start_with(port: u16, tools: usize, extra: &[&str]) -> Self {
-        let mut child = Command::new(fixture_binary())
-            .args([
-                "http",
-                "--port",
-                &port.to_string(),
-                "--tools",
-                &tools.to_string(),
-            ])
-            .args(extra)
-            // A piped stdin that we hold open: the fixture exits when it closes.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the fixture server starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the fixture prints its port");
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the fixture: {line:?}"));
+        let args = [
+            "http",
+            "--port",
+            &port.to_string(),
+            "--tools",
+            &tools.to_string(),
+        ];
+        let (child, port) = spawn_listening(&fixture_binary(), &args, extra);
         HttpFixture {
             child: Some(child),
             port,

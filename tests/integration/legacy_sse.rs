@@ -2,8 +2,7 @@
 //! behind `GET /sse` + `POST /messages`): the actor's own session, the forwarding API, the
 //! gateway's `/mcp`, outages, and the same-origin rule for the `endpoint` event.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use actors::backend::BackendState;
@@ -16,7 +15,9 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::fixture::{DEADLINE, fixture_binary, http_spec, status, test_logger, wait_for};
+use crate::fixture::{
+    DEADLINE, fixture_binary, http_spec, spawn_listening, status, test_logger, wait_for,
+};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::users::{create_user, login};
@@ -29,23 +30,11 @@ pub(crate) struct SseFixture {
 
 impl SseFixture {
     pub(crate) fn start(port: u16, args: &[&str]) -> Self {
-        let mut child = Command::new(fixture_binary())
-            .args(["sse", "--port", &port.to_string()])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the fixture server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("the fixture prints its port");
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+        let (child, port) = spawn_listening(
+            &fixture_binary(),
+            &["sse", "--port", &port.to_string()],
+            args,
+        );
         SseFixture {
             child: Some(child),
             port,

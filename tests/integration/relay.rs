@@ -5,8 +5,7 @@
 // rmcp marks sampling deprecated for the 2026-07-28 era; legacy-era clients still use it.
 #![allow(deprecated)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use actors::storage::users::Role;
 use rmcp::model::{
@@ -18,7 +17,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, ErrorData, ServiceExt};
 use serde_json::json;
 
-use crate::fixture::fixture_binary;
+use crate::fixture::{fixture_binary, spawn_listening};
 use crate::harness::TestGateway;
 use crate::users::{create_user, login};
 
@@ -28,22 +27,7 @@ pub(crate) struct Conformance(pub Child, pub u16);
 impl Conformance {
     pub(crate) fn start() -> Self {
         let binary = fixture_binary().with_file_name("conformance_fixture");
-        let mut child = Command::new(&binary)
-            .args(["--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .expect("LISTENING <port>");
+        let (child, port) = spawn_listening(&binary, &["--port", "0"], &[]);
         Conformance(child, port)
     }
 }

@@ -1,8 +1,7 @@
 //! The backend side of the proxy against real rmcp servers: the capability cache and the
 //! forwarding API (`actors::upstream`) over Streamable HTTP (SSE and JSON answers) and stdio.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use actors::backend::BackendState;
 use actors::spec::{BackendAuth, BackendSpec, SecretString};
@@ -22,23 +21,11 @@ struct RichHttp {
 
 impl RichHttp {
     fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(fixture_binary())
-            .args(["http", "--tools", "3", "--rich"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the fixture server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("the fixture prints its port");
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+        let (child, port) = spawn_listening(
+            &fixture_binary(),
+            &["http", "--tools", "3", "--rich"],
+            extra,
+        );
         RichHttp { child, port }
     }
 
