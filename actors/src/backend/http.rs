@@ -55,9 +55,6 @@ impl HttpTransport {
         log: slog::Logger,
         lists_changed: Rc<Notify>,
     ) -> Result<Self, BackendError> {
-        if url.scheme() == "https" && !crate::upstream::TLS_ENABLED {
-            return Err(BackendError::TlsUnsupported);
-        }
         let timeout = spec.timeout;
         let auth =
             crate::upstream::auth_header(spec.auth.as_ref()).map_err(BackendError::Connect)?;

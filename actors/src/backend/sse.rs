@@ -44,9 +44,6 @@ impl SseTransport {
         log: slog::Logger,
         lists_changed: Rc<Notify>,
     ) -> Result<Self, BackendError> {
-        if url.scheme() == "https" && !crate::upstream::TLS_ENABLED {
-            return Err(BackendError::TlsUnsupported);
-        }
         let auth =
             crate::upstream::auth_header(spec.auth.as_ref()).map_err(BackendError::Connect)?;
         let client = awc::Client::builder()

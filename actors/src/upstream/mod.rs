@@ -33,10 +33,6 @@ use serde_json::value::RawValue;
 use crate::backend::forwarding::StdioCommandSender;
 use crate::spec::{BackendAuth, BackendSpec, BackendTransport};
 
-/// Whether this build can reach `https` backends: awc with rustls 0.23 (ring provider, webpki
-/// roots), so every `awc::Client::default()` — the workers' included — speaks TLS.
-pub(crate) const TLS_ENABLED: bool = true;
-
 /// A forwarding handle on one backend (one actor incarnation).
 #[derive(Clone)]
 pub struct Upstream {
