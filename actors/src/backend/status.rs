@@ -1,6 +1,6 @@
 //! The published view of every backend: state, last error, capability cache, forwarding handle.
 //!
-//! Readers (`/health/ready`, the proxy of the next issue) never message an actor: they load an
+//! Readers (`/health/ready`, the `/mcp` routing table) never message an actor: they load an
 //! immutable snapshot from an `ArcSwap`, so a backend actor that is busy or being restarted can
 //! never make a request hang. Writers are the backend actors (their own entry) and the backend
 //! supervisor (creating, reincarnating and removing entries). Every entry carries the
