@@ -246,8 +246,9 @@ fn relay_unclaimed(listener: &mpsc::Sender<Bytes>, message: &[u8]) -> Option<Vec
     }
 }
 
-/// A backend request no client request is in flight for: pings are answered, anything else
-/// is refused with an error naming the method (nothing to relay it to).
+/// A backend message nothing can take now (no request in flight, and the session's queue for its
+/// GET stream full or not open): pings are answered, requests refused with an error naming the
+/// method, so the backend does not wait for an answer that cannot come.
 fn answer_unclaimed(message: &[u8]) -> Option<Vec<u8>> {
     let envelope = Envelope::parse(message).ok()?;
     let (Some(id), Some(method)) = (envelope.id, envelope.method_name()) else {
@@ -256,7 +257,8 @@ fn answer_unclaimed(message: &[u8]) -> Option<Vec<u8>> {
     let answer = if method == "ping" {
         format!(r#"{{"jsonrpc":"2.0","id":{},"result":{{}}}}"#, id.get()).into_bytes()
     } else {
-        let text = format!("The gateway does not relay `{method}` to its clients yet.");
+        let text =
+            format!("`{method}` cannot reach the client now: its event queue is full or not open.");
         error_response(Some(id), ErrorCode::MethodNotFound, &text, None).to_vec()
     };
     Some(answer)
