@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid]
-//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response] [--tasks]
+//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response] [--tasks] [--gates]
 //! mcp_fixture_server sse   [--port N] [--tools N] [--page-size N] [--rich] [--endpoint-base URL]
 //! ```
 //! Tools: `echo` (returns `text`), `add` (`a` + `b`), `slow` (sleeps `ms`), then `extra_4` …
@@ -16,6 +16,7 @@
 //! completion. `--json-response` serves stateless and answers plain `application/json` when
 //! a handler sends nothing before its result.
 //! `--tasks` (HTTP mode) serves MCP 2025-11-25 tasks (see `tasks.rs` next to this file).
+//! `--gates` (HTTP mode) adds tools that wait on signals the test sends (see `gates.rs`).
 //! `--pid` adds tool `pid`: this process's id and the `clientInfo` name and capabilities it was
 //! initialized with (to tell per-session children apart).
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
@@ -33,9 +34,10 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    ContentBlock, GetPromptRequestParams, GetPromptResponse, JsonObject, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, InitializeRequestParams,
+    InitializeResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -43,6 +45,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::json;
 
+#[path = "mcp_fixture_server/gates.rs"]
+mod gates;
 #[path = "mcp_fixture_server/legacy_sse.rs"]
 mod legacy_sse;
 #[path = "mcp_fixture_server/tasks.rs"]
@@ -59,6 +63,8 @@ struct Fixture {
     pid: bool,
     /// Every initialised session, to broadcast `list_changed`.
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    /// `--gates`: tools (and an `initialize`) that wait on the test's signals.
+    gates: Option<Arc<gates::Gates>>,
 }
 
 /// Builds an rmcp model value from JSON (its structs are `non_exhaustive`).
@@ -142,6 +148,7 @@ impl Fixture {
             rich,
             pid: false,
             peers: Arc::default(),
+            gates: None,
         }
     }
 
@@ -236,6 +243,20 @@ impl ServerHandler for Fixture {
             .enable_completions()
             .build();
         ServerConfig::new(capabilities)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        if let Some(gates) = &self.gates
+            && request.client_info.name == "hold-open"
+        {
+            gates.wait("open").await;
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -380,6 +401,13 @@ impl ServerHandler for Fixture {
             }));
             return Ok(result.into());
         }
+        if let Some(gates) = &self.gates
+            && let Some(result) = gates
+                .call(request.name.as_ref(), request.arguments.as_ref(), &context)
+                .await
+        {
+            return result.map(Into::into);
+        }
         if self.rich
             && let Some(result) = self
                 .call_rich(request.name.as_ref(), request.arguments.as_ref(), &context)
@@ -431,6 +459,7 @@ struct Options {
     pid: bool,
     json_response: bool,
     tasks: bool,
+    gates: bool,
     /// SSE mode: prefix of the `endpoint` event's URI (default: none, a relative path).
     endpoint_base: String,
 }
@@ -453,6 +482,7 @@ fn parse_options() -> Result<Options, String> {
         pid: false,
         json_response: false,
         tasks: false,
+        gates: false,
         endpoint_base: String::new(),
     };
     while let Some(flag) = args.next() {
@@ -472,6 +502,7 @@ fn parse_options() -> Result<Options, String> {
             "--pid" => options.pid = true,
             "--json-response" => options.json_response = true,
             "--tasks" => options.tasks = true,
+            "--gates" => options.gates = true,
             "--endpoint-base" => {
                 options.endpoint_base = args.next().ok_or("--endpoint-base needs a URL")?;
             }
@@ -503,6 +534,15 @@ async fn main() {
                 "inputSchema": {"type": "object"},
             })));
     }
+    let gates = options.gates.then(|| Arc::new(gates::Gates::default()));
+    if let Some(gates) = &gates {
+        fixture.gates = Some(gates.clone());
+        fixture
+            .tools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(gates::Gates::tools());
+    }
     match options.mode.as_str() {
         "stdio" => {
             if options.banner {
@@ -529,6 +569,9 @@ async fn main() {
             let mut router = axum::Router::new().nest_service("/mcp", service);
             if options.tasks {
                 router = tasks::layer(router);
+            }
+            if let Some(gates) = gates {
+                router = gates::layer(router, gates);
             }
             serve_http(options.port, router).await;
         }

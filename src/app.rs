@@ -120,6 +120,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             age: config.mcp.replay_age,
             queue: config.mcp.max_queued_events,
             pending: config.mcp.max_pending_requests,
+            streams: config.mcp.max_resumable_streams,
         },
     };
     let registry = backend_registry(&config, &db, &log).await?;
@@ -199,6 +200,14 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     if let Some(n) = &ctx.notifier {
         n.stopping();
     }
+    // Event streams end with `retry:` before the server cuts connections: GET streams now,
+    // answers still running shortly before actix's own deadline (whole seconds, at least one).
+    let drain = running.config.server.drain_timeout;
+    let cut_off = drain.min(Duration::from_secs(drain.as_secs().max(1)));
+    running
+        .state
+        .mcp
+        .close_streams(tokio::time::Instant::now() + cut_off * 3 / 4);
     server_handle.stop(true).await;
     let _ = server_task.await;
     running.gateway.shutdown().await;
@@ -464,6 +473,10 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
         (
             old.mcp.max_pending_requests != new.mcp.max_pending_requests,
             "mcp.max_pending_requests",
+        ),
+        (
+            old.mcp.max_resumable_streams != new.mcp.max_resumable_streams,
+            "mcp.max_resumable_streams",
         ),
         (
             old.logging.max_file_bytes != new.logging.max_file_bytes,

@@ -148,6 +148,11 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(64)),
     ),
+    key(
+        "mcp.max_resumable_streams",
+        Kind::UInt,
+        Some(BuiltIn::UInt(32)),
+    ),
 ];
 
 /// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the

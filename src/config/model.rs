@@ -39,6 +39,8 @@ pub struct McpConfig {
     pub max_queued_events: usize,
     /// Relayed backend requests that may await the client's answer, per session.
     pub max_pending_requests: usize,
+    /// POST answer streams kept per session for resumption after a disconnect.
+    pub max_resumable_streams: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]

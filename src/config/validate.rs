@@ -238,6 +238,9 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
     let pending = r
         .take_uint("max_pending_requests", 1, 10_000)
         .map(|n| n as usize);
+    let resumable = r
+        .take_uint("max_resumable_streams", 0, 10_000)
+        .map(|n| n as usize);
     r.finish();
     Some(McpConfig {
         allowed_origins: allowed_origins?,
@@ -250,6 +253,7 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
         replay_age: replay_age?,
         max_queued_events: queued?,
         max_pending_requests: pending?,
+        max_resumable_streams: resumable?,
     })
 }
 

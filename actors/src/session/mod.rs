@@ -3,12 +3,16 @@
 //! [`SessionHandle`] that `GatewayHandle::sessions` returns.
 
 mod actor;
+mod event_stream;
 mod outbox;
+mod post_streams;
 mod store;
 mod tasks;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
+pub use event_stream::{EventStream, parse_event_id};
 pub use outbox::{AttachError, Attached, Event, OUTBOX_CAPACITY, Outbox, Pushed, StreamLimits};
+pub use post_streams::{OpenedStream, PostStreams};
 pub use store::{
     ClientSession, InFlight, LookupError, PendingRequest, RequestGuard, SessionScope, SessionStore,
     UpstreamSlot, take_when_free,

@@ -47,6 +47,8 @@ pub struct ClientSession<U> {
     ended: AtomicBool,
     /// The GET stream's queue and what backend sessions opened later must be told.
     pub outbox: super::outbox::Outbox,
+    /// The streams answering this session's POSTs, kept so a dropped one can be resumed.
+    pub post_streams: super::post_streams::PostStreams,
     /// Tasks (2025-11-25) this session created: task id → owning backend.
     pub tasks: super::tasks::TaskBook,
 }
@@ -88,6 +90,7 @@ impl<U> ClientSession<U> {
             ended: AtomicBool::new(false),
             requests: Mutex::new(HashMap::new()),
             outbox: super::outbox::Outbox::new(replay),
+            post_streams: super::post_streams::PostStreams::new(replay),
             tasks: Default::default(),
         }
     }

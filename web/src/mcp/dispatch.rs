@@ -28,10 +28,7 @@ pub async fn single(
     match answer(state, http, session, &message, body).await {
         Answer::Json(body) => reply::json(body),
         Answer::JsonParts(parts) => reply::json_parts(parts),
-        Answer::Stream(stream) => reply::sse(stream.map(move |message| {
-            let _busy = &in_flight;
-            message
-        })),
+        Answer::Stream(stream) => super::answer_stream::serve(state, session, stream, in_flight),
         Answer::Accepted => reply::accepted(),
     }
 }

@@ -57,14 +57,14 @@ pub async fn forward(
     let tracked = session.track_request(id, backend);
     let (mut reopened, mut repeated) = (false, false);
     loop {
-        if session.is_ended() {
-            return error(
-                Some(id),
-                ErrorCode::SessionNotFound,
-                "The session ended while this request was in progress.",
-            );
-        }
+        // The slot first, then the check. Ending a session marks it ended before the closer
+        // takes its slots, so either this check sees the end, or the closer finds this slot
+        // (and closes whatever gets opened in it once we let go). The other order would let a
+        // slot be created after the closer's sweep: a backend session nobody closes.
         let slot = session.upstream_slot(backend);
+        if session.is_ended() {
+            return session_ended(id);
+        }
         let mut fresh = false;
         let opened = slot
             .get_or_try_init(|| async {
@@ -73,6 +73,9 @@ pub async fn forward(
             })
             .await;
         let result = match opened {
+            // Ended while the backend session was opening: do not use it. The closer holds
+            // this slot and closes the backend session as soon as this request lets go.
+            Ok(_) if session.is_ended() => return session_ended(id),
             Ok(upstream_session) => {
                 if fresh {
                     let relay = Relay {
@@ -122,6 +125,14 @@ pub async fn forward(
             Err(e) => return failure(id, backend, &e),
         }
     }
+}
+
+fn session_ended(id: &RawValue) -> Answer {
+    error(
+        Some(id),
+        ErrorCode::SessionNotFound,
+        "The session ended while this request was in progress.",
+    )
 }
 
 fn failure(id: &RawValue, backend: &str, e: &UpstreamError) -> Answer {

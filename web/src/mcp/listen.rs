@@ -20,7 +20,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use actors::mcp::ErrorCode;
 use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
-use actors::session::{AttachError, Attached, Event};
+use actors::session::{AttachError, Attached};
 use actors::session::{ClientSession, Pushed, SessionScope};
 use actors::upstream::{Upstream, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
@@ -28,7 +28,7 @@ use futures_util::stream::LocalBoxStream;
 
 use super::forward::{Decision, Relay};
 use super::post::Session;
-use super::{checks, post, reply, user_id};
+use super::{answer_stream, checks, post, reply, user_id};
 use crate::state::AppState;
 
 /// `GET /mcp[/{server}]`: the session's stream for messages outside requests.
@@ -50,8 +50,15 @@ pub async fn get_stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
-    let attached = match session.outbox.attach(last_event_id) {
-        Ok(attached) => attached,
+    // An id of one of the session's answer streams resumes that answer, nothing else.
+    let resumes_answer = last_event_id.filter(|id| id.starts_with('p'));
+    let attached = match resumes_answer {
+        Some(id) => answer_stream::resume(&state, &session, id).map(Resumed::Answer),
+        None => session.outbox.attach(last_event_id).map(Resumed::Get),
+    };
+    let attached = match attached {
+        Ok(Resumed::Answer(response)) => return response,
+        Ok(Resumed::Get(attached)) => attached,
         Err(AttachError::Busy) => {
             return reply::error(
                 StatusCode::CONFLICT,
@@ -60,9 +67,13 @@ pub async fn get_stream(
                 "This session already has an open GET stream; close it before opening another.",
             );
         }
-        // Missed events that are gone, or an id this stream never sent: say so, never resume
-        // with a silent gap.
-        Err(error @ (AttachError::Expired(..) | AttachError::UnknownEventId(_))) => {
+        // Missed events that are gone, or an id no stream of this session sent: say so, never
+        // resume with a silent gap.
+        Err(
+            error @ (AttachError::Expired(..)
+            | AttachError::UnknownEventId(_)
+            | AttachError::StreamGone(..)),
+        ) => {
             return reply::error(
                 StatusCode::BAD_REQUEST,
                 None,
@@ -76,35 +87,29 @@ pub async fn get_stream(
         position,
         mut live,
     } = attached;
-    // The priming event names the current position: reconnecting with it replays only what
-    // comes after.
-    let priming = Bytes::from(format!("id: {position}\ndata: \n\n"));
-    let missed = futures_util::stream::iter(replay).map(render);
-    let events = futures_util::stream::poll_fn(move |cx| live.poll_recv(cx)).map(render);
-    // The stream ends when the session ends or the listener fell behind: `retry:` tells the
-    // client how soon to reconnect (with Last-Event-ID, to get what it missed).
-    let retry = Bytes::from_static(b"retry: 1000\n\n");
+    // The priming event names where a reconnect should resume: the id this one resumed from
+    // (its missed events follow), or the current position of a fresh stream.
+    let priming = reply::priming(last_event_id.unwrap_or(&position));
+    let missed = futures_util::stream::iter(replay).map(|e| reply::event(&e.id, &e.message));
+    let events = futures_util::stream::poll_fn(move |cx| live.poll_recv(cx))
+        .map(|e| reply::event(&e.id, &e.message));
+    // The stream ends when the session ends, the listener fell behind or the gateway drains:
+    // `retry:` tells the client how soon to reconnect (with Last-Event-ID, to get what it
+    // missed).
+    let mut closing = state.mcp.closing.subscribe();
+    let draining = async move {
+        let _ = closing.wait_for(Option::is_some).await;
+    };
     let stream = futures_util::stream::once(std::future::ready(priming))
         .chain(missed)
-        .chain(events)
-        .chain(futures_util::stream::once(std::future::ready(retry)))
-        .map(Ok::<_, actix_web::Error>);
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .insert_header(("x-accel-buffering", "no"))
-        .streaming(stream)
+        .chain(events.take_until(Box::pin(draining)))
+        .chain(futures_util::stream::once(std::future::ready(reply::RETRY)));
+    reply::event_stream(stream)
 }
 
-/// One SSE event: `event: message`, the stream-scoped id, the JSON-RPC message.
-fn render(event: Event) -> Bytes {
-    let mut out = Vec::with_capacity(event.message.len() + event.id.len() + 32);
-    out.extend_from_slice(b"event: message\nid: ");
-    out.extend_from_slice(event.id.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    out.extend_from_slice(&event.message);
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
+enum Resumed {
+    Get(Attached),
+    Answer(HttpResponse),
 }
 
 /// 406 unless the client accepts an event stream.

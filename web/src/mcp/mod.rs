@@ -10,6 +10,7 @@
 // the rare ones, so the size of the `Err` variant costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+mod answer_stream;
 pub mod background;
 mod checks;
 mod dispatch;
@@ -27,6 +28,8 @@ use actors::routing::RoutingTable;
 use actors::session::{SessionHandle, SessionScope};
 use actors::upstream::UpstreamSession;
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::authn::Caller;
 use crate::state::AppState;
@@ -47,6 +50,9 @@ pub struct McpState {
     /// Rebuilt off the request path when backends' capabilities or states change.
     pub routing: ArcSwap<RoutingTable>,
     pub settings: ArcSwap<McpSettings>,
+    /// Set when the gateway drains: GET streams end at once and answer streams still running
+    /// at the instant given, each with `retry:` (before the server cuts connections itself).
+    pub closing: watch::Sender<Option<Instant>>,
 }
 
 impl McpState {
@@ -55,7 +61,13 @@ impl McpState {
             sessions,
             routing: ArcSwap::from_pointee(RoutingTable::default()),
             settings: ArcSwap::from_pointee(settings),
+            closing: watch::Sender::new(None),
         })
+    }
+
+    /// Starts closing the event streams for a drain; answer streams get until `answers_by`.
+    pub fn close_streams(&self, answers_by: Instant) {
+        self.closing.send_replace(Some(answers_by));
     }
 }
 

@@ -53,21 +53,35 @@ pub fn error_with_data(
         .body(error_response(id, code, message, data))
 }
 
-/// Streams JSON-RPC messages as SSE events as they arrive (never buffered).
-pub fn sse<S>(messages: S) -> HttpResponse
+/// The response head of an event stream; its body is SSE events as they come (never buffered).
+pub fn event_stream<S>(events: S) -> HttpResponse
 where
     S: futures_util::Stream<Item = Bytes> + 'static,
 {
-    let events = messages.map(|message| {
-        let mut event = Vec::with_capacity(message.len() + 24);
-        event.extend_from_slice(b"event: message\ndata: ");
-        event.extend_from_slice(&message);
-        event.extend_from_slice(b"\n\n");
-        Ok::<_, actix_web::Error>(Bytes::from(event))
-    });
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(events)
+        .streaming(events.map(Ok::<_, actix_web::Error>))
 }
+
+/// One SSE event: `event: message`, its stream-scoped id, the JSON-RPC message.
+pub fn event(id: &str, message: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(message.len() + id.len() + 32);
+    out.extend_from_slice(b"event: message\nid: ");
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(message);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// The priming event (2025-11-25): an id and empty data, so a client that loses the stream
+/// before any message can still resume it.
+pub fn priming(id: &str) -> Bytes {
+    Bytes::from(format!("id: {id}\ndata: \n\n"))
+}
+
+/// Sent before the gateway closes a stream on purpose (the reader fell behind, the session
+/// ended, the gateway drains): how soon to reconnect with `Last-Event-ID`.
+pub const RETRY: Bytes = Bytes::from_static(b"retry: 1000\n\n");
