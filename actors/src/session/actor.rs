@@ -206,10 +206,11 @@ fn end<U: Send + Sync + 'static>(state: &mut SessionState<U>, id: &str, why: &'s
 
 fn reap<U: Send + Sync + 'static>(state: &mut SessionState<U>) {
     let cutoff = now_ms() - state.args.limits.idle_timeout.as_millis() as i64;
-    let expired: Vec<_> = state
-        .args
-        .store
-        .all()
+    let all = state.args.store.all();
+    for session in &all {
+        session.post_streams.free_expired();
+    }
+    let expired: Vec<_> = all
         .into_iter()
         .filter(|s| !s.is_busy() && s.last_used_ms() < cutoff)
         .collect();

@@ -120,7 +120,13 @@ impl PostStreams {
         self.lock().kept.len()
     }
 
-    /// Frees the buffers of streams that finished longer than the replay age ago.
+    /// Frees the buffers of answers that ended undelivered longer than the replay age ago
+    /// (the session actor calls this as it reaps, for sessions that open no more answers).
+    pub fn free_expired(&self) {
+        let mut inner = self.lock();
+        self.sweep(&mut inner);
+    }
+
     fn sweep(&self, inner: &mut Inner) {
         inner
             .kept
