@@ -39,9 +39,10 @@ pub struct ClientSession<U> {
     /// the id the client saw → which backend asked, with which id.
     pending: Mutex<HashMap<String, PendingRequest>>,
     next_pending: AtomicU64,
-    /// Requests of this client being answered by a backend: the id's raw JSON → the backend, so
-    /// a `notifications/cancelled` reaches the backend working on it.
-    requests: Mutex<HashMap<String, String>>,
+    /// Requests of this client being answered by a backend, keyed by the id's raw JSON, so a
+    /// `notifications/cancelled` reaches the backend working on it, or stops the request before
+    /// it is sent; plus cancellations that arrived before their request was routed.
+    requests: Mutex<Requests>,
     /// Set when the session ends: no backend session may be opened for it afterwards (one
     /// opened by a late request would never be closed).
     ended: AtomicBool,
@@ -88,7 +89,7 @@ impl<U> ClientSession<U> {
             pending: Mutex::new(HashMap::new()),
             next_pending: AtomicU64::new(1),
             ended: AtomicBool::new(false),
-            requests: Mutex::new(HashMap::new()),
+            requests: Mutex::new(Requests::default()),
             outbox: super::outbox::Outbox::new(replay),
             post_streams: super::post_streams::PostStreams::new(replay),
             tasks: Default::default(),
@@ -126,7 +127,14 @@ impl<U> ClientSession<U> {
     pub fn track_request(self: &Arc<Self>, id: &RawValue, backend: &str) -> RequestGuard<U> {
         let key = id.get().to_string();
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        requests.insert(key.clone(), backend.to_string());
+        let cancelled = requests.take_early_cancel(&key);
+        requests.active.insert(
+            key.clone(),
+            Tracked {
+                backend: backend.to_string(),
+                cancelled,
+            },
+        );
         RequestGuard {
             session: self.clone(),
             key,
@@ -138,8 +146,36 @@ impl<U> ClientSession<U> {
         self.requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .active
             .get(id.get())
-            .cloned()
+            .map(|t| t.backend.clone())
+    }
+
+    /// Records the client's cancellation of request `id` and returns the backend working on
+    /// it, if it has been routed. A cancellation that overtakes its request (the client may
+    /// cancel as soon as it has sent the POST) is remembered, so the request is never sent.
+    pub fn cancel_request(&self, id: &RawValue) -> Option<String> {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        match requests.active.get_mut(id.get()) {
+            Some(tracked) => {
+                tracked.cancelled = true;
+                Some(tracked.backend.clone())
+            }
+            None => {
+                requests.remember_early_cancel(id.get().to_string());
+                None
+            }
+        }
+    }
+
+    /// Whether the client cancelled request `id` (checked just before it is sent upstream).
+    pub fn is_cancelled(&self, id: &RawValue) -> bool {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .active
+            .get(id.get())
+            .is_some_and(|t| t.cancelled)
     }
 
     /// The backends this client has a session with (for notifications meant for all of them).
@@ -224,6 +260,42 @@ pub fn take_when_free<U>(slot: UpstreamSlot<U>) -> Result<Option<U>, UpstreamSlo
     Arc::try_unwrap(slot).map(|cell| cell.into_inner())
 }
 
+/// The client's requests in progress, and cancellations that came before their request.
+#[derive(Default)]
+struct Requests {
+    active: HashMap<String, Tracked>,
+    /// Bounded: ids are never reused within a session, so an entry whose request never comes
+    /// (it had already finished) is harmless and eventually pushed out.
+    early_cancels: std::collections::VecDeque<String>,
+}
+
+struct Tracked {
+    backend: String,
+    cancelled: bool,
+}
+
+/// How many cancellations of not-yet-routed requests a session remembers.
+const EARLY_CANCELS: usize = 32;
+
+impl Requests {
+    fn remember_early_cancel(&mut self, key: String) {
+        if self.early_cancels.len() == EARLY_CANCELS {
+            self.early_cancels.pop_front();
+        }
+        self.early_cancels.push_back(key);
+    }
+
+    fn take_early_cancel(&mut self, key: &str) -> bool {
+        match self.early_cancels.iter().position(|k| k == key) {
+            Some(i) => {
+                self.early_cancels.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Forgets a tracked request when its answer is complete.
 pub struct RequestGuard<U> {
     session: Arc<ClientSession<U>>,
@@ -237,7 +309,7 @@ impl<U> Drop for RequestGuard<U> {
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        requests.remove(&self.key);
+        requests.active.remove(&self.key);
     }
 }
 

@@ -135,3 +135,39 @@ async fn without_a_running_actor_calls_answer_unavailable_and_lookups_still_work
         "the store outlives the actor"
     );
 }
+
+fn bare_session() -> std::sync::Arc<ClientSession<()>> {
+    std::sync::Arc::new(ClientSession::new(
+        "s-1".into(),
+        1,
+        SessionScope::Aggregate,
+        "2025-06-18",
+        raw("{}"),
+        raw("{}"),
+        Default::default(),
+    ))
+}
+
+#[test]
+fn a_cancellation_reaches_a_routed_request_and_waits_for_one_not_yet_routed() {
+    let session = bare_session();
+    let routed = raw(r#""a""#);
+    let guard = session.track_request(&routed, "web");
+    assert!(!session.is_cancelled(&routed));
+    assert_eq!(session.cancel_request(&routed).as_deref(), Some("web"));
+    assert!(session.is_cancelled(&routed));
+    drop(guard);
+    assert_eq!(session.backend_of_request(&routed), None);
+
+    // The cancellation overtakes its request: remembered, applied when the request is routed.
+    let early = raw("7");
+    assert_eq!(session.cancel_request(&early), None);
+    let _guard = session.track_request(&early, "web");
+    assert!(
+        session.is_cancelled(&early),
+        "the early cancellation applies"
+    );
+    let other = raw("8");
+    let _other = session.track_request(&other, "web");
+    assert!(!session.is_cancelled(&other), "only the cancelled id");
+}

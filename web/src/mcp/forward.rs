@@ -87,6 +87,11 @@ pub async fn forward(
                     };
                     super::listen::after_open(state, &relay, upstream_session).await;
                 }
+                // Cancelled before it left: the backend never sees it, and, as for any
+                // cancelled request, the client gets no response (an empty event stream).
+                if session.is_cancelled(id) {
+                    return Answer::Stream(futures_util::stream::empty().boxed_local());
+                }
                 upstream
                     .request(http, upstream_session, message.clone())
                     .await
@@ -303,7 +308,7 @@ pub async fn client_notification(
     let targets = match method {
         "notifications/cancelled" => params
             .and_then(|p| actors::mcp::json::member(p, "requestId"))
-            .and_then(|id| session.backend_of_request(id))
+            .and_then(|id| session.cancel_request(id))
             .into_iter()
             .collect(),
         "notifications/roots/list_changed" => session.opened_backends(),
