@@ -330,6 +330,11 @@ impl Grants {
     pub fn is_admin(&self) -> bool {
         self.admin
     }
+
+    /// Every item of every backend, whatever the rules: lists need no filtering.
+    pub fn unrestricted(&self) -> bool {
+        self.admin && self.kinds == KindSet::ALL
+    }
 }
 
 #[cfg(test)]
