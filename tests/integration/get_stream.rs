@@ -4,7 +4,6 @@
 //! sends its log notifications without tying them to the request (rmcp puts them on the
 //! backend session's GET stream), honouring each session's `logging/setLevel`.
 
-use actors::storage::users::Role;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::relay::Conformance;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 /// An open GET stream, read event by event.
 struct Events {
@@ -152,8 +151,8 @@ async fn backend_messages_reach_only_their_own_session_stream() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "alice", Role::User);
-    create_user(&gw, "bob", Role::User);
+    create_mcp_user(&gw, "alice").await;
+    create_mcp_user(&gw, "bob").await;
     let (alice_token, bob_token) = (login(&gw, "alice").await, login(&gw, "bob").await);
     let mut alice = McpClient::new(&gw.url("/mcp"), Some(&alice_token));
     let mut bob = McpClient::new(&gw.url("/mcp"), Some(&bob_token));
@@ -220,7 +219,7 @@ async fn list_changed_passes_raw_on_one_backend_and_from_the_gateway_on_the_aggr
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "carol", Role::User);
+    create_mcp_user(&gw, "carol").await;
     let token = login(&gw, "carol").await;
     let mut single = McpClient::new(&gw.url("/mcp/fx"), Some(&token));
     let mut aggregate = McpClient::new(&gw.url("/mcp"), Some(&token));
@@ -264,8 +263,8 @@ async fn legacy_sse_backend_messages_outside_requests_reach_the_get_stream() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "dave", Role::User);
-    create_user(&gw, "erin", Role::User);
+    create_mcp_user(&gw, "dave").await;
+    create_mcp_user(&gw, "erin").await;
     let (dave_token, erin_token) = (login(&gw, "dave").await, login(&gw, "erin").await);
     let mut dave = McpClient::new(&gw.url("/mcp/legacy"), Some(&dave_token));
     let mut erin = McpClient::new(&gw.url("/mcp/legacy"), Some(&erin_token));
@@ -295,7 +294,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "frank", Role::User);
+    create_mcp_user(&gw, "frank").await;
     let token = login(&gw, "frank").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-06-18").await;
