@@ -113,11 +113,7 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::Bool(true)),
     ),
     // "deny": users get nothing until a policy grants it; "allow": the original's behaviour.
-    key(
-        "auth.default_policy",
-        Kind::Str,
-        Some(BuiltIn::Str("deny")),
-    ),
+    key("auth.default_policy", Kind::Str, Some(BuiltIn::Str("deny"))),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -12,13 +12,13 @@ use actors::auth::policy::DefaultPolicy;
 use config::{Map, Value, ValueKind};
 
 use super::backends::read_backends;
-use super::policies::read_policies;
 use super::checks;
 use super::error::ConfigReport;
 use super::model::{
     AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
+use super::policies::read_policies;
 use super::reader::{TableReader, describe};
 
 const MAX: u64 = u64::MAX;

@@ -50,8 +50,11 @@ impl Drop for PgDatabase {
         let admin_url = std::env::var("AUTHMCP_TEST_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
         if let Ok(mut admin) = PgConnection::establish(&admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -102,7 +105,10 @@ async fn tools_of(gw: &TestGateway, token: &str) -> Vec<String> {
 async fn wait_for_tools(gw: &TestGateway, token: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
     while tools_of(gw, token).await.len() != n {
-        assert!(tokio::time::Instant::now() < deadline, "never saw {n} tools");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {n} tools"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -128,7 +134,10 @@ async fn admin_post(gw: &TestGateway, root: &str, path: &str, body: Value) -> Va
 /// can be compared.
 fn shape(reply: &Value, name: &str) -> Value {
     let mut error = reply["error"].clone();
-    let message = error["message"].as_str().unwrap_or_default().replace(name, "<name>");
+    let message = error["message"]
+        .as_str()
+        .unwrap_or_default()
+        .replace(name, "<name>");
     error["message"] = Value::String(message);
     error
 }
@@ -213,10 +222,18 @@ async fn two_users_get_what_their_policies_grant(database: Option<&str>) {
     let alice_tools = tools_of(&gw, &alice).await;
     assert_eq!(
         alice_tools,
-        names("alpha_", &["echo", "extra_4", "extra_5", "extra_6", "extra_7", "extra_8", "extra_9"]),
+        names(
+            "alpha_",
+            &[
+                "echo", "extra_4", "extra_5", "extra_6", "extra_7", "extra_8", "extra_9"
+            ]
+        ),
         "paged through two pages of four"
     );
-    assert_eq!(tools_of(&gw, &bob).await, names("beta_", &["echo", "add", "slow"]));
+    assert_eq!(
+        tools_of(&gw, &bob).await,
+        names("beta_", &["echo", "add", "slow"])
+    );
     let a = session(&gw, "/mcp", &alice).await;
     assert!(list_all(&a, "prompts/list", "prompts").await.is_empty());
     assert!(list_all(&a, "resources/list", "resources").await.is_empty());
@@ -229,46 +246,89 @@ async fn two_users_get_what_their_policies_grant(database: Option<&str>) {
     // never sees it (`slow` writes its marker file only when it runs).
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
-    let slow = |name: &str, marker: &Path| {
-        json!({"name": name, "arguments": {"ms": 0, "marker": marker.to_str().unwrap()}})
-    };
-    let denied = a.request(1, "tools/call", slow("alpha_slow", &marker)).await;
-    let missing = a.request(2, "tools/call", slow("alpha_nope", &marker)).await;
-    assert_eq!(shape(&denied, "alpha_slow"), shape(&missing, "alpha_nope"), "{denied}");
+    let slow = |name: &str, marker: &Path| json!({"name": name, "arguments": {"ms": 0, "marker": marker.to_str().unwrap()}});
+    let denied = a
+        .request(1, "tools/call", slow("alpha_slow", &marker))
+        .await;
+    let missing = a
+        .request(2, "tools/call", slow("alpha_nope", &marker))
+        .await;
+    assert_eq!(
+        shape(&denied, "alpha_slow"),
+        shape(&missing, "alpha_nope"),
+        "{denied}"
+    );
     assert_eq!(denied["error"]["code"], -32602);
     assert!(!marker.exists(), "the backend ran a refused call");
     let r = session(&gw, "/mcp", &root).await;
-    let ran = r.request(3, "tools/call", slow("alpha_slow", &marker)).await;
+    let ran = r
+        .request(3, "tools/call", slow("alpha_slow", &marker))
+        .await;
     assert_eq!(ran["result"]["content"][0]["text"], "slept 0 ms", "{ran}");
     assert!(marker.exists(), "the admin's call ran");
     let echo = a
-        .request(4, "tools/call", json!({"name": "alpha_echo", "arguments": {"text": "hi"}}))
+        .request(
+            4,
+            "tools/call",
+            json!({"name": "alpha_echo", "arguments": {"text": "hi"}}),
+        )
         .await;
     assert_eq!(echo["result"]["content"][0]["text"], "hi", "{echo}");
-    let static_read = a.request(5, "resources/read", json!({"uri": "fixture://static"})).await;
-    let nowhere = a.request(6, "resources/read", json!({"uri": "nowhere://x"})).await;
-    assert_eq!(shape(&static_read, "fixture://static"), shape(&nowhere, "nowhere://x"));
-    let item = a.request(7, "resources/read", json!({"uri": "fixture://item/5"})).await;
+    let static_read = a
+        .request(5, "resources/read", json!({"uri": "fixture://static"}))
+        .await;
+    let nowhere = a
+        .request(6, "resources/read", json!({"uri": "nowhere://x"}))
+        .await;
+    assert_eq!(
+        shape(&static_read, "fixture://static"),
+        shape(&nowhere, "nowhere://x")
+    );
+    let item = a
+        .request(7, "resources/read", json!({"uri": "fixture://item/5"}))
+        .await;
     assert_eq!(item["result"]["contents"][0]["text"], "item 5", "{item}");
-    let prompt = a.request(8, "prompts/get", json!({"name": "alpha_greet"})).await;
-    assert_eq!(prompt["error"]["message"], "Unknown prompt `alpha_greet`.", "{prompt}");
+    let prompt = a
+        .request(8, "prompts/get", json!({"name": "alpha_greet"}))
+        .await;
+    assert_eq!(
+        prompt["error"]["message"], "Unknown prompt `alpha_greet`.",
+        "{prompt}"
+    );
 
     // /mcp/alpha with a partial grant: the backend's own names, filtered the same way.
     let one = session(&gw, "/mcp/alpha", &alice).await;
     assert_eq!(
         list_all(&one, "tools/list", "tools").await,
-        names("", &["echo", "extra_4", "extra_5", "extra_6", "extra_7", "extra_8", "extra_9"])
+        names(
+            "",
+            &[
+                "echo", "extra_4", "extra_5", "extra_6", "extra_7", "extra_8", "extra_9"
+            ]
+        )
     );
-    let denied = one.request(9, "tools/call", slow("slow", &dir.path().join("one"))).await;
-    assert_eq!(denied["error"]["message"], "Unknown tool `slow`.", "{denied}");
+    let denied = one
+        .request(9, "tools/call", slow("slow", &dir.path().join("one")))
+        .await;
+    assert_eq!(
+        denied["error"]["message"], "Unknown tool `slow`.",
+        "{denied}"
+    );
     assert!(!dir.path().join("one").exists());
     let echo = one
-        .request(10, "tools/call", json!({"name": "echo", "arguments": {"text": "raw"}}))
+        .request(
+            10,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "raw"}}),
+        )
         .await;
     assert_eq!(echo["result"]["content"][0]["text"], "raw", "{echo}");
     // bob has all of beta: forwarded as before; alpha is not his at all.
     let b = session(&gw, "/mcp/beta", &bob).await;
-    assert_eq!(list_all(&b, "tools/list", "tools").await, names("", &["echo", "add", "slow"]));
+    assert_eq!(
+        list_all(&b, "tools/list", "tools").await,
+        names("", &["echo", "add", "slow"])
+    );
     let alpha_for_bob = http::get(&gw.url("/mcp/alpha"), Some(&bob)).await;
     assert_eq!(alpha_for_bob.status, 403);
 
@@ -295,7 +355,10 @@ async fn two_users_get_what_their_policies_grant(database: Option<&str>) {
     assert_eq!(patched.body["tools"], Value::Null);
     let seen = list_all(&a, "tools/list", "tools").await;
     assert!(seen.contains(&"alpha_add".to_string()), "{seen:?}");
-    assert!(!seen.iter().any(|t| t.starts_with("alpha_extra_1")), "{seen:?}");
+    assert!(
+        !seen.iter().any(|t| t.starts_with("alpha_extra_1")),
+        "{seen:?}"
+    );
     let deleted = send(
         "DELETE",
         &gw.url(&format!("/admin/api/policies/{}", deny["id"])),
@@ -354,11 +417,22 @@ async fn config_file_policies_follow_sighup() {
     let listed = http::get(&gw.url("/admin/api/policies"), Some(&root)).await;
     assert_eq!(listed.body["default_policy"], "deny");
     let policy = &listed.body["policies"][0];
-    assert_eq!((policy["id"].as_str(), policy["source"].as_str()), (Some("file:0"), Some("file")));
-    let refused = send("DELETE", &gw.url("/admin/api/policies/file:0"), Some(&root), None).await;
+    assert_eq!(
+        (policy["id"].as_str(), policy["source"].as_str()),
+        (Some("file:0"), Some("file"))
+    );
+    let refused = send(
+        "DELETE",
+        &gw.url("/admin/api/policies/file:0"),
+        Some(&root),
+        None,
+    )
+    .await;
     assert_eq!(refused.status, 409, "{}", refused.body);
 
-    let after = gw.reload_with(&file("[\"alpha_echo\", \"alpha_add\"]")).await;
+    let after = gw
+        .reload_with(&file("[\"alpha_echo\", \"alpha_add\"]"))
+        .await;
     assert_eq!(after.reloads_failed, 0);
     assert_eq!(tools_of(&gw, &carol).await, ["alpha_add", "alpha_echo"]);
 
@@ -385,7 +459,12 @@ async fn the_admin_api_checks_policies_and_groups() {
 
     let forbidden = http::get(&url, Some(&plain)).await;
     assert_eq!(forbidden.status, 403);
-    assert_eq!(http::get(&gw.url("/admin/api/groups"), Some(&plain)).await.status, 403);
+    assert_eq!(
+        http::get(&gw.url("/admin/api/groups"), Some(&plain))
+            .await
+            .status,
+        403
+    );
 
     let bad = http::post_json(
         &url,
@@ -397,18 +476,42 @@ async fn the_admin_api_checks_policies_and_groups() {
     assert_eq!(bad.body["error"], "bad_request");
     let problems = bad.body["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 2, "type problems first: {problems:?}");
-    let bad = http::post_json(&url, Some(&root), &json!({"subject": "team:x", "effect": "maybe"}))
-        .await;
-    assert_eq!(bad.body["problems"].as_array().unwrap().len(), 2, "{}", bad.body);
+    let bad = http::post_json(
+        &url,
+        Some(&root),
+        &json!({"subject": "team:x", "effect": "maybe"}),
+    )
+    .await;
+    assert_eq!(
+        bad.body["problems"].as_array().unwrap().len(),
+        2,
+        "{}",
+        bad.body
+    );
     let bad = http::post_json(
         &url,
         Some(&root),
         &json!({"subject": "user:a", "effect": "allow", "backends": [], "resources": [""]}),
     )
     .await;
-    assert_eq!(bad.body["problems"].as_array().unwrap().len(), 2, "{}", bad.body);
-    assert_eq!(http::get(&gw.url("/admin/api/policies/77"), Some(&root)).await.status, 404);
-    assert_eq!(http::get(&gw.url("/admin/api/policies/x"), Some(&root)).await.status, 404);
+    assert_eq!(
+        bad.body["problems"].as_array().unwrap().len(),
+        2,
+        "{}",
+        bad.body
+    );
+    assert_eq!(
+        http::get(&gw.url("/admin/api/policies/77"), Some(&root))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        http::get(&gw.url("/admin/api/policies/x"), Some(&root))
+            .await
+            .status,
+        404
+    );
     let nobody = http::post_json(
         &gw.url("/admin/api/users/4242/grant-all-backends"),
         Some(&root),
@@ -418,7 +521,12 @@ async fn the_admin_api_checks_policies_and_groups() {
     assert_eq!(nobody.status, 404, "{}", nobody.body);
 
     let groups = gw.url("/admin/api/groups");
-    let ops = http::post_json(&groups, Some(&root), &json!({"name": "ops", "description": "d"})).await;
+    let ops = http::post_json(
+        &groups,
+        Some(&root),
+        &json!({"name": "ops", "description": "d"}),
+    )
+    .await;
     assert_eq!(ops.status, 201, "{}", ops.body);
     let again = http::post_json(&groups, Some(&root), &json!({"name": "ops"})).await;
     assert_eq!(again.status, 409, "{}", again.body);
@@ -427,7 +535,12 @@ async fn the_admin_api_checks_policies_and_groups() {
     let members = gw.url(&format!("/admin/api/groups/{}/members", ops.body["id"]));
     let unknown = send("PUT", &members, Some(&root), Some(&json!([4242]))).await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
-    assert!(unknown.body["problems"][0].as_str().unwrap().contains("4242"));
+    assert!(
+        unknown.body["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("4242")
+    );
     let renamed = send(
         "PATCH",
         &gw.url(&format!("/admin/api/groups/{}", ops.body["id"])),
@@ -446,6 +559,9 @@ async fn the_admin_api_checks_policies_and_groups() {
     )
     .await;
     assert_eq!(gone.status, 200);
-    assert_eq!(http::get(&groups, Some(&root)).await.body["groups"], json!([]));
+    assert_eq!(
+        http::get(&groups, Some(&root)).await.body["groups"],
+        json!([])
+    );
     gw.stop().await.unwrap();
 }

@@ -11,5 +11,5 @@ mod template;
 mod view;
 
 pub use table::{BadCursor, Catalog, Collision, ListKind, Listing, Retry, Route, RoutingTable};
-pub use view::FilteredView;
 pub use template::UriTemplate;
+pub use view::FilteredView;

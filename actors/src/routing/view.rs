@@ -184,13 +184,17 @@ mod tests {
         }
         assert_eq!(
             seen,
-            ["a_t0", "a_t2", "b_t0", "b_t1", "b_t2", "b_t3", "b_t4", "b_t5"]
+            [
+                "a_t0", "a_t2", "b_t0", "b_t1", "b_t2", "b_t3", "b_t4", "b_t5"
+            ]
         );
         assert_eq!(
             table.filtered_page(&view, ListKind::Tools, Some("bogus"), 3),
             Err(BadCursor)
         );
-        let empty = table.filtered_page(&view, ListKind::Resources, None, 3).unwrap();
+        let empty = table
+            .filtered_page(&view, ListKind::Resources, None, 3)
+            .unwrap();
         assert_eq!(&empty[..], br#"{"resources":[]}"#);
     }
 

@@ -61,7 +61,9 @@ fn to_json(list: &[String]) -> String {
 
 fn from_json(id: i64, column: &str, text: &str) -> Result<Vec<String>, StorageError> {
     serde_json::from_str(text).map_err(|e| {
-        StorageError::Corrupt(format!("policy {id}: {column} is not a JSON list of strings: {e}"))
+        StorageError::Corrupt(format!(
+            "policy {id}: {column} is not a JSON list of strings: {e}"
+        ))
     })
 }
 
@@ -69,9 +71,8 @@ fn from_row(row: PolicyRow) -> Result<StoredPolicy, StorageError> {
     let (id, subject, effect, backends, tools, prompts, resources, description, created, updated) =
         row;
     let corrupt = |what: String| StorageError::Corrupt(format!("policy {id}: {what}"));
-    let optional = |column: &str, text: Option<String>| {
-        text.map(|t| from_json(id, column, &t)).transpose()
-    };
+    let optional =
+        |column: &str, text: Option<String>| text.map(|t| from_json(id, column, &t)).transpose();
     Ok(StoredPolicy {
         id,
         rule: PolicyRule {

@@ -33,7 +33,9 @@ pub async fn poll_revision<F, Fut, E>(
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
         match refresh().await {
-            Ok(true) => slog::debug!(log, "Snapshot reloaded from the database."; "snapshot" => snapshot),
+            Ok(true) => {
+                slog::debug!(log, "Snapshot reloaded from the database."; "snapshot" => snapshot)
+            }
             Ok(false) => {}
             Err(error) => {
                 slog::warn!(log, "Cannot refresh a snapshot from the database."; "snapshot" => snapshot, "error" => %error)

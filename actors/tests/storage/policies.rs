@@ -2,8 +2,8 @@
 //! snapshot following them — on both databases.
 
 use actors::auth::policy::{
-    Effect, FilePolicies, ItemKind, PolicyChange, PolicyError, PolicyId, PolicyRule,
-    PolicyService, PolicySubject,
+    Effect, FilePolicies, ItemKind, PolicyChange, PolicyError, PolicyId, PolicyRule, PolicyService,
+    PolicySubject,
 };
 use actors::storage::users::{self, NewUser, Role};
 use actors::storage::{Database, DbConn, StorageError, groups, policies};
@@ -87,7 +87,10 @@ fn groups_members_and_cascades(t: &TestDb) {
             groups::set_members(conn, ops.id, &[alice, 424_242]),
             Err(StorageError::NotFound(m)) if m.contains("424242")
         ));
-        assert_eq!(groups::find(conn, ops.id)?.unwrap().members, vec![alice, bob]);
+        assert_eq!(
+            groups::find(conn, ops.id)?.unwrap().members,
+            vec![alice, bob]
+        );
         let devs = groups::create(conn, "devs", "")?;
         groups::add_member(conn, devs.id, alice)?;
         groups::add_member(conn, devs.id, alice)?;
@@ -99,7 +102,10 @@ fn groups_members_and_cascades(t: &TestDb) {
                 (bob, "ops".to_string())
             ]
         );
-        assert!(policies::revision(conn)? > before, "group changes bump 'policies'");
+        assert!(
+            policies::revision(conn)? > before,
+            "group changes bump 'policies'"
+        );
 
         // Deleting a user removes their memberships (ON DELETE CASCADE).
         diesel::RunQueryDsl::execute(

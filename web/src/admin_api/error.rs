@@ -75,7 +75,11 @@ impl AdminApiError {
 
 impl AdminApiError {
     /// Maps a policy-service failure; storage details stay in the log, not the response.
-    pub fn from_policy(error: PolicyError, what: &'static str, log: &slog::Logger) -> AdminApiError {
+    pub fn from_policy(
+        error: PolicyError,
+        what: &'static str,
+        log: &slog::Logger,
+    ) -> AdminApiError {
         match error {
             PolicyError::Invalid(problems) => AdminApiError::InvalidInput(what, problems),
             PolicyError::NotFound(m) => AdminApiError::NotFound(sentence(&m)),
@@ -122,11 +126,13 @@ impl ResponseError for AdminApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             AdminApiError::Web(e) => e.error_response(),
-            AdminApiError::Invalid(problems) | AdminApiError::InvalidInput(_, problems) => HttpResponse::BadRequest().json(json!({
-                "error": self.code(),
-                "detail": self.to_string(),
-                "problems": problems,
-            })),
+            AdminApiError::Invalid(problems) | AdminApiError::InvalidInput(_, problems) => {
+                HttpResponse::BadRequest().json(json!({
+                    "error": self.code(),
+                    "detail": self.to_string(),
+                    "problems": problems,
+                }))
+            }
             other => HttpResponse::build(other.status_code())
                 .json(json!({ "error": other.code(), "detail": other.to_string() })),
         }

@@ -28,7 +28,10 @@ pub(super) struct PolicyCall {
     pub policies: Arc<PolicyService>,
 }
 
-pub(super) fn policy_call(req: &HttpRequest, state: &AppState) -> Result<PolicyCall, AdminApiError> {
+pub(super) fn policy_call(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<PolicyCall, AdminApiError> {
     let (username, log) = admin_caller(req, state)?;
     let policies = state.policies.get().cloned().ok_or_else(|| {
         AdminApiError::Unavailable("The gateway is still starting; retry in a moment.".into())

@@ -61,7 +61,9 @@ pub fn members(body: &Value) -> Result<Vec<i64>, Vec<String>> {
     for (i, item) in list.iter().enumerate() {
         match item.as_i64().filter(|n| *n > 0) {
             Some(id) => ids.push(id),
-            None => problems.push(format!("{field}[{i}]: must be a user id (a positive integer)")),
+            None => problems.push(format!(
+                "{field}[{i}]: must be a user id (a positive integer)"
+            )),
         }
     }
     if problems.is_empty() {
@@ -156,9 +158,8 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported() {
-        let problems =
-            policy(&json!({"subject": 1, "backends": null, "tools": [1], "toolz": []}))
-                .unwrap_err();
+        let problems = policy(&json!({"subject": 1, "backends": null, "tools": [1], "toolz": []}))
+            .unwrap_err();
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert_eq!(members(&json!([1, 2])).unwrap(), vec![1, 2]);
         assert_eq!(members(&json!({"user_ids": [3]})).unwrap(), vec![3]);

@@ -43,7 +43,12 @@ impl UserAccess {
         }
     }
 
-    fn is_current(&self, generation: u64, principal: &Principal, scopes: &Option<Vec<String>>) -> bool {
+    fn is_current(
+        &self,
+        generation: u64,
+        principal: &Principal,
+        scopes: &Option<Vec<String>>,
+    ) -> bool {
         self.generation == generation
             && self.subject.role == principal.role
             && self.subject.username == principal.username
@@ -58,9 +63,9 @@ impl UserAccess {
         {
             return view.clone();
         }
-        let view = Arc::new(table.filtered(|kind, backend, key| {
-            self.grants.allows(backend, item_kind(kind), key)
-        }));
+        let view = Arc::new(
+            table.filtered(|kind, backend, key| self.grants.allows(backend, item_kind(kind), key)),
+        );
         *cached = Some((table.clone(), view.clone()));
         view
     }

@@ -112,8 +112,7 @@ pub async fn announce_policy_changes(
         let table = mcp.routing.load_full();
         for old in mcp.access.entries() {
             let s = &old.subject;
-            let subject =
-                snapshot.subject(s.user_id, &s.username, s.role, s.scopes.clone());
+            let subject = snapshot.subject(s.user_id, &s.username, s.role, s.scopes.clone());
             let new = Arc::new(UserAccess::new(&snapshot, subject));
             let (before, after) = (old.view(&table), new.view(&table));
             let mut methods: Vec<&'static str> = [

@@ -7,10 +7,10 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::Bytes;
+use actors::auth::policy::{BackendAccess, ItemKind};
 use actors::mcp::envelope::{Envelope, Kind, ParseFailure};
 use actors::mcp::errors::{error_response, result_response};
 use actors::mcp::{ErrorCode, json};
-use actors::auth::policy::{BackendAccess, ItemKind};
 use actors::routing::{ListKind, Retry, RoutingTable};
 use actors::session::{InFlight, SessionScope};
 use actors::upstream::UpstreamSession;
@@ -342,9 +342,11 @@ fn list_page(
     id: &RawValue,
     cursor: Option<&RawValue>,
 ) -> Answer {
-    list_answer(state, id, cursor, |cursor, page_size| match access.view(table) {
-        Some(view) => table.filtered_page(&view, kind, cursor, page_size),
-        None => table.page(kind, cursor, page_size),
+    list_answer(state, id, cursor, |cursor, page_size| {
+        match access.view(table) {
+            Some(view) => table.filtered_page(&view, kind, cursor, page_size),
+            None => table.page(kind, cursor, page_size),
+        }
     })
 }
 
@@ -425,9 +427,10 @@ async fn complete(
             let uri = json::member(reference, "uri")
                 .and_then(json::as_str)
                 .unwrap_or_default();
-            let Some(route) = table.route_uri(&uri).filter(|r| {
-                allowed(access, "completion/complete", r, ItemKind::Resource, &uri)
-            }) else {
+            let Some(route) = table
+                .route_uri(&uri)
+                .filter(|r| allowed(access, "completion/complete", r, ItemKind::Resource, &uri))
+            else {
                 return error(
                     Some(id),
                     ErrorCode::InvalidParams,

@@ -155,7 +155,10 @@ impl PolicySnapshot {
         PolicySnapshot {
             generation,
             default,
-            rules: rules.iter().map(|r| Arc::new(CompiledRule::new(r))).collect(),
+            rules: rules
+                .iter()
+                .map(|r| Arc::new(CompiledRule::new(r)))
+                .collect(),
             groups_of,
         }
     }
@@ -499,7 +502,10 @@ mod tests {
         let admin = user("a", Role::Admin, Some(&["mcp:resources"]));
         let g = grants(DefaultPolicy::Deny, &[], &admin);
         assert!(g.allows("b", ItemKind::Resource, "u://x"));
-        assert!(!g.allows("b", ItemKind::Tool, "x"), "a scope limits admins too");
+        assert!(
+            !g.allows("b", ItemKind::Tool, "x"),
+            "a scope limits admins too"
+        );
         assert_eq!(g.backend_access("b"), BackendAccess::Partial);
     }
 }

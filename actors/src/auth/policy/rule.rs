@@ -75,7 +75,9 @@ impl FromStr for Effect {
         match text {
             "allow" => Ok(Effect::Allow),
             "deny" => Ok(Effect::Deny),
-            other => Err(format!("unknown effect {other:?}; use \"allow\" or \"deny\"")),
+            other => Err(format!(
+                "unknown effect {other:?}; use \"allow\" or \"deny\""
+            )),
         }
     }
 }
@@ -165,7 +167,10 @@ pub fn check_description(text: &str) -> Result<(), String> {
     if text.len() > MAX_DESCRIPTION_LEN {
         return Err(format!("longer than {MAX_DESCRIPTION_LEN} bytes"));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err("must not contain control characters".into());
     }
     Ok(())
@@ -202,7 +207,14 @@ mod tests {
             let subject: PolicySubject = text.parse().unwrap();
             assert_eq!(subject.to_string(), text);
         }
-        for bad in ["admin", "role:root", "group:", "group:a b", "user:", "team:x"] {
+        for bad in [
+            "admin",
+            "role:root",
+            "group:",
+            "group:a b",
+            "user:",
+            "team:x",
+        ] {
             assert!(bad.parse::<PolicySubject>().is_err(), "{bad}");
         }
     }

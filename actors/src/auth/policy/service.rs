@@ -239,11 +239,7 @@ impl PolicyService {
     }
 
     /// Polls the `policies` revision until `stop` turns true.
-    pub async fn run_refresher(
-        self: Arc<Self>,
-        every: Duration,
-        stop: watch::Receiver<bool>,
-    ) {
+    pub async fn run_refresher(self: Arc<Self>, every: Duration, stop: watch::Receiver<bool>) {
         let log = self.log.clone();
         poll_revision("policies", every, log, stop, || self.refresh()).await
     }
