@@ -402,7 +402,7 @@ impl PolicyService {
     }
 
     /// Renames and/or redescribes a group. Policies name groups, so a rename leaves rules for
-    /// the old name without members (the API reports such policies; see the README).
+    /// the old name without members until they are changed too (documented in the README).
     pub async fn update_group(
         &self,
         id: i64,
