@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use actors::auth::identity::Identity;
 use actors::auth::passwords::PasswordHasher;
+use actors::auth::policy::{FilePolicies, PolicyService};
 use actors::auth::tokens::TokenKeys;
 use actors::registry::BackendRegistry;
 use actors::secrets::{KeySource, SecretBox};
@@ -75,10 +76,13 @@ struct Running {
     state: AppState,
     gateway: GatewayHandle,
     registry: Arc<BackendRegistry>,
+    policies: Arc<PolicyService>,
 }
 
 /// How often the registry checks whether another process changed the database backends.
 const BACKEND_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the policy service checks whether another process changed policies or groups.
+const POLICY_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Where the key that seals backend credentials may be given instead of `<data_dir>/secret-key`
 /// (instances sharing one PostgreSQL must share the key).
@@ -123,6 +127,14 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             streams: config.mcp.max_resumable_streams,
         },
     };
+    let policies = PolicyService::new(db.clone(), file_policies(&config), log.clone())
+        .await
+        .context("while loading the authorization policies")?;
+    tokio::spawn(
+        policies
+            .clone()
+            .run_refresher(POLICY_REFRESH_INTERVAL, stop_rx.clone()),
+    );
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
     // `/health/ready` still answers 503 until `state.gateway` is set below.
@@ -133,6 +145,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let mcp = McpState::new(gateway.sessions().clone(), mcp_settings(&config));
     let state = AppState::new(identity, web_settings(&config), mcp.clone(), log.clone());
     let _ = state.registry.set(registry.clone());
+    let _ = state.policies.set(policies.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
@@ -143,6 +156,12 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         gateway.clone(),
         mcp.clone(),
         registry.subscribe_desired(),
+        log.clone(),
+        stop_rx.clone(),
+    ));
+    tokio::spawn(web::mcp::background::announce_policy_changes(
+        mcp.clone(),
+        policies.clone(),
         log.clone(),
         stop_rx.clone(),
     ));
@@ -173,6 +192,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         state,
         gateway,
         registry,
+        policies,
     };
     let mut watchdog = crate::sd_notify::watchdog_interval().map(tokio::time::interval);
     loop {
@@ -278,6 +298,14 @@ async fn announce_setup(config: &GatewayConfig, db: &Database) -> anyhow::Result
         eprintln!();
     }
     Ok(())
+}
+
+/// The config file's authorization rules and default policy.
+pub fn file_policies(config: &GatewayConfig) -> FilePolicies {
+    FilePolicies {
+        default: config.auth.default_policy,
+        rules: config.policies.clone(),
+    }
 }
 
 pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
@@ -401,6 +429,12 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
             return Err(());
         }
     }
+    if let Err(error) = running.policies.reload_file(file_policies(&new)).await {
+        slog::error!(log, "Reload failed while applying policies."; "error" => %error);
+        return Err(());
+    }
+    slog::info!(log, "Policies reloaded."; "file_policies" => new.policies.len(),
+        "default_policy" => new.auth.default_policy.as_str());
     running.state.settings.store(Arc::new(web_settings(&new)));
     running
         .state

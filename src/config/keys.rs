@@ -2,7 +2,8 @@
 //!
 //! One table feeds three things that must never disagree: the defaults layer, the parsing of
 //! `AUTHMCP__SECTION__KEY` variables, and the test that the shipped file documents every key.
-//! `[[backends]]` are not here: they are tables in a list and only come from the file.
+//! `[[backends]]` and `[[policies]]` are not here: they are tables in a list and only come from
+//! the file.
 
 /// What type a key's value has; used to parse environment strings and to word type errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +112,8 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::Bool,
         Some(BuiltIn::Bool(true)),
     ),
+    // "deny": users get nothing until a policy grants it; "allow": the original's behaviour.
+    key("auth.default_policy", Kind::Str, Some(BuiltIn::Str("deny"))),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",
@@ -172,6 +175,19 @@ pub(crate) const BACKEND_KEYS: &[&str] = &[
     "health_interval_s",
     "isolation",
     "max_processes",
+];
+
+/// The keys a `[[policies]]` table may hold (checked by the policy reader, listed here so the
+/// documentation test covers them too).
+#[cfg(test)]
+pub(crate) const POLICY_KEYS: &[&str] = &[
+    "subject",
+    "effect",
+    "backends",
+    "tools",
+    "prompts",
+    "resources",
+    "description",
 ];
 
 pub(crate) const DEFAULT_BACKEND_TIMEOUT_MS: u64 = 30_000;

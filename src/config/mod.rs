@@ -8,7 +8,7 @@
 //!
 //! Module map: `keys` (the scalar key table and defaults), `sources` (CLI inputs), `dotenv`,
 //! `env` (variables → overrides), `load` (merging with the `config` crate), `validate` and
-//! `backends` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
+//! `backends` and `policies` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
 //! rules), `paths`, `diff`.
 
 mod backends;
@@ -21,6 +21,7 @@ pub(crate) mod keys;
 mod load;
 mod model;
 mod paths;
+mod policies;
 mod reader;
 mod sources;
 mod validate;

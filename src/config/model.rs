@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actors::auth::passwords::PasswordPolicy;
+use actors::auth::policy::{DefaultPolicy, PolicyRule};
 use actors::spec::BackendSpec;
 pub use actors::spec::IpNet;
 
@@ -17,6 +18,8 @@ pub struct GatewayConfig {
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
     pub backends: Vec<BackendSpec>,
+    /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
+    pub policies: Vec<PolicyRule>,
 }
 
 /// The client-facing MCP endpoint (`/mcp`).
@@ -80,6 +83,8 @@ pub struct AuthConfig {
     /// How many bcrypt hashes/verifications may run at once (each takes a blocking thread).
     pub max_concurrent_hashes: usize,
     pub password_policy: PasswordPolicy,
+    /// What decides an item no policy of the user's matches: `deny` (default) or `allow`.
+    pub default_policy: DefaultPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq)]

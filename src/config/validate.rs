@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actors::auth::passwords::PasswordPolicy;
+use actors::auth::policy::DefaultPolicy;
 use config::{Map, Value, ValueKind};
 
 use super::backends::read_backends;
@@ -17,6 +18,7 @@ use super::model::{
     AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
+use super::policies::read_policies;
 use super::reader::{TableReader, describe};
 
 const MAX: u64 = u64::MAX;
@@ -37,6 +39,7 @@ pub(crate) fn validate(
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
     let backends = read_backends(&mut r);
+    let policies = read_policies(&mut r);
     r.finish();
     Some(GatewayConfig {
         server: server?,
@@ -46,6 +49,7 @@ pub(crate) fn validate(
         logging: logging?,
         mcp: mcp?,
         backends: backends?,
+        policies: policies?,
     })
 }
 
@@ -173,6 +177,7 @@ fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
     let policy = r
         .take_table("password_policy")
         .and_then(read_password_policy);
+    let default_policy = r.take_string_with("default_policy", |p| p.parse::<DefaultPolicy>());
     r.finish();
     Some(AuthConfig {
         required: required?,
@@ -182,6 +187,7 @@ fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
         bcrypt_cost: bcrypt_cost?,
         max_concurrent_hashes: hashes?,
         password_policy: policy?,
+        default_policy: default_policy?,
     })
 }
 

@@ -4,7 +4,6 @@
 //! sends its log notifications without tying them to the request (rmcp puts them on the
 //! backend session's GET stream), honouring each session's `logging/setLevel`.
 
-use actors::storage::users::Role;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::relay::Conformance;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 /// An open GET stream, read event by event.
 struct Events {
@@ -152,8 +151,8 @@ async fn backend_messages_reach_only_their_own_session_stream() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "alice", Role::User);
-    create_user(&gw, "bob", Role::User);
+    create_mcp_user(&gw, "alice").await;
+    create_mcp_user(&gw, "bob").await;
     let (alice_token, bob_token) = (login(&gw, "alice").await, login(&gw, "bob").await);
     let mut alice = McpClient::new(&gw.url("/mcp"), Some(&alice_token));
     let mut bob = McpClient::new(&gw.url("/mcp"), Some(&bob_token));
@@ -220,7 +219,7 @@ async fn list_changed_passes_raw_on_one_backend_and_from_the_gateway_on_the_aggr
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "carol", Role::User);
+    create_mcp_user(&gw, "carol").await;
     let token = login(&gw, "carol").await;
     let mut single = McpClient::new(&gw.url("/mcp/fx"), Some(&token));
     let mut aggregate = McpClient::new(&gw.url("/mcp"), Some(&token));
@@ -264,8 +263,8 @@ async fn legacy_sse_backend_messages_outside_requests_reach_the_get_stream() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "dave", Role::User);
-    create_user(&gw, "erin", Role::User);
+    create_mcp_user(&gw, "dave").await;
+    create_mcp_user(&gw, "erin").await;
     let (dave_token, erin_token) = (login(&gw, "dave").await, login(&gw, "erin").await);
     let mut dave = McpClient::new(&gw.url("/mcp/legacy"), Some(&dave_token));
     let mut erin = McpClient::new(&gw.url("/mcp/legacy"), Some(&erin_token));
@@ -295,7 +294,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "frank", Role::User);
+    create_mcp_user(&gw, "frank").await;
     let token = login(&gw, "frank").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-06-18").await;
@@ -362,5 +361,80 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
         unknown, 400,
         "an id this stream never sent cannot be resumed from"
     );
+    gw.stop().await.unwrap();
+}
+
+/// A policy change tells exactly the users whose lists it changed: `tools/list_changed` on their
+/// `/mcp` GET streams, and the next list shows the change. Another user's stream stays quiet
+/// until a change concerns them (the next message they get is that one).
+#[actix_rt::test]
+async fn a_policy_change_notifies_only_the_users_whose_lists_changed() {
+    use actors::auth::policy::{PolicyChange, PolicyRule};
+    use actors::storage::users::Role;
+
+    let fixture = crate::fixture::HttpFixture::start(3);
+    let config = format!(
+        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"fx_\"\n",
+        fixture.url()
+    );
+    let gw = TestGateway::start(&config).await;
+    gw.wait_online(1).await;
+    crate::users::create_user(&gw, "gina", Role::User);
+    crate::users::create_user(&gw, "hugo", Role::User);
+    let policies = gw.policies.clone().expect("running");
+    let only = |user: &str, tools: &[&str]| {
+        let change = PolicyChange {
+            subject: Some(format!("user:{user}")),
+            effect: Some("allow".into()),
+            tools: Some(Some(tools.iter().map(|t| t.to_string()).collect())),
+            ..PolicyChange::default()
+        };
+        change.apply(None).unwrap()
+    };
+    policies
+        .create(only("gina", &["fx_echo"]), "test")
+        .await
+        .unwrap();
+    policies
+        .create(only("hugo", &["fx_echo"]), "test")
+        .await
+        .unwrap();
+    let (gina_token, hugo_token) = (login(&gw, "gina").await, login(&gw, "hugo").await);
+    let mut gina = McpClient::new(&gw.url("/mcp"), Some(&gina_token));
+    let mut hugo = McpClient::new(&gw.url("/mcp"), Some(&hugo_token));
+    gina.initialize("2025-06-18").await;
+    hugo.initialize("2025-06-18").await;
+    let names = |reply: Value| reply["result"]["tools"].to_string();
+    // The routing table follows the backend asynchronously.
+    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
+    while !names(gina.request(1, "tools/list", json!({})).await).contains("fx_echo") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fx_echo never listed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(names(hugo.request(1, "tools/list", json!({})).await).contains("fx_echo"));
+    let mut gina_events = listening(&gina, &gina_token).await;
+    let mut hugo_events = listening(&hugo, &hugo_token).await;
+
+    policies
+        .create(only("gina", &["fx_add"]), "test")
+        .await
+        .unwrap();
+    let message = gina_events.message().await.expect("gina's list_changed");
+    assert_eq!(message["method"], "notifications/tools/list_changed");
+    assert!(names(gina.request(2, "tools/list", json!({})).await).contains("fx_add"));
+
+    policies
+        .create(PolicyRule::all_backends_for("hugo"), "test")
+        .await
+        .unwrap();
+    let message = hugo_events.message().await.expect("hugo's list_changed");
+    assert_eq!(
+        message["method"], "notifications/tools/list_changed",
+        "hugo's first message is about his own change, not gina's"
+    );
+    assert!(names(hugo.request(2, "tools/list", json!({})).await).contains("fx_slow"));
     gw.stop().await.unwrap();
 }

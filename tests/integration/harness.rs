@@ -17,6 +17,8 @@ pub struct TestGateway {
     pub config_path: PathBuf,
     /// The running supervisor tree, for waiting on backend status changes.
     pub gateway: Option<GatewayHandle>,
+    /// The policy service, for granting test users access (see `users::create_mcp_user`).
+    pub policies: Option<std::sync::Arc<actors::auth::policy::PolicyService>>,
     control: mpsc::Sender<Control>,
     lifecycle: watch::Receiver<Lifecycle>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -91,6 +93,7 @@ impl TestGateway {
             config,
             config_path,
             gateway: None,
+            policies: None,
             control,
             lifecycle,
             task: Some(task),
@@ -101,6 +104,7 @@ impl TestGateway {
             .await
             .expect("the gateway hands over its state when ready");
         gateway.gateway = state.gateway.get().cloned();
+        gateway.policies = state.policies.get().cloned();
         gateway
     }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use actors::backend::BackendState;
 use actors::spec::{BackendAuth, BackendSpec, BackendTransport, SecretString};
-use actors::storage::users::Role;
 use actors::supervisor::GatewayHandle;
 use actors::upstream::{ClientContext, UpstreamError, UpstreamReply};
 use bytes::Bytes;
@@ -20,7 +19,7 @@ use crate::fixture::{
 };
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 /// The fixture in `sse` mode; killed (and reaped) on drop.
 pub(crate) struct SseFixture {
@@ -345,7 +344,7 @@ async fn sse_backend_through_the_gateway_gets_a_session_per_client() {
     );
     let gw = TestGateway::start(&config).await;
     wait_for(gw.handle(), "online", online_with("legacy", 8)).await;
-    create_user(&gw, "alice", Role::User);
+    create_mcp_user(&gw, "alice").await;
     let token = login(&gw, "alice").await;
 
     let mut one = McpClient::new(&gw.url("/mcp"), Some(&token));
@@ -391,7 +390,7 @@ async fn a_backend_session_in_use_when_its_client_session_ends_is_closed_afterwa
     );
     let gw = TestGateway::start(&config).await;
     wait_for(gw.handle(), "online", online_with("legacy", 3)).await;
-    create_user(&gw, "alice", Role::User);
+    create_mcp_user(&gw, "alice").await;
     let token = login(&gw, "alice").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-06-18").await;

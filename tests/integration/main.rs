@@ -15,6 +15,7 @@ mod legacy_sse;
 mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
+mod policies;
 mod post_stream_resume;
 mod relay;
 mod reload;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::fixture::{HttpFixture, fixture_binary, status, wait_for};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, create_user, login};
 
 fn http_backend(name: &str, fixture: &HttpFixture, prefix: &str) -> String {
     format!(
@@ -36,7 +36,7 @@ async fn two_backends() -> (TestGateway, HttpFixture, String) {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(2).await;
-    create_user(&gw, "alice", Role::User);
+    create_mcp_user(&gw, "alice").await;
     let token = login(&gw, "alice").await;
     wait_for_tools(&gw, &token, 8).await;
     (gw, web, token)
@@ -157,7 +157,7 @@ async fn initialize_lists_pages_and_calls_through_prefixes() {
 #[actix_rt::test]
 async fn sessions_are_required_bound_to_the_user_and_end_on_delete() {
     let (gw, _web, token) = two_backends().await;
-    create_user(&gw, "mallory", Role::User);
+    create_mcp_user(&gw, "mallory").await;
     let other = login(&gw, "mallory").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-11-25").await;
@@ -199,7 +199,7 @@ async fn sessions_are_required_bound_to_the_user_and_end_on_delete() {
 #[actix_rt::test]
 async fn transport_mistakes_get_the_right_status_and_json_rpc_code() {
     let gw = TestGateway::start_with("", |c| c.server.max_body_bytes = 4096).await;
-    create_user(&gw, "bob", Role::User);
+    create_mcp_user(&gw, "bob").await;
     let token = login(&gw, "bob").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-06-18").await;
@@ -435,7 +435,7 @@ async fn stdio_progress_streams_to_the_caller_under_its_own_token() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "prog", Role::User);
+    create_mcp_user(&gw, "prog").await;
     let token = login(&gw, "prog").await;
     wait_for_tools(&gw, &token, 6).await;
     for progress_token in [json!("tok-A"), json!(7)] {

@@ -2,7 +2,6 @@
 //! call, read, get, complete, ping, session end. Backends: a rich rmcp fixture over HTTP and a
 //! plain one over stdio.
 
-use actors::storage::users::Role;
 use rmcp::ServiceExt;
 use rmcp::model::{
     CallToolRequestParams, ClientConfig, GetPromptRequestParams, ReadResourceRequestParams,
@@ -14,7 +13,7 @@ use serde_json::json;
 use crate::fixture::{HttpFixture, fixture_binary};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 fn params<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
     serde_json::from_value(value).expect("valid params")
@@ -30,7 +29,7 @@ async fn the_rmcp_client_uses_every_feature_through_the_gateway() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(2).await;
-    create_user(&gw, "sdk", Role::User);
+    create_mcp_user(&gw, "sdk").await;
     let token = login(&gw, "sdk").await;
 
     let transport = StreamableHttpClientTransport::from_config(
@@ -147,7 +146,7 @@ async fn rich_gateway(user: &str) -> (HttpFixture, TestGateway, McpClient, Strin
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, user, Role::User);
+    create_mcp_user(&gw, user).await;
     let token = login(&gw, user).await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -5,7 +5,6 @@
 //! uses that backend session and has it closed. Backend: the rmcp fixture with `--gates`,
 //! whose `hold` tool waits for the test's `release` instead of a timer.
 
-use actors::storage::users::Role;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 use crate::fixture::HttpFixture;
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 /// One SSE event as sent: its id, its data (`None`: no data field) and whether it set `retry`.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,7 +176,7 @@ fn text_of(result: &Value) -> String {
 #[actix_rt::test]
 async fn answer_streams_carry_stream_ids_and_prime_only_2025_11_25_clients() {
     let (_fixture, gw) = gateway_with_gates().await;
-    create_user(&gw, "ivy", Role::User);
+    create_mcp_user(&gw, "ivy").await;
     let token = login(&gw, "ivy").await;
     let mut new = McpClient::new(&gw.url("/mcp"), Some(&token));
     let mut old = McpClient::new(&gw.url("/mcp"), Some(&token));
@@ -241,8 +240,8 @@ async fn answer_streams_carry_stream_ids_and_prime_only_2025_11_25_clients() {
 #[actix_rt::test]
 async fn a_dropped_answer_resumes_on_get_with_exactly_its_missed_events() {
     let (_fixture, gw) = gateway_with_gates().await;
-    create_user(&gw, "jane", Role::User);
-    create_user(&gw, "karl", Role::User);
+    create_mcp_user(&gw, "jane").await;
+    create_mcp_user(&gw, "karl").await;
     let (token, other_token) = (login(&gw, "jane").await, login(&gw, "karl").await);
     // `/mcp/fx` passes the backend's own list_changed to the session's GET stream: the session
     // then has GET-stream events, other answer streams, and the dropped one.
@@ -316,7 +315,7 @@ async fn a_dropped_answer_resumes_on_get_with_exactly_its_missed_events() {
 #[actix_rt::test]
 async fn a_draining_gateway_ends_an_answer_stream_with_retry() {
     let (_fixture, gw) = gateway_with_gates().await;
-    create_user(&gw, "lena", Role::User);
+    create_mcp_user(&gw, "lena").await;
     let token = login(&gw, "lena").await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     initialize(&mut client, "2025-11-25", "drained").await;
@@ -344,7 +343,7 @@ async fn a_draining_gateway_ends_an_answer_stream_with_retry() {
 #[actix_rt::test]
 async fn a_session_ended_while_its_backend_session_opens_never_uses_it_and_closes_it() {
     let (_fixture, gw) = gateway_with_gates().await;
-    create_user(&gw, "mona", Role::User);
+    create_mcp_user(&gw, "mona").await;
     let token = login(&gw, "mona").await;
     let mut helper = McpClient::new(&gw.url("/mcp"), Some(&token));
     initialize(&mut helper, "2025-06-18", "helper").await;

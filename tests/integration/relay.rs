@@ -7,7 +7,6 @@
 
 use std::process::Child;
 
-use actors::storage::users::Role;
 use rmcp::model::{
     CallToolRequestParams, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
 };
@@ -19,7 +18,7 @@ use serde_json::json;
 
 use crate::fixture::{fixture_binary, spawn_listening};
 use crate::harness::TestGateway;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 /// The conformance fixture over Streamable HTTP; killed on drop.
 pub(crate) struct Conformance(pub Child, pub u16);
@@ -70,7 +69,7 @@ async fn gateway_with_conformance() -> (Conformance, TestGateway, String) {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "relay", Role::User);
+    create_mcp_user(&gw, "relay").await;
     let token = login(&gw, "relay").await;
     (backend, gw, token)
 }

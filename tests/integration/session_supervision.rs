@@ -2,13 +2,12 @@
 //! backoff, and neither the sessions it held nor the endpoint's use of them are lost.
 
 use actors::backend::BackendState;
-use actors::storage::users::Role;
 use serde_json::json;
 
 use crate::fixture::{DEADLINE, fixture_binary, wait_for};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 #[actix_rt::test]
 async fn a_panicking_session_actor_is_restarted_and_keeps_every_session() {
@@ -22,7 +21,7 @@ async fn a_panicking_session_actor_is_restarted_and_keeps_every_session() {
             .all(|b| b.state == BackendState::Online && b.tool_count == 3)
     })
     .await;
-    create_user(&gw, "alice", Role::User);
+    create_mcp_user(&gw, "alice").await;
     let token = login(&gw, "alice").await;
     let mut before = McpClient::new(&gw.url("/mcp"), Some(&token));
     before.initialize("2025-06-18").await;

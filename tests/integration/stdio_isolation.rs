@@ -4,7 +4,6 @@
 //! an error naming it; a child that dies is replaced; shutdown leaves no child behind.
 
 use actors::backend::BackendState;
-use actors::storage::users::Role;
 use serde_json::{Value, json};
 
 use crate::fixture::{
@@ -12,7 +11,7 @@ use crate::fixture::{
 };
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 fn per_session_backend(max_processes: usize) -> String {
     format!(
@@ -32,7 +31,7 @@ async fn start(extra: &str) -> (TestGateway, String, u32) {
     let own = status(&statuses, "iso")
         .and_then(|b| b.pid)
         .expect("own pid");
-    create_user(&gw, "alice", Role::User);
+    create_mcp_user(&gw, "alice").await;
     let token = login(&gw, "alice").await;
     // The routing table follows the backend asynchronously.
     let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;

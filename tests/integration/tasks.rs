@@ -2,13 +2,12 @@
 //! a task at the backend (the rmcp fixture with `--tasks`), and `tasks/get`, `tasks/result`,
 //! `tasks/cancel`, `tasks/list` reach it only for the user whose session created it.
 
-use actors::storage::users::Role;
 use serde_json::{Value, json};
 
 use crate::fixture::HttpFixture;
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
-use crate::users::{create_user, login};
+use crate::users::{create_mcp_user, login};
 
 async fn client(gw: &TestGateway, path: &str, token: &str) -> (McpClient, Value) {
     let mut client = McpClient::new(&gw.url(path), Some(token));
@@ -55,8 +54,8 @@ async fn tasks_reach_their_backend_for_their_creator_only() {
     );
     let gw = TestGateway::start(&config).await;
     gw.wait_online(1).await;
-    create_user(&gw, "owner", Role::User);
-    create_user(&gw, "intruder", Role::User);
+    create_mcp_user(&gw, "owner").await;
+    create_mcp_user(&gw, "intruder").await;
     let (owner_token, intruder_token) = (login(&gw, "owner").await, login(&gw, "intruder").await);
 
     let (owner, init) = client(&gw, "/mcp", &owner_token).await;

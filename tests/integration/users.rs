@@ -28,6 +28,25 @@ pub fn create_user(gateway: &TestGateway, username: &str, role: Role) -> i64 {
     .id
 }
 
+/// A non-admin user who may use every backend: with `auth.default_policy = "deny"` (the
+/// default) a plain user gets nothing, so tests about the MCP endpoint grant it the way an
+/// administrator would (the one-click grant), through the running gateway's policy service.
+pub async fn create_mcp_user(gateway: &TestGateway, username: &str) -> i64 {
+    let id = create_user(gateway, username, Role::User);
+    grant_all_backends(gateway, id).await;
+    id
+}
+
+pub async fn grant_all_backends(gateway: &TestGateway, user_id: i64) {
+    gateway
+        .policies
+        .as_ref()
+        .expect("the gateway is running")
+        .grant_all_backends(user_id, "test")
+        .await
+        .expect("grant all backends");
+}
+
 pub fn set_enabled(gateway: &TestGateway, username: &str, enabled: bool) {
     let db = Database::connect(&gateway.config.database.url, 1).unwrap();
     db.run_blocking(|c| users::set_enabled(c, username, enabled))

@@ -1,9 +1,11 @@
 //! What every handler can reach: the identity service, the actor runtime, the backend registry,
+//! the authorization policies,
 //! and settings that a SIGHUP reload may swap.
 
 use std::sync::{Arc, OnceLock};
 
 use actors::auth::identity::Identity;
+use actors::auth::policy::PolicyService;
 use actors::registry::BackendRegistry;
 use actors::spec::IpNet;
 use actors::supervisor::GatewayHandle;
@@ -37,6 +39,9 @@ pub struct AppState {
     /// Every backend (config file + database); set at boot, before the supervisor starts.
     /// Until then the admin API answers 503.
     pub registry: Arc<OnceLock<Arc<BackendRegistry>>>,
+    /// Authorization policies and groups; set at boot before the server starts. Until then
+    /// `/mcp` grants non-admins nothing and the admin API answers 503.
+    pub policies: Arc<OnceLock<Arc<PolicyService>>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
@@ -56,6 +61,7 @@ impl AppState {
             identity,
             gateway: Arc::new(OnceLock::new()),
             registry: Arc::new(OnceLock::new()),
+            policies: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             mcp,
             log,

@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 
 use super::passwords::{PasswordError, PasswordHasher};
 use super::tokens::{Claims, IssuedToken, TokenError, TokenKeys, TokenKind};
+use crate::storage::refresher::poll_revision;
 use crate::storage::users::{self, Role, UserStatus};
 use crate::storage::{Database, StorageError};
 
@@ -163,28 +164,16 @@ impl Identity {
         Ok(true)
     }
 
-    /// Polls the revision counter until `stop` resolves. Errors are logged and retried: a
-    /// database hiccup must not take authentication down, it only delays noticing changes.
+    /// Polls the revision counter until `stop` resolves (see [`poll_revision`]).
     pub async fn run_directory_refresher(
         self: Arc<Self>,
         every: Duration,
         log: slog::Logger,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            match self.refresh_directory().await {
-                Ok(true) => slog::debug!(log, "User directory reloaded."),
-                Ok(false) => {}
-                Err(error) => {
-                    slog::warn!(log, "Cannot refresh the user directory."; "error" => %error)
-                }
-            }
-        }
+        poll_revision("user directory", every, log, stop, || {
+            self.refresh_directory()
+        })
+        .await
     }
 }

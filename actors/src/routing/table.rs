@@ -14,6 +14,7 @@ use super::template::UriTemplate;
 use crate::mcp::json;
 
 /// One backend's contribution, in configuration order (first wins on a name clash).
+#[derive(Clone)]
 pub struct Listing {
     pub backend: Arc<str>,
     pub tool_prefix: String,
@@ -104,7 +105,9 @@ impl ListKind {
 /// Rendered items of one kind and the routes to them.
 #[derive(Default)]
 pub struct Catalog {
-    items: Vec<Box<RawValue>>,
+    pub(super) items: Vec<Box<RawValue>>,
+    /// The client-visible name (or URI, URI template) of each item, in the same order.
+    pub(super) keys: Vec<String>,
     routes: HashMap<String, Route>,
 }
 
@@ -126,6 +129,12 @@ impl Catalog {
         self.routes.get(name)
     }
 
+    /// The item at `index` with its client-visible key and backend.
+    pub(super) fn entry(&self, index: usize) -> Option<(&str, &Route)> {
+        let key = self.keys.get(index)?;
+        Some((key, self.routes.get(key)?))
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -145,6 +154,10 @@ pub struct RoutingTable {
     pub collisions: Vec<Collision>,
     /// Rendered pages of this table, by (kind, start, page size).
     pages: Mutex<HashMap<(ListKind, usize, usize), Bytes>>,
+    /// What each backend offered, kept for one-backend tables (`/mcp/{server}` with a partial
+    /// grant, see `view.rs`).
+    pub(super) listings: Vec<Listing>,
+    pub(super) single: Mutex<HashMap<String, Arc<RoutingTable>>>,
 }
 
 impl RoutingTable {
@@ -204,6 +217,7 @@ impl RoutingTable {
                 }
             }
         }
+        table.listings = listings.to_vec();
         table
     }
 
@@ -220,7 +234,7 @@ impl RoutingTable {
         .collect()
     }
 
-    fn catalog(&self, kind: ListKind) -> &Catalog {
+    pub(super) fn catalog(&self, kind: ListKind) -> &Catalog {
         match kind {
             ListKind::Tools => &self.tools,
             ListKind::Prompts => &self.prompts,
@@ -274,42 +288,49 @@ impl RoutingTable {
 
     fn render(&self, kind: ListKind, start: usize, page_size: usize) -> String {
         let items = &self.catalog(kind).items;
-        let end = (start + page_size.max(1)).min(items.len());
-        let mut out = String::with_capacity(
-            32 + items[start..end]
-                .iter()
-                .map(|i| i.get().len() + 1)
-                .sum::<usize>(),
-        );
-        out.push_str("{\"");
-        out.push_str(kind.member());
-        out.push_str("\":[");
-        for (i, item) in items[start..end].iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(item.get());
-        }
-        out.push(']');
-        if end < items.len() {
-            out.push_str(",\"nextCursor\":\"");
-            out.push_str(&encode_cursor(end));
-            out.push('"');
-        }
-        out.push('}');
-        out
+        render_page(kind, items.len(), start, page_size, |i| &items[i])
     }
+}
+
+/// `{"<member>":[items start..start+page_size],"nextCursor":…}` over `total` items.
+pub(super) fn render_page<'a>(
+    kind: ListKind,
+    total: usize,
+    start: usize,
+    page_size: usize,
+    item: impl Fn(usize) -> &'a RawValue,
+) -> String {
+    let end = (start + page_size.max(1)).min(total);
+    let mut out =
+        String::with_capacity(32 + (start..end).map(|i| item(i).get().len() + 1).sum::<usize>());
+    out.push_str("{\"");
+    out.push_str(kind.member());
+    out.push_str("\":[");
+    for i in start..end {
+        if i > start {
+            out.push(',');
+        }
+        out.push_str(item(i).get());
+    }
+    out.push(']');
+    if end < total {
+        out.push_str(",\"nextCursor\":\"");
+        out.push_str(&encode_cursor(end));
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 /// A cursor this gateway did not mint, or one past the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadCursor;
 
-fn encode_cursor(offset: usize) -> String {
+pub(super) fn encode_cursor(offset: usize) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
 }
 
-fn decode_cursor(cursor: &str) -> Option<usize> {
+pub(super) fn decode_cursor(cursor: &str) -> Option<usize> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     std::str::from_utf8(&bytes)
         .ok()?
@@ -350,6 +371,7 @@ fn add_named(
     };
     if let Some(rendered) = rendered {
         catalog.items.push(rendered);
+        catalog.keys.push(public.clone());
         catalog.routes.insert(
             public,
             Route {
@@ -387,6 +409,7 @@ fn add_keyed(
         return false;
     }
     catalog.items.push(item.to_owned());
+    catalog.keys.push(uri.to_string());
     catalog.routes.insert(
         uri.to_string(),
         Route {

@@ -60,12 +60,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    groups (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_groups (user_id, group_id) {
+        user_id -> BigInt,
+        group_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    policies (id) {
+        id -> BigInt,
+        subject -> Text,
+        effect -> Text,
+        backends_json -> Text,
+        tools_json -> Nullable<Text>,
+        prompts_json -> Nullable<Text>,
+        resources_json -> Nullable<Text>,
+        description -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(backend_credentials -> backends (backend_id));
+diesel::joinable!(user_groups -> groups (group_id));
+diesel::joinable!(user_groups -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     revisions,
     users,
     settings,
     backends,
-    backend_credentials
+    backend_credentials,
+    groups,
+    user_groups,
+    policies
 );

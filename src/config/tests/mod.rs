@@ -5,6 +5,7 @@
 
 mod isolation;
 mod layers;
+mod policies;
 mod shipped;
 mod validation;
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{Scratch, defaults, repo_file, with_file};
-use crate::config::keys::{BACKEND_KEYS, SCALAR_KEYS};
+use crate::config::keys::{BACKEND_KEYS, POLICY_KEYS, SCALAR_KEYS};
 use crate::config::restart_only_changes;
 
 #[test]
@@ -37,6 +37,12 @@ fn shipped_file_documents_every_key() {
         assert!(
             text.contains(&format!("# {key} =")),
             "backend key {key} is not documented"
+        );
+    }
+    for key in POLICY_KEYS {
+        assert!(
+            text.contains(&format!("# {key} =")),
+            "policy key {key} is not documented"
         );
     }
 }

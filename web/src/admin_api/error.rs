@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use actors::auth::policy::PolicyError;
 use actors::registry::RegistryError;
 use actors::storage::StorageError;
 use actors::supervisor::SupervisorError;
@@ -19,6 +20,9 @@ pub enum AdminApiError {
     /// One entry per problem, each `field: reason`.
     #[error("The backend is not valid: {}", .0.join("; "))]
     Invalid(Vec<String>),
+    /// Like `Invalid`, for another kind of resource (`policy`, `group`, `member list`).
+    #[error("The {what} is not valid: {}", .1.join("; "), what = .0)]
+    InvalidInput(&'static str, Vec<String>),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -33,7 +37,7 @@ impl AdminApiError {
     fn code(&self) -> &'static str {
         match self {
             AdminApiError::Web(_) => "web",
-            AdminApiError::Invalid(_) => "bad_request",
+            AdminApiError::Invalid(_) | AdminApiError::InvalidInput(..) => "bad_request",
             AdminApiError::NotFound(_) => "not_found",
             AdminApiError::Conflict(_) => "conflict",
             AdminApiError::Unavailable(_) => "unavailable",
@@ -69,6 +73,32 @@ impl AdminApiError {
     }
 }
 
+impl AdminApiError {
+    /// Maps a policy-service failure; storage details stay in the log, not the response.
+    pub fn from_policy(
+        error: PolicyError,
+        what: &'static str,
+        log: &slog::Logger,
+    ) -> AdminApiError {
+        match error {
+            PolicyError::Invalid(problems) => AdminApiError::InvalidInput(what, problems),
+            PolicyError::NotFound(m) => AdminApiError::NotFound(sentence(&m)),
+            PolicyError::Conflict(m) => AdminApiError::Conflict(sentence(&m)),
+            PolicyError::ReadOnly(_) => AdminApiError::Conflict(sentence(&error.to_string())),
+            PolicyError::Storage(StorageError::Locked | StorageError::Pool(_)) => {
+                slog::warn!(log, "Policy change failed: database busy."; "error" => %error);
+                AdminApiError::Unavailable("The database is busy; retry in a moment.".into())
+            }
+            PolicyError::Storage(_) => {
+                slog::error!(log, "Policy change failed."; "error" => %error);
+                AdminApiError::Internal(format!(
+                    "The {what} could not be saved; the gateway log has the cause."
+                ))
+            }
+        }
+    }
+}
+
 /// Registry messages are clauses; responses are sentences.
 fn sentence(message: &str) -> String {
     let mut chars = message.chars();
@@ -85,7 +115,7 @@ impl ResponseError for AdminApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             AdminApiError::Web(e) => e.status_code(),
-            AdminApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AdminApiError::Invalid(_) | AdminApiError::InvalidInput(..) => StatusCode::BAD_REQUEST,
             AdminApiError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminApiError::Conflict(_) => StatusCode::CONFLICT,
             AdminApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,11 +126,13 @@ impl ResponseError for AdminApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             AdminApiError::Web(e) => e.error_response(),
-            AdminApiError::Invalid(problems) => HttpResponse::BadRequest().json(json!({
-                "error": self.code(),
-                "detail": self.to_string(),
-                "problems": problems,
-            })),
+            AdminApiError::Invalid(problems) | AdminApiError::InvalidInput(_, problems) => {
+                HttpResponse::BadRequest().json(json!({
+                    "error": self.code(),
+                    "detail": self.to_string(),
+                    "problems": problems,
+                }))
+            }
             other => HttpResponse::build(other.status_code())
                 .json(json!({ "error": other.code(), "detail": other.to_string() })),
         }

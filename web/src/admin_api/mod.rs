@@ -8,6 +8,8 @@
 //! | PATCH | `/admin/api/mcp-servers/{id}` | partial update; 200 + the backend |
 //! | DELETE | `/admin/api/mcp-servers/{id}` | 200 + `{"id","name","message"}` |
 //!
+//! Authorization policies and groups: see `policies.rs` and `groups.rs`.
+//!
 //! Admin role required: the authn middleware answers 401 without a valid bearer token, these
 //! handlers 403 for a non-admin. Each handler is one call into the [`BackendRegistry`], which
 //! stores, seals credentials and applies the change to the running supervisor at once.
@@ -16,6 +18,9 @@
 
 mod body;
 mod error;
+mod groups;
+mod policies;
+mod policy_body;
 mod view;
 
 use std::sync::Arc;
@@ -39,6 +44,22 @@ struct AdminCall {
 }
 
 fn admin_call(req: &HttpRequest, state: &AppState) -> Result<AdminCall, AdminApiError> {
+    let (username, log) = admin_caller(req, state)?;
+    let registry = state.registry.get().cloned().ok_or_else(|| {
+        AdminApiError::Unavailable("The gateway is still starting; retry in a moment.".into())
+    })?;
+    Ok(AdminCall {
+        username,
+        log,
+        registry,
+    })
+}
+
+/// The administrator's username and a logger carrying the request id; 401/403 otherwise.
+fn admin_caller(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(String, slog::Logger), AdminApiError> {
     let log = req
         .extensions()
         .get::<RequestContext>()
@@ -65,14 +86,7 @@ fn admin_call(req: &HttpRequest, state: &AppState) -> Result<AdminCall, AdminApi
             .into());
         }
     };
-    let registry = state.registry.get().cloned().ok_or_else(|| {
-        AdminApiError::Unavailable("The gateway is still starting; retry in a moment.".into())
-    })?;
-    Ok(AdminCall {
-        username,
-        log,
-        registry,
-    })
+    Ok((username, log))
 }
 
 /// The body as JSON, read only after the caller is known to be an admin (so nobody else learns
@@ -188,6 +202,8 @@ async fn remove(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    policies::configure(cfg);
+    groups::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)

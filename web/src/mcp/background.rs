@@ -1,13 +1,15 @@
-//! Work the endpoint needs off the request path: keeping the routing table current, and closing
-//! the backend sessions of client sessions that ended.
+//! Work the endpoint needs off the request path: keeping the routing table current, telling
+//! users whose view a policy change altered, and closing the backend sessions of client
+//! sessions that ended.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
 
+use actors::auth::policy::PolicyService;
 use actors::backend::BackendState;
-use actors::routing::{Listing, RoutingTable};
+use actors::routing::{ListKind, Listing, RoutingTable};
 use actors::session::{ClientSession, SessionScope, UpstreamSlot, take_when_free};
 use actors::spec::BackendSpec;
 use actors::supervisor::GatewayHandle;
@@ -15,6 +17,7 @@ use actors::upstream::UpstreamSession;
 use tokio::sync::{mpsc, watch};
 
 use super::McpState;
+use super::access::UserAccess;
 
 /// Rebuilds the routing table whenever a backend's capabilities, the set of usable backends, or
 /// the configured backends (`desired`, in configuration order) change. Offline and starting
@@ -84,6 +87,59 @@ fn announce_changes(mcp: &McpState, previous: &RoutingTable, current: &RoutingTa
         for method in &methods {
             let message = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
             session.outbox.push(Bytes::from(message));
+        }
+    }
+}
+
+/// After every policy rebuild: each user the endpoint has served gets their grants recomputed,
+/// and their aggregated sessions a `…/list_changed` for each list whose content changed for
+/// them. Users who never listed anything learn the new state on their first list.
+pub async fn announce_policy_changes(
+    mcp: Arc<McpState>,
+    policies: Arc<PolicyService>,
+    log: slog::Logger,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut changes = policies.subscribe();
+    changes.borrow_and_update();
+    loop {
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        changes.borrow_and_update();
+        let snapshot = policies.snapshot();
+        let table = mcp.routing.load_full();
+        for old in mcp.access.entries() {
+            let s = &old.subject;
+            let subject = snapshot.subject(s.user_id, &s.username, s.role, s.scopes.clone());
+            let new = Arc::new(UserAccess::new(&snapshot, subject));
+            let (before, after) = (old.view(&table), new.view(&table));
+            let mut methods: Vec<&'static str> = [
+                ListKind::Tools,
+                ListKind::Prompts,
+                ListKind::Resources,
+                ListKind::ResourceTemplates,
+            ]
+            .into_iter()
+            .filter(|&k| before.fingerprint(k) != after.fingerprint(k))
+            .map(ListKind::list_changed)
+            .collect();
+            methods.dedup();
+            mcp.access.insert(new);
+            if methods.is_empty() {
+                continue;
+            }
+            slog::debug!(log, "A policy change altered a user's lists."; "user_id" => s.user_id);
+            for session in mcp.sessions.all() {
+                if session.user_id != s.user_id || session.scope != SessionScope::Aggregate {
+                    continue;
+                }
+                for method in &methods {
+                    let message = format!(r#"{{"jsonrpc":"2.0","method":"{method}"}}"#);
+                    session.outbox.push(Bytes::from(message));
+                }
+            }
         }
     }
 }

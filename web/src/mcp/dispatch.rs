@@ -1,8 +1,13 @@
 //! What each method does: answered locally (ping, lists from the routing table) or routed to
 //! the backend that owns the tool, prompt or resource.
+//!
+//! Authorization: lists show only what the caller's policy grants allow (their own pages and
+//! cursors), and a call on an item they may not use gets exactly the error an unknown item gets,
+//! so a refusal reveals nothing about what exists; the refusal is logged (no payloads).
 
 use actix_web::HttpResponse;
 use actix_web::web::Bytes;
+use actors::auth::policy::{BackendAccess, ItemKind};
 use actors::mcp::envelope::{Envelope, Kind, ParseFailure};
 use actors::mcp::errors::{error_response, result_response};
 use actors::mcp::{ErrorCode, json};
@@ -12,20 +17,22 @@ use actors::upstream::UpstreamSession;
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
 
+use super::access::Access;
 use super::forward::{self, Answer, error};
 use super::post::Session;
-use super::{reply, tasks};
+use super::{one_backend, reply, tasks};
 use crate::state::AppState;
 
 pub async fn single(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
+    access: &Access,
     message: Envelope<'_>,
     body: &Bytes,
     in_flight: InFlight<UpstreamSession>,
 ) -> HttpResponse {
-    match answer(state, http, session, &message, body).await {
+    match answer(state, http, session, access, &message, body).await {
         Answer::Json(body) => reply::json(body),
         Answer::JsonParts(parts) => reply::json_parts(parts),
         Answer::Stream(stream) => super::answer_stream::serve(state, session, stream, in_flight),
@@ -38,6 +45,7 @@ pub async fn batch(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
+    access: &Access,
     items: Vec<Result<Envelope<'_>, ParseFailure<'_>>>,
     body: &Bytes,
 ) -> HttpResponse {
@@ -64,7 +72,7 @@ pub async fn batch(
                     None,
                 ));
             }
-            Ok(message) => match answer(state, http, session, &message, body).await {
+            Ok(message) => match answer(state, http, session, access, &message, body).await {
                 Answer::Json(body) => responses.push(body),
                 Answer::JsonParts(parts) => responses.push(parts.concat().into()),
                 // In a batch only the final response of a stream is kept.
@@ -96,6 +104,7 @@ async fn answer(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
+    access: &Access,
     message: &Envelope<'_>,
     body: &Bytes,
 ) -> Answer {
@@ -129,6 +138,12 @@ async fn answer(
     }
     match &session.scope {
         SessionScope::Backend(backend) => {
+            if access.backend_access(backend) != BackendAccess::Full
+                && let Some(answer) =
+                    one_backend::screen(state, access, backend, id, method, message.params)
+            {
+                return answer;
+            }
             let task_call = tasks::is_task_call(method, message.params);
             if task_call && let Err(refused) = tasks::check_room(session, id) {
                 return refused;
@@ -142,14 +157,18 @@ async fn answer(
                 answer
             }
         }
-        SessionScope::Aggregate => aggregate(state, http, session, message, body, id, method).await,
+        SessionScope::Aggregate => {
+            aggregate(state, http, session, access, message, body, id, method).await
+        }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn aggregate(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
+    access: &Access,
     message: &Envelope<'_>,
     body: &Bytes,
     id: &RawValue,
@@ -158,17 +177,17 @@ async fn aggregate(
     let table = state.mcp.routing.load_full();
     let params = message.params;
     let param = |key: &str| params.and_then(|p| json::member(p, key));
-    let list = |kind| list_page(state, &table, kind, id, param("cursor"));
+    let list = |kind| list_page(state, &table, access, kind, id, param("cursor"));
     match method {
         "tools/list" => list(ListKind::Tools),
         "prompts/list" => list(ListKind::Prompts),
         "resources/list" => list(ListKind::Resources),
         "resources/templates/list" => list(ListKind::ResourceTemplates),
         "tools/call" | "prompts/get" => {
-            let (catalog, what) = if method == "tools/call" {
-                (&table.tools, "tool")
+            let (catalog, what, kind) = if method == "tools/call" {
+                (&table.tools, "tool", ItemKind::Tool)
             } else {
-                (&table.prompts, "prompt")
+                (&table.prompts, "prompt", ItemKind::Prompt)
             };
             let Some(name) = param("name").and_then(json::as_str) else {
                 return error(
@@ -177,13 +196,20 @@ async fn aggregate(
                     &format!("`params.name` must name a {what}."),
                 );
             };
-            let Some(route) = catalog.route(&name) else {
-                return error(
+            let unknown = || {
+                error(
                     Some(id),
                     ErrorCode::InvalidParams,
                     &format!("Unknown {what} `{name}`."),
-                );
+                )
             };
+            let Some(route) = catalog.route(&name) else {
+                return unknown();
+            };
+            if !access.allows(&route.backend, kind, &name) {
+                access.refused(method, &route.backend, &name);
+                return unknown();
+            }
             let task_call = tasks::is_task_call(method, params);
             if task_call && let Err(refused) = tasks::check_room(session, id) {
                 return refused;
@@ -221,7 +247,10 @@ async fn aggregate(
                     "`params.uri` is required.",
                 );
             };
-            let Some(route) = table.route_uri(&uri) else {
+            let Some(route) = table
+                .route_uri(&uri)
+                .filter(|r| allowed(access, method, r, ItemKind::Resource, &uri))
+            else {
                 return error(
                     Some(id),
                     ErrorCode::InvalidParams,
@@ -240,7 +269,7 @@ async fn aggregate(
             )
             .await
         }
-        "completion/complete" => complete(state, http, session, &table, id, params).await,
+        "completion/complete" => complete(state, http, session, access, &table, id, params).await,
         "logging/setLevel" => {
             let Some(level) = param("level").filter(|l| json::as_str(l).is_some()) else {
                 return error(
@@ -253,7 +282,14 @@ async fn aggregate(
             Answer::Json(result_response(id, "{}"))
         }
         // Codex sends a tool's name as the method (openai/codex#2264): treat it as tools/call.
-        other if !other.contains('/') && table.tools.route(other).is_some() => {
+        // A tool the caller may not use is an unknown method, like one that does not exist.
+        other
+            if !other.contains('/')
+                && table
+                    .tools
+                    .route(other)
+                    .is_some_and(|r| allowed(access, "tools/call", r, ItemKind::Tool, other)) =>
+        {
             let route = table.tools.route(other).expect("checked");
             let arguments = params.map(RawValue::get).unwrap_or("{}");
             let name = serde_json::to_string(&route.original).unwrap_or_default();
@@ -280,12 +316,43 @@ async fn aggregate(
     }
 }
 
+/// Whether the caller may use `name` routed by `route`; a refusal is logged.
+fn allowed(
+    access: &Access,
+    method: &str,
+    route: &actors::routing::Route,
+    kind: ItemKind,
+    name: &str,
+) -> bool {
+    let allowed = access.allows(&route.backend, kind, name);
+    if !allowed {
+        access.refused(method, &route.backend, name);
+    }
+    allowed
+}
+
 fn list_page(
     state: &AppState,
-    table: &RoutingTable,
+    table: &std::sync::Arc<RoutingTable>,
+    access: &Access,
     kind: ListKind,
     id: &RawValue,
     cursor: Option<&RawValue>,
+) -> Answer {
+    list_answer(state, id, cursor, |cursor, page_size| {
+        match access.view(table) {
+            Some(view) => table.filtered_page(&view, kind, cursor, page_size),
+            None => table.page(kind, cursor, page_size),
+        }
+    })
+}
+
+/// A list result from `pager(cursor, page size)`, with the cursor checked first.
+pub(super) fn list_answer(
+    state: &AppState,
+    id: &RawValue,
+    cursor: Option<&RawValue>,
+    pager: impl FnOnce(Option<&str>, usize) -> Result<Bytes, actors::routing::BadCursor>,
 ) -> Answer {
     let page_size = state.mcp.settings.load().page_size;
     let cursor = match cursor.map(|c| json::as_str(c).ok_or(())) {
@@ -299,7 +366,7 @@ fn list_page(
             );
         }
     };
-    match table.page(kind, cursor.as_deref(), page_size) {
+    match pager(cursor.as_deref(), page_size) {
         // The page is shared, not copied: the response is written as three pieces.
         Ok(page) => {
             let head = format!(r#"{{"jsonrpc":"2.0","id":{},"result":"#, id.get());
@@ -318,6 +385,7 @@ async fn complete(
     state: &AppState,
     http: &awc::Client,
     session: &Session,
+    access: &Access,
     table: &RoutingTable,
     id: &RawValue,
     params: Option<&RawValue>,
@@ -335,7 +403,11 @@ async fn complete(
             let name = json::member(reference, "name")
                 .and_then(json::as_str)
                 .unwrap_or_default();
-            let Some(route) = table.prompts.route(&name) else {
+            let Some(route) = table
+                .prompts
+                .route(&name)
+                .filter(|r| allowed(access, "completion/complete", r, ItemKind::Prompt, &name))
+            else {
                 return error(
                     Some(id),
                     ErrorCode::InvalidParams,
@@ -352,7 +424,10 @@ async fn complete(
             let uri = json::member(reference, "uri")
                 .and_then(json::as_str)
                 .unwrap_or_default();
-            let Some(route) = table.route_uri(&uri) else {
+            let Some(route) = table
+                .route_uri(&uri)
+                .filter(|r| allowed(access, "completion/complete", r, ItemKind::Resource, &uri))
+            else {
                 return error(
                     Some(id),
                     ErrorCode::InvalidParams,

@@ -2,14 +2,16 @@
 //! `/mcp/{server}` (one backend, its raw names), Streamable HTTP, legacy era.
 //!
 //! A request is: checks on headers (Origin, Accept, protocol version) → the JSON-RPC envelope read
-//! from the bytes → a session lookup (a map read, no actor) → a routing-table lookup (a snapshot
-//! read) → at most one exchange with the owning backend, its answer streamed back. Only
+//! from the bytes → a session lookup (a map read, no actor) → the caller's policy grants (a
+//! snapshot read, cached per user; `access.rs`) → a routing-table lookup (a snapshot read),
+//! lists filtered and calls checked by those grants → at most one exchange with the owning backend, its answer streamed back. Only
 //! `initialize` and `DELETE` make an actor call.
 
 // Checks return `Result<_, HttpResponse>`: the error *is* the answer to send. Those paths are
 // the rare ones, so the size of the `Err` variant costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+mod access;
 mod answer_stream;
 pub mod background;
 mod checks;
@@ -17,6 +19,7 @@ mod dispatch;
 mod forward;
 mod initialize;
 mod listen;
+mod one_backend;
 mod post;
 mod reply;
 mod tasks;
@@ -53,6 +56,8 @@ pub struct McpState {
     /// Set when the gateway drains: GET streams end at once and answer streams still running
     /// at the instant given, each with `retry:` (before the server cuts connections itself).
     pub closing: watch::Sender<Option<Instant>>,
+    /// Each user's policy grants and view of the routing table, per snapshot generation.
+    pub access: access::AccessCache,
 }
 
 impl McpState {
@@ -62,6 +67,7 @@ impl McpState {
             routing: ArcSwap::from_pointee(RoutingTable::default()),
             settings: ArcSwap::from_pointee(settings),
             closing: watch::Sender::new(None),
+            access: access::AccessCache::default(),
         })
     }
 
@@ -88,6 +94,24 @@ async fn post_aggregate(
     post::handle(req, state, http, body, SessionScope::Aggregate).await
 }
 
+/// `/mcp/{server}` for a backend the caller may not use at all: 403 before anything else, the
+/// same for a backend that does not exist (a refusal must not reveal which backends exist).
+fn refuse_backend(req: &HttpRequest, state: &AppState, server: &str) -> Option<HttpResponse> {
+    let access = access::Access::of(req, state);
+    if access.backend_access(server) != actors::auth::policy::BackendAccess::None {
+        return None;
+    }
+    access.refused("/mcp/{server}", server, "");
+    Some(reply::error(
+        actix_web::http::StatusCode::FORBIDDEN,
+        None,
+        actors::mcp::ErrorCode::InvalidRequest,
+        &format!(
+            "You may not use backend `{server}`: no policy grants it to you (or to your token's scopes). Ask an administrator for access."
+        ),
+    ))
+}
+
 async fn post_backend(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -95,6 +119,9 @@ async fn post_backend(
     body: web::Payload,
     server: web::Path<String>,
 ) -> HttpResponse {
+    if let Some(refusal) = refuse_backend(&req, &state, &server) {
+        return refusal;
+    }
     post::handle(
         req,
         state,
@@ -126,6 +153,9 @@ async fn get_backend(
     state: web::Data<AppState>,
     server: web::Path<String>,
 ) -> HttpResponse {
+    if let Some(refusal) = refuse_backend(&req, &state, &server) {
+        return refusal;
+    }
     listen::get_stream(req, state, SessionScope::Backend(server.into_inner())).await
 }
 

@@ -11,6 +11,7 @@ use actors::session::{ClientSession, SessionScope};
 use actors::upstream::UpstreamSession;
 use futures_util::StreamExt;
 
+use super::access::Access;
 use super::reply::{self, SESSION_HEADER};
 use super::{checks, dispatch, initialize, user_id};
 use crate::state::AppState;
@@ -55,7 +56,8 @@ pub async fn handle(
             // Held until the answer is fully sent (a streamed answer outlives this handler), so a
             // session is never evicted or reaped mid-answer.
             let in_flight = session.begin();
-            dispatch::single(&state, &http, &session, message, &body, in_flight).await
+            let access = Access::of(&req, &state);
+            dispatch::single(&state, &http, &session, &access, message, &body, in_flight).await
         }
         Incoming::Batch(items) => {
             let session = match session_for_batch(&req, &state, user, &scope) {
@@ -74,7 +76,8 @@ pub async fn handle(
                 );
             }
             let _in_flight = session.begin();
-            dispatch::batch(&state, &http, &session, items, &body).await
+            let access = Access::of(&req, &state);
+            dispatch::batch(&state, &http, &session, &access, items, &body).await
         }
     }
 }

@@ -1,0 +1,4 @@
+DROP TABLE policies;
+DROP TABLE user_groups;
+DROP TABLE groups;
+DELETE FROM revisions WHERE name = 'policies';

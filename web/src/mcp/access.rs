@@ -1,0 +1,220 @@
+//! Authorization on the MCP endpoint: what the caller of one request may list and use.
+//!
+//! The caller's [`Grants`] come from the policy snapshot (an `ArcSwap` load) and are cached per
+//! user against the snapshot generation, with the [`FilteredView`] of the routing table they
+//! see, so a request pays a map lookup — no database query, no actor call. A cached entry is
+//! replaced when the snapshot, the user's role or name, or the token's scopes differ.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{HttpMessage, HttpRequest};
+use actors::auth::identity::Principal;
+use actors::auth::policy::{
+    BackendAccess, DefaultPolicy, Grants, ItemKind, PolicySnapshot, Subject,
+};
+use actors::routing::{FilteredView, ListKind, RoutingTable};
+
+use crate::authn::Caller;
+use crate::request_context::RequestContext;
+use crate::state::AppState;
+
+const SHARDS: usize = 16;
+/// Entries per shard before the shard is emptied: bounded memory, rebuilt on demand.
+const MAX_PER_SHARD: usize = 4096;
+
+/// One user's grants under one snapshot generation, and the view of the last routing table.
+pub struct UserAccess {
+    pub user_id: i64,
+    generation: u64,
+    pub subject: Subject,
+    pub grants: Grants,
+    view: Mutex<Option<(Arc<RoutingTable>, Arc<FilteredView>)>>,
+}
+
+impl UserAccess {
+    pub fn new(snapshot: &PolicySnapshot, subject: Subject) -> UserAccess {
+        UserAccess {
+            user_id: subject.user_id,
+            generation: snapshot.generation(),
+            grants: snapshot.grants(&subject),
+            subject,
+            view: Mutex::new(None),
+        }
+    }
+
+    fn is_current(
+        &self,
+        generation: u64,
+        principal: &Principal,
+        scopes: &Option<Vec<String>>,
+    ) -> bool {
+        self.generation == generation
+            && self.subject.role == principal.role
+            && self.subject.username == principal.username
+            && self.subject.scopes == *scopes
+    }
+
+    /// What these grants show of `table`; built once per table.
+    pub fn view(&self, table: &Arc<RoutingTable>) -> Arc<FilteredView> {
+        let mut cached = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, view)) = cached.as_ref()
+            && Arc::ptr_eq(seen, table)
+        {
+            return view.clone();
+        }
+        let view = Arc::new(
+            table.filtered(|kind, backend, key| self.grants.allows(backend, item_kind(kind), key)),
+        );
+        *cached = Some((table.clone(), view.clone()));
+        view
+    }
+}
+
+/// Per-user [`UserAccess`], sharded so workers rarely meet on a lock.
+pub struct AccessCache {
+    shards: Vec<Mutex<HashMap<i64, Arc<UserAccess>>>>,
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        AccessCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+impl AccessCache {
+    fn shard(&self, user_id: i64) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<UserAccess>>> {
+        self.shards[user_id.unsigned_abs() as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, user_id: i64) -> Option<Arc<UserAccess>> {
+        self.shard(user_id).get(&user_id).cloned()
+    }
+
+    pub fn insert(&self, access: Arc<UserAccess>) {
+        let mut shard = self.shard(access.user_id);
+        if shard.len() >= MAX_PER_SHARD {
+            shard.clear();
+        }
+        shard.insert(access.user_id, access);
+    }
+
+    /// Every cached entry (for telling users whose view a policy change altered).
+    pub fn entries(&self) -> Vec<Arc<UserAccess>> {
+        self.shards
+            .iter()
+            .flat_map(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+enum Who {
+    /// Authentication is switched off (`auth.required = false`): no user, no restriction.
+    Anyone,
+    User(Arc<UserAccess>),
+}
+
+/// One request's authorization.
+pub struct Access {
+    who: Who,
+    log: slog::Logger,
+}
+
+impl Access {
+    pub fn of(req: &HttpRequest, state: &AppState) -> Access {
+        let log = req
+            .extensions()
+            .get::<RequestContext>()
+            .map_or_else(|| state.log.clone(), |c| c.log.clone());
+        let caller = req.extensions().get::<Caller>().cloned();
+        let who = match caller {
+            Some(Caller::User(principal)) => Who::User(user_access(state, &principal)),
+            Some(Caller::Anonymous) | None => Who::Anyone,
+        };
+        Access { who, log }
+    }
+
+    pub fn grants(&self) -> Option<&Grants> {
+        match &self.who {
+            Who::Anyone => None,
+            Who::User(access) => Some(&access.grants),
+        }
+    }
+
+    pub fn allows(&self, backend: &str, kind: ItemKind, name: &str) -> bool {
+        self.grants().is_none_or(|g| g.allows(backend, kind, name))
+    }
+
+    pub fn backend_access(&self, backend: &str) -> BackendAccess {
+        self.grants()
+            .map_or(BackendAccess::Full, |g| g.backend_access(backend))
+    }
+
+    /// The caller's view of `table`; `None` when they see all of it.
+    pub fn view(&self, table: &Arc<RoutingTable>) -> Option<Arc<FilteredView>> {
+        match &self.who {
+            Who::Anyone => None,
+            Who::User(access) if access.grants.unrestricted() => None,
+            Who::User(access) => Some(access.view(table)),
+        }
+    }
+
+    /// Logs a refusal: who, what and where — never the request's arguments.
+    pub fn refused(&self, method: &str, backend: &str, item: &str) {
+        let user = match &self.who {
+            Who::User(access) => access.subject.username.as_str(),
+            Who::Anyone => "",
+        };
+        slog::info!(self.log, "Request refused by policy.";
+            "user" => user, "method" => method, "backend" => backend, "item" => item);
+    }
+}
+
+/// The token's scopes. Login tokens carry none (`None`: not scope-restricted); OAuth tokens
+/// will, once the token core puts them on the principal.
+fn scopes_of(_principal: &Principal) -> Option<Vec<String>> {
+    None
+}
+
+fn user_access(state: &AppState, principal: &Principal) -> Arc<UserAccess> {
+    let snapshot = match state.policies.get() {
+        Some(policies) => policies.snapshot(),
+        // Not wired yet (only during start-up): fail closed.
+        None => Arc::new(PolicySnapshot::build(0, DefaultPolicy::Deny, &[], vec![])),
+    };
+    let scopes = scopes_of(principal);
+    let cache = &state.mcp.access;
+    if let Some(access) = cache.get(principal.user_id)
+        && access.is_current(snapshot.generation(), principal, &scopes)
+    {
+        return access;
+    }
+    let subject = snapshot.subject(
+        principal.user_id,
+        &principal.username,
+        principal.role,
+        scopes,
+    );
+    let access = Arc::new(UserAccess::new(&snapshot, subject));
+    cache.insert(access.clone());
+    access
+}
+
+pub fn item_kind(kind: ListKind) -> ItemKind {
+    match kind {
+        ListKind::Tools => ItemKind::Tool,
+        ListKind::Prompts => ItemKind::Prompt,
+        ListKind::Resources => ItemKind::Resource,
+        ListKind::ResourceTemplates => ItemKind::ResourceTemplate,
+    }
+}
