@@ -1,6 +1,12 @@
-//! The auth core: password hashing and policy, token issue and verification, and the identity
-//! service that combines them with the users table.
+//! The auth core: password hashing and policy, signing keys, access tokens, opaque tokens
+//! (refresh and API tokens), the revocation snapshot, and the identity service that combines
+//! them with the users and token tables.
 
+pub mod api_tokens;
 pub mod identity;
+pub mod keys;
+pub mod opaque;
 pub mod passwords;
+pub mod revocation;
+pub mod snapshot;
 pub mod tokens;

@@ -10,6 +10,7 @@
 //! to the busy timeout for the other process's write to finish before reporting
 //! [`StorageError::Locked`].
 
+pub mod api_tokens;
 pub mod backends;
 mod connection;
 mod database_url;
@@ -17,6 +18,7 @@ mod error;
 mod migrations;
 mod schema;
 pub mod settings;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;

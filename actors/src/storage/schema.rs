@@ -60,12 +60,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_families (sid) {
+        sid -> Text,
+        user_id -> BigInt,
+        client_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        family_id -> Text,
+        user_id -> BigInt,
+        client_id -> Nullable<Text>,
+        scope -> Nullable<Text>,
+        resource -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        replaced_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(backend_credentials -> backends (backend_id));
+diesel::joinable!(token_families -> users (user_id));
+diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::joinable!(api_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     revisions,
     users,
     settings,
     backends,
-    backend_credentials
+    backend_credentials,
+    token_families,
+    refresh_tokens,
+    api_tokens
 );
