@@ -23,6 +23,26 @@ pub fn new_token(prefix: &str) -> String {
     )
 }
 
+/// A new API token: the secret (shown once), its stored hash and the prefix lists display.
+#[derive(Clone)]
+pub struct MintedApiToken {
+    pub token: String,
+    pub hash_hex: String,
+    pub display_prefix: String,
+}
+
+/// The prefix and the first 4 random characters: enough to tell tokens apart, useless to guess.
+const DISPLAY_PREFIX_LEN: usize = API_TOKEN_PREFIX.len() + 4;
+
+pub fn mint_api_token() -> MintedApiToken {
+    let token = new_token(API_TOKEN_PREFIX);
+    MintedApiToken {
+        hash_hex: sha256_hex(&token),
+        display_prefix: token[..DISPLAY_PREFIX_LEN].to_string(),
+        token,
+    }
+}
+
 pub fn sha256(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }

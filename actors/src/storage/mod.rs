@@ -143,6 +143,20 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Runs `f` in one transaction (for callers outside this crate, which do not import diesel).
+pub fn in_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    use diesel::Connection as _;
+    conn.transaction(f)
+}
+
+/// Unix time in milliseconds, as the timestamp columns hold it (for callers outside the crate).
+pub fn unix_ms_now() -> i64 {
+    now_ms()
+}
+
 /// Unix time in milliseconds, the representation of every timestamp column.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()

@@ -6,6 +6,7 @@
 mod isolation;
 mod layers;
 mod shipped;
+mod tokens;
 mod validation;
 
 use std::collections::HashMap;

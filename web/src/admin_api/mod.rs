@@ -16,6 +16,7 @@
 
 mod body;
 mod error;
+mod tokens;
 mod view;
 
 use std::sync::Arc;
@@ -188,6 +189,7 @@ async fn remove(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    tokens::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)

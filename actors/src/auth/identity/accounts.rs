@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{AuthError, Identity, TokenGrant, TokenResponse};
-use crate::auth::opaque::{self, API_TOKEN_PREFIX};
+use crate::auth::opaque;
 use crate::storage::api_tokens::{self, ApiTokenInfo, NewApiToken};
 use crate::storage::users::{self, NewUser, Role, User};
 use crate::storage::{StorageError, now_ms};
@@ -23,9 +23,6 @@ pub struct NewApiTokenRequest {
     pub name: String,
     pub expires_in: Option<Duration>,
 }
-
-/// Shown in lists so tokens can be told apart: the prefix and the first 4 random characters.
-const DISPLAY_PREFIX_LEN: usize = API_TOKEN_PREFIX.len() + 4;
 
 /// The cost a bcrypt hash was made with (`$2b$12$…`).
 fn bcrypt_cost_of(hash: &str) -> Option<u32> {
@@ -146,6 +143,15 @@ impl Identity {
             .ok_or(AuthError::UnknownUser)
     }
 
+    /// A user by name (the admin API and CLI name users that way).
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, AuthError> {
+        let name = username.to_string();
+        Ok(self
+            .db
+            .run(move |c| users::find_by_username(c, &name))
+            .await?)
+    }
+
     /// Creates an API token for a user; the token is returned once and only its hash is kept.
     pub async fn create_api_token(
         &self,
@@ -161,9 +167,11 @@ impl Identity {
         if self.db.run(move |c| users::find_by_id(c, user_id)).await?.is_none() {
             return Err(AuthError::NotFound(format!("no user with id {user_id}")));
         }
-        let token = opaque::new_token(API_TOKEN_PREFIX);
-        let hash = opaque::sha256_hex(&token);
-        let prefix = token[..DISPLAY_PREFIX_LEN].to_string();
+        let opaque::MintedApiToken {
+            token,
+            hash_hex: hash,
+            display_prefix: prefix,
+        } = opaque::mint_api_token();
         let expires_at_ms = request
             .expires_in
             .map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
