@@ -219,7 +219,8 @@ impl Identity {
             let grace = ms(self.settings.refresh_reuse_grace);
             // A race lost just now has no used_at in our copy: that is a retry, too.
             let used_at = stored.used_at_ms.unwrap_or_else(now_ms);
-            if now_ms() - used_at > grace {
+            // A zero grace turns the window off: every reuse revokes.
+            if grace == 0 || now_ms() - used_at > grace {
                 self.revoke_family(&stored.family_id).await?;
                 return Err(AuthError::InvalidGrant(
                     "already used; the session has been revoked",
