@@ -114,6 +114,9 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let identity = Identity::new(db.clone(), hasher, keys, identity_settings(&config))
         .await
         .context("while loading users and tokens")?;
+    if let Some(name) = identity.missing_static_tokens_user() {
+        slog::warn!(log, "Static bearer tokens name a user that does not exist; they open nothing until it does."; "user" => name);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(identity.clone().run_refresher(
         Duration::from_millis(500),

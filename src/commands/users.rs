@@ -6,8 +6,8 @@
 //! tokens stay dead after the user is enabled again.
 
 use actors::auth::passwords::PasswordHasher;
-use actors::storage::in_transaction;
 use actors::storage::Database;
+use actors::storage::in_transaction;
 use actors::storage::tokens::{self, FamilyFilter};
 use actors::storage::users::{self, Role, User};
 

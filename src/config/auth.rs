@@ -38,13 +38,15 @@ pub(crate) fn read_token_settings(r: &mut TableReader<'_>, cwd: &Path) -> Option
     } else {
         Some(None)
     };
-    let previous = r.take_string_list("jwt_previous_key_files").and_then(|list| {
-        list.iter()
-            .map(|p| non_empty_path(p, cwd))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| r.error("jwt_previous_key_files", None, m))
-            .ok()
-    });
+    let previous = r
+        .take_string_list("jwt_previous_key_files")
+        .and_then(|list| {
+            list.iter()
+                .map(|p| non_empty_path(p, cwd))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| r.error("jwt_previous_key_files", None, m))
+                .ok()
+        });
     let grace = r
         .take_uint("refresh_reuse_grace_s", 0, 3600)
         .map(Duration::from_secs);
@@ -81,7 +83,12 @@ pub(crate) fn read_token_settings(r: &mut TableReader<'_>, cwd: &Path) -> Option
                 r.error(&format!("static_bearer_tokens[{i}]"), None, problem);
             }
         }
-        ok.then(|| tokens.iter().map(|t| opaque::sha256(t.trim())).collect::<Vec<_>>())
+        ok.then(|| {
+            tokens
+                .iter()
+                .map(|t| opaque::sha256(t.trim()))
+                .collect::<Vec<_>>()
+        })
     });
     if let (Some(hashes), Some(None)) = (&static_hashes, &static_user)
         && !hashes.is_empty()

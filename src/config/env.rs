@@ -66,7 +66,11 @@ const SEED_VARS: &[SeedVar] = &[
         "auth.enforce_single_session",
         Conversion::AsIs,
     ),
-    seed("ALLOW_REGISTRATION", "auth.allow_registration", Conversion::AsIs),
+    seed(
+        "ALLOW_REGISTRATION",
+        "auth.allow_registration",
+        Conversion::AsIs,
+    ),
     seed(
         "STATIC_BEARER_TOKENS",
         "auth.static_bearer_tokens",

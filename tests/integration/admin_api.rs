@@ -24,7 +24,7 @@ fn file_backend(name: &str, fixture: &HttpFixture) -> String {
 const SERVERS: &str = "/admin/api/mcp-servers";
 
 /// PATCH and DELETE (the shared helper has GET and POST only).
-async fn send(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+pub async fn send(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
     let client = awc::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .finish();

@@ -20,5 +20,6 @@ mod reload;
 mod session_supervision;
 mod stdio_isolation;
 mod tasks;
+mod tokens;
 mod upstream;
 mod users;

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::opaque;
 use super::snapshot::Polled;
@@ -26,17 +27,19 @@ pub struct ApiTokens {
     stored: Polled<HashMap<[u8; 32], ApiTokenEntry>>,
     /// SHA-256 of each static token; all map to `static_user`.
     static_hashes: Vec<[u8; 32]>,
-    static_user: Option<i64>,
+    /// The id of the user static tokens act as, resolved from the directory by name on every
+    /// directory reload (0: no such user yet, so static tokens open nothing).
+    static_user: AtomicI64,
     /// Token id → last use (unix ms), waiting for the refresher to write it.
     pending_touches: Mutex<HashMap<i64, i64>>,
 }
 
 impl ApiTokens {
-    pub fn new(static_hashes: Vec<[u8; 32]>, static_user: Option<i64>) -> Self {
+    pub fn new(static_hashes: Vec<[u8; 32]>) -> Self {
         ApiTokens {
             stored: Polled::new(HashMap::new()),
             static_hashes,
-            static_user,
+            static_user: AtomicI64::new(0),
             pending_touches: Mutex::new(HashMap::new()),
         }
     }
@@ -44,7 +47,8 @@ impl ApiTokens {
     /// The entry for a presented token, if it is an active API token or a static one.
     pub fn find(&self, token: &str) -> Option<ApiTokenEntry> {
         let digest = opaque::sha256(token);
-        if let Some(user_id) = self.static_user {
+        let user_id = self.static_user.load(Ordering::Acquire);
+        if user_id != 0 && !self.static_hashes.is_empty() {
             // Every entry is compared (constant time each) so timing does not say which matched.
             let matched = self
                 .static_hashes
@@ -69,6 +73,16 @@ impl ApiTokens {
             pending.insert(id, now_ms());
         }
         Some(entry)
+    }
+
+    /// Points static tokens at a user (`None`: the named user does not exist).
+    pub fn set_static_user(&self, user_id: Option<i64>) {
+        self.static_user
+            .store(user_id.unwrap_or(0), Ordering::Release);
+    }
+
+    pub fn has_static_tokens(&self) -> bool {
+        !self.static_hashes.is_empty()
     }
 
     pub async fn refresh(&self, db: &Database, force: bool) -> Result<bool, StorageError> {

@@ -280,12 +280,16 @@ fn private_key(
         KeyAlgorithm::HS256 => return Err(format_error(name, algorithm)),
     }
     .map_err(|_| format_error(name, algorithm))?;
-    let jwk =
-        Jwk::from_encoding_key(&encoding, algorithm.jwt()).map_err(|_| format_error(name, algorithm))?;
+    let jwk = Jwk::from_encoding_key(&encoding, algorithm.jwt())
+        .map_err(|_| format_error(name, algorithm))?;
     check_curve(&jwk, algorithm, name)?;
     // Proves the key signs (a malformed key can parse and still fail here, at start, not later).
-    jsonwebtoken::encode(&Header::new(algorithm.jwt()), &serde_json::json!({}), &encoding)
-        .map_err(|_| format_error(name, algorithm))?;
+    jsonwebtoken::encode(
+        &Header::new(algorithm.jwt()),
+        &serde_json::json!({}),
+        &encoding,
+    )
+    .map_err(|_| format_error(name, algorithm))?;
     Ok((encoding, jwk))
 }
 

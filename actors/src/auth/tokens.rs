@@ -170,8 +170,7 @@ impl TokenKeys {
     /// Checks header type, key id, algorithm (the key's own), signature, issuer, expiry, and
     /// that the audience is one of this gateway's resources.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let header =
-            decode_header(token).map_err(|e| TokenError::Invalid(describe(e.kind())))?;
+        let header = decode_header(token).map_err(|e| TokenError::Invalid(describe(e.kind())))?;
         if !header
             .typ
             .as_deref()

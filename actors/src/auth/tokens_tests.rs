@@ -77,7 +77,10 @@ fn login_token_carries_every_claim_and_no_oauth_ones() {
     assert_eq!(c.scope, None);
     assert_eq!(c.client_id, None);
     let raw = payload_of(&t.token);
-    assert!(raw.get("scope").is_none() && raw.get("client_id").is_none(), "{raw}");
+    assert!(
+        raw.get("scope").is_none() && raw.get("client_id").is_none(),
+        "{raw}"
+    );
     let header = header_of(&t.token);
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "HS256");
@@ -139,7 +142,10 @@ fn other_issuers_secrets_and_garbage_are_rejected() {
         other.verify_access(&t),
         Err(TokenError::Invalid("unknown key id".into()))
     );
-    assert!(matches!(a.verify_access("not-a-jwt"), Err(TokenError::Invalid(_))));
+    assert!(matches!(
+        a.verify_access("not-a-jwt"),
+        Err(TokenError::Invalid(_))
+    ));
 }
 
 #[test]
@@ -210,7 +216,10 @@ fn hs256_signed_with_the_rsa_public_key_is_rejected() {
 fn unknown_kid_is_rejected_and_a_missing_kid_only_passes_for_hs256() {
     let es = asym(KeyAlgorithm::ES256, ES_A, &[]);
     let other = asym(KeyAlgorithm::ES256, ES_B, &[]);
-    let t = other.issue_access(&grant("http://gw.test/mcp")).unwrap().token;
+    let t = other
+        .issue_access(&grant("http://gw.test/mcp"))
+        .unwrap()
+        .token;
     assert_eq!(
         es.verify_access(&t),
         Err(TokenError::Invalid("unknown key id".into()))
@@ -229,7 +238,10 @@ fn unknown_kid_is_rejected_and_a_missing_kid_only_passes_for_hs256() {
 #[test]
 fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_kid() {
     let old = asym(KeyAlgorithm::ES256, ES_A, &[]);
-    let old_token = old.issue_access(&grant("http://gw.test/mcp")).unwrap().token;
+    let old_token = old
+        .issue_access(&grant("http://gw.test/mcp"))
+        .unwrap()
+        .token;
     // ES256 (new) with the old key given as a public PEM, and an RSA public key too.
     let new = asym(
         KeyAlgorithm::ES256,
@@ -237,7 +249,10 @@ fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_kid() {
         &[("old.pub.pem", ES_A_PUB), ("rsa.pub.pem", RS_A_PUB)],
     );
     assert!(new.verify_access(&old_token).is_ok());
-    let new_token = new.issue_access(&grant("http://gw.test/mcp")).unwrap().token;
+    let new_token = new
+        .issue_access(&grant("http://gw.test/mcp"))
+        .unwrap()
+        .token;
     let new_kid = header_of(&new_token)["kid"].as_str().unwrap().to_string();
     assert_eq!(new_kid, new.signing_keys().active_kid());
     assert_ne!(new_kid, old.signing_keys().active_kid());
@@ -297,16 +312,31 @@ fn wrong_key_types_are_clear_errors() {
             .err()
             .expect("refused")
     };
-    assert!(matches!(err(KeyAlgorithm::ES256, P384), KeyError::Format { .. }));
-    assert!(matches!(err(KeyAlgorithm::ES256, RS_A), KeyError::Format { .. }));
-    assert!(matches!(err(KeyAlgorithm::RS256, ES_A), KeyError::Format { .. }));
-    assert!(matches!(err(KeyAlgorithm::RS256, RS_A_PUB), KeyError::Format { .. }));
+    assert!(matches!(
+        err(KeyAlgorithm::ES256, P384),
+        KeyError::Format { .. }
+    ));
+    assert!(matches!(
+        err(KeyAlgorithm::ES256, RS_A),
+        KeyError::Format { .. }
+    ));
+    assert!(matches!(
+        err(KeyAlgorithm::RS256, ES_A),
+        KeyError::Format { .. }
+    ));
+    assert!(matches!(
+        err(KeyAlgorithm::RS256, RS_A_PUB),
+        KeyError::Format { .. }
+    ));
     assert!(matches!(
         err(KeyAlgorithm::ES256, b"not a pem"),
         KeyError::Format { .. }
     ));
     let message = err(KeyAlgorithm::ES256, P384).to_string();
-    assert!(message.contains("k.pem") && message.contains("P-256"), "{message}");
+    assert!(
+        message.contains("k.pem") && message.contains("P-256"),
+        "{message}"
+    );
     let previous = SigningKeys::asymmetric(
         KeyAlgorithm::ES256,
         "k.pem",

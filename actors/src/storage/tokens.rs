@@ -283,8 +283,9 @@ pub fn revoked_families(conn: &mut DbConn, since_ms: i64) -> Result<Vec<String>,
 /// refresh tokens that expired on their own; returns how many rows went.
 pub fn prune(conn: &mut DbConn, before_ms: i64) -> Result<usize, StorageError> {
     conn.transaction(|conn| {
-        let tokens = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(before_ms)))
-            .execute(conn)?;
+        let tokens =
+            diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(before_ms)))
+                .execute(conn)?;
         let families =
             diesel::delete(token_families::table.filter(token_families::expires_at.lt(before_ms)))
                 .execute(conn)?;

@@ -29,7 +29,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn add_user(t: &TestDb, name: &str, cost: u32) -> i64 {
-    let hash = PasswordHasher::new(cost, 1).hash_blocking(PASSWORD).unwrap();
+    let hash = PasswordHasher::new(cost, 1)
+        .hash_blocking(PASSWORD)
+        .unwrap();
     t.db.run_blocking(|c| {
         users::create(
             c,
@@ -104,9 +106,8 @@ fn refresh_rotates_and_reuse_revokes_the_family(t: &TestDb) {
             Err(AuthError::InvalidGrant("revoked"))
         ));
         // Only the hash is stored.
-        let stored = t
-            .db
-            .run_blocking(|c| {
+        let stored =
+            t.db.run_blocking(|c| {
                 actors::storage::tokens::find_refresh_token(c, &opaque::sha256_hex(&refresh2))
             })
             .unwrap();
@@ -159,7 +160,8 @@ fn refresh_tokens_are_bound_to_their_client(t: &TestDb) {
         assert_eq!(claims.client_id.as_deref(), Some("client-a"));
 
         assert!(matches!(
-            id.issue_tokens(grant(uid, Some("c"), "http://evil.test/mcp")).await,
+            id.issue_tokens(grant(uid, Some("c"), "http://evil.test/mcp"))
+                .await,
             Err(AuthError::InvalidRequest(_))
         ));
         // An access-only grant (no refresh token) is still a revocable family.
@@ -190,9 +192,15 @@ fn single_session_is_scoped_per_client(t: &TestDb) {
             .await
             .unwrap();
         let (_, desktop) = id.login("alice", PASSWORD).await.unwrap();
-        assert!(revoked(id.authenticate(&laptop.access_token)), "same client: signed out");
+        assert!(
+            revoked(id.authenticate(&laptop.access_token)),
+            "same client: signed out"
+        );
         assert!(id.authenticate(&desktop.access_token).is_ok());
-        assert!(id.authenticate(&client_a.access_token).is_ok(), "other client untouched");
+        assert!(
+            id.authenticate(&client_a.access_token).is_ok(),
+            "other client untouched"
+        );
         let client_a2 = id
             .issue_tokens(grant(uid, Some("a"), "http://gw.test/mcp"))
             .await
@@ -218,8 +226,15 @@ fn logout_and_revoke_user_reach_authenticate_at_once(t: &TestDb) {
         let p = id.authenticate(&one.access_token).unwrap();
         id.logout(&p, two.refresh_token.as_deref()).await.unwrap();
         assert!(revoked(id.authenticate(&one.access_token)));
-        assert!(revoked(id.authenticate(&two.access_token)), "its refresh token's family");
-        assert!(id.introspect(one.refresh_token.as_deref().unwrap()).await.is_none());
+        assert!(
+            revoked(id.authenticate(&two.access_token)),
+            "its refresh token's family"
+        );
+        assert!(
+            id.introspect(one.refresh_token.as_deref().unwrap())
+                .await
+                .is_none()
+        );
 
         let (_, three) = id.login("alice", PASSWORD).await.unwrap();
         let oauth = id
@@ -227,7 +242,11 @@ fn logout_and_revoke_user_reach_authenticate_at_once(t: &TestDb) {
             .await
             .unwrap();
         assert!(id.introspect(&oauth.access_token).await.is_some());
-        assert!(id.introspect(oauth.refresh_token.as_deref().unwrap()).await.is_some());
+        assert!(
+            id.introspect(oauth.refresh_token.as_deref().unwrap())
+                .await
+                .is_some()
+        );
         assert_eq!(id.revoke_user(uid).await.unwrap(), 2);
         assert!(revoked(id.authenticate(&three.access_token)));
         assert!(revoked(id.authenticate(&oauth.access_token)));
@@ -257,10 +276,15 @@ fn api_tokens_act_as_their_user_until_revoked(t: &TestDb) {
         assert_eq!((p.scopes, p.sid, p.audience), (None, None, None));
         assert!(id.authenticate("amk_not-a-real-token").is_err());
 
-        t.db.run_blocking(|c| users::set_enabled(c, "bot", false)).unwrap();
+        t.db.run_blocking(|c| users::set_enabled(c, "bot", false))
+            .unwrap();
         id.refresh_directory().await.unwrap();
-        assert!(matches!(id.authenticate(&token), Err(AuthError::AccountDisabled)));
-        t.db.run_blocking(|c| users::set_enabled(c, "bot", true)).unwrap();
+        assert!(matches!(
+            id.authenticate(&token),
+            Err(AuthError::AccountDisabled)
+        ));
+        t.db.run_blocking(|c| users::set_enabled(c, "bot", true))
+            .unwrap();
         id.refresh_directory().await.unwrap();
         assert!(id.authenticate(&token).is_ok());
 
@@ -289,31 +313,30 @@ fn api_tokens_act_as_their_user_until_revoked(t: &TestDb) {
 }
 
 fn static_tokens_map_to_their_user(t: &TestDb) {
-    let uid = add_user(t, "ci", 4);
     runtime().block_on(async {
         let settings = IdentitySettings {
             static_token_hashes: vec![opaque::sha256("static-token-0123456789")],
             static_tokens_user: Some("ci".into()),
             ..IdentitySettings::default()
         };
-        let id = identity(t, settings.clone()).await;
+        let id = identity(t, settings).await;
+        // Named but not a user yet: the token opens nothing (never a bypass).
+        assert_eq!(id.missing_static_tokens_user(), Some("ci"));
+        assert!(id.authenticate("static-token-0123456789").is_err());
+        let uid = add_user(t, "ci", 4);
+        id.refresh_directory().await.unwrap();
+        assert_eq!(id.missing_static_tokens_user(), None);
         let p = id.authenticate("static-token-0123456789").unwrap();
         assert_eq!((p.user_id, p.credential), (uid, CredentialKind::ApiToken));
+        assert_eq!(p.role, Role::User);
         assert!(id.authenticate("static-token-0123456780").is_err());
-        let missing = IdentitySettings {
-            static_tokens_user: Some("nobody".into()),
-            ..settings
-        };
-        let keys = TokenKeys::new(
-            Arc::new(SigningKeys::hs256(b"x-secret-x-secret-x-secret-x-secret")),
-            URL,
-            Duration::from_secs(60),
-        );
-        let err = Identity::new(t.db.clone(), PasswordHasher::new(4, 1), keys, missing)
-            .await
-            .err()
-            .expect("refused");
-        assert!(err.to_string().contains("nobody"), "{err}");
+        t.db.run_blocking(|c| users::set_enabled(c, "ci", false))
+            .unwrap();
+        id.refresh_directory().await.unwrap();
+        assert!(matches!(
+            id.authenticate("static-token-0123456789"),
+            Err(AuthError::AccountDisabled)
+        ));
     });
 }
 
@@ -362,10 +385,16 @@ fn login_rehashes_a_password_of_another_cost(t: &TestDb) {
     add_user(t, "old", 5);
     runtime().block_on(async {
         let id = identity(t, IdentitySettings::default()).await;
-        let before = t.db.run_blocking(|c| users::find_by_username(c, "old")).unwrap().unwrap();
+        let before =
+            t.db.run_blocking(|c| users::find_by_username(c, "old"))
+                .unwrap()
+                .unwrap();
         assert!(before.password_hash.starts_with("$2b$05$"));
         id.login("old", PASSWORD).await.unwrap();
-        let after = t.db.run_blocking(|c| users::find_by_username(c, "old")).unwrap().unwrap();
+        let after =
+            t.db.run_blocking(|c| users::find_by_username(c, "old"))
+                .unwrap()
+                .unwrap();
         assert!(after.password_hash.starts_with("$2b$04$"), "{after:?}");
         id.login("old", PASSWORD).await.unwrap();
     });

@@ -10,7 +10,9 @@ use actors::auth::opaque;
 use super::{Scratch, env, keys_of, with_file};
 
 fn key_file(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/keys")
+        .join(name);
     path.display().to_string()
 }
 
@@ -49,8 +51,16 @@ fn es256_with_rotation_loads_and_relative_paths_resolve_against_the_working_dire
 fn key_problems_are_reported_with_their_key() {
     let scratch = Scratch::new();
     let cases = [
-        ("jwt_algorithm = \"RS256\"", "auth.jwt_private_key_file", "needs a PEM"),
-        ("jwt_algorithm = \"PS512\"", "auth.jwt_algorithm", "HS256, RS256 or ES256"),
+        (
+            "jwt_algorithm = \"RS256\"",
+            "auth.jwt_private_key_file",
+            "needs a PEM",
+        ),
+        (
+            "jwt_algorithm = \"PS512\"",
+            "auth.jwt_algorithm",
+            "HS256, RS256 or ES256",
+        ),
         (
             "jwt_private_key_file = \"x.pem\"",
             "auth.jwt_private_key_file",
@@ -100,15 +110,27 @@ fn static_tokens_need_a_user_and_length_and_are_kept_only_as_hashes() {
         )
         .unwrap_err();
     let keys = keys_of(&report);
-    assert!(keys.contains(&"auth.static_bearer_tokens[0]".to_string()), "{report}");
-    assert!(keys.contains(&"auth.static_bearer_tokens[1]".to_string()), "{report}");
-    assert!(!report.to_string().contains("short"), "the token is never echoed: {report}");
+    assert!(
+        keys.contains(&"auth.static_bearer_tokens[0]".to_string()),
+        "{report}"
+    );
+    assert!(
+        keys.contains(&"auth.static_bearer_tokens[1]".to_string()),
+        "{report}"
+    );
+    assert!(
+        !report.to_string().contains("short"),
+        "the token is never echoed: {report}"
+    );
 
     let cfg = scratch
         .load(
             &with_file(scratch.write("gw.toml", "")),
             &env(&[
-                ("STATIC_BEARER_TOKENS", "first-token-0123456789, second-token-0123456789"),
+                (
+                    "STATIC_BEARER_TOKENS",
+                    "first-token-0123456789, second-token-0123456789",
+                ),
                 ("AUTHMCP__AUTH__STATIC_BEARER_TOKENS_USER", "ci"),
             ]),
         )
@@ -121,7 +143,10 @@ fn static_tokens_need_a_user_and_length_and_are_kept_only_as_hashes() {
         ]
     );
     assert_eq!(cfg.auth.static_bearer_tokens_user.as_deref(), Some("ci"));
-    assert!(!format!("{cfg:?}").contains("first-token"), "no token in Debug output");
+    assert!(
+        !format!("{cfg:?}").contains("first-token"),
+        "no token in Debug output"
+    );
 }
 
 #[test]

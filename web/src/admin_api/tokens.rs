@@ -38,7 +38,9 @@ fn failed(error: AuthError, log: &slog::Logger) -> AdminApiError {
         AuthError::InvalidRequest(m) => AdminApiError::Invalid(vec![m]),
         other => {
             slog::error!(log, "API token change failed."; "error" => %other);
-            AdminApiError::Internal("The change could not be saved; the gateway log has the cause.".into())
+            AdminApiError::Internal(
+                "The change could not be saved; the gateway log has the cause.".into(),
+            )
         }
     }
 }

@@ -60,11 +60,6 @@ impl Identity {
             self.db.run(move |c| users::rehash(c, id, &hash)).await?;
         }
         self.db.run(move |c| users::record_login(c, id)).await?;
-        // A user created moments ago (e.g. by `create-admin` in another process) must be able to
-        // use the token at once, not after the refresher's next tick.
-        if !self.directory.load().contains_key(&id) {
-            self.refresh_directory().await?;
-        }
         let tokens = self
             .issue_tokens(TokenGrant {
                 user_id: id,
@@ -89,9 +84,7 @@ impl Identity {
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
         {
-            problems.push(
-                "username may only contain letters, digits and . _ - @".to_string(),
-            );
+            problems.push("username may only contain letters, digits and . _ - @".to_string());
         }
         let email = new.email.trim().to_string();
         let valid_email = email.len() <= 254
@@ -164,7 +157,12 @@ impl Identity {
             ));
         }
         let user_id = request.user_id;
-        if self.db.run(move |c| users::find_by_id(c, user_id)).await?.is_none() {
+        if self
+            .db
+            .run(move |c| users::find_by_id(c, user_id))
+            .await?
+            .is_none()
+        {
             return Err(AuthError::NotFound(format!("no user with id {user_id}")));
         }
         let opaque::MintedApiToken {
@@ -191,6 +189,7 @@ impl Identity {
             })
             .await?;
         self.api_tokens.refresh(&self.db, false).await?;
+        self.ensure_in_directory(user_id).await?;
         Ok((token, info))
     }
 

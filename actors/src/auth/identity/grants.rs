@@ -107,7 +107,9 @@ impl Identity {
                     .run(move |c| tokens::find_family(c, &lookup))
                     .await?;
                 match family {
-                    Some((owner, client, None)) if owner == user_id && client == grant.client_id => {
+                    Some((owner, client, None))
+                        if owner == user_id && client == grant.client_id =>
+                    {
                         (sid, false)
                     }
                     _ => return Err(AuthError::InvalidGrant("unknown or revoked session")),
@@ -115,7 +117,9 @@ impl Identity {
             }
             None => (random_id(), true),
         };
-        let refresh_token = grant.with_refresh.then(|| opaque::new_token(REFRESH_PREFIX));
+        let refresh_token = grant
+            .with_refresh
+            .then(|| opaque::new_token(REFRESH_PREFIX));
         {
             let (sid, grant, refresh) = (sid.clone(), grant.clone(), refresh_token.clone());
             self.db
@@ -172,6 +176,7 @@ impl Identity {
                 self.refresh_revocations().await?;
             }
         }
+        self.ensure_in_directory(user_id).await?;
         let access = self.keys.issue_access(&AccessGrant {
             user_id,
             username: &user.username,
@@ -282,10 +287,7 @@ impl Identity {
     /// Revokes one family (its refresh tokens now, its access tokens through the snapshot).
     pub async fn revoke_family(&self, sid: &str) -> Result<bool, AuthError> {
         let sid = sid.to_string();
-        let revoked = self
-            .db
-            .run(move |c| tokens::revoke_family(c, &sid))
-            .await?;
+        let revoked = self.db.run(move |c| tokens::revoke_family(c, &sid)).await?;
         self.refresh_revocations().await?;
         Ok(revoked)
     }

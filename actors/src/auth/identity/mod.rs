@@ -147,33 +147,15 @@ pub struct Identity {
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 impl Identity {
-    /// Loads every snapshot once so the first request already sees them. Fails when static
-    /// bearer tokens name a user that does not exist.
+    /// Loads every snapshot once so the first request already sees them.
     pub async fn new(
         db: Database,
         hasher: PasswordHasher,
         keys: TokenKeys,
         settings: IdentitySettings,
     ) -> Result<Arc<Self>, AuthError> {
-        let static_user = match &settings.static_tokens_user {
-            Some(name) if !settings.static_token_hashes.is_empty() => {
-                let name = name.clone();
-                let user = db
-                    .run(move |c| users::find_by_username(c, &name))
-                    .await?
-                    .ok_or_else(|| {
-                        AuthError::NotFound(format!(
-                            "auth.static_bearer_tokens_user names `{}`, which is not a user; \
-                             create it first",
-                            settings.static_tokens_user.as_deref().unwrap_or_default()
-                        ))
-                    })?;
-                Some(user.id)
-            }
-            _ => None,
-        };
         let revocations = Revocations::new(keys.access_ttl());
-        let api_tokens = ApiTokens::new(settings.static_token_hashes.clone(), static_user);
+        let api_tokens = ApiTokens::new(settings.static_token_hashes.clone());
         let identity = Arc::new(Identity {
             db,
             hasher,
@@ -187,6 +169,14 @@ impl Identity {
         identity.revocations.refresh(&identity.db, true).await?;
         identity.api_tokens.refresh(&identity.db, true).await?;
         Ok(identity)
+    }
+
+    /// The user static bearer tokens should act as, when configured but not (yet) a user: those
+    /// tokens open nothing until it exists. For a warning at start.
+    pub fn missing_static_tokens_user(&self) -> Option<&str> {
+        let name = self.settings.static_tokens_user.as_deref()?;
+        let exists = self.directory.load().values().any(|(_, n)| n == name);
+        (self.api_tokens.has_static_tokens() && !exists).then_some(name)
     }
 
     pub fn keys(&self) -> &TokenKeys {
@@ -271,12 +261,28 @@ impl Identity {
             .unwrap_or_else(|| format!("user-{id}"))
     }
 
+    /// A user created moments ago (e.g. by the CLI in another process) must be able to use a
+    /// token issued for them at once, not after the refresher's next tick.
+    pub(crate) async fn ensure_in_directory(&self, user_id: i64) -> Result<(), AuthError> {
+        if !self.directory.load().contains_key(&user_id) {
+            self.refresh_directory().await?;
+        }
+        Ok(())
+    }
+
     /// Reloads the directory when the users table changed since the last load.
     pub async fn refresh_directory(&self) -> Result<bool, AuthError> {
         let changed = self
             .directory
             .refresh(&self.db, users::revision, load_directory, false)
             .await?;
+        if changed && let Some(name) = &self.settings.static_tokens_user {
+            let directory = self.directory.load();
+            let id = directory
+                .iter()
+                .find_map(|(id, (_, n))| (n == name).then_some(*id));
+            self.api_tokens.set_static_user(id);
+        }
         Ok(changed)
     }
 
