@@ -89,11 +89,15 @@ pub fn create_family(conn: &mut DbConn, new: &NewFamily<'_>) -> Result<(), Stora
     Ok(())
 }
 
-/// The family's owner, client and revocation, if it exists.
-pub fn find_family(
-    conn: &mut DbConn,
-    sid: &str,
-) -> Result<Option<(i64, Option<String>, Option<i64>)>, StorageError> {
+/// A family's owner, client and revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    pub user_id: i64,
+    pub client_id: Option<String>,
+    pub revoked_at_ms: Option<i64>,
+}
+
+pub fn find_family(conn: &mut DbConn, sid: &str) -> Result<Option<Family>, StorageError> {
     Ok(token_families::table
         .find(sid)
         .select((
@@ -101,8 +105,13 @@ pub fn find_family(
             token_families::client_id,
             token_families::revoked_at,
         ))
-        .first(conn)
-        .optional()?)
+        .first::<(i64, Option<String>, Option<i64>)>(conn)
+        .optional()?
+        .map(|(user_id, client_id, revoked_at_ms)| Family {
+            user_id,
+            client_id,
+            revoked_at_ms,
+        }))
 }
 
 /// Moves the family's end forward (never back): a rotated refresh token outlives the old one.

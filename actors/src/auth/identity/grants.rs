@@ -107,8 +107,10 @@ impl Identity {
                     .run(move |c| tokens::find_family(c, &lookup))
                     .await?;
                 match family {
-                    Some((owner, client, None))
-                        if owner == user_id && client == grant.client_id =>
+                    Some(f)
+                        if f.revoked_at_ms.is_none()
+                            && f.user_id == user_id
+                            && f.client_id == grant.client_id =>
                     {
                         (sid, false)
                     }
