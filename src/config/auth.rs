@@ -126,9 +126,13 @@ pub(crate) fn read_token_settings(r: &mut TableReader<'_>, cwd: &Path) -> Option
                 "jwt_private_key_file",
                 None,
                 format!(
-                    "{} needs a PEM private key file (`authmcp-gateway keys generate --algorithm {} --out FILE` makes one)",
+                    "{} needs a PEM private key file (e.g. `openssl genpkey {}`)",
                     algorithm.as_str(),
-                    algorithm.as_str()
+                    match algorithm {
+                        KeyAlgorithm::ES256 =>
+                            "-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out jwt.pem",
+                        _ => "-algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out jwt.pem",
+                    }
                 ),
             );
             return None;

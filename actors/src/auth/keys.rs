@@ -253,7 +253,7 @@ fn format_error(name: &str, algorithm: KeyAlgorithm) -> KeyError {
     let (expected, hint) = match algorithm {
         KeyAlgorithm::ES256 => (
             "ES256 (P-256)",
-            " (a PKCS#8 \"PRIVATE KEY\"; `authmcp-gateway keys generate --algorithm ES256` makes one)",
+            " (a PKCS#8 \"PRIVATE KEY\", e.g. from `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`)",
         ),
         KeyAlgorithm::RS256 => (
             "RS256",
