@@ -132,3 +132,61 @@ impl ResponseError for WebError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(error: &WebError) -> String {
+        let response = error.error_response();
+        response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn insufficient_scope_is_a_403_step_up_challenge() {
+        let error = WebError::InsufficientScope {
+            detail: "needs mcp:tools".into(),
+            scope: "mcp mcp:tools".into(),
+            resource_metadata: "https://gw/.well-known/oauth-protected-resource/mcp".into(),
+        };
+        assert_eq!(error.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            challenge(&error),
+            "Bearer error=\"insufficient_scope\", scope=\"mcp mcp:tools\", \
+             resource_metadata=\"https://gw/.well-known/oauth-protected-resource/mcp\""
+        );
+    }
+
+    #[test]
+    fn unauthorized_names_metadata_scope_and_invalid_token() {
+        let error = WebError::Unauthorized {
+            detail: "x".into(),
+            invalid_token: true,
+            resource_metadata: "https://gw/m".into(),
+        };
+        assert_eq!(
+            challenge(&error),
+            "Bearer resource_metadata=\"https://gw/m\", scope=\"mcp\", error=\"invalid_token\""
+        );
+        let unprocessable = WebError::Unprocessable {
+            detail: "bad".into(),
+            problems: vec!["a".into()],
+        };
+        assert_eq!(
+            unprocessable.status_code(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            WebError::Conflict("c".into()).status_code(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            WebError::InvalidGrant("g".into()).status_code(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

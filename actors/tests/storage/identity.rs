@@ -411,3 +411,79 @@ crate::on_both_backends!(
     registration_checks_rules_and_duplicates,
     login_rehashes_a_password_of_another_cost,
 );
+
+mod housekeeping {
+    use actors::storage::tokens::{self, NewFamily, NewRefreshToken};
+    use actors::storage::unix_ms_now;
+
+    use crate::fixture::TestDb;
+
+    fn family(t: &TestDb, sid: &str, user_id: i64, expires_at_ms: i64) {
+        t.db.run_blocking(|c| {
+            tokens::create_family(
+                c,
+                &NewFamily {
+                    sid,
+                    user_id,
+                    client_id: None,
+                    expires_at_ms,
+                },
+            )?;
+            tokens::insert_refresh_token(
+                c,
+                &NewRefreshToken {
+                    token_hash: &format!("{sid}-hash"),
+                    family_id: sid,
+                    user_id,
+                    client_id: None,
+                    scope: None,
+                    resource: "http://gw.test/mcp",
+                    expires_at_ms,
+                },
+            )
+            .map(|_| ())
+        })
+        .unwrap();
+    }
+
+    /// Expired families and refresh tokens are deleted; live ones and their revocations stay.
+    fn prune_and_revocation_window(t: &TestDb) {
+        let uid = super::add_user(t, "alice", 4);
+        let now = unix_ms_now();
+        family(t, "old", uid, now - 1_000);
+        family(t, "live", uid, now + 600_000);
+        let removed = t.db.run_blocking(|c| tokens::prune(c, now)).unwrap();
+        assert_eq!(removed, 2, "the old family and its refresh token");
+        let live =
+            t.db.run_blocking(|c| tokens::find_refresh_token(c, "live-hash"))
+                .unwrap();
+        assert!(live.is_some());
+        assert!(
+            t.db.run_blocking(|c| tokens::find_refresh_token(c, "old-hash"))
+                .unwrap()
+                .is_none()
+        );
+
+        let before = t.db.run_blocking(tokens::revocations_revision).unwrap();
+        assert!(
+            t.db.run_blocking(|c| tokens::revoke_family(c, "live"))
+                .unwrap()
+        );
+        assert!(
+            !t.db
+                .run_blocking(|c| tokens::revoke_family(c, "live"))
+                .unwrap()
+        );
+        assert!(t.db.run_blocking(tokens::revocations_revision).unwrap() > before);
+        let recent =
+            t.db.run_blocking(|c| tokens::revoked_families(c, now - 60_000))
+                .unwrap();
+        assert_eq!(recent, vec!["live".to_string()]);
+        let later =
+            t.db.run_blocking(|c| tokens::revoked_families(c, unix_ms_now() + 1))
+                .unwrap();
+        assert!(later.is_empty(), "older revocations age out of the window");
+    }
+
+    crate::on_both_backends!(prune_and_revocation_window);
+}
