@@ -14,7 +14,8 @@ use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
-use actors::auth::identity::Identity;
+use actors::auth::identity::{Identity, IdentitySettings};
+use actors::auth::keys::SigningKeys;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::policy::{FilePolicies, PolicyService};
 use actors::auth::tokens::TokenKeys;
@@ -98,18 +99,30 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     }
     announce_setup(&config, &db).await?;
 
-    let keys = TokenKeys::new(
+    let auth = &config.auth;
+    let signing = SigningKeys::load(
+        auth.jwt_algorithm,
         secret.as_bytes(),
+        auth.jwt_private_key_file.as_deref(),
+        &auth.jwt_previous_key_files,
+    )
+    .context("while loading the JWT signing keys")?;
+    slog::info!(log, "JWT signing key loaded."; "algorithm" => auth.jwt_algorithm.as_str(),
+        "kid" => signing.active_kid(), "previous_keys" => auth.jwt_previous_key_files.len());
+    let keys = TokenKeys::new(
+        Arc::new(signing),
         config.server.public_base(),
-        config.auth.access_token_ttl,
-        config.auth.refresh_token_ttl,
+        auth.access_token_ttl,
     );
-    let hasher = PasswordHasher::new(config.auth.bcrypt_cost, config.auth.max_concurrent_hashes);
-    let identity = Identity::new(db.clone(), hasher, keys)
+    let hasher = PasswordHasher::new(auth.bcrypt_cost, auth.max_concurrent_hashes);
+    let identity = Identity::new(db.clone(), hasher, keys, identity_settings(&config))
         .await
-        .context("while loading users")?;
+        .context("while loading users and tokens")?;
+    if let Some(name) = identity.missing_static_tokens_user() {
+        slog::warn!(log, "Static bearer tokens name a user that does not exist; they open nothing until it does."; "user" => name);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(identity.clone().run_directory_refresher(
+    tokio::spawn(identity.clone().run_refresher(
         Duration::from_millis(500),
         log.clone(),
         stop_rx.clone(),
@@ -320,10 +333,23 @@ pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
     }
 }
 
+pub fn identity_settings(config: &GatewayConfig) -> IdentitySettings {
+    let auth = &config.auth;
+    IdentitySettings {
+        refresh_ttl: auth.refresh_token_ttl,
+        refresh_reuse_grace: auth.refresh_reuse_grace,
+        enforce_single_session: auth.enforce_single_session,
+        password_policy: auth.password_policy.clone(),
+        static_token_hashes: auth.static_bearer_token_hashes.clone(),
+        static_tokens_user: auth.static_bearer_tokens_user.clone(),
+    }
+}
+
 pub fn web_settings(config: &GatewayConfig) -> WebSettings {
     WebSettings {
         public_url: config.server.public_base().to_string(),
         auth_required: config.auth.required,
+        allow_registration: config.auth.allow_registration,
         trusted_proxies: config.server.trusted_proxies.clone(),
         max_body_bytes: config.server.max_body_bytes,
     }
@@ -466,6 +492,31 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "server.drain_timeout_ms",
         ),
         (a.jwt_secret != b.jwt_secret, "auth.jwt_secret"),
+        (a.jwt_algorithm != b.jwt_algorithm, "auth.jwt_algorithm"),
+        (
+            a.jwt_private_key_file != b.jwt_private_key_file,
+            "auth.jwt_private_key_file",
+        ),
+        (
+            a.jwt_previous_key_files != b.jwt_previous_key_files,
+            "auth.jwt_previous_key_files",
+        ),
+        (
+            a.refresh_reuse_grace != b.refresh_reuse_grace,
+            "auth.refresh_reuse_grace_s",
+        ),
+        (
+            a.enforce_single_session != b.enforce_single_session,
+            "auth.enforce_single_session",
+        ),
+        (
+            a.static_bearer_token_hashes != b.static_bearer_token_hashes,
+            "auth.static_bearer_tokens",
+        ),
+        (
+            a.static_bearer_tokens_user != b.static_bearer_tokens_user,
+            "auth.static_bearer_tokens_user",
+        ),
         (
             a.access_token_ttl != b.access_token_ttl,
             "auth.access_token_ttl_s",

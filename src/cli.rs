@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Create, list or revoke API tokens for machine clients.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print the version.
     Version,
     /// Validate the configuration; print every error and exit 1 if there is any.
@@ -94,6 +99,39 @@ pub enum UserAction {
     Enable(UserNameArgs),
     /// Set a user's password (prompted, or read from stdin, when --password is absent).
     SetPassword(SetPasswordArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create an API token for a user; it acts with exactly that user's permissions. The token
+    /// is printed once and only its hash is stored.
+    Create(TokenCreateArgs),
+    /// List API tokens (never the tokens themselves).
+    List(SourceArgs),
+    /// Revoke an API token by id; it stops working at once, also in a running gateway.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// The user the token acts as.
+    #[arg(long)]
+    pub user: String,
+    /// What the token is for (shown in lists).
+    #[arg(long)]
+    pub name: String,
+    /// Days until it expires [default: never].
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub expires_days: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    pub id: i64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
 use crate::app::{self, RunContext};
-use crate::cli::{Command, StartArgs, UserAction};
+use crate::cli::{Command, StartArgs, TokenAction, UserAction};
 use crate::config::{self, GatewayConfig, Sources};
 use crate::{commands, first_start, logging, sd_notify, signals};
 
@@ -34,6 +34,16 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             let cfg = load_for_data(&Sources::from_args(sources))?;
             commands::users::run(&cfg, &action)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { action } => {
+            let sources = match &action {
+                TokenAction::Create(a) => &a.sources,
+                TokenAction::List(s) => s,
+                TokenAction::Revoke(a) => &a.sources,
+            };
+            let cfg = load_for_data(&Sources::from_args(sources))?;
+            commands::tokens::run(&cfg, &action)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {

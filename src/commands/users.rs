@@ -1,10 +1,14 @@
 //! `authmcp-gateway user list|disable|enable|set-password`.
 //!
 //! Each change is one write that bumps the users revision (a database trigger), which a running
-//! gateway polls: a disabled user's tokens stop working without a restart.
+//! gateway polls: a disabled user's tokens stop working without a restart. Disabling a user and
+//! setting a password also revoke every session of the user (the revocations revision), so those
+//! tokens stay dead after the user is enabled again.
 
 use actors::auth::passwords::PasswordHasher;
 use actors::storage::Database;
+use actors::storage::in_transaction;
+use actors::storage::tokens::{self, FamilyFilter};
 use actors::storage::users::{self, Role, User};
 
 use crate::cli::UserAction;
@@ -42,8 +46,16 @@ pub fn run(cfg: &GatewayConfig, action: &UserAction) -> anyhow::Result<()> {
             let password =
                 password_input::new_password(args.password.as_deref(), &cfg.auth.password_policy)?;
             let hash = PasswordHasher::new(cfg.auth.bcrypt_cost, 1).hash_blocking(&password)?;
-            db.run_blocking(|conn| users::set_password_hash(conn, &args.username, &hash))?;
-            println!("Password of `{}` changed.", args.username);
+            let revoked = db.run_blocking(|conn| {
+                in_transaction(conn, |conn| {
+                    users::set_password_hash(conn, &args.username, &hash)?;
+                    revoke_sessions(conn, &args.username)
+                })
+            })?;
+            println!(
+                "Password of `{}` changed; {revoked} session(s) signed out.",
+                args.username
+            );
         }
     }
     Ok(())
@@ -61,8 +73,24 @@ fn disable(db: &Database, username: &str) -> anyhow::Result<()> {
              enable another one first"
         );
     }
-    db.run_blocking(|conn| users::set_enabled(conn, username, false))?;
+    db.run_blocking(|conn| {
+        in_transaction(conn, |conn| {
+            users::set_enabled(conn, username, false)?;
+            revoke_sessions(conn, username)
+        })
+    })?;
     Ok(())
+}
+
+/// Revokes every live login/OAuth session of the user; returns how many.
+fn revoke_sessions(
+    conn: &mut actors::storage::DbConn,
+    username: &str,
+) -> Result<usize, actors::storage::StorageError> {
+    match users::find_by_username(conn, username)? {
+        Some(user) => tokens::revoke_user_families(conn, user.id, FamilyFilter::Every),
+        None => Ok(0),
+    }
 }
 
 fn render_table(all: &[User]) -> String {
@@ -120,7 +148,7 @@ fn render_table(all: &[User]) -> String {
 
 /// `YYYY-MM-DD HH:MM` in UTC from unix milliseconds (civil-from-days, H. Hinnant), to avoid a
 /// date-time dependency for one column.
-fn format_utc(ms: i64) -> String {
+pub(crate) fn format_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, secs_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;

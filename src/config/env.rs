@@ -60,6 +60,22 @@ const SEED_VARS: &[SeedVar] = &[
     seed("DATABASE_URL", "database.url", Conversion::AsIs),
     seed("AUTH_REQUIRED", "auth.required", Conversion::AsIs),
     seed("JWT_SECRET_KEY", "auth.jwt_secret", Conversion::AsIs),
+    seed("JWT_ALGORITHM", "auth.jwt_algorithm", Conversion::AsIs),
+    seed(
+        "JWT_ENFORCE_SINGLE_SESSION",
+        "auth.enforce_single_session",
+        Conversion::AsIs,
+    ),
+    seed(
+        "ALLOW_REGISTRATION",
+        "auth.allow_registration",
+        Conversion::AsIs,
+    ),
+    seed(
+        "STATIC_BEARER_TOKENS",
+        "auth.static_bearer_tokens",
+        Conversion::AsIs,
+    ),
     seed(
         "JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
         "auth.access_token_ttl_s",
@@ -126,19 +142,6 @@ pub(crate) fn overrides_from_vars(
             Err(message) => report.push(ConfigError::new(source, var.path, message)),
         }
     }
-    if let Some(algorithm) = lookup("JWT_ALGORITHM")
-        && !algorithm.trim().eq_ignore_ascii_case("HS256")
-    {
-        report.push(ConfigError::new(
-            describe("JWT_ALGORITHM"),
-            "",
-            format!(
-                "only HS256 is supported, got {:?}; remove the variable",
-                algorithm.trim()
-            ),
-        ));
-    }
-
     // BTreeMap order keeps the outcome stable when two spellings of one key are both set.
     let prefixed = vars
         .iter()

@@ -81,6 +81,36 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(7 * 24 * 3600)),
     ),
+    key("auth.jwt_algorithm", Kind::Str, Some(BuiltIn::Str("HS256"))),
+    // Required for RS256/ES256; unused with HS256.
+    key("auth.jwt_private_key_file", Kind::Str, None),
+    key(
+        "auth.jwt_previous_key_files",
+        Kind::StrList,
+        Some(BuiltIn::StrList(&[])),
+    ),
+    key(
+        "auth.refresh_reuse_grace_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10)),
+    ),
+    key(
+        "auth.allow_registration",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    key(
+        "auth.enforce_single_session",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    key(
+        "auth.static_bearer_tokens",
+        Kind::StrList,
+        Some(BuiltIn::StrList(&[])),
+    ),
+    // Required when static_bearer_tokens is not empty.
+    key("auth.static_bearer_tokens_user", Kind::Str, None),
     key("auth.bcrypt_cost", Kind::UInt, Some(BuiltIn::UInt(12))),
     key(
         "auth.max_concurrent_hashes",

@@ -11,6 +11,7 @@
 //! `backends` and `policies` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
 //! rules), `paths`, `diff`.
 
+mod auth;
 mod backends;
 mod checks;
 mod diff;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use actors::auth::keys::KeyAlgorithm;
 use actors::auth::passwords::PasswordPolicy;
 use actors::auth::policy::{DefaultPolicy, PolicyRule};
 use actors::spec::BackendSpec;
@@ -77,6 +78,12 @@ pub struct AuthConfig {
     pub required: bool,
     /// HS256 signing secret; when absent, one is generated into `<data_dir>/jwt-secret` (0600).
     pub jwt_secret: Option<String>,
+    /// HS256 (the secret above), RS256 or ES256 (the private key file below).
+    pub jwt_algorithm: KeyAlgorithm,
+    /// PEM private key for RS256/ES256; `None` with HS256.
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// Earlier keys (private or public PEMs) whose tokens still verify until they expire.
+    pub jwt_previous_key_files: Vec<PathBuf>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub bcrypt_cost: u32,
@@ -85,6 +92,17 @@ pub struct AuthConfig {
     pub password_policy: PasswordPolicy,
     /// What decides an item no policy of the user's matches: `deny` (default) or `allow`.
     pub default_policy: DefaultPolicy,
+    /// A rotated refresh token presented again within this window gets a fresh pair (a retry)
+    /// instead of revoking its family.
+    pub refresh_reuse_grace: Duration,
+    /// `POST /auth/register` creates `user` accounts. Off unless the operator turns it on.
+    pub allow_registration: bool,
+    /// A new login revokes the user's other sessions of the same client.
+    pub enforce_single_session: bool,
+    /// SHA-256 of each static bearer token: the tokens themselves are never kept.
+    pub static_bearer_token_hashes: Vec<[u8; 32]>,
+    /// The user every static bearer token acts as.
+    pub static_bearer_tokens_user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

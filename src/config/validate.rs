@@ -11,6 +11,7 @@ use actors::auth::passwords::PasswordPolicy;
 use actors::auth::policy::DefaultPolicy;
 use config::{Map, Value, ValueKind};
 
+use super::auth::read_token_settings;
 use super::backends::read_backends;
 use super::checks;
 use super::error::ConfigReport;
@@ -35,7 +36,7 @@ pub(crate) fn validate(
     let database = r
         .take_table("database")
         .and_then(|db| read_database(db, data_dir.as_deref(), cwd));
-    let auth = r.take_table("auth").and_then(read_auth);
+    let auth = r.take_table("auth").and_then(|a| read_auth(a, cwd));
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
     let backends = read_backends(&mut r);
@@ -150,7 +151,7 @@ fn normalize_sqlite_url(url: &str, cwd: &Path) -> String {
     }
 }
 
-fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
+fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
     let required = r.take_bool("required");
     // An absent secret is generated on first start; an empty one is a mistake worth reporting.
     let jwt_secret = if r.has("jwt_secret") {
@@ -178,7 +179,9 @@ fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
         .take_table("password_policy")
         .and_then(read_password_policy);
     let default_policy = r.take_string_with("default_policy", |p| p.parse::<DefaultPolicy>());
+    let tokens = read_token_settings(&mut r, cwd);
     r.finish();
+    let tokens = tokens?;
     Some(AuthConfig {
         required: required?,
         jwt_secret: jwt_secret?,
@@ -188,6 +191,14 @@ fn read_auth(mut r: TableReader<'_>) -> Option<AuthConfig> {
         max_concurrent_hashes: hashes?,
         password_policy: policy?,
         default_policy: default_policy?,
+        jwt_algorithm: tokens.jwt_algorithm,
+        jwt_private_key_file: tokens.jwt_private_key_file,
+        jwt_previous_key_files: tokens.jwt_previous_key_files,
+        refresh_reuse_grace: tokens.refresh_reuse_grace,
+        allow_registration: tokens.allow_registration,
+        enforce_single_session: tokens.enforce_single_session,
+        static_bearer_token_hashes: tokens.static_bearer_token_hashes,
+        static_bearer_tokens_user: tokens.static_bearer_tokens_user,
     })
 }
 

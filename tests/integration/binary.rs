@@ -22,7 +22,7 @@ fn write(path: &Path, text: &str) {
 }
 
 /// `create-admin` through the CLI, password on stdin, against the same config/data dir.
-fn create_admin(dir: &Path, config: &Path, username: &str) {
+pub(crate) fn create_admin(dir: &Path, config: &Path, username: &str) {
     let data = dir.join("data");
     let mut child = command(
         dir,
@@ -58,7 +58,7 @@ fn create_admin(dir: &Path, config: &Path, username: &str) {
 }
 
 /// A blocking HTTP/1.1 exchange on a raw socket (lets a test hold a request half-sent).
-fn http(base: &str, request: &str) -> String {
+pub(crate) fn http(base: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -69,7 +69,7 @@ fn http(base: &str, request: &str) -> String {
     out
 }
 
-fn login(base: &str, username: &str) -> String {
+pub(crate) fn login(base: &str, username: &str) -> String {
     let body = format!("{{\"username\":\"{username}\",\"password\":\"Admin-Passw0rd!\"}}");
     let reply = http(
         base,
@@ -324,7 +324,7 @@ fn an_unreachable_database_is_a_clear_error() {
 }
 
 /// The status code of a raw HTTP reply.
-fn status_of(reply: &str) -> u16 {
+pub(crate) fn status_of(reply: &str) -> u16 {
     reply
         .split_whitespace()
         .nth(1)

@@ -125,7 +125,7 @@ async fn protected_routes_answer_401_with_resource_metadata() {
         let challenge = reply.header("www-authenticate").unwrap();
         assert_eq!(
             challenge,
-            format!("Bearer resource_metadata=\"{metadata}\"")
+            format!("Bearer resource_metadata=\"{metadata}\", scope=\"mcp\"")
         );
     }
     let forged = http::get(&gw.url("/mcp"), Some("eyJhbGciOiJub25lIn0.e30.")).await;

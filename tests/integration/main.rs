@@ -22,5 +22,6 @@ mod reload;
 mod session_supervision;
 mod stdio_isolation;
 mod tasks;
+mod tokens;
 mod upstream;
 mod users;

@@ -3,17 +3,22 @@
 //! Every route is protected unless it is on the short public list below; unknown paths are
 //! protected too, so an anonymous caller learns nothing about which routes exist. On public routes a
 //! valid token is still recognised (e.g. `/health/ready` shows details to admins).
+//!
+//! Tokens are bound to resources (RFC 8707): `/mcp` takes tokens issued for `<public_url>/mcp`,
+//! `/mcp/<server>` those for `<public_url>/mcp/<server>` (and login tokens for `/mcp`); the admin
+//! API and `/metrics` take login and API tokens, never an OAuth client's. Roles and scopes are
+//! checked later, by the handlers.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 
-use actors::auth::identity::{AuthError, Principal};
+use actors::auth::identity::{AuthError, CredentialKind, Principal};
 
 use crate::error::WebError;
 use crate::request_context::RequestContext;
-use crate::state::AppState;
+use crate::state::{AppState, WebSettings};
 
 /// Who is calling, put into the request extensions for handlers.
 #[derive(Debug, Clone)]
@@ -32,9 +37,88 @@ impl Caller {
     }
 }
 
-/// Exact paths and prefixes anyone may call.
+/// Exact paths and prefixes anyone may call. The OAuth endpoints authenticate their clients
+/// themselves (client secrets, registration access tokens), not with a user's bearer token.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/health" | "/health/ready" | "/auth/login") || path.starts_with("/.well-known/")
+    matches!(
+        path,
+        "/health"
+            | "/health/ready"
+            | "/auth/login"
+            | "/auth/refresh"
+            | "/auth/register"
+            | "/authorize"
+            | "/oauth/token"
+            | "/oauth/register"
+            | "/oauth/revoke"
+            | "/oauth/introspect"
+            | "/oauth/token/.well-known/openid-configuration"
+            | "/mcp/.well-known/openid-configuration"
+    ) || path.starts_with("/.well-known/")
+        || path.starts_with("/oauth/register/")
+}
+
+/// What a path needs from a token besides being valid.
+#[derive(Debug, PartialEq, Eq)]
+enum Resource<'a> {
+    /// `/mcp`: tokens for `<p>/mcp`.
+    Mcp,
+    /// `/mcp/<server>[/…]`: tokens for `<p>/mcp/<server>`, or login tokens for `<p>/mcp`.
+    McpServer(&'a str),
+    /// `/admin/api/…` and `/metrics`: login and API tokens only, never an OAuth client's.
+    Console,
+    /// Everything else (`/auth/me`, `/health/ready`, …): any valid token.
+    Other,
+}
+
+impl<'a> Resource<'a> {
+    fn of(path: &'a str) -> Resource<'a> {
+        if path == "/mcp" || path == "/mcp/" {
+            return Resource::Mcp;
+        }
+        if let Some(rest) = path.strip_prefix("/mcp/") {
+            let server = rest.split('/').next().unwrap_or_default();
+            return Resource::McpServer(server);
+        }
+        if path == "/metrics" || path == "/admin/api" || path.starts_with("/admin/api/") {
+            return Resource::Console;
+        }
+        Resource::Other
+    }
+
+    /// The RFC 9728 document a 401 points at.
+    fn metadata_url(&self, settings: &WebSettings) -> String {
+        match self {
+            Resource::McpServer(server) => settings.server_metadata_url(server),
+            _ => settings.resource_metadata_url(),
+        }
+    }
+
+    /// Whether `principal`'s token may be used here (RFC 8707 audience binding).
+    fn admits(&self, principal: &Principal, settings: &WebSettings) -> Result<(), String> {
+        let mcp = format!("{}/mcp", settings.public_url);
+        let audience = principal.audience.as_deref();
+        let api_token = principal.credential == CredentialKind::ApiToken;
+        match self {
+            Resource::Mcp if api_token || audience == Some(mcp.as_str()) => Ok(()),
+            Resource::McpServer(server)
+                if api_token
+                    || audience == Some(format!("{mcp}/{server}").as_str())
+                    || (principal.credential == CredentialKind::Login
+                        && audience == Some(mcp.as_str())) =>
+            {
+                Ok(())
+            }
+            Resource::Mcp | Resource::McpServer(_) => Err(format!(
+                "the token was issued for another resource ({})",
+                audience.unwrap_or("none")
+            )),
+            Resource::Console if principal.credential == CredentialKind::OAuth => Err(
+                "OAuth client tokens are not accepted here; use a login or API token".to_string(),
+            ),
+            Resource::Console | Resource::Other => Ok(()),
+        }
+    }
 }
 
 /// The credential in `Authorization: Bearer …` (scheme case-insensitive). Never from the query.
@@ -58,15 +142,25 @@ pub async fn require_auth<B: MessageBody>(
         return Ok(req.error_response(error).map_into_right_body());
     };
     let settings = state.settings.load_full();
-    let public = is_public(req.path());
-    let outcome = bearer_token(&req).map(|token| state.identity.authenticate(token));
+    let path = req.path().to_string();
+    let public = is_public(&path);
+    let resource = Resource::of(&path);
+    let outcome = bearer_token(&req).map(|token| {
+        let principal = state.identity.authenticate(token).map_err(|e| reason(&e))?;
+        resource.admits(&principal, &settings)?;
+        Ok::<_, String>(principal)
+    });
     let caller = match outcome {
         Some(Ok(principal)) => Some(Caller::User(principal)),
-        Some(Err(error)) if !public && settings.auth_required => {
+        Some(Err(reason)) if !public && settings.auth_required => {
             if let Some(ctx) = req.extensions().get::<RequestContext>() {
-                slog::info!(ctx.log, "Bearer token rejected."; "reason" => %error, "path" => req.path());
+                slog::info!(ctx.log, "Bearer token rejected."; "reason" => &reason, "path" => &path);
             }
-            let rejection = unauthorized(&error, &settings.resource_metadata_url());
+            let rejection = WebError::Unauthorized {
+                detail: sentence(&reason),
+                invalid_token: true,
+                resource_metadata: resource.metadata_url(&settings),
+            };
             return Ok(req.error_response(rejection).map_into_right_body());
         }
         _ if !settings.auth_required => Some(Caller::Anonymous),
@@ -75,7 +169,7 @@ pub async fn require_auth<B: MessageBody>(
             let rejection = WebError::Unauthorized {
                 detail: "Authentication required: send `Authorization: Bearer <access token>` (POST /auth/login issues one).".into(),
                 invalid_token: false,
-                resource_metadata: settings.resource_metadata_url(),
+                resource_metadata: resource.metadata_url(&settings),
             };
             return Ok(req.error_response(rejection).map_into_right_body());
         }
@@ -88,16 +182,38 @@ pub async fn require_auth<B: MessageBody>(
         .map(ServiceResponse::map_into_left_body)
 }
 
-fn unauthorized(error: &AuthError, resource_metadata: &str) -> WebError {
-    let detail = match error {
-        AuthError::AccountDisabled => "This account is disabled.".to_string(),
-        AuthError::UnknownUser => "The token's user no longer exists.".to_string(),
-        AuthError::Token(e) => format!("Invalid access token: {e}."),
-        other => format!("Authentication failed: {other}."),
-    };
-    WebError::Unauthorized {
-        detail,
-        invalid_token: true,
-        resource_metadata: resource_metadata.to_string(),
+/// Why a token was refused, in words that reveal nothing about the token itself.
+fn reason(error: &AuthError) -> String {
+    match error {
+        AuthError::AccountDisabled => "this account is disabled".to_string(),
+        AuthError::UnknownUser => "the token's user no longer exists".to_string(),
+        AuthError::Revoked => "the token's session has been revoked (logged out)".to_string(),
+        AuthError::Token(e) => format!("invalid access token: {e}"),
+        other => format!("authentication failed: {other}"),
+    }
+}
+
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    let first = chars.next().map(|c| c.to_uppercase().to_string());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_resources() {
+        assert_eq!(Resource::of("/mcp"), Resource::Mcp);
+        assert_eq!(Resource::of("/mcp/files"), Resource::McpServer("files"));
+        assert_eq!(Resource::of("/mcp/files/x"), Resource::McpServer("files"));
+        assert_eq!(Resource::of("/admin/api/api-tokens"), Resource::Console);
+        assert_eq!(Resource::of("/metrics"), Resource::Console);
+        assert_eq!(Resource::of("/auth/me"), Resource::Other);
+        assert!(is_public("/oauth/register/abc"));
+        assert!(is_public("/mcp/.well-known/openid-configuration"));
+        assert!(!is_public("/auth/logout"));
+        assert!(!is_public("/auth/me"));
     }
 }

@@ -5,9 +5,11 @@
 #![forbid(unsafe_code)]
 
 pub mod admin_api;
+pub mod auth_routes;
 pub mod authn;
 pub mod error;
 pub mod health;
+pub mod jwks;
 pub mod login;
 pub mod mcp;
 pub mod request_context;
@@ -23,7 +25,9 @@ pub use state::{AppState, WebSettings};
 /// added by the caller because actix's `wrap` changes the `App` type.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     admin_api::configure(cfg);
+    auth_routes::configure(cfg);
     health::configure(cfg);
+    jwks::configure(cfg);
     login::configure(cfg);
     mcp::configure(cfg);
     well_known::configure(cfg);

@@ -4,7 +4,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use actors::auth::identity::AuthError;
+use actors::auth::identity::{AuthError, TokenResponse};
 
 use crate::error::WebError;
 use crate::request_context::RequestContext;
@@ -33,16 +33,9 @@ async fn login(
         .unwrap_or_default();
     let LoginRequest { username, password } = body.into_inner();
     match state.identity.login(&username, &password).await {
-        Ok((_principal, tokens)) => {
+        Ok((_user, tokens)) => {
             slog::info!(log, "Login succeeded."; "username" => &username, "client_ip" => &client_ip);
-            Ok(HttpResponse::Ok()
-                .insert_header(("cache-control", "no-store"))
-                .json(json!({
-                    "access_token": tokens.access.token,
-                    "refresh_token": tokens.refresh.token,
-                    "token_type": "bearer",
-                    "expires_in": tokens.access.expires_in.as_secs(),
-                })))
+            Ok(token_pair(&tokens))
         }
         Err(AuthError::InvalidCredentials) => {
             slog::warn!(log, "Login failed."; "username" => &username, "client_ip" => &client_ip, "reason" => "invalid credentials");
@@ -63,6 +56,18 @@ async fn login(
             ))
         }
     }
+}
+
+/// The original's login/refresh answer: `access_token, refresh_token, token_type, expires_in`.
+pub(crate) fn token_pair(tokens: &TokenResponse) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(json!({
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "token_type": "bearer",
+            "expires_in": tokens.expires_in,
+        }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -17,6 +17,8 @@ pub struct WebSettings {
     /// Issuer and base of every advertised URL, without a trailing slash.
     pub public_url: String,
     pub auth_required: bool,
+    /// `POST /auth/register` is open (`auth.allow_registration`).
+    pub allow_registration: bool,
     pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
 }
@@ -26,6 +28,14 @@ impl WebSettings {
     pub fn resource_metadata_url(&self) -> String {
         format!(
             "{}/.well-known/oauth-protected-resource/mcp",
+            self.public_url
+        )
+    }
+
+    /// RFC 9728 metadata for one backend's own endpoint, `/mcp/<server>`.
+    pub fn server_metadata_url(&self, server: &str) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource/mcp/{server}",
             self.public_url
         )
     }

@@ -1,40 +1,50 @@
-//! Access and refresh tokens: HS256 JWTs bound to this gateway.
+//! Access tokens: JWTs (RFC 9068 `at+jwt`) bound to this gateway and to one resource.
 //!
-//! Every token names this gateway as issuer (`iss` = public URL) and carries an audience that
-//! says where it may be used: access tokens are for `<public_url>/mcp` (RFC 8707 resource), refresh
-//! tokens only for `<public_url>/auth/refresh`, so one can never stand in for the other.
-//! Verification is CPU-only (no I/O) so the request path never waits on it.
+//! Every access token names this gateway as issuer (`iss` = public URL) and the resource it may be
+//! used on as audience: login tokens `<public_url>/mcp`, OAuth tokens the exact resource they were
+//! issued for (`<public_url>/mcp` or `<public_url>/mcp/<server>`, RFC 8707). The web layer checks
+//! that audience against the path. `sid` names the token family (login session or OAuth grant)
+//! so a revoked family's tokens can be refused. Verification is CPU-only (no I/O).
+//!
+//! Refresh tokens are not JWTs: they are opaque random strings stored hashed (see
+//! [`super::opaque`] and `storage::tokens`).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-/// Which kind of token a JWT is; checked on verify so the two can't be swapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenKind {
-    Access,
-    Refresh,
-}
+use super::keys::SigningKeys;
 
-/// The claims this gateway puts in its tokens.
+/// The JWT header `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Claims {
+pub struct AccessClaims {
+    pub iss: String,
     /// The user id, as a decimal string (JWT `sub` is a string).
     pub sub: String,
-    pub iss: String,
     pub aud: String,
     pub exp: u64,
     pub iat: u64,
     pub jti: String,
-    pub typ: TokenKind,
+    /// Space-separated OAuth scopes; absent for login tokens (unrestricted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The OAuth client the token was issued to; absent for login tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The token family: the login session or OAuth grant this token belongs to.
+    pub sid: String,
     /// Login name, for logs and the console; authorisation always re-reads the user's state.
     pub username: String,
 }
 
-impl Claims {
+impl AccessClaims {
     pub fn user_id(&self) -> Option<i64> {
         self.sub.parse().ok()
     }
@@ -57,51 +67,53 @@ pub struct IssuedToken {
     pub expires_in: Duration,
 }
 
-/// Signs and verifies this gateway's tokens.
-pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    issuer: String,
-    access_audience: String,
-    refresh_audience: String,
-    access_ttl: Duration,
-    refresh_ttl: Duration,
-    /// Built once: verification runs on every request.
-    access_validation: Validation,
-    refresh_validation: Validation,
+/// What an access token is issued for.
+#[derive(Debug, Clone)]
+pub struct AccessGrant<'a> {
+    pub user_id: i64,
+    pub username: &'a str,
+    pub audience: &'a str,
+    pub scope: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub sid: &'a str,
 }
 
-/// HS256 only; issuer, audience, expiry and subject required.
-fn validation(issuer: &str, audience: &str) -> Validation {
-    let mut validation = Validation::new(Algorithm::HS256);
+/// Issues and verifies this gateway's access tokens.
+pub struct TokenKeys {
+    keys: Arc<SigningKeys>,
+    issuer: String,
+    /// `<issuer>/mcp`: the audience of login tokens and the prefix of every resource.
+    mcp_resource: String,
+    access_ttl: Duration,
+    /// One per algorithm a key may use, built once: verification runs on every request.
+    validations: HashMap<Algorithm, Validation>,
+}
+
+/// Issuer, expiry and subject required; the audience is checked by [`TokenKeys::verify_access`]
+/// (it may be any of this gateway's resources) and by the web layer against the path.
+fn validation(algorithm: Algorithm, issuer: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
     validation.leeway = 30;
     validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
+    validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation
 }
 
 impl TokenKeys {
     /// `public_url` without a trailing slash, e.g. `https://gw.example.com`.
-    pub fn new(
-        secret: &[u8],
-        public_url: &str,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
-    ) -> Self {
+    pub fn new(keys: Arc<SigningKeys>, public_url: &str, access_ttl: Duration) -> Self {
         let issuer = public_url.trim_end_matches('/').to_string();
-        let access_audience = format!("{issuer}/mcp");
-        let refresh_audience = format!("{issuer}/auth/refresh");
+        let validations = [Algorithm::HS256, Algorithm::RS256, Algorithm::ES256]
+            .into_iter()
+            .map(|alg| (alg, validation(alg, &issuer)))
+            .collect();
         TokenKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            access_validation: validation(&issuer, &access_audience),
-            refresh_validation: validation(&issuer, &refresh_audience),
-            access_audience,
-            refresh_audience,
+            keys,
+            mcp_resource: format!("{issuer}/mcp"),
             issuer,
             access_ttl,
-            refresh_ttl,
+            validations,
         }
     }
 
@@ -109,52 +121,74 @@ impl TokenKeys {
         &self.issuer
     }
 
+    /// `<public_url>/mcp`, the audience of login tokens.
     pub fn access_audience(&self) -> &str {
-        &self.access_audience
+        &self.mcp_resource
     }
 
-    pub fn issue(
-        &self,
-        kind: TokenKind,
-        user_id: i64,
-        username: &str,
-    ) -> Result<IssuedToken, TokenError> {
-        let (aud, ttl) = match kind {
-            TokenKind::Access => (&self.access_audience, self.access_ttl),
-            TokenKind::Refresh => (&self.refresh_audience, self.refresh_ttl),
-        };
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    pub fn signing_keys(&self) -> &Arc<SigningKeys> {
+        &self.keys
+    }
+
+    /// `<p>/mcp` or `<p>/mcp/<server>` (one path segment, no query or fragment).
+    pub fn is_resource(&self, uri: &str) -> bool {
+        match uri.strip_prefix(self.mcp_resource.as_str()) {
+            Some("") => true,
+            Some(rest) => rest.strip_prefix('/').is_some_and(|server| {
+                !server.is_empty()
+                    && !server.contains(['/', '?', '#'])
+                    && server.chars().all(|c| c.is_ascii_graphic())
+            }),
+            None => false,
+        }
+    }
+
+    pub fn issue_access(&self, grant: &AccessGrant<'_>) -> Result<IssuedToken, TokenError> {
         let iat = unix_now();
-        let claims = Claims {
-            sub: user_id.to_string(),
+        let claims = AccessClaims {
             iss: self.issuer.clone(),
-            aud: aud.clone(),
-            exp: iat + ttl.as_secs(),
+            sub: grant.user_id.to_string(),
+            aud: grant.audience.to_string(),
+            exp: iat + self.access_ttl.as_secs(),
             iat,
             jti: random_id(),
-            typ: kind,
-            username: username.to_string(),
+            scope: grant.scope.map(str::to_string),
+            client_id: grant.client_id.map(str::to_string),
+            sid: grant.sid.to_string(),
+            username: grant.username.to_string(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok(IssuedToken {
-            token,
-            expires_in: ttl,
+            token: self.keys.sign(ACCESS_TOKEN_TYP, &claims)?,
+            expires_in: self.access_ttl,
         })
     }
 
-    /// Checks signature, algorithm (HS256 only), issuer, audience, expiry and kind.
-    pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Claims, TokenError> {
-        let validation = match kind {
-            TokenKind::Access => &self.access_validation,
-            TokenKind::Refresh => &self.refresh_validation,
-        };
-        let data =
-            decode::<Claims>(token, &self.decoding, validation).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                other => TokenError::Invalid(describe(other)),
-            })?;
-        if data.claims.typ != kind {
-            return Err(TokenError::Invalid("wrong token type".into()));
+    /// Checks header type, key id, algorithm (the key's own), signature, issuer, expiry, and
+    /// that the audience is one of this gateway's resources.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = decode_header(token).map_err(|e| TokenError::Invalid(describe(e.kind())))?;
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP))
+        {
+            return Err(TokenError::Invalid("not an access token".into()));
+        }
+        let (key, algorithm) = self.keys.verifier(&header)?;
+        let validation = self
+            .validations
+            .get(&algorithm)
+            .ok_or_else(|| TokenError::Invalid("algorithm not accepted".into()))?;
+        let data = decode::<AccessClaims>(token, key, validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            other => TokenError::Invalid(describe(other)),
+        })?;
+        if !self.is_resource(&data.claims.aud) {
+            return Err(TokenError::Invalid("wrong audience".into()));
         }
         Ok(data.claims)
     }
@@ -174,14 +208,14 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-/// 128 random bits, hex: token ids, request ids, setup tokens.
+/// 128 random bits, hex: token ids, family ids, request ids, setup tokens.
 pub fn random_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 16];
@@ -195,69 +229,5 @@ pub fn random_id() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keys(secret: &[u8], url: &str) -> TokenKeys {
-        TokenKeys::new(
-            secret,
-            url,
-            Duration::from_secs(60),
-            Duration::from_secs(600),
-        )
-    }
-
-    #[test]
-    fn access_token_round_trips_with_all_claims() {
-        let k = keys(b"s3cret-s3cret-s3cret-s3cret-s3cret", "http://gw.test/");
-        let t = k.issue(TokenKind::Access, 7, "alice").unwrap();
-        let c = k.verify(&t.token, TokenKind::Access).unwrap();
-        assert_eq!(c.user_id(), Some(7));
-        assert_eq!(c.iss, "http://gw.test");
-        assert_eq!(c.aud, "http://gw.test/mcp");
-        assert_eq!(c.exp - c.iat, 60);
-        assert_eq!(c.jti.len(), 32);
-        assert_eq!(t.expires_in, Duration::from_secs(60));
-    }
-
-    #[test]
-    fn refresh_token_is_not_an_access_token() {
-        let k = keys(b"secret-a-secret-a-secret-a-secret", "http://gw.test");
-        let r = k.issue(TokenKind::Refresh, 1, "bob").unwrap();
-        assert!(matches!(
-            k.verify(&r.token, TokenKind::Access),
-            Err(TokenError::Invalid(_))
-        ));
-        assert!(k.verify(&r.token, TokenKind::Refresh).is_ok());
-    }
-
-    #[test]
-    fn other_gateways_and_secrets_are_rejected() {
-        let a = keys(b"secret-a-secret-a-secret-a-secret", "http://a.test");
-        let b = keys(b"secret-a-secret-a-secret-a-secret", "http://b.test");
-        let c = keys(b"secret-c-secret-c-secret-c-secret", "http://a.test");
-        let t = a.issue(TokenKind::Access, 1, "x").unwrap().token;
-        assert_eq!(
-            b.verify(&t, TokenKind::Access),
-            Err(TokenError::Invalid("wrong issuer".into()))
-        );
-        assert_eq!(
-            c.verify(&t, TokenKind::Access),
-            Err(TokenError::Invalid("bad signature".into()))
-        );
-        assert!(matches!(
-            a.verify("not-a-jwt", TokenKind::Access),
-            Err(TokenError::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn alg_none_is_rejected() {
-        let k = keys(b"secret-a-secret-a-secret-a-secret", "http://a.test");
-        let t = k.issue(TokenKind::Access, 1, "x").unwrap().token;
-        let payload = t.split('.').nth(1).unwrap();
-        // {"alg":"none","typ":"JWT"}
-        let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
-        assert!(k.verify(&forged, TokenKind::Access).is_err());
-    }
-}
+#[path = "tokens_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@
 //! to the busy timeout for the other process's write to finish before reporting
 //! [`StorageError::Locked`].
 
+pub mod api_tokens;
 pub mod backends;
 mod connection;
 mod database_url;
@@ -20,6 +21,7 @@ pub mod policies;
 pub mod refresher;
 mod schema;
 pub mod settings;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
@@ -142,6 +144,20 @@ impl std::fmt::Debug for Database {
             .field("url", &self.display_url())
             .finish()
     }
+}
+
+/// Runs `f` in one transaction (for callers outside this crate, which do not import diesel).
+pub fn in_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    use diesel::Connection as _;
+    conn.transaction(f)
+}
+
+/// Unix time in milliseconds, as the timestamp columns hold it (for callers outside the crate).
+pub fn unix_ms_now() -> i64 {
+    now_ms()
 }
 
 /// Unix time in milliseconds, the representation of every timestamp column.

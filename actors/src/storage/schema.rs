@@ -61,6 +61,48 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_families (sid) {
+        sid -> Text,
+        user_id -> BigInt,
+        client_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        family_id -> Text,
+        user_id -> BigInt,
+        client_id -> Nullable<Text>,
+        scope -> Nullable<Text>,
+        resource -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        replaced_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     groups (id) {
         id -> BigInt,
         name -> Text,
@@ -93,6 +135,9 @@ diesel::table! {
 }
 
 diesel::joinable!(backend_credentials -> backends (backend_id));
+diesel::joinable!(token_families -> users (user_id));
+diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(user_groups -> users (user_id));
 
@@ -102,6 +147,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     backends,
     backend_credentials,
+    token_families,
+    refresh_tokens,
+    api_tokens,
     groups,
     user_groups,
     policies

@@ -259,6 +259,35 @@ pub fn statuses(conn: &mut DbConn) -> Result<Vec<UserStatus>, StorageError> {
         .collect()
 }
 
+/// Every user's status with their username (the gateway's in-memory directory).
+pub fn directory(conn: &mut DbConn) -> Result<Vec<(UserStatus, String)>, StorageError> {
+    users::table
+        .select((users::id, users::enabled, users::role, users::username))
+        .order(users::id.asc())
+        .load::<(i64, i32, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, enabled, role, name)| {
+            Ok((
+                UserStatus {
+                    id,
+                    enabled: enabled != 0,
+                    role: role.parse()?,
+                },
+                name,
+            ))
+        })
+        .collect()
+}
+
+/// Replaces the hash of user `id` (a bcrypt cost upgrade at login: same password, so the user's
+/// sessions stay valid, unlike [`set_password_hash`] by an operator).
+pub fn rehash(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), StorageError> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Increases on every insert, update or delete of a user (database triggers), whoever made it.
 pub fn revision(conn: &mut DbConn) -> Result<i64, StorageError> {
     Ok(revisions::table

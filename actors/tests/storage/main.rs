@@ -4,6 +4,7 @@
 mod backends;
 mod connect;
 mod fixture;
+mod identity;
 mod policies;
 mod registry;
 mod schema;

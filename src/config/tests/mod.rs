@@ -7,6 +7,7 @@ mod isolation;
 mod layers;
 mod policies;
 mod shipped;
+mod tokens;
 mod validation;
 
 use std::collections::HashMap;

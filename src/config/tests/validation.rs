@@ -100,7 +100,7 @@ fn environment_values_of_the_wrong_type_name_the_variable() {
         ("AUTH_REQUIRED", "maybe"),
         ("AUTHMCP__SERVER__PORTT", "1"),
         ("AUTHMCP__BACKENDS__0__URL", "http://x"),
-        ("JWT_ALGORITHM", "RS256"),
+        ("JWT_ALGORITHM", "PS512"),
         ("TRUSTED_PROXIES", "10.0.0.1,not-an-ip"),
     ]);
     let report = scratch

@@ -21,6 +21,7 @@ mod error;
 mod groups;
 mod policies;
 mod policy_body;
+mod tokens;
 mod view;
 
 use std::sync::Arc;
@@ -204,6 +205,7 @@ async fn remove(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     policies::configure(cfg);
     groups::configure(cfg);
+    tokens::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)

@@ -180,10 +180,10 @@ impl Access {
     }
 }
 
-/// The token's scopes. Login tokens carry none (`None`: not scope-restricted); OAuth tokens
-/// will, once the token core puts them on the principal.
-fn scopes_of(_principal: &Principal) -> Option<Vec<String>> {
-    None
+/// The token's scopes: `None` (not scope-restricted) for login and API tokens, the granted
+/// scopes for OAuth tokens.
+fn scopes_of(principal: &Principal) -> Option<Vec<String>> {
+    principal.scopes.clone()
 }
 
 fn user_access(state: &AppState, principal: &Principal) -> Arc<UserAccess> {

@@ -1,0 +1,229 @@
+//! Accounts: login, self-registration, the caller's profile, and API tokens.
+
+use std::time::Duration;
+
+use super::{AuthError, Identity, TokenGrant, TokenResponse};
+use crate::auth::opaque;
+use crate::storage::api_tokens::{self, ApiTokenInfo, NewApiToken};
+use crate::storage::users::{self, NewUser, Role, User};
+use crate::storage::{StorageError, now_ms};
+
+/// `POST /auth/register`'s fields.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// A new API token's fields.
+#[derive(Debug, Clone)]
+pub struct NewApiTokenRequest {
+    pub user_id: i64,
+    pub name: String,
+    pub expires_in: Option<Duration>,
+}
+
+/// The cost a bcrypt hash was made with (`$2b$12$…`).
+fn bcrypt_cost_of(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
+}
+
+impl Identity {
+    /// Verifies a password off the async threads and issues a login token pair (audience
+    /// `<public_url>/mcp`, no client, no scope). Rehashes the password when the configured
+    /// bcrypt cost changed since it was stored.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(User, TokenResponse), AuthError> {
+        let name = username.to_string();
+        let user = self
+            .db
+            .run(move |c| users::find_by_username(c, &name))
+            .await?;
+        let Some(user) = user else {
+            self.hasher.verify_dummy(password).await;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if !self.hasher.verify(password, &user.password_hash).await? {
+            return Err(AuthError::InvalidCredentials);
+        }
+        // Only after the password matched, so the answer reveals nothing to a guesser.
+        if !user.enabled {
+            return Err(AuthError::AccountDisabled);
+        }
+        let id = user.id;
+        if bcrypt_cost_of(&user.password_hash) != Some(self.hasher.cost()) {
+            let hash = self.hasher.hash(password).await?;
+            self.db.run(move |c| users::rehash(c, id, &hash)).await?;
+        }
+        self.db.run(move |c| users::record_login(c, id)).await?;
+        let tokens = self
+            .issue_tokens(TokenGrant {
+                user_id: id,
+                client_id: None,
+                scope: None,
+                resource: self.keys.access_audience().to_string(),
+                with_refresh: true,
+                family: None,
+            })
+            .await?;
+        Ok((user, tokens))
+    }
+
+    /// Creates a `user`-role account after checking the password policy. The caller decides
+    /// whether registration is open.
+    pub async fn register(&self, new: Registration) -> Result<User, AuthError> {
+        let mut problems = Vec::new();
+        let username = new.username.trim().to_string();
+        if username.is_empty() || username.chars().count() > 64 {
+            problems.push("username must be 1 to 64 characters long".to_string());
+        } else if !username
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
+            problems.push("username may only contain letters, digits and . _ - @".to_string());
+        }
+        let email = new.email.trim().to_string();
+        let valid_email = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !valid_email {
+            problems.push("email must be an address like name@example.com".to_string());
+        }
+        if let Err(rules) = self.settings.password_policy.check(&new.password) {
+            problems.extend(rules.into_iter().map(|r| format!("password {r}")));
+        }
+        if !problems.is_empty() {
+            return Err(AuthError::InvalidAccount(problems));
+        }
+        let hash = self.hasher.hash(&new.password).await?;
+        let created = self
+            .db
+            .run(move |c| {
+                users::create(
+                    c,
+                    NewUser {
+                        username: &username,
+                        email: &email,
+                        password_hash: &hash,
+                        role: Role::User,
+                    },
+                )
+            })
+            .await
+            .map_err(|e| match e {
+                // Registration must say the name is taken (the user has to pick another), and
+                // says nothing else.
+                StorageError::Conflict(_) => {
+                    AuthError::Conflict("this username is already taken".into())
+                }
+                other => other.into(),
+            })?;
+        self.refresh_directory().await?;
+        Ok(created)
+    }
+
+    /// The caller's account (`GET /auth/me`).
+    pub async fn me(&self, user_id: i64) -> Result<User, AuthError> {
+        self.db
+            .run(move |c| users::find_by_id(c, user_id))
+            .await?
+            .ok_or(AuthError::UnknownUser)
+    }
+
+    /// A user by name (the admin API and CLI name users that way).
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, AuthError> {
+        let name = username.to_string();
+        Ok(self
+            .db
+            .run(move |c| users::find_by_username(c, &name))
+            .await?)
+    }
+
+    /// Creates an API token for a user; the token is returned once and only its hash is kept.
+    pub async fn create_api_token(
+        &self,
+        request: NewApiTokenRequest,
+    ) -> Result<(String, ApiTokenInfo), AuthError> {
+        let name = request.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AuthError::InvalidRequest(
+                "name must be 1 to 100 characters long".into(),
+            ));
+        }
+        let user_id = request.user_id;
+        if self
+            .db
+            .run(move |c| users::find_by_id(c, user_id))
+            .await?
+            .is_none()
+        {
+            return Err(AuthError::NotFound(format!("no user with id {user_id}")));
+        }
+        let opaque::MintedApiToken {
+            token,
+            hash_hex: hash,
+            display_prefix: prefix,
+        } = opaque::mint_api_token();
+        let expires_at_ms = request
+            .expires_in
+            .map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+        let info = self
+            .db
+            .run(move |c| {
+                api_tokens::create(
+                    c,
+                    &NewApiToken {
+                        user_id,
+                        name: &name,
+                        token_hash: &hash,
+                        prefix: &prefix,
+                        expires_at_ms,
+                    },
+                )
+            })
+            .await?;
+        self.api_tokens.refresh(&self.db, false).await?;
+        self.ensure_in_directory(user_id).await?;
+        Ok((token, info))
+    }
+
+    pub async fn list_api_tokens(
+        &self,
+        user_id: Option<i64>,
+    ) -> Result<Vec<ApiTokenInfo>, AuthError> {
+        Ok(self.db.run(move |c| api_tokens::list(c, user_id)).await?)
+    }
+
+    /// Revokes at once; `NotFound` for an unknown id.
+    pub async fn revoke_api_token(&self, id: i64) -> Result<ApiTokenInfo, AuthError> {
+        let info = self
+            .db
+            .run(move |c| api_tokens::revoke(c, id))
+            .await
+            .map_err(|e| match e {
+                StorageError::NotFound(m) => AuthError::NotFound(m),
+                other => other.into(),
+            })?;
+        self.api_tokens.refresh(&self.db, false).await?;
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bcrypt_cost_is_read_from_the_hash() {
+        assert_eq!(
+            super::bcrypt_cost_of("$2b$12$abcdefghijklmnopqrstuu5Y6bV3e2lFv2KxQvJ7w5d7h5O0b1nUy"),
+            Some(12)
+        );
+        assert_eq!(super::bcrypt_cost_of("$2y$04$x"), Some(4));
+        assert_eq!(super::bcrypt_cost_of("plain"), None);
+    }
+}
