@@ -15,6 +15,7 @@ mod connection;
 mod database_url;
 mod error;
 mod migrations;
+pub mod oauth_clients;
 mod schema;
 pub mod settings;
 pub mod users;
