@@ -17,6 +17,9 @@ pub struct TestGateway {
     pub config_path: PathBuf,
     /// The running supervisor tree, for waiting on backend status changes.
     pub gateway: Option<GatewayHandle>,
+    /// The application state the gateway handed over when ready (its services, for tests that
+    /// call them directly).
+    pub state: Option<web::AppState>,
     control: mpsc::Sender<Control>,
     lifecycle: watch::Receiver<Lifecycle>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -91,6 +94,7 @@ impl TestGateway {
             config,
             config_path,
             gateway: None,
+            state: None,
             control,
             lifecycle,
             task: Some(task),
@@ -101,6 +105,7 @@ impl TestGateway {
             .await
             .expect("the gateway hands over its state when ready");
         gateway.gateway = state.gateway.get().cloned();
+        gateway.state = Some(state);
         gateway
     }
 

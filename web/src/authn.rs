@@ -32,9 +32,23 @@ impl Caller {
     }
 }
 
-/// Exact paths and prefixes anyone may call.
+/// Exact paths and prefixes anyone may call. The OAuth endpoints authenticate their callers
+/// themselves (client credentials, registration tokens), never with a user's bearer token.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/health" | "/health/ready" | "/auth/login") || path.starts_with("/.well-known/")
+    matches!(
+        path,
+        "/health"
+            | "/health/ready"
+            | "/auth/login"
+            | "/authorize"
+            | "/oauth/token"
+            | "/oauth/register"
+            | "/oauth/revoke"
+            | "/oauth/introspect"
+            | "/oauth/token/.well-known/openid-configuration"
+            | "/mcp/.well-known/openid-configuration"
+    ) || path.starts_with("/.well-known/")
+        || path.starts_with("/oauth/register/")
 }
 
 /// The credential in `Authorization: Bearer …` (scheme case-insensitive). Never from the query.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod login;
 pub mod mcp;
+pub mod oauth;
 pub mod request_context;
 pub mod state;
 pub mod well_known;
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     login::configure(cfg);
     mcp::configure(cfg);
+    oauth::configure(cfg);
     well_known::configure(cfg);
 }
 

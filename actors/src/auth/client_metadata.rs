@@ -270,8 +270,8 @@ pub fn validate(
         }
     };
 
-    let redirect_uris = string_list(object, "redirect_uris", MAX_REDIRECT_URIS)?
-        .unwrap_or_default();
+    let redirect_uris =
+        string_list(object, "redirect_uris", MAX_REDIRECT_URIS)?.unwrap_or_default();
     if code_flow && redirect_uris.is_empty() {
         return Err(MetadataError::InvalidRedirectUri(
             "redirect_uris must list at least one URI for the authorization_code grant".into(),
@@ -292,7 +292,13 @@ pub fn validate(
         }
         Some(_) => return Err(bad("scope must be a space-separated string")),
     };
-    for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri", "jwks_uri"] {
+    for field in [
+        "client_uri",
+        "logo_uri",
+        "tos_uri",
+        "policy_uri",
+        "jwks_uri",
+    ] {
         web_link(object, field)?;
     }
     for field in ["software_id", "software_version"] {
@@ -415,8 +421,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
 
 /// `http://127.0.0.1`, `http://[::1]` or `http://localhost`, any port.
 fn is_loopback(url: &Url) -> bool {
-    url.scheme() == "http"
-        && matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    url.scheme() == "http" && matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
 }
 
 /// Whether `requested` may be used as the redirect of a client that registered `registered`:
@@ -511,7 +516,9 @@ mod tests {
 
     #[test]
     fn bad_redirect_uris_are_invalid_redirect_uri() {
-        let err = refused(json!({"redirect_uris": ["https://a.example/cb#x"], "token_endpoint_auth_method": "none"}));
+        let err = refused(
+            json!({"redirect_uris": ["https://a.example/cb#x"], "token_endpoint_auth_method": "none"}),
+        );
         assert_eq!(err.error_code(), "invalid_redirect_uri");
         let err = refused(json!({"token_endpoint_auth_method": "none"}));
         assert_eq!(err.error_code(), "invalid_redirect_uri");
@@ -533,10 +540,15 @@ mod tests {
         let err = refused(json!({"redirect_uris": uris, "response_types": ["token"]}));
         assert!(err.to_string().contains("token"), "{err}");
         let err = refused(json!({"grant_types": ["refresh_token"], "response_types": ["code"]}));
-        assert!(err.to_string().contains("needs the authorization_code"), "{err}");
+        assert!(
+            err.to_string().contains("needs the authorization_code"),
+            "{err}"
+        );
         let err = refused(json!({"redirect_uris": uris, "grant_types": []}));
         assert!(err.to_string().contains("at least one"), "{err}");
-        let m = ok(json!({"redirect_uris": uris, "grant_types": ["authorization_code", "refresh_token", "refresh_token"], "token_endpoint_auth_method": "none"}));
+        let m = ok(
+            json!({"redirect_uris": uris, "grant_types": ["authorization_code", "refresh_token", "refresh_token"], "token_endpoint_auth_method": "none"}),
+        );
         assert_eq!(
             m.grant_types,
             [GrantType::AuthorizationCode, GrantType::RefreshToken]
@@ -545,8 +557,14 @@ mod tests {
 
     #[test]
     fn client_credentials_needs_a_secret_and_permission() {
-        let public = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"});
-        assert!(validate(&public, true).unwrap_err().to_string().contains("confidential"));
+        let public =
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"});
+        assert!(
+            validate(&public, true)
+                .unwrap_err()
+                .to_string()
+                .contains("confidential")
+        );
         let machine = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"});
         let err = validate(&machine, false).unwrap_err();
         assert!(err.to_string().contains("initial access token"), "{err}");
@@ -559,7 +577,10 @@ mod tests {
     #[test]
     fn types_sizes_and_links_are_checked() {
         let uris = json!(["https://a.example/cb"]);
-        assert!(matches!(refused(json!([1, 2])), MetadataError::InvalidClientMetadata(_)));
+        assert!(matches!(
+            refused(json!([1, 2])),
+            MetadataError::InvalidClientMetadata(_)
+        ));
         refused(json!({"redirect_uris": "https://a.example/cb"}));
         refused(json!({"redirect_uris": uris, "client_name": "x".repeat(MAX_NAME_LEN + 1)}));
         refused(json!({"redirect_uris": uris, "client_name": 7}));
@@ -586,14 +607,29 @@ mod tests {
         // Host, path and query must still match; loopback spellings are not interchangeable.
         assert!(!redirect_uri_matches(reg, "http://localhost:5000/callback"));
         assert!(!redirect_uri_matches(reg, "http://127.0.0.1:5000/other"));
-        assert!(!redirect_uri_matches(reg, "http://127.0.0.1:5000/callback?x=1"));
-        assert!(!redirect_uri_matches(reg, "http://127.0.0.1:5000/callback#f"));
-        assert!(!redirect_uri_matches(reg, "http://127.0.0.1:5000/x/../callback"));
-        assert!(!redirect_uri_matches(reg, "https://127.0.0.1:5000/callback"));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:5000/callback?x=1"
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:5000/callback#f"
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:5000/x/../callback"
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "https://127.0.0.1:5000/callback"
+        ));
         // Non-loopback URIs match exactly or not at all.
         let web = "https://app.example.com/cb";
         assert!(redirect_uri_matches(web, web));
-        assert!(!redirect_uri_matches(web, "https://app.example.com:8443/cb"));
+        assert!(!redirect_uri_matches(
+            web,
+            "https://app.example.com:8443/cb"
+        ));
         assert!(!redirect_uri_matches(web, "https://app.example.com/cb/"));
     }
 }

@@ -89,7 +89,10 @@ impl Client {
     pub fn registration_document(&self) -> Map<String, Value> {
         let mut doc = self.metadata.clone();
         doc.insert("client_id".into(), json!(self.client_id));
-        doc.insert("client_id_issued_at".into(), json!(self.created_at_ms / 1000));
+        doc.insert(
+            "client_id_issued_at".into(),
+            json!(self.created_at_ms / 1000),
+        );
         doc.insert("redirect_uris".into(), json!(self.redirect_uris));
         let grants: Vec<&str> = self.grant_types.iter().map(|g| g.as_str()).collect();
         doc.insert("grant_types".into(), json!(grants));
@@ -175,8 +178,7 @@ impl ClientRegistry {
             .token_endpoint_auth_method
             .is_confidential()
             .then(|| random_token(32));
-        let registration_access_token =
-            (source != ClientSource::Cimd).then(|| random_token(32));
+        let registration_access_token = (source != ClientSource::Cimd).then(|| random_token(32));
         let write = write_for(
             &client_id,
             &metadata,
@@ -219,7 +221,8 @@ impl ClientRegistry {
             .get(client_id)
             .await?
             .ok_or_else(|| ClientError::NotFound(client_id.to_string()))?;
-        if current.is_public() != !metadata.token_endpoint_auth_method.is_confidential() {
+        let was_confidential = !current.is_public();
+        if was_confidential != metadata.token_endpoint_auth_method.is_confidential() {
             return Err(MetadataError::InvalidClientMetadata(format!(
                 "token_endpoint_auth_method cannot change from {} to {}: a client is either \
                  public or confidential for life; register a new client instead",
@@ -433,7 +436,12 @@ fn from_row(row: ClientRow) -> Result<Client, ClientError> {
         .map(|g| GrantType::parse(g).ok_or_else(|| corrupt(format!("unknown grant type {g:?}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let token_endpoint_auth_method = AuthMethod::parse(&row.token_endpoint_auth_method)
-        .ok_or_else(|| corrupt(format!("unknown auth method {:?}", row.token_endpoint_auth_method)))?;
+        .ok_or_else(|| {
+            corrupt(format!(
+                "unknown auth method {:?}",
+                row.token_endpoint_auth_method
+            ))
+        })?;
     let source = ClientSource::parse(&row.source)
         .ok_or_else(|| corrupt(format!("unknown source {:?}", row.source)))?;
     let metadata = match serde_json::from_str::<Value>(&row.metadata_json) {

@@ -176,7 +176,8 @@ fn tokens(text: &str) -> Result<impl Iterator<Item = &str>, ScopeError> {
     if text.len() > MAX_SCOPE_LEN {
         return Err(ScopeError::TooLong);
     }
-    let allowed = |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
+    let allowed =
+        |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
     if let Some(bad) = text.split(' ').find(|t| !t.chars().all(allowed)) {
         return Err(ScopeError::Syntax(bad.to_string()));
     }

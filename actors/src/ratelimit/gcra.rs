@@ -35,7 +35,9 @@ impl Quota {
 pub enum Decision {
     Allowed,
     /// Refused; the next event for this key would be allowed after this long.
-    Limited { retry_after: Duration },
+    Limited {
+        retry_after: Duration,
+    },
 }
 
 pub struct KeyedGcra<K: Eq + Hash> {

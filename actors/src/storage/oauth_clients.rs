@@ -94,7 +94,10 @@ pub fn find(conn: &mut DbConn, client_id: &str) -> Result<Option<ClientRow>, Sto
 /// Every client, oldest first.
 pub fn list(conn: &mut DbConn) -> Result<Vec<ClientRow>, StorageError> {
     Ok(oauth_clients::table
-        .order((oauth_clients::created_at.asc(), oauth_clients::client_id.asc()))
+        .order((
+            oauth_clients::created_at.asc(),
+            oauth_clients::client_id.asc(),
+        ))
         .load::<ClientRow>(conn)?)
 }
 

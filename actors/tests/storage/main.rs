@@ -4,6 +4,7 @@
 mod backends;
 mod connect;
 mod fixture;
+mod oauth_clients;
 mod registry;
 mod schema;
 mod sqlite_only;

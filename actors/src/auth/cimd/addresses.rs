@@ -19,7 +19,11 @@ const V4_BLOCKED: &[([u8; 4], u8, &str)] = &[
     ([127, 0, 0, 0], 8, "loopback (127.0.0.0/8)"),
     ([169, 254, 0, 0], 16, "link-local (169.254.0.0/16)"),
     ([172, 16, 0, 0], 12, "private (172.16.0.0/12)"),
-    ([192, 0, 0, 0], 24, "IETF protocol assignments (192.0.0.0/24)"),
+    (
+        [192, 0, 0, 0],
+        24,
+        "IETF protocol assignments (192.0.0.0/24)",
+    ),
     ([192, 0, 2, 0], 24, "documentation (192.0.2.0/24)"),
     ([192, 88, 99, 0], 24, "6to4 relay anycast (192.88.99.0/24)"),
     ([192, 168, 0, 0], 16, "private (192.168.0.0/16)"),
@@ -39,18 +43,62 @@ fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 const V6_BLOCKED: &[(Ipv6Addr, u8, &str)] = &[
-    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 128, "unspecified (::)"),
+    (
+        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
+        128,
+        "unspecified (::)",
+    ),
     (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1), 128, "loopback (::1)"),
-    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96, "IPv4-compatible (::/96, deprecated)"),
-    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, "NAT64 local use (64:ff9b:1::/48)"),
-    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64, "discard-only (100::/64)"),
-    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32, "Teredo tunnelling (2001::/32)"),
-    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, "documentation (2001:db8::/32)"),
-    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20, "documentation (3fff::/20)"),
-    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7, "unique local (fc00::/7)"),
-    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local (fe80::/10)"),
-    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local (fec0::/10, deprecated)"),
-    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast (ff00::/8)"),
+    (
+        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
+        96,
+        "IPv4-compatible (::/96, deprecated)",
+    ),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+        48,
+        "NAT64 local use (64:ff9b:1::/48)",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+        64,
+        "discard-only (100::/64)",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        32,
+        "Teredo tunnelling (2001::/32)",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+        32,
+        "documentation (2001:db8::/32)",
+    ),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "documentation (3fff::/20)",
+    ),
+    (
+        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+        7,
+        "unique local (fc00::/7)",
+    ),
+    (
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "link-local (fe80::/10)",
+    ),
+    (
+        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "site-local (fec0::/10, deprecated)",
+    ),
+    (
+        Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
+        8,
+        "multicast (ff00::/8)",
+    ),
 ];
 
 fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
@@ -149,7 +197,11 @@ mod tests {
         // IPv4-mapped: the classic way around a v4-only blocklist.
         assert!(blocked("::ffff:127.0.0.1").unwrap().contains("loopback"));
         assert!(blocked("::ffff:10.0.0.1").unwrap().contains("private"));
-        assert!(blocked("::ffff:169.254.169.254").unwrap().contains("link-local"));
+        assert!(
+            blocked("::ffff:169.254.169.254")
+                .unwrap()
+                .contains("link-local")
+        );
         assert_eq!(blocked("::ffff:8.8.8.8"), None);
         // NAT64 and 6to4 reach the embedded address too.
         assert!(blocked("64:ff9b::7f00:1").unwrap().contains("loopback"));

@@ -59,7 +59,11 @@ async fn fetch(url: &Url, limits: FetchLimits) -> Result<Bytes, CimdError> {
 }
 
 /// Resolves the host and picks the first address allowed to be fetched from.
-async fn checked_address(url: &Url, port: u16, allow_private: bool) -> Result<SocketAddr, CimdError> {
+async fn checked_address(
+    url: &Url,
+    port: u16,
+    allow_private: bool,
+) -> Result<SocketAddr, CimdError> {
     let host = url
         .host()
         .ok_or_else(|| CimdError::InvalidUrl("it has no host".into()))?;

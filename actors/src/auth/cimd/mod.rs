@@ -65,7 +65,9 @@ pub enum CimdError {
     Tls(String),
     #[error("fetching the client metadata document took longer than {0:?} (oauth.cimd_timeout_ms)")]
     Timeout(Duration),
-    #[error("the client metadata document URL answered with a redirect ({0}); redirects are not followed")]
+    #[error(
+        "the client metadata document URL answered with a redirect ({0}); redirects are not followed"
+    )]
     Redirect(u16),
     #[error("the client metadata document URL answered HTTP {0}, not 200")]
     Status(u16),
@@ -77,7 +79,9 @@ pub enum CimdError {
     NotJson(String),
     #[error("the client metadata document's client_id {found:?} is not its own URL {expected:?}")]
     ClientIdMismatch { expected: String, found: String },
-    #[error("the client metadata document must not contain {0}: a published document cannot hold a secret")]
+    #[error(
+        "the client metadata document must not contain {0}: a published document cannot hold a secret"
+    )]
     SecretNotAllowed(&'static str),
     #[error(
         "the client metadata document's token_endpoint_auth_method is {0:?}; a document client is \
@@ -100,7 +104,9 @@ impl CimdError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("unknown client_id {0:?}: register the client first (or use a client metadata document URL)")]
+    #[error(
+        "unknown client_id {0:?}: register the client first (or use a client metadata document URL)"
+    )]
     UnknownClient(String),
     #[error(
         "the client_id {0:?} is a URL, but client metadata documents are switched off \
@@ -186,7 +192,9 @@ pub fn validate_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata,
         }
         Some(Value::String(m)) if m == "none" => {}
         Some(other) => {
-            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_string);
+            let shown = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string);
             return Err(CimdError::AuthMethod(shown));
         }
     }
@@ -363,12 +371,24 @@ mod tests {
     #[test]
     fn document_rules_name_what_failed() {
         let cases = [
-            (doc(json!({"client_id": "https://evil.example.com/c.json"})), "is not its own URL"),
+            (
+                doc(json!({"client_id": "https://evil.example.com/c.json"})),
+                "is not its own URL",
+            ),
             (doc(json!({"client_id": null})), "is not its own URL"),
-            (doc(json!({"client_secret": "s"})), "must not contain client_secret"),
-            (doc(json!({"token_endpoint_auth_method": "client_secret_basic"})), "must use \"none\""),
+            (
+                doc(json!({"client_secret": "s"})),
+                "must not contain client_secret",
+            ),
+            (
+                doc(json!({"token_endpoint_auth_method": "client_secret_basic"})),
+                "must use \"none\"",
+            ),
             (doc(json!({"redirect_uris": []})), "redirect_uris"),
-            (doc(json!({"redirect_uris": ["http://evil.example.com/cb"]})), "non-loopback"),
+            (
+                doc(json!({"redirect_uris": ["http://evil.example.com/cb"]})),
+                "non-loopback",
+            ),
             (b"[1]".to_vec(), "not a JSON object"),
             (b"{".to_vec(), "not a JSON object"),
         ];
