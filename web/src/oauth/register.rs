@@ -13,8 +13,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use actors::auth::client_metadata::ClientSource;
-use actors::auth::client_metadata::{self, GrantType, MAX_METADATA_BYTES};
+use actors::auth::client_metadata::{self, ClientSource, GrantType, MAX_METADATA_BYTES};
 use actors::auth::clients::{Client, ClientError, Registration};
 use actors::ratelimit::Decision;
 
