@@ -308,6 +308,12 @@ impl ClientRegistry {
         }
     }
 
+    /// Whether `uri` may receive `client`'s authorization response (see
+    /// [`Client::redirect_uri_allowed`]); here for callers that hold the registry.
+    pub fn redirect_uri_allowed(client: &Client, uri: &str) -> bool {
+        client.redirect_uri_allowed(uri)
+    }
+
     /// RFC 7592: the client whose registration access token `token` is. Unknown clients and
     /// clients without a token (CIMD) get the same refusal as a wrong token.
     pub async fn check_registration_token(

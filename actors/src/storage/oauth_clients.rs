@@ -45,6 +45,9 @@ pub struct ClientWrite {
 
 /// Inserts a client and returns it; `Ok(None)` without inserting when `max_clients` clients
 /// already exist. A taken id is a [`StorageError::Conflict`].
+///
+/// The cap bounds growth rather than enforcing an exact quota: on PostgreSQL (read committed)
+/// concurrent registrations from several instances may each see the count below the cap.
 pub fn insert(
     conn: &mut DbConn,
     client: &ClientWrite,
