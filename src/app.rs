@@ -14,17 +14,21 @@ use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
+use actors::auth::cimd::{CimdSettings, ClientResolver, MAX_CACHED_DOCUMENTS};
+use actors::auth::clients::{ClientRegistry, ConfiguredSecret};
 use actors::auth::identity::{Identity, IdentitySettings};
 use actors::auth::keys::SigningKeys;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::policy::{FilePolicies, PolicyService};
 use actors::auth::tokens::TokenKeys;
+use actors::ratelimit::{KeyedGcra, Quota};
 use actors::registry::BackendRegistry;
 use actors::secrets::{KeySource, SecretBox};
 use actors::session::SessionLimits;
 use actors::storage::{Database, users};
 use actors::supervisor::GatewayHandle;
 use web::mcp::{McpSettings, McpState};
+use web::oauth::{OAuthSettings, OAuthState};
 use web::{AppState, WebSettings};
 
 use crate::config::{self, GatewayConfig, Sources};
@@ -84,6 +88,9 @@ struct Running {
 const BACKEND_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the policy service checks whether another process changed policies or groups.
 const POLICY_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often rate limiters forget clients that are back to a full allowance.
+const LIMITER_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the key that seals backend credentials may be given instead of `<data_dir>/secret-key`
 /// (instances sharing one PostgreSQL must share the key).
@@ -156,7 +163,20 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             .await
             .context("while starting the supervisor tree")?;
     let mcp = McpState::new(gateway.sessions().clone(), mcp_settings(&config));
-    let state = AppState::new(identity, web_settings(&config), mcp.clone(), log.clone());
+    let oauth = oauth_state(&config, &db);
+    tokio::spawn(
+        oauth
+            .dcr_limiter
+            .clone()
+            .run_pruner(LIMITER_PRUNE_INTERVAL, stop_rx.clone()),
+    );
+    let state = AppState::new(
+        identity,
+        web_settings(&config),
+        mcp.clone(),
+        oauth,
+        log.clone(),
+    );
     let _ = state.registry.set(registry.clone());
     let _ = state.policies.set(policies.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
@@ -331,6 +351,43 @@ pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
         max_json_depth: config.mcp.max_json_depth,
         max_body_bytes: config.server.max_body_bytes,
     }
+}
+
+/// The OAuth authorization server's client side: registry, metadata-document resolver and the
+/// registration rate limiter, from the (restart-only) `[oauth]` settings.
+pub fn oauth_state(config: &GatewayConfig, db: &Database) -> Arc<OAuthState> {
+    let o = &config.oauth;
+    let clients = Arc::new(ClientRegistry::new(db.clone(), o.max_clients));
+    let resolver = Arc::new(ClientResolver::new(
+        clients.clone(),
+        CimdSettings {
+            enabled: o.cimd_enabled,
+            allow_private: o.cimd_allow_private,
+            timeout: o.cimd_timeout,
+            max_bytes: o.cimd_max_bytes,
+            cache_ttl: o.cimd_cache,
+            max_cache_entries: MAX_CACHED_DOCUMENTS,
+        },
+    ));
+    let dcr_limiter = Arc::new(KeyedGcra::new(Quota {
+        max: o.dcr_max_per_ip,
+        window: o.dcr_window,
+    }));
+    Arc::new(OAuthState {
+        settings: OAuthSettings {
+            dcr_enabled: o.dcr_enabled,
+            initial_access_token: o
+                .dcr_initial_access_token
+                .as_deref()
+                .map(ConfiguredSecret::new),
+            cimd_enabled: o.cimd_enabled,
+            // ID tokens are signed with the same keys as access tokens.
+            id_token_signing_alg: config.auth.jwt_algorithm.as_str().to_string(),
+        },
+        clients,
+        resolver,
+        dcr_limiter,
+    })
 }
 
 pub fn identity_settings(config: &GatewayConfig) -> IdentitySettings {
@@ -567,6 +624,7 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             old.logging.max_file_bytes != new.logging.max_file_bytes,
             "logging.max_file_bytes",
         ),
+        (old.oauth != new.oauth, "oauth"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod backend;
 pub mod mcp;
+pub mod ratelimit;
 pub mod registry;
 pub mod routing;
 pub mod secrets;

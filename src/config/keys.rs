@@ -186,6 +186,29 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(32)),
     ),
+    key("oauth.dcr_enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    // Unset: anyone may register a public client (within the per-IP limit).
+    key("oauth.dcr_initial_access_token", Kind::Str, None),
+    key("oauth.dcr_max_per_ip", Kind::UInt, Some(BuiltIn::UInt(10))),
+    key("oauth.dcr_window_s", Kind::UInt, Some(BuiltIn::UInt(3600))),
+    key("oauth.max_clients", Kind::UInt, Some(BuiltIn::UInt(10_000))),
+    key("oauth.cimd_enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    key(
+        "oauth.cimd_allow_private",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    key(
+        "oauth.cimd_timeout_ms",
+        Kind::UInt,
+        Some(BuiltIn::UInt(3000)),
+    ),
+    key(
+        "oauth.cimd_max_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(5120)),
+    ),
+    key("oauth.cimd_cache_s", Kind::UInt, Some(BuiltIn::UInt(300))),
 ];
 
 /// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the

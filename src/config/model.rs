@@ -18,9 +18,33 @@ pub struct GatewayConfig {
     pub auth: AuthConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
+    pub oauth: OAuthConfig,
     pub backends: Vec<BackendSpec>,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
+}
+
+/// The OAuth authorization server's client side: registration (RFC 7591/7592) and Client ID
+/// Metadata Documents. Restart-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthConfig {
+    /// `POST /oauth/register` is open (and advertised in the metadata).
+    pub dcr_enabled: bool,
+    /// When set, registration needs `Authorization: Bearer <this>`.
+    pub dcr_initial_access_token: Option<String>,
+    /// Registrations per client IP per `dcr_window`.
+    pub dcr_max_per_ip: u32,
+    pub dcr_window: Duration,
+    /// Clients stored at most (registered and metadata-document ones together).
+    pub max_clients: usize,
+    /// URL client ids are fetched as metadata documents.
+    pub cimd_enabled: bool,
+    /// Tests and development only: fetch documents from private/loopback hosts (and over http).
+    pub cimd_allow_private: bool,
+    pub cimd_timeout: Duration,
+    pub cimd_max_bytes: usize,
+    /// How long a fetched document is reused.
+    pub cimd_cache: Duration,
 }
 
 /// The client-facing MCP endpoint (`/mcp`).

@@ -16,7 +16,8 @@ use super::backends::read_backends;
 use super::checks;
 use super::error::ConfigReport;
 use super::model::{
-    AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, ServerConfig,
+    AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
+    ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
@@ -39,6 +40,7 @@ pub(crate) fn validate(
     let auth = r.take_table("auth").and_then(|a| read_auth(a, cwd));
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
+    let oauth = r.take_table("oauth").and_then(read_oauth);
     let backends = read_backends(&mut r);
     let policies = read_policies(&mut r);
     r.finish();
@@ -49,6 +51,7 @@ pub(crate) fn validate(
         auth: auth?,
         logging: logging?,
         mcp: mcp?,
+        oauth: oauth?,
         backends: backends?,
         policies: policies?,
     })
@@ -271,6 +274,55 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
         max_queued_events: queued?,
         max_pending_requests: pending?,
         max_resumable_streams: resumable?,
+    })
+}
+
+fn read_oauth(mut r: TableReader<'_>) -> Option<OAuthConfig> {
+    let dcr_enabled = r.take_bool("dcr_enabled");
+    // A guessable token would make the gate pointless; an empty one is surely a mistake.
+    let initial_token = if r.has("dcr_initial_access_token") {
+        r.take_string_with("dcr_initial_access_token", |token| {
+            if token.chars().count() < 16 {
+                Err("must be at least 16 characters (use a long random value); remove the key to allow open registration".to_string())
+            } else {
+                Ok(Some(token.to_string()))
+            }
+        })
+    } else {
+        Some(None)
+    };
+    let max_per_ip = r
+        .take_uint("dcr_max_per_ip", 1, u32::MAX.into())
+        .map(|n| n as u32);
+    let window = r
+        .take_uint("dcr_window_s", 1, 7 * 86_400)
+        .map(Duration::from_secs);
+    let max_clients = r
+        .take_uint("max_clients", 1, 10_000_000)
+        .map(|n| n as usize);
+    let cimd_enabled = r.take_bool("cimd_enabled");
+    let allow_private = r.take_bool("cimd_allow_private");
+    let timeout = r
+        .take_uint("cimd_timeout_ms", 100, 60_000)
+        .map(Duration::from_millis);
+    let max_bytes = r
+        .take_uint("cimd_max_bytes", 256, 1024 * 1024)
+        .map(|n| n as usize);
+    let cache = r
+        .take_uint("cimd_cache_s", 0, 86_400)
+        .map(Duration::from_secs);
+    r.finish();
+    Some(OAuthConfig {
+        dcr_enabled: dcr_enabled?,
+        dcr_initial_access_token: initial_token?,
+        dcr_max_per_ip: max_per_ip?,
+        dcr_window: window?,
+        max_clients: max_clients?,
+        cimd_enabled: cimd_enabled?,
+        cimd_allow_private: allow_private?,
+        cimd_timeout: timeout?,
+        cimd_max_bytes: max_bytes?,
+        cimd_cache: cache?,
     })
 }
 

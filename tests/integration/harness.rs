@@ -19,6 +19,9 @@ pub struct TestGateway {
     pub gateway: Option<GatewayHandle>,
     /// The policy service, for granting test users access (see `users::create_mcp_user`).
     pub policies: Option<std::sync::Arc<actors::auth::policy::PolicyService>>,
+    /// The application state the gateway handed over when ready (its services, for tests that
+    /// call them directly).
+    pub state: Option<web::AppState>,
     control: mpsc::Sender<Control>,
     lifecycle: watch::Receiver<Lifecycle>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -94,6 +97,7 @@ impl TestGateway {
             config_path,
             gateway: None,
             policies: None,
+            state: None,
             control,
             lifecycle,
             task: Some(task),
@@ -105,6 +109,7 @@ impl TestGateway {
             .expect("the gateway hands over its state when ready");
         gateway.gateway = state.gateway.get().cloned();
         gateway.policies = state.policies.get().cloned();
+        gateway.state = Some(state);
         gateway
     }
 

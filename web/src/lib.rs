@@ -12,6 +12,7 @@ pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod mcp;
+pub mod oauth;
 pub mod request_context;
 pub mod state;
 pub mod well_known;
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     jwks::configure(cfg);
     login::configure(cfg);
     mcp::configure(cfg);
+    oauth::configure(cfg);
     well_known::configure(cfg);
 }
 

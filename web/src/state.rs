@@ -55,6 +55,8 @@ pub struct AppState {
     pub settings: Arc<ArcSwap<WebSettings>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
+    /// The OAuth authorization server's clients, resolver, limiter and settings.
+    pub oauth: Arc<crate::oauth::OAuthState>,
     /// The root logger; request loggers derive from it (no process-global state, so several
     /// gateways can run in one test process).
     pub log: slog::Logger,
@@ -65,6 +67,7 @@ impl AppState {
         identity: Arc<Identity>,
         settings: WebSettings,
         mcp: Arc<crate::mcp::McpState>,
+        oauth: Arc<crate::oauth::OAuthState>,
         log: slog::Logger,
     ) -> Self {
         AppState {
@@ -74,6 +77,7 @@ impl AppState {
             policies: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             mcp,
+            oauth,
             log,
         }
     }

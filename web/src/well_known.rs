@@ -1,33 +1,189 @@
-//! RFC 9728 protected-resource metadata for `/mcp`. Minimal for now: the OAuth issue adds scopes
-//! and the authorization server's own metadata.
+//! Discovery documents: where MCP clients learn how to get a token.
+//!
+//! - RFC 9728 protected-resource metadata for `/mcp` and for each `/mcp/{server}` (its own
+//!   `resource`, 404 for a backend that does not exist), plus the root variant older clients use.
+//! - RFC 8414 authorization-server metadata at `/.well-known/oauth-authorization-server`, with
+//!   the path-suffixed variants clients derive from the resource path.
+//! - OpenID Connect discovery at `/.well-known/openid-configuration`, its path-suffixed and
+//!   path-prefixed variants, and the original gateway's alias under `/oauth/token/`.
+//!
+//! `issuer` is the public URL without a trailing slash in every document, and it is the one entry
+//! of every `authorization_servers` list, so a client that validates the issuer against the URL
+//! it derived the metadata location from always finds them equal. The documents change only on
+//! restart (the per-server ones when backends change), so caches may keep them a few minutes.
 
-use actix_web::{HttpResponse, get, web};
-use serde_json::json;
+use actix_web::{HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use actors::auth::client_metadata::{AuthMethod, GrantType};
+use actors::auth::scopes;
 
 use crate::state::AppState;
 
-#[get("/.well-known/oauth-protected-resource/mcp")]
+const CACHE: &str = "public, max-age=300";
+
+/// `/.well-known/oauth-protected-resource/mcp` (and the root variant): the aggregated endpoint.
 async fn protected_resource_mcp(state: web::Data<AppState>) -> HttpResponse {
-    document(&state)
+    let issuer = state.settings.load().public_url.clone();
+    cached(resource_document(
+        &issuer,
+        &format!("{issuer}/mcp"),
+        "authmcp-gateway",
+    ))
 }
 
-/// Clients that strip the path (older SDKs) look here.
-#[get("/.well-known/oauth-protected-resource")]
-async fn protected_resource_root(state: web::Data<AppState>) -> HttpResponse {
-    document(&state)
+/// `/.well-known/oauth-protected-resource/mcp/{server}`: one backend's endpoint. Answered from
+/// the supervisor's status snapshot (no database, no actor call).
+async fn protected_resource_server(
+    state: web::Data<AppState>,
+    server: web::Path<String>,
+) -> HttpResponse {
+    let Some(gateway) = state.gateway.get() else {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header(("cache-control", "no-store"))
+            .json(json!({ "error": "not_ready", "detail": "The gateway is starting; retry shortly." }));
+    };
+    let server = server.into_inner();
+    if !gateway.statuses().iter().any(|s| s.name == server) {
+        return HttpResponse::NotFound()
+            .insert_header(("cache-control", "no-store"))
+            .json(json!({
+                "error": "not_found",
+                "detail": format!("No backend named `{server}` is configured, so /mcp/{server} is not a protected resource here."),
+            }));
+    }
+    let issuer = state.settings.load().public_url.clone();
+    let resource = format!("{issuer}/mcp/{server}");
+    cached(resource_document(
+        &issuer,
+        &resource,
+        &format!("authmcp-gateway: {server}"),
+    ))
 }
 
-fn document(state: &AppState) -> HttpResponse {
-    let settings = state.settings.load();
-    HttpResponse::Ok().json(json!({
-        "resource": format!("{}/mcp", settings.public_url),
-        "authorization_servers": [settings.public_url],
+async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
+    cached(authorization_server_document(&state))
+}
+
+async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    cached(openid_document(&state))
+}
+
+fn cached(document: Map<String, Value>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", CACHE))
+        .json(document)
+}
+
+fn resource_document(issuer: &str, resource: &str, name: &str) -> Map<String, Value> {
+    let doc = json!({
+        "resource": resource,
+        "authorization_servers": [issuer],
+        "scopes_supported": scopes::resource_scopes(),
         "bearer_methods_supported": ["header"],
-        "resource_name": "authmcp-gateway",
-    }))
+        "resource_name": name,
+    });
+    into_map(doc)
+}
+
+/// RFC 8414 §2, with MCP's additions (CIMD support, RFC 9207 `iss`).
+fn authorization_server_document(state: &AppState) -> Map<String, Value> {
+    let issuer = state.settings.load().public_url.clone();
+    let oauth = &state.oauth.settings;
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let client_auth: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let confidential_auth: Vec<&str> = AuthMethod::ALL
+        .iter()
+        .filter(|m| m.is_confidential())
+        .map(|m| m.as_str())
+        .collect();
+    let mut doc = into_map(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "scopes_supported": scopes::supported(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grants,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_methods_supported": client_auth,
+        "introspection_endpoint_auth_methods_supported": confidential_auth,
+        "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": oauth.cimd_enabled,
+    }));
+    if oauth.dcr_enabled {
+        doc.insert(
+            "registration_endpoint".into(),
+            json!(format!("{issuer}/oauth/register")),
+        );
+    }
+    doc
+}
+
+/// OpenID Connect Discovery 1.0 §3: the same server, plus the fields OIDC requires.
+fn openid_document(state: &AppState) -> Map<String, Value> {
+    let mut doc = authorization_server_document(state);
+    doc.insert("subject_types_supported".into(), json!(["public"]));
+    doc.insert(
+        "id_token_signing_alg_values_supported".into(),
+        json!([state.oauth.settings.id_token_signing_alg]),
+    );
+    doc.insert(
+        "claims_supported".into(),
+        json!([
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "preferred_username",
+            "email"
+        ]),
+    );
+    doc
+}
+
+fn into_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(protected_resource_mcp)
-        .service(protected_resource_root);
+    let get = web::get;
+    cfg.route(
+        "/.well-known/oauth-protected-resource",
+        get().to(protected_resource_mcp),
+    )
+    .route(
+        "/.well-known/oauth-protected-resource/mcp",
+        get().to(protected_resource_mcp),
+    )
+    .route(
+        "/.well-known/oauth-protected-resource/mcp/{server}",
+        get().to(protected_resource_server),
+    );
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/mcp",
+        "/.well-known/oauth-authorization-server/mcp/{server}",
+    ] {
+        cfg.route(path, get().to(authorization_server));
+    }
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/openid-configuration/mcp",
+        "/.well-known/openid-configuration/mcp/{server}",
+        "/mcp/.well-known/openid-configuration",
+        "/oauth/token/.well-known/openid-configuration",
+    ] {
+        cfg.route(path, get().to(openid_configuration));
+    }
 }

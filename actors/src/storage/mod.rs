@@ -17,6 +17,7 @@ mod database_url;
 mod error;
 pub mod groups;
 mod migrations;
+pub mod oauth_clients;
 pub mod policies;
 pub mod refresher;
 mod schema;

@@ -134,6 +134,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_clients (client_id) {
+        client_id -> Text,
+        client_secret_hash -> Nullable<Text>,
+        client_secret_expires_at -> Nullable<BigInt>,
+        registration_token_hash -> Nullable<Text>,
+        client_name -> Nullable<Text>,
+        redirect_uris_json -> Text,
+        grant_types_json -> Text,
+        response_types_json -> Text,
+        token_endpoint_auth_method -> Text,
+        scope -> Nullable<Text>,
+        metadata_json -> Text,
+        source -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(backend_credentials -> backends (backend_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
@@ -152,5 +172,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     groups,
     user_groups,
-    policies
+    policies,
+    oauth_clients
 );

@@ -5,6 +5,7 @@ mod backends;
 mod connect;
 mod fixture;
 mod identity;
+mod oauth_clients;
 mod policies;
 mod registry;
 mod schema;

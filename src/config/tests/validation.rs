@@ -352,3 +352,57 @@ fn odd_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn oauth_settings_are_read_and_checked() {
+    let scratch = Scratch::new();
+    let cfg = scratch
+        .load_toml(
+            "[oauth]\ndcr_enabled = false\ndcr_initial_access_token = \"0123456789abcdef-long\"\n\
+             dcr_max_per_ip = 3\ncimd_allow_private = true\ncimd_timeout_ms = 500\n",
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert!(!cfg.oauth.dcr_enabled);
+    assert_eq!(
+        cfg.oauth.dcr_initial_access_token.as_deref(),
+        Some("0123456789abcdef-long")
+    );
+    assert_eq!(cfg.oauth.dcr_max_per_ip, 3);
+    assert!(cfg.oauth.cimd_allow_private);
+    assert_eq!(
+        cfg.oauth.cimd_timeout,
+        std::time::Duration::from_millis(500)
+    );
+
+    let report = scratch
+        .load_toml(
+            "[oauth]\ndcr_initial_access_token = \"short\"\ndcr_max_per_ip = 0\n\
+             cimd_max_bytes = 10\ncimd_timeout_ms = 999999\nmax_client = 5\n",
+        )
+        .unwrap_err();
+    let keys = keys_of(&report);
+    for expected in [
+        "oauth.dcr_initial_access_token",
+        "oauth.dcr_max_per_ip",
+        "oauth.cimd_max_bytes",
+        "oauth.cimd_timeout_ms",
+        "oauth.max_client",
+    ] {
+        assert!(
+            keys.contains(&expected.to_string()),
+            "missing {expected} in:\n{report}"
+        );
+    }
+    assert!(
+        report.to_string().contains("at least 16 characters"),
+        "{report}"
+    );
+
+    let from_env = scratch
+        .load(
+            &with_file(scratch.write("empty.toml", "")),
+            &env(&[("AUTHMCP__OAUTH__DCR_MAX_PER_IP", "7")]),
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(from_env.oauth.dcr_max_per_ip, 7);
+}
