@@ -4,7 +4,8 @@
 Builds the release binaries (unless --no-build), starts `mcp-fast-backend` (one backend with a
 few tools, and a second process serving 100 backends x 50 tools), starts the release gateway
 twice with authentication on (one instance in front of the single backend, one in front of the
-hundred), creates an administrator, logs in for a bearer token, then drives `mcp-load` and prints
+hundred), creates an administrator and an ordinary user granted every backend by a policy, logs
+the user in for a bearer token, then drives `mcp-load` and prints
 every figure with its target. While the gateway's `/mcp` does not answer MCP yet, the gateway
 rows say "gateway /mcp not available" and the direct figures (the baseline) are still printed.
 
@@ -41,7 +42,14 @@ ADMIN_PASSWORD = "Bench-Passw0rd!"
 # Appended to every generated gateway config. Raise per-user / total session caps here once the
 # gateway has such keys (unknown keys are errors, so nothing is guessed).
 # The bench holds 10,000 sessions of one user, and lists 100 x 50 tools in one page.
-GATEWAY_EXTRA_CONFIG = "[mcp]\nmax_sessions = 20000\nmax_sessions_per_user = 20000\npage_size = 5000\n"
+# The load runs as an ordinary user granted every backend by a policy (the path real clients take:
+# policy-filtered views), registered through /auth/register, which the bench config switches on.
+GATEWAY_EXTRA_CONFIG = (
+    "[mcp]\nmax_sessions = 20000\nmax_sessions_per_user = 20000\npage_size = 5000\n"
+    "[auth]\nallow_registration = true\n"
+    '[[policies]]\nsubject = "user:load"\neffect = "allow"\nbackends = ["*"]\n'
+)
+LOAD_USER = "load"
 
 
 class Unavailable(Exception):
@@ -98,7 +106,7 @@ def http_json(url, body=None):
 
 
 class Gateway:
-    """A release gateway with its own data dir and config, auth on, and an admin's token."""
+    """A release gateway with its own data dir and config, auth on, and a policy-granted user's token."""
 
     def __init__(self, workdir, name, backend_ports, log_level):
         self.dir = os.path.join(workdir, name)
@@ -158,8 +166,10 @@ class Gateway:
         finally:
             sock.close()
         self.wait_backends_online()
+        http_json(f"{self.base}/auth/register",
+                  {"username": LOAD_USER, "email": "load@example.com", "password": ADMIN_PASSWORD})
         self.token = http_json(f"{self.base}/auth/login",
-                               {"username": "bench", "password": ADMIN_PASSWORD})["access_token"]
+                               {"username": LOAD_USER, "password": ADMIN_PASSWORD})["access_token"]
         return self
 
     def wait_backends_online(self):
