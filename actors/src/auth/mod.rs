@@ -3,6 +3,7 @@
 //! them with the users and token tables; and the authorization policy engine.
 
 pub mod api_tokens;
+pub mod external;
 pub mod identity;
 pub mod keys;
 pub mod opaque;
