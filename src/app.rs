@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
+use actors::auth::external::{ExternalIdentities, FIRST_FETCH_WAIT as EXTERNAL_FIRST_FETCH_WAIT};
 use actors::auth::identity::{Identity, IdentitySettings};
 use actors::auth::keys::SigningKeys;
 use actors::auth::passwords::PasswordHasher;
@@ -78,6 +79,7 @@ struct Running {
     gateway: GatewayHandle,
     registry: Arc<BackendRegistry>,
     policies: Arc<PolicyService>,
+    external: Arc<ExternalIdentities>,
 }
 
 /// How often the registry checks whether another process changed the database backends.
@@ -148,6 +150,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             .clone()
             .run_refresher(POLICY_REFRESH_INTERVAL, stop_rx.clone()),
     );
+    let external = external_identities(&config, &db, &identity, &policies, &log, &stop_rx).await?;
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
     // `/health/ready` still answers 503 until `state.gateway` is set below.
@@ -159,6 +162,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let state = AppState::new(identity, web_settings(&config), mcp.clone(), log.clone());
     let _ = state.registry.set(registry.clone());
     let _ = state.policies.set(policies.clone());
+    let _ = state.external.set(external.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
@@ -206,6 +210,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         gateway,
         registry,
         policies,
+        external,
     };
     let mut watchdog = crate::sd_notify::watchdog_interval().map(tokio::time::interval);
     loop {
@@ -250,6 +255,40 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     slog::info!(log, "Gateway stopped.");
     ctx.lifecycle.send_modify(|l| l.phase = Phase::Stopped);
     Ok(())
+}
+
+/// Trusted external issuers: their keys fetched off the request path (start-up waits a few
+/// seconds for the first fetch so their tokens work as soon as the gateway is ready).
+async fn external_identities(
+    config: &GatewayConfig,
+    db: &Database,
+    identity: &Arc<Identity>,
+    policies: &Arc<PolicyService>,
+    log: &slog::Logger,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Arc<ExternalIdentities>> {
+    let issuers = &config.auth.external_issuers;
+    let external = ExternalIdentities::new(
+        db.clone(),
+        identity.clone(),
+        policies.clone(),
+        config.server.public_base(),
+        issuers.clone(),
+        log.clone(),
+        stop.clone(),
+    )
+    .await
+    .context("while starting the external issuers")?;
+    tokio::spawn(
+        external
+            .clone()
+            .run_refresher(Duration::from_millis(500), stop.clone()),
+    );
+    if !issuers.is_empty() {
+        external.wait_for_keys(EXTERNAL_FIRST_FETCH_WAIT).await;
+        slog::info!(log, "External issuers configured."; "issuers" => issuers.len());
+    }
+    Ok(external)
 }
 
 /// The key that seals backend credentials, then every backend: the file's and the database's.
@@ -350,6 +389,13 @@ pub fn web_settings(config: &GatewayConfig) -> WebSettings {
         public_url: config.server.public_base().to_string(),
         auth_required: config.auth.required,
         allow_registration: config.auth.allow_registration,
+        oauth_enabled: config.oauth.enabled,
+        external_issuers: config
+            .auth
+            .external_issuers
+            .iter()
+            .map(|i| i.issuer.clone())
+            .collect(),
         trusted_proxies: config.server.trusted_proxies.clone(),
         max_body_bytes: config.server.max_body_bytes,
     }
@@ -461,6 +507,10 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
     }
     slog::info!(log, "Policies reloaded."; "file_policies" => new.policies.len(),
         "default_policy" => new.auth.default_policy.as_str());
+    if new.auth.external_issuers != running.config.auth.external_issuers {
+        running.external.reload(new.auth.external_issuers.clone());
+        slog::info!(log, "External issuers reloaded."; "issuers" => new.auth.external_issuers.len());
+    }
     running.state.settings.store(Arc::new(web_settings(&new)));
     running
         .state

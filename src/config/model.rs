@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use actors::auth::external::IssuerSpec;
 use actors::auth::keys::KeyAlgorithm;
 use actors::auth::passwords::PasswordPolicy;
 use actors::auth::policy::{DefaultPolicy, PolicyRule};
@@ -12,6 +13,8 @@ pub use actors::spec::IpNet;
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
     pub server: ServerConfig,
+    /// The built-in OAuth authorization server.
+    pub oauth: OAuthConfig,
     /// Database, secrets, setup token and logs live here (created on first start).
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
@@ -103,6 +106,17 @@ pub struct AuthConfig {
     pub static_bearer_token_hashes: Vec<[u8; 32]>,
     /// The user every static bearer token acts as.
     pub static_bearer_tokens_user: Option<String>,
+    /// `[[auth.external_issuers]]`: other issuers whose access tokens are accepted
+    /// (resource-server mode). Reloadable.
+    pub external_issuers: Vec<IssuerSpec>,
+}
+
+/// `[oauth]`: the gateway's own authorization server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthConfig {
+    /// `false`: the protected-resource metadata lists only the external issuers (the gateway is
+    /// a pure resource server). Reloadable.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -14,9 +14,11 @@ use config::{Map, Value, ValueKind};
 use super::auth::read_token_settings;
 use super::backends::read_backends;
 use super::checks;
+use super::external_issuers::read_external_issuers;
 use super::error::ConfigReport;
 use super::model::{
-    AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, ServerConfig,
+    AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
+    ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
@@ -36,14 +38,30 @@ pub(crate) fn validate(
     let database = r
         .take_table("database")
         .and_then(|db| read_database(db, data_dir.as_deref(), cwd));
-    let auth = r.take_table("auth").and_then(|a| read_auth(a, cwd));
+    let public_base = server.as_ref().map(|s| s.public_base().to_string());
+    let auth = r
+        .take_table("auth")
+        .and_then(|a| read_auth(a, cwd, public_base.as_deref()));
+    let oauth = r.take_table("oauth").and_then(read_oauth);
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
     let backends = read_backends(&mut r);
     let policies = read_policies(&mut r);
+    if let (Some(oauth), Some(auth)) = (&oauth, &auth)
+        && !oauth.enabled
+        && auth.external_issuers.is_empty()
+    {
+        r.error(
+            "oauth.enabled",
+            None,
+            "false leaves MCP clients no authorization server to discover; configure an \
+             [[auth.external_issuers]] table or turn the built-in one back on",
+        );
+    }
     r.finish();
     Some(GatewayConfig {
         server: server?,
+        oauth: oauth?,
         data_dir: data_dir?,
         database: database?,
         auth: auth?,
@@ -151,7 +169,13 @@ fn normalize_sqlite_url(url: &str, cwd: &Path) -> String {
     }
 }
 
-fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
+fn read_oauth(mut r: TableReader<'_>) -> Option<OAuthConfig> {
+    let enabled = r.take_bool("enabled");
+    r.finish();
+    Some(OAuthConfig { enabled: enabled? })
+}
+
+fn read_auth(mut r: TableReader<'_>, cwd: &Path, public_base: Option<&str>) -> Option<AuthConfig> {
     let required = r.take_bool("required");
     // An absent secret is generated on first start; an empty one is a mistake worth reporting.
     let jwt_secret = if r.has("jwt_secret") {
@@ -180,6 +204,7 @@ fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
         .and_then(read_password_policy);
     let default_policy = r.take_string_with("default_policy", |p| p.parse::<DefaultPolicy>());
     let tokens = read_token_settings(&mut r, cwd);
+    let external_issuers = read_external_issuers(&mut r, public_base);
     r.finish();
     let tokens = tokens?;
     Some(AuthConfig {
@@ -199,6 +224,7 @@ fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
         enforce_single_session: tokens.enforce_single_session,
         static_bearer_token_hashes: tokens.static_bearer_token_hashes,
         static_bearer_tokens_user: tokens.static_bearer_tokens_user,
+        external_issuers: external_issuers?,
     })
 }
 

@@ -21,7 +21,7 @@ fn document(state: &AppState) -> HttpResponse {
     let settings = state.settings.load();
     HttpResponse::Ok().json(json!({
         "resource": format!("{}/mcp", settings.public_url),
-        "authorization_servers": [settings.public_url],
+        "authorization_servers": settings.authorization_servers(),
         "bearer_methods_supported": ["header"],
         "resource_name": "authmcp-gateway",
     }))
