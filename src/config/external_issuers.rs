@@ -90,14 +90,20 @@ fn read_issuer(r: &mut TableReader<'_>, public_base: Option<&str>) -> Option<Iss
         r.take_string_with("issuer", |text| {
             let checked = check_issuer_url(text)?;
             if public_base.is_some_and(|own| own == text.trim_end_matches('/')) {
-                return Err("is this gateway's own issuer (server.public_url), which is always \
+                return Err(
+                    "is this gateway's own issuer (server.public_url), which is always \
                             trusted; list other issuers only"
-                    .into());
+                        .into(),
+                );
             }
             Ok(checked)
         })
     } else {
-        r.error("issuer", None, "missing required key (the exact `iss` of the tokens)");
+        r.error(
+            "issuer",
+            None,
+            "missing required key (the exact `iss` of the tokens)",
+        );
         None
     };
     let jwks_uri = optional(r, "jwks_uri", check_issuer_url);

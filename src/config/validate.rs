@@ -14,8 +14,8 @@ use config::{Map, Value, ValueKind};
 use super::auth::read_token_settings;
 use super::backends::read_backends;
 use super::checks;
-use super::external_issuers::read_external_issuers;
 use super::error::ConfigReport;
+use super::external_issuers::read_external_issuers;
 use super::model::{
     AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
     ServerConfig,

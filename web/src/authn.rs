@@ -155,12 +155,15 @@ pub async fn require_auth<B: MessageBody>(
     let public = is_public(&path);
     let resource = Resource::of(&path);
     let outcome = match bearer_token(&req) {
-        Some(token) => Some(authenticate(&state, token).await.map_err(|e| reason(&e)).and_then(
-            |principal| {
-                resource.admits(&principal, &settings)?;
-                Ok::<_, String>(principal)
-            },
-        )),
+        Some(token) => Some(
+            authenticate(&state, token)
+                .await
+                .map_err(|e| reason(&e))
+                .and_then(|principal| {
+                    resource.admits(&principal, &settings)?;
+                    Ok::<_, String>(principal)
+                }),
+        ),
         None => None,
     };
     let caller = match outcome {

@@ -110,5 +110,9 @@ fn the_same_issuer_twice_is_refused() {
              [[auth.external_issuers]]\nissuer = \"https://a.example\"\n",
         )
         .unwrap_err();
-    assert_eq!(keys_of(&report), vec!["auth.external_issuers[1].issuer"], "{report}");
+    assert_eq!(
+        keys_of(&report),
+        vec!["auth.external_issuers[1].issuer"],
+        "{report}"
+    );
 }
