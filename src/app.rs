@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use actors::auth::cimd::{CimdSettings, ClientResolver, MAX_CACHED_DOCUMENTS};
 use actors::auth::clients::{ClientRegistry, ConfiguredSecret};
+use actors::auth::external::{ExternalIdentities, FIRST_FETCH_WAIT as EXTERNAL_FIRST_FETCH_WAIT};
 use actors::auth::identity::{Identity, IdentitySettings};
 use actors::auth::keys::SigningKeys;
 use actors::auth::passwords::PasswordHasher;
@@ -31,7 +32,7 @@ use web::mcp::{McpSettings, McpState};
 use web::oauth::{OAuthSettings, OAuthState};
 use web::{AppState, WebSettings};
 
-use crate::config::{self, GatewayConfig, Sources};
+use crate::config::{self, GatewayConfig, OAuthConfig, Sources};
 use crate::first_start;
 use crate::sd_notify::Notifier;
 
@@ -82,6 +83,7 @@ struct Running {
     gateway: GatewayHandle,
     registry: Arc<BackendRegistry>,
     policies: Arc<PolicyService>,
+    external: Arc<ExternalIdentities>,
 }
 
 /// How often the registry checks whether another process changed the database backends.
@@ -155,6 +157,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             .clone()
             .run_refresher(POLICY_REFRESH_INTERVAL, stop_rx.clone()),
     );
+    let external = external_identities(&config, &db, &identity, &policies, &log, &stop_rx).await?;
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
     // `/health/ready` still answers 503 until `state.gateway` is set below.
@@ -179,6 +182,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     );
     let _ = state.registry.set(registry.clone());
     let _ = state.policies.set(policies.clone());
+    let _ = state.external.set(external.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
@@ -226,6 +230,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         gateway,
         registry,
         policies,
+        external,
     };
     let mut watchdog = crate::sd_notify::watchdog_interval().map(tokio::time::interval);
     loop {
@@ -270,6 +275,40 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     slog::info!(log, "Gateway stopped.");
     ctx.lifecycle.send_modify(|l| l.phase = Phase::Stopped);
     Ok(())
+}
+
+/// Trusted external issuers: their keys fetched off the request path (start-up waits a few
+/// seconds for the first fetch so their tokens work as soon as the gateway is ready).
+async fn external_identities(
+    config: &GatewayConfig,
+    db: &Database,
+    identity: &Arc<Identity>,
+    policies: &Arc<PolicyService>,
+    log: &slog::Logger,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Arc<ExternalIdentities>> {
+    let issuers = &config.auth.external_issuers;
+    let external = ExternalIdentities::new(
+        db.clone(),
+        identity.clone(),
+        policies.clone(),
+        config.server.public_base(),
+        issuers.clone(),
+        log.clone(),
+        stop.clone(),
+    )
+    .await
+    .context("while starting the external issuers")?;
+    tokio::spawn(
+        external
+            .clone()
+            .run_refresher(Duration::from_millis(500), stop.clone()),
+    );
+    if !issuers.is_empty() {
+        external.wait_for_keys(EXTERNAL_FIRST_FETCH_WAIT).await;
+        slog::info!(log, "External issuers configured."; "issuers" => issuers.len());
+    }
+    Ok(external)
 }
 
 /// The key that seals backend credentials, then every backend: the file's and the database's.
@@ -407,6 +446,13 @@ pub fn web_settings(config: &GatewayConfig) -> WebSettings {
         public_url: config.server.public_base().to_string(),
         auth_required: config.auth.required,
         allow_registration: config.auth.allow_registration,
+        oauth_enabled: config.oauth.enabled,
+        external_issuers: config
+            .auth
+            .external_issuers
+            .iter()
+            .map(|i| i.issuer.clone())
+            .collect(),
         trusted_proxies: config.server.trusted_proxies.clone(),
         max_body_bytes: config.server.max_body_bytes,
     }
@@ -518,6 +564,10 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
     }
     slog::info!(log, "Policies reloaded."; "file_policies" => new.policies.len(),
         "default_policy" => new.auth.default_policy.as_str());
+    if new.auth.external_issuers != running.config.auth.external_issuers {
+        running.external.reload(new.auth.external_issuers.clone());
+        slog::info!(log, "External issuers reloaded."; "issuers" => new.auth.external_issuers.len());
+    }
     running.state.settings.store(Arc::new(web_settings(&new)));
     running
         .state
@@ -624,7 +674,17 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             old.logging.max_file_bytes != new.logging.max_file_bytes,
             "logging.max_file_bytes",
         ),
-        (old.oauth != new.oauth, "oauth"),
+        // `oauth.enabled` is reloadable (it only changes the advertised servers).
+        (
+            OAuthConfig {
+                enabled: true,
+                ..old.oauth.clone()
+            } != OAuthConfig {
+                enabled: true,
+                ..new.oauth.clone()
+            },
+            "oauth",
+        ),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

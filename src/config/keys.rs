@@ -2,7 +2,7 @@
 //!
 //! One table feeds three things that must never disagree: the defaults layer, the parsing of
 //! `AUTHMCP__SECTION__KEY` variables, and the test that the shipped file documents every key.
-//! `[[backends]]` and `[[policies]]` are not here: they are tables in a list and only come from
+//! `[[backends]]`, `[[policies]]` and `[[auth.external_issuers]]` are not here: they are tables in a list and only come from
 //! the file.
 
 /// What type a key's value has; used to parse environment strings and to word type errors.
@@ -144,6 +144,8 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
     ),
     // "deny": users get nothing until a policy grants it; "allow": the original's behaviour.
     key("auth.default_policy", Kind::Str, Some(BuiltIn::Str("deny"))),
+    // false: only external issuers are advertised (resource-server mode).
+    key("oauth.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -8,7 +8,7 @@
 //!
 //! Module map: `keys` (the scalar key table and defaults), `sources` (CLI inputs), `dotenv`,
 //! `env` (variables → overrides), `load` (merging with the `config` crate), `validate` and
-//! `backends` and `policies` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
+//! `backends`, `policies` and `external_issuers` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
 //! rules), `paths`, `diff`.
 
 mod auth;
@@ -18,6 +18,7 @@ mod diff;
 mod dotenv;
 mod env;
 mod error;
+pub(crate) mod external_issuers;
 pub(crate) mod keys;
 mod load;
 mod model;

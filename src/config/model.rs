@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use actors::auth::external::IssuerSpec;
 use actors::auth::keys::KeyAlgorithm;
 use actors::auth::passwords::PasswordPolicy;
 use actors::auth::policy::{DefaultPolicy, PolicyRule};
@@ -12,22 +13,26 @@ pub use actors::spec::IpNet;
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
     pub server: ServerConfig,
+    /// The built-in OAuth authorization server.
+    pub oauth: OAuthConfig,
     /// Database, secrets, setup token and logs live here (created on first start).
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
-    pub oauth: OAuthConfig,
     pub backends: Vec<BackendSpec>,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
 }
 
-/// The OAuth authorization server's client side: registration (RFC 7591/7592) and Client ID
-/// Metadata Documents. Restart-only.
+/// `[oauth]`: the gateway's own authorization server — on or off, registration (RFC 7591/7592)
+/// and Client ID Metadata Documents. Restart-only except `enabled`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthConfig {
+    /// `false`: the protected-resource metadata lists only the external issuers (the gateway is
+    /// a pure resource server). Reloadable.
+    pub enabled: bool,
     /// `POST /oauth/register` is open (and advertised in the metadata).
     pub dcr_enabled: bool,
     /// When set, registration needs `Authorization: Bearer <this>`.
@@ -127,6 +132,9 @@ pub struct AuthConfig {
     pub static_bearer_token_hashes: Vec<[u8; 32]>,
     /// The user every static bearer token acts as.
     pub static_bearer_tokens_user: Option<String>,
+    /// `[[auth.external_issuers]]`: other issuers whose access tokens are accepted
+    /// (resource-server mode). Reloadable.
+    pub external_issuers: Vec<IssuerSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ use super::auth::read_token_settings;
 use super::backends::read_backends;
 use super::checks;
 use super::error::ConfigReport;
+use super::external_issuers::read_external_issuers;
 use super::model::{
     AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
     ServerConfig,
@@ -37,21 +38,35 @@ pub(crate) fn validate(
     let database = r
         .take_table("database")
         .and_then(|db| read_database(db, data_dir.as_deref(), cwd));
-    let auth = r.take_table("auth").and_then(|a| read_auth(a, cwd));
+    let public_base = server.as_ref().map(|s| s.public_base().to_string());
+    let auth = r
+        .take_table("auth")
+        .and_then(|a| read_auth(a, cwd, public_base.as_deref()));
+    let oauth = r.take_table("oauth").and_then(read_oauth);
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
-    let oauth = r.take_table("oauth").and_then(read_oauth);
     let backends = read_backends(&mut r);
     let policies = read_policies(&mut r);
+    if let (Some(oauth), Some(auth)) = (&oauth, &auth)
+        && !oauth.enabled
+        && auth.external_issuers.is_empty()
+    {
+        r.error(
+            "oauth.enabled",
+            None,
+            "false leaves MCP clients no authorization server to discover; configure an \
+             [[auth.external_issuers]] table or turn the built-in one back on",
+        );
+    }
     r.finish();
     Some(GatewayConfig {
         server: server?,
+        oauth: oauth?,
         data_dir: data_dir?,
         database: database?,
         auth: auth?,
         logging: logging?,
         mcp: mcp?,
-        oauth: oauth?,
         backends: backends?,
         policies: policies?,
     })
@@ -154,7 +169,7 @@ fn normalize_sqlite_url(url: &str, cwd: &Path) -> String {
     }
 }
 
-fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
+fn read_auth(mut r: TableReader<'_>, cwd: &Path, public_base: Option<&str>) -> Option<AuthConfig> {
     let required = r.take_bool("required");
     // An absent secret is generated on first start; an empty one is a mistake worth reporting.
     let jwt_secret = if r.has("jwt_secret") {
@@ -183,6 +198,7 @@ fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
         .and_then(read_password_policy);
     let default_policy = r.take_string_with("default_policy", |p| p.parse::<DefaultPolicy>());
     let tokens = read_token_settings(&mut r, cwd);
+    let external_issuers = read_external_issuers(&mut r, public_base);
     r.finish();
     let tokens = tokens?;
     Some(AuthConfig {
@@ -202,6 +218,7 @@ fn read_auth(mut r: TableReader<'_>, cwd: &Path) -> Option<AuthConfig> {
         enforce_single_session: tokens.enforce_single_session,
         static_bearer_token_hashes: tokens.static_bearer_token_hashes,
         static_bearer_tokens_user: tokens.static_bearer_tokens_user,
+        external_issuers: external_issuers?,
     })
 }
 
@@ -278,6 +295,7 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
 }
 
 fn read_oauth(mut r: TableReader<'_>) -> Option<OAuthConfig> {
+    let enabled = r.take_bool("enabled");
     let dcr_enabled = r.take_bool("dcr_enabled");
     // A guessable token would make the gate pointless; an empty one is surely a mistake.
     let initial_token = if r.has("dcr_initial_access_token") {
@@ -313,6 +331,7 @@ fn read_oauth(mut r: TableReader<'_>) -> Option<OAuthConfig> {
         .map(Duration::from_secs);
     r.finish();
     Some(OAuthConfig {
+        enabled: enabled?,
         dcr_enabled: dcr_enabled?,
         dcr_initial_access_token: initial_token?,
         dcr_max_per_ip: max_per_ip?,

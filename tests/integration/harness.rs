@@ -73,7 +73,31 @@ impl TestGateway {
         write_config(&config_path, &base_url, &data_dir, extra);
         let mut config = load_config(&config_path);
         tweak(&mut config);
+        Self::launch(dir, listener, base_url, config_path, config).await
+    }
 
+    /// Stops the gateway and starts it again on the same address, data directory and
+    /// configuration (earlier tweaks included), with `tweak` applied: an operator's restart (e.g. after rotating signing keys).
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut GatewayConfig)) -> TestGateway {
+        self.control.send(Control::Shutdown).await.unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+        let address = self.base_url.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind(&address).expect("the old port is free again");
+        listener.set_nonblocking(true).unwrap();
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        let (base_url, config_path) = (self.base_url.clone(), self.config_path.clone());
+        Self::launch(dir, listener, base_url, config_path, config).await
+    }
+
+    async fn launch(
+        dir: tempfile::TempDir,
+        listener: TcpListener,
+        base_url: String,
+        config_path: PathBuf,
+        config: GatewayConfig,
+    ) -> TestGateway {
         let (control, control_rx) = mpsc::channel(8);
         let (lifecycle_tx, lifecycle) = watch::channel(Lifecycle::default());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -6,6 +6,7 @@ mod admin_api;
 mod backends;
 mod binary;
 mod daemon;
+mod external_idp;
 mod fixture;
 mod gateway_http;
 mod get_stream;

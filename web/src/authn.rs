@@ -14,6 +14,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 
+use actors::auth::external::Verdict;
 use actors::auth::identity::{AuthError, CredentialKind, Principal};
 
 use crate::error::WebError;
@@ -99,10 +100,14 @@ impl<'a> Resource<'a> {
         let mcp = format!("{}/mcp", settings.public_url);
         let audience = principal.audience.as_deref();
         let api_token = principal.credential == CredentialKind::ApiToken;
+        // An external token accepted through a configured audience that is not one of our
+        // resource URIs is valid for the whole gateway (see `actors::auth::external`).
+        let whole_gateway = principal.credential == CredentialKind::External && audience.is_none();
         match self {
-            Resource::Mcp if api_token || audience == Some(mcp.as_str()) => Ok(()),
+            Resource::Mcp if api_token || whole_gateway || audience == Some(mcp.as_str()) => Ok(()),
             Resource::McpServer(server)
                 if api_token
+                    || whole_gateway
                     || audience == Some(format!("{mcp}/{server}").as_str())
                     || (principal.credential == CredentialKind::Login
                         && audience == Some(mcp.as_str())) =>
@@ -115,6 +120,10 @@ impl<'a> Resource<'a> {
             )),
             Resource::Console if principal.credential == CredentialKind::OAuth => Err(
                 "OAuth client tokens are not accepted here; use a login or API token".to_string(),
+            ),
+            Resource::Console if principal.credential == CredentialKind::External => Err(
+                "tokens from external issuers are not accepted here; use a login or API token"
+                    .to_string(),
             ),
             Resource::Console | Resource::Other => Ok(()),
         }
@@ -145,11 +154,18 @@ pub async fn require_auth<B: MessageBody>(
     let path = req.path().to_string();
     let public = is_public(&path);
     let resource = Resource::of(&path);
-    let outcome = bearer_token(&req).map(|token| {
-        let principal = state.identity.authenticate(token).map_err(|e| reason(&e))?;
-        resource.admits(&principal, &settings)?;
-        Ok::<_, String>(principal)
-    });
+    let outcome = match bearer_token(&req) {
+        Some(token) => Some(
+            authenticate(&state, token)
+                .await
+                .map_err(|e| reason(&e))
+                .and_then(|principal| {
+                    resource.admits(&principal, &settings)?;
+                    Ok::<_, String>(principal)
+                }),
+        ),
+        None => None,
+    };
     let caller = match outcome {
         Some(Ok(principal)) => Some(Caller::User(principal)),
         Some(Err(reason)) if !public && settings.auth_required => {
@@ -180,6 +196,22 @@ pub async fn require_auth<B: MessageBody>(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// A token from a configured external issuer (picked out by its `iss`) is verified by
+/// `ExternalIdentities`; anything else by the gateway's own `Identity::authenticate`. Both
+/// are CPU-only; only an external user's first request (account creation) or a change of their
+/// groups waits on the database.
+async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AuthError> {
+    if let Some(external) = state.external.get()
+        && let Some(verdict) = external.check(token)
+    {
+        return match verdict? {
+            Verdict::Ready(principal) => Ok(principal),
+            Verdict::Pending(login) => external.complete(login).await,
+        };
+    }
+    state.identity.authenticate(token)
 }
 
 /// Why a token was refused, in words that reveal nothing about the token itself.

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use actors::auth::external::ExternalIdentities;
 use actors::auth::identity::Identity;
 use actors::auth::policy::PolicyService;
 use actors::registry::BackendRegistry;
@@ -19,6 +20,10 @@ pub struct WebSettings {
     pub auth_required: bool,
     /// `POST /auth/register` is open (`auth.allow_registration`).
     pub allow_registration: bool,
+    /// The built-in authorization server is advertised (`oauth.enabled`).
+    pub oauth_enabled: bool,
+    /// `[[auth.external_issuers]]`' issuers, in configuration order.
+    pub external_issuers: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
 }
@@ -30,6 +35,15 @@ impl WebSettings {
             "{}/.well-known/oauth-protected-resource/mcp",
             self.public_url
         )
+    }
+
+    /// The RFC 9728 `authorization_servers`: this gateway first (unless `oauth.enabled` is
+    /// off), then each configured external issuer.
+    pub fn authorization_servers(&self) -> Vec<String> {
+        let own = self.oauth_enabled.then(|| self.public_url.clone());
+        own.into_iter()
+            .chain(self.external_issuers.iter().cloned())
+            .collect()
     }
 
     /// RFC 9728 metadata for one backend's own endpoint, `/mcp/<server>`.
@@ -52,6 +66,9 @@ pub struct AppState {
     /// Authorization policies and groups; set at boot before the server starts. Until then
     /// `/mcp` grants non-admins nothing and the admin API answers 503.
     pub policies: Arc<OnceLock<Arc<PolicyService>>>,
+    /// Trusted external issuers (resource-server mode); set at boot before the server starts.
+    /// Until then only the gateway's own tokens are recognised.
+    pub external: Arc<OnceLock<Arc<ExternalIdentities>>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
@@ -75,6 +92,7 @@ impl AppState {
             gateway: Arc::new(OnceLock::new()),
             registry: Arc::new(OnceLock::new()),
             policies: Arc::new(OnceLock::new()),
+            external: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             mcp,
             oauth,

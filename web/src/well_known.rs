@@ -18,16 +18,16 @@ use serde_json::{Map, Value, json};
 use actors::auth::client_metadata::{AuthMethod, GrantType};
 use actors::auth::scopes;
 
-use crate::state::AppState;
+use crate::state::{AppState, WebSettings};
 
 const CACHE: &str = "public, max-age=300";
 
 /// `/.well-known/oauth-protected-resource/mcp` (and the root variant): the aggregated endpoint.
 async fn protected_resource_mcp(state: web::Data<AppState>) -> HttpResponse {
-    let issuer = state.settings.load().public_url.clone();
+    let settings = state.settings.load();
     cached(resource_document(
-        &issuer,
-        &format!("{issuer}/mcp"),
+        &settings,
+        &format!("{}/mcp", settings.public_url),
         "authmcp-gateway",
     ))
 }
@@ -52,10 +52,10 @@ async fn protected_resource_server(
                 "detail": format!("No backend named `{server}` is configured, so /mcp/{server} is not a protected resource here."),
             }));
     }
-    let issuer = state.settings.load().public_url.clone();
-    let resource = format!("{issuer}/mcp/{server}");
+    let settings = state.settings.load();
+    let resource = format!("{}/mcp/{server}", settings.public_url);
     cached(resource_document(
-        &issuer,
+        &settings,
         &resource,
         &format!("authmcp-gateway: {server}"),
     ))
@@ -75,10 +75,12 @@ fn cached(document: Map<String, Value>) -> HttpResponse {
         .json(document)
 }
 
-fn resource_document(issuer: &str, resource: &str, name: &str) -> Map<String, Value> {
+/// RFC 9728: this gateway's authorization server first (unless `oauth.enabled = false`), then
+/// the configured external issuers.
+fn resource_document(settings: &WebSettings, resource: &str, name: &str) -> Map<String, Value> {
     let doc = json!({
         "resource": resource,
-        "authorization_servers": [issuer],
+        "authorization_servers": settings.authorization_servers(),
         "scopes_supported": scopes::resource_scopes(),
         "bearer_methods_supported": ["header"],
         "resource_name": name,

@@ -8,6 +8,7 @@ pub mod api_tokens;
 pub mod cimd;
 pub mod client_metadata;
 pub mod clients;
+pub mod external;
 pub mod identity;
 pub mod keys;
 pub mod opaque;

@@ -178,6 +178,58 @@ pub fn memberships(conn: &mut DbConn) -> Result<Vec<(i64, String)>, StorageError
         .load::<(i64, String)>(conn)?)
 }
 
+/// Makes `user`'s memberships among the groups named in `managed` exactly those in `wanted`
+/// (an external issuer's group mapping), creating wanted groups that do not exist yet. Groups
+/// outside `managed` are left alone. One transaction; `true` when anything changed.
+pub fn sync_memberships(
+    conn: &mut DbConn,
+    user: i64,
+    managed: &[String],
+    wanted: &[String],
+) -> Result<bool, StorageError> {
+    conn.transaction(|c| {
+        let mut changed = false;
+        for name in managed {
+            let want = wanted.contains(name);
+            let existing = groups::table
+                .filter(groups::name.eq(name))
+                .select(groups::id)
+                .first::<i64>(c)
+                .optional()?;
+            let id = match (existing, want) {
+                (Some(id), _) => id,
+                (None, false) => continue,
+                (None, true) => {
+                    changed = true;
+                    create(c, name, "Synchronised from an external identity provider.")?.id
+                }
+            };
+            let member = user_groups::table
+                .filter(user_groups::group_id.eq(id))
+                .filter(user_groups::user_id.eq(user))
+                .select(user_groups::user_id)
+                .first::<i64>(c)
+                .optional()?
+                .is_some();
+            if want && !member {
+                diesel::insert_into(user_groups::table)
+                    .values((user_groups::user_id.eq(user), user_groups::group_id.eq(id)))
+                    .execute(c)?;
+                changed = true;
+            } else if !want && member {
+                diesel::delete(
+                    user_groups::table
+                        .filter(user_groups::group_id.eq(id))
+                        .filter(user_groups::user_id.eq(user)),
+                )
+                .execute(c)?;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    })
+}
+
 fn check_users_exist(conn: &mut DbConn, ids: &[i64]) -> Result<(), StorageError> {
     let mut missing = Vec::new();
     for &id in ids {

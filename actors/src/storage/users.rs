@@ -279,6 +279,15 @@ pub fn directory(conn: &mut DbConn) -> Result<Vec<(UserStatus, String)>, Storage
         .collect()
 }
 
+/// Every user's id, username and email: how tokens from an external issuer find their local
+/// user (by username, else by email).
+pub fn logins(conn: &mut DbConn) -> Result<Vec<(i64, String, String)>, StorageError> {
+    Ok(users::table
+        .select((users::id, users::username, users::email))
+        .order(users::id.asc())
+        .load::<(i64, String, String)>(conn)?)
+}
+
 /// Replaces the hash of user `id` (a bcrypt cost upgrade at login: same password, so the user's
 /// sessions stay valid, unlike [`set_password_hash`] by an operator).
 pub fn rehash(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), StorageError> {

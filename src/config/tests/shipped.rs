@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::{Scratch, defaults, repo_file, with_file};
+use crate::config::external_issuers::EXTERNAL_ISSUER_KEYS;
 use crate::config::keys::{BACKEND_KEYS, POLICY_KEYS, SCALAR_KEYS};
 use crate::config::restart_only_changes;
 
@@ -37,6 +38,12 @@ fn shipped_file_documents_every_key() {
         assert!(
             text.contains(&format!("# {key} =")),
             "backend key {key} is not documented"
+        );
+    }
+    for key in EXTERNAL_ISSUER_KEYS {
+        assert!(
+            text.contains(&format!("# {key} =")),
+            "external issuer key {key} is not documented"
         );
     }
     for key in POLICY_KEYS {

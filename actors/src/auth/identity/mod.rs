@@ -13,9 +13,11 @@
 //! | `mod.rs` | the service, `authenticate`, the refresher |
 //! | `grants.rs` | `issue_tokens`, `refresh`, revocation, `introspect`, `logout` |
 //! | `accounts.rs` | `login`, `register`, `me`, API token management |
+//! | `provisioning.rs` | local accounts for users of external issuers |
 
 mod accounts;
 mod grants;
+mod provisioning;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub enum CredentialKind {
     OAuth,
     /// An API token (or a configured static bearer token).
     ApiToken,
+    /// An access token from a configured external issuer (`[[auth.external_issuers]]`).
+    External,
 }
 
 /// Who is making a request, as established from a verified credential.
@@ -242,7 +246,7 @@ impl Identity {
         })
     }
 
-    fn user_status(&self, id: i64) -> Result<UserStatus, AuthError> {
+    pub(crate) fn user_status(&self, id: i64) -> Result<UserStatus, AuthError> {
         let directory = self.directory.load();
         let (status, _) = directory.get(&id).ok_or(AuthError::UnknownUser)?;
         let status = *status;

@@ -463,6 +463,26 @@ impl PolicyService {
         Ok(group)
     }
 
+    /// An external issuer's view of `user`'s groups: their memberships among `managed` become
+    /// exactly `wanted` (missing groups are created). Rebuilds the snapshot when anything
+    /// changed, so the caller's next grants already see it.
+    pub async fn sync_external_memberships(
+        &self,
+        user: i64,
+        managed: Vec<String>,
+        wanted: Vec<String>,
+    ) -> Result<bool, PolicyError> {
+        let changed = self
+            .db
+            .run(move |c| groups::sync_memberships(c, user, &managed, &wanted))
+            .await?;
+        if changed {
+            slog::info!(self.log, "Group memberships synchronised from an external issuer."; "user_id" => user);
+            self.rebuild().await?;
+        }
+        Ok(changed)
+    }
+
     pub async fn remove_member(&self, id: i64, user: i64, by: &str) -> Result<Group, PolicyError> {
         let group = self
             .db
