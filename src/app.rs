@@ -183,6 +183,16 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let _ = state.registry.set(registry.clone());
     let _ = state.policies.set(policies.clone());
     let _ = state.external.set(external.clone());
+    let login_limiter = Arc::new(KeyedGcra::new(Quota {
+        max: config.rate_limit.login_max,
+        window: config.rate_limit.login_window,
+    }));
+    tokio::spawn(
+        login_limiter
+            .clone()
+            .run_pruner(LIMITER_PRUNE_INTERVAL, stop_rx.clone()),
+    );
+    let _ = state.login_limiter.set(login_limiter);
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
@@ -685,6 +695,7 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             },
             "oauth",
         ),
+        (old.rate_limit != new.rate_limit, "rate_limit"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

@@ -111,6 +111,16 @@ const SEED_VARS: &[SeedVar] = &[
         "auth.password_policy.require_special",
         Conversion::AsIs,
     ),
+    seed(
+        "RATE_LIMIT_LOGIN_MAX",
+        "rate_limit.login_max",
+        Conversion::AsIs,
+    ),
+    seed(
+        "RATE_LIMIT_LOGIN_WINDOW",
+        "rate_limit.login_window_s",
+        Conversion::AsIs,
+    ),
     seed("LOG_LEVEL", "logging.level", Conversion::AsIs),
 ];
 

@@ -146,6 +146,12 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
     key("auth.default_policy", Kind::Str, Some(BuiltIn::Str("deny"))),
     // false: only external issuers are advertised (resource-server mode).
     key("oauth.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    key("rate_limit.login_max", Kind::UInt, Some(BuiltIn::UInt(10))),
+    key(
+        "rate_limit.login_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(60)),
+    ),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

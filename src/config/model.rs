@@ -19,6 +19,7 @@ pub struct GatewayConfig {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
     pub backends: Vec<BackendSpec>,
@@ -135,6 +136,15 @@ pub struct AuthConfig {
     /// `[[auth.external_issuers]]`: other issuers whose access tokens are accepted
     /// (resource-server mode). Reloadable.
     pub external_issuers: Vec<IssuerSpec>,
+}
+
+/// `[rate_limit]`: request limits. Restart-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitConfig {
+    /// Attempts per client IP per `login_window` on `POST /auth/login` and `/auth/register`
+    /// (the client IP honours `X-Forwarded-For` only from `server.trusted_proxies`).
+    pub login_max: u32,
+    pub login_window: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,7 @@ use super::error::ConfigReport;
 use super::external_issuers::read_external_issuers;
 use super::model::{
     AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
-    ServerConfig,
+    RateLimitConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
@@ -43,6 +43,7 @@ pub(crate) fn validate(
         .take_table("auth")
         .and_then(|a| read_auth(a, cwd, public_base.as_deref()));
     let oauth = r.take_table("oauth").and_then(read_oauth);
+    let rate_limit = r.take_table("rate_limit").and_then(read_rate_limit);
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
     let backends = read_backends(&mut r);
@@ -65,6 +66,7 @@ pub(crate) fn validate(
         data_dir: data_dir?,
         database: database?,
         auth: auth?,
+        rate_limit: rate_limit?,
         logging: logging?,
         mcp: mcp?,
         backends: backends?,
@@ -236,6 +238,18 @@ fn read_password_policy(mut r: TableReader<'_>) -> Option<PasswordPolicy> {
         require_lowercase: lower?,
         require_digit: digit?,
         require_special: special?,
+    })
+}
+
+fn read_rate_limit(mut r: TableReader<'_>) -> Option<RateLimitConfig> {
+    let login_max = r.take_uint("login_max", 1, 1_000_000).map(|n| n as u32);
+    let login_window = r
+        .take_uint("login_window_s", 1, 86_400)
+        .map(Duration::from_secs);
+    r.finish();
+    Some(RateLimitConfig {
+        login_max: login_max?,
+        login_window: login_window?,
     })
 }
 

@@ -25,6 +25,7 @@ mod postgres;
 mod relay;
 mod reload;
 mod session_supervision;
+mod sign_in_limits;
 mod stdio_isolation;
 mod tasks;
 mod tokens;

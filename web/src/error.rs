@@ -47,6 +47,12 @@ pub enum WebError {
     PayloadTooLarge(String),
     #[error("{0}")]
     InvalidCredentials(String),
+    /// Too many attempts from this client; `retry_after` becomes the `Retry-After` header.
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after: std::time::Duration,
+    },
     #[error("{0}")]
     NotReady(String),
     #[error("{0}")]
@@ -72,6 +78,7 @@ impl WebError {
             WebError::BadRequest(_) => "bad_request",
             WebError::PayloadTooLarge(_) => "payload_too_large",
             WebError::InvalidCredentials(_) => "invalid_credentials",
+            WebError::TooManyRequests { .. } => "too_many_requests",
             WebError::NotReady(_) => "not_ready",
             WebError::Internal(_) => "internal_error",
         }
@@ -90,6 +97,7 @@ impl ResponseError for WebError {
             WebError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -123,6 +131,11 @@ impl ResponseError for WebError {
         };
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+        if let WebError::TooManyRequests { retry_after, .. } = self {
+            // Whole seconds, rounded up: a client retrying on time is never refused again.
+            let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         match self {
             WebError::Unprocessable { problems, .. } => response.json(

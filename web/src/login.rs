@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use actors::auth::identity::{AuthError, TokenResponse};
+use actors::ratelimit::Decision;
 
 use crate::error::WebError;
 use crate::request_context::RequestContext;
@@ -31,6 +32,7 @@ async fn login(
         .and_then(|c| c.client_ip)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
+    check_sign_in_rate(&req, &state)?;
     let LoginRequest { username, password } = body.into_inner();
     match state.identity.login(&username, &password).await {
         Ok((_user, tokens)) => {
@@ -54,6 +56,41 @@ async fn login(
             Err(WebError::Internal(
                 "Login is temporarily unavailable; try again.".into(),
             ))
+        }
+    }
+}
+
+/// Counts a sign-in attempt against the caller's IP (`rate_limit.login_*`), before any password
+/// is hashed. The IP is `RequestContext::client_ip`, which believes `X-Forwarded-For` only from
+/// `server.trusted_proxies`: a forged header from anyone else does not give a fresh allowance.
+pub(crate) fn check_sign_in_rate(req: &HttpRequest, state: &AppState) -> Result<(), WebError> {
+    let Some(limiter) = state.login_limiter.get() else {
+        return Ok(());
+    };
+    let ip = req
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.client_ip)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    match limiter.check(&ip) {
+        Decision::Allowed => Ok(()),
+        Decision::Limited { retry_after } => {
+            let log = req
+                .extensions()
+                .get::<RequestContext>()
+                .map(|c| c.log.clone())
+                .unwrap_or_else(|| state.log.clone());
+            slog::warn!(log, "Sign-in attempts limited."; "client_ip" => %ip, "path" => req.path());
+            let quota = limiter.quota();
+            Err(WebError::TooManyRequests {
+                detail: format!(
+                    "Too many sign-in attempts from your address ({} per {} s); try again in {} s.",
+                    quota.max,
+                    quota.window.as_secs(),
+                    retry_after.as_millis().div_ceil(1000).max(1)
+                ),
+                retry_after,
+            })
         }
     }
 }

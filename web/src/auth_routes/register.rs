@@ -31,6 +31,7 @@ async fn register(
                 .into(),
         ));
     }
+    crate::login::check_sign_in_rate(&req, &state)?;
     let log = request_log(&req, &state);
     let RegisterRequest {
         username,
