@@ -1,0 +1,1 @@
+//! Attacks on the authorization server, one test each.
