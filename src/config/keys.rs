@@ -150,7 +150,7 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
     key(
         "rate_limit.login_window_s",
         Kind::UInt,
-        Some(BuiltIn::UInt(60)),
+        Some(BuiltIn::UInt(300)),
     ),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
@@ -217,6 +217,17 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(5120)),
     ),
     key("oauth.cimd_cache_s", Kind::UInt, Some(BuiltIn::UInt(300))),
+    key("oauth.code_ttl_s", Kind::UInt, Some(BuiltIn::UInt(60))),
+    key(
+        "oauth.password_grant_enabled",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    key(
+        "oauth.login_session_ttl_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(600)),
+    ),
 ];
 
 /// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the

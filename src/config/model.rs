@@ -27,8 +27,9 @@ pub struct GatewayConfig {
     pub policies: Vec<PolicyRule>,
 }
 
-/// `[oauth]`: the gateway's own authorization server — on or off, registration (RFC 7591/7592)
-/// and Client ID Metadata Documents. Restart-only except `enabled`.
+/// `[oauth]`: the gateway's own authorization server — on or off, client registration (RFC
+/// 7591/7592), Client ID Metadata Documents, codes, the login page and the token endpoint's
+/// grants. Restart-only except `enabled`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthConfig {
     /// `false`: the protected-resource metadata lists only the external issuers (the gateway is
@@ -51,6 +52,12 @@ pub struct OAuthConfig {
     pub cimd_max_bytes: usize,
     /// How long a fetched document is reused.
     pub cimd_cache: Duration,
+    /// How long an authorization code may be redeemed.
+    pub code_ttl: Duration,
+    /// The resource owner password grant at `/oauth/token` (original compatibility).
+    pub password_grant_enabled: bool,
+    /// How long the authorization server's login cookie keeps a browser signed in.
+    pub login_session_ttl: Duration,
 }
 
 /// The client-facing MCP endpoint (`/mcp`).
@@ -141,8 +148,9 @@ pub struct AuthConfig {
 /// `[rate_limit]`: request limits. Restart-only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitConfig {
-    /// Attempts per client IP per `login_window` on `POST /auth/login` and `/auth/register`
-    /// (the client IP honours `X-Forwarded-For` only from `server.trusted_proxies`).
+    /// Sign-in attempts per client IP per `login_window`: `POST /auth/login`, `/auth/register`,
+    /// the `/authorize` login page and the password grant share one allowance (the client IP
+    /// honours `X-Forwarded-For` only from `server.trusted_proxies`).
     pub login_max: u32,
     pub login_window: Duration,
 }

@@ -64,9 +64,7 @@ async fn login(
 /// is hashed. The IP is `RequestContext::client_ip`, which believes `X-Forwarded-For` only from
 /// `server.trusted_proxies`: a forged header from anyone else does not give a fresh allowance.
 pub(crate) fn check_sign_in_rate(req: &HttpRequest, state: &AppState) -> Result<(), WebError> {
-    let Some(limiter) = state.login_limiter.get() else {
-        return Ok(());
-    };
+    let limiter = &state.oauth.login_limiter;
     let ip = req
         .extensions()
         .get::<RequestContext>()

@@ -2,13 +2,11 @@
 //! the authorization policies,
 //! and settings that a SIGHUP reload may swap.
 
-use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use actors::auth::external::ExternalIdentities;
 use actors::auth::identity::Identity;
 use actors::auth::policy::PolicyService;
-use actors::ratelimit::KeyedGcra;
 use actors::registry::BackendRegistry;
 use actors::spec::IpNet;
 use actors::supervisor::GatewayHandle;
@@ -76,9 +74,6 @@ pub struct AppState {
     pub mcp: Arc<crate::mcp::McpState>,
     /// The OAuth authorization server's clients, resolver, limiter and settings.
     pub oauth: Arc<crate::oauth::OAuthState>,
-    /// Sign-in attempts per client IP (`rate_limit.login_*`); set at boot before the server
-    /// starts.
-    pub login_limiter: Arc<OnceLock<Arc<KeyedGcra<IpAddr>>>>,
     /// The root logger; request loggers derive from it (no process-global state, so several
     /// gateways can run in one test process).
     pub log: slog::Logger,
@@ -98,7 +93,6 @@ impl AppState {
             registry: Arc::new(OnceLock::new()),
             policies: Arc::new(OnceLock::new()),
             external: Arc::new(OnceLock::new()),
-            login_limiter: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             mcp,
             oauth,

@@ -406,3 +406,49 @@ fn oauth_settings_are_read_and_checked() {
         .unwrap_or_else(|report| panic!("{report}"));
     assert_eq!(from_env.oauth.dcr_max_per_ip, 7);
 }
+
+#[test]
+fn authorization_server_settings_are_read_and_checked() {
+    let scratch = Scratch::new();
+    let defaults = scratch
+        .load_toml("")
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(defaults.oauth.code_ttl, std::time::Duration::from_secs(60));
+    assert!(!defaults.oauth.password_grant_enabled);
+    assert_eq!(defaults.rate_limit.login_max, 10);
+
+    let cfg = scratch
+        .load_toml(
+            "[oauth]\ncode_ttl_s = 30\npassword_grant_enabled = true\n\
+             login_session_ttl_s = 120\n[rate_limit]\nlogin_max = 3\nlogin_window_s = 60\n",
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(cfg.oauth.code_ttl, std::time::Duration::from_secs(30));
+    assert!(cfg.oauth.password_grant_enabled);
+    assert_eq!(cfg.rate_limit.login_max, 3);
+    assert_eq!(
+        cfg.rate_limit.login_window,
+        std::time::Duration::from_secs(60)
+    );
+    assert_eq!(
+        cfg.oauth.login_session_ttl,
+        std::time::Duration::from_secs(120)
+    );
+
+    let report = scratch
+        .load_toml(
+            "[oauth]\ncode_ttl_s = 3600\nlogin_session_ttl_s = 1\n[rate_limit]\nlogin_max = 0\n",
+        )
+        .unwrap_err();
+    let keys = keys_of(&report);
+    for expected in [
+        "oauth.code_ttl_s",
+        "rate_limit.login_max",
+        "oauth.login_session_ttl_s",
+    ] {
+        assert!(
+            keys.contains(&expected.to_string()),
+            "missing {expected} in:\n{report}"
+        );
+    }
+}
