@@ -14,6 +14,8 @@ use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
+use actors::auth::authorization::signed::Signer;
+use actors::auth::authorization::{AuthorizationService, AuthorizationSettings};
 use actors::auth::cimd::{CimdSettings, ClientResolver, MAX_CACHED_DOCUMENTS};
 use actors::auth::clients::{ClientRegistry, ConfiguredSecret};
 use actors::auth::identity::{Identity, IdentitySettings};
@@ -163,13 +165,14 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             .await
             .context("while starting the supervisor tree")?;
     let mcp = McpState::new(gateway.sessions().clone(), mcp_settings(&config));
-    let oauth = oauth_state(&config, &db);
-    tokio::spawn(
-        oauth
-            .dcr_limiter
-            .clone()
-            .run_pruner(LIMITER_PRUNE_INTERVAL, stop_rx.clone()),
-    );
+    let oauth = oauth_state(&config, &db, &identity, secret.as_bytes());
+    for limiter in [&oauth.dcr_limiter, &oauth.login_limiter] {
+        tokio::spawn(
+            limiter
+                .clone()
+                .run_pruner(LIMITER_PRUNE_INTERVAL, stop_rx.clone()),
+        );
+    }
     let state = AppState::new(
         identity,
         web_settings(&config),
@@ -353,9 +356,16 @@ pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
     }
 }
 
-/// The OAuth authorization server's client side: registry, metadata-document resolver and the
-/// registration rate limiter, from the (restart-only) `[oauth]` settings.
-pub fn oauth_state(config: &GatewayConfig, db: &Database) -> Arc<OAuthState> {
+/// The OAuth authorization server: client registry, metadata-document resolver, the grants
+/// (codes, consent, token endpoint), the signer for its browser-facing values (keyed from the
+/// gateway secret, so every instance sharing it accepts them) and the registration and login
+/// rate limiters, from the (restart-only) `[oauth]` settings.
+pub fn oauth_state(
+    config: &GatewayConfig,
+    db: &Database,
+    identity: &Arc<Identity>,
+    secret: &[u8],
+) -> Arc<OAuthState> {
     let o = &config.oauth;
     let clients = Arc::new(ClientRegistry::new(db.clone(), o.max_clients));
     let resolver = Arc::new(ClientResolver::new(
@@ -373,6 +383,19 @@ pub fn oauth_state(config: &GatewayConfig, db: &Database) -> Arc<OAuthState> {
         max: o.dcr_max_per_ip,
         window: o.dcr_window,
     }));
+    let authorization = Arc::new(AuthorizationService::new(
+        db.clone(),
+        identity.clone(),
+        clients.clone(),
+        AuthorizationSettings {
+            code_ttl: o.code_ttl,
+            password_grant_enabled: o.password_grant_enabled,
+        },
+    ));
+    let login_limiter = Arc::new(KeyedGcra::new(Quota {
+        max: o.login_max_per_ip,
+        window: o.login_window,
+    }));
     Arc::new(OAuthState {
         settings: OAuthSettings {
             dcr_enabled: o.dcr_enabled,
@@ -383,10 +406,14 @@ pub fn oauth_state(config: &GatewayConfig, db: &Database) -> Arc<OAuthState> {
             cimd_enabled: o.cimd_enabled,
             // ID tokens are signed with the same keys as access tokens.
             id_token_signing_alg: config.auth.jwt_algorithm.as_str().to_string(),
+            login_session_ttl: o.login_session_ttl,
         },
         clients,
         resolver,
         dcr_limiter,
+        authorization,
+        signer: Signer::new(secret),
+        login_limiter,
     })
 }
 

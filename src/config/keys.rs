@@ -209,6 +209,23 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(5120)),
     ),
     key("oauth.cimd_cache_s", Kind::UInt, Some(BuiltIn::UInt(300))),
+    key("oauth.code_ttl_s", Kind::UInt, Some(BuiltIn::UInt(60))),
+    key(
+        "oauth.password_grant_enabled",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    key(
+        "oauth.login_max_per_ip",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10)),
+    ),
+    key("oauth.login_window_s", Kind::UInt, Some(BuiltIn::UInt(300))),
+    key(
+        "oauth.login_session_ttl_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(600)),
+    ),
 ];
 
 /// The keys a `[[backends]]` table may hold (checked by the backend validator, listed here so the

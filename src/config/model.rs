@@ -24,8 +24,8 @@ pub struct GatewayConfig {
     pub policies: Vec<PolicyRule>,
 }
 
-/// The OAuth authorization server's client side: registration (RFC 7591/7592) and Client ID
-/// Metadata Documents. Restart-only.
+/// The OAuth authorization server: client registration (RFC 7591/7592), Client ID Metadata
+/// Documents, codes, the login page and the token endpoint's grants. Restart-only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthConfig {
     /// `POST /oauth/register` is open (and advertised in the metadata).
@@ -45,6 +45,15 @@ pub struct OAuthConfig {
     pub cimd_max_bytes: usize,
     /// How long a fetched document is reused.
     pub cimd_cache: Duration,
+    /// How long an authorization code may be redeemed.
+    pub code_ttl: Duration,
+    /// The resource owner password grant at `/oauth/token` (original compatibility).
+    pub password_grant_enabled: bool,
+    /// Login attempts on the authorization server's login page per client IP per window.
+    pub login_max_per_ip: u32,
+    pub login_window: Duration,
+    /// How long the authorization server's login cookie keeps a browser signed in.
+    pub login_session_ttl: Duration,
 }
 
 /// The client-facing MCP endpoint (`/mcp`).

@@ -311,6 +311,18 @@ fn read_oauth(mut r: TableReader<'_>) -> Option<OAuthConfig> {
     let cache = r
         .take_uint("cimd_cache_s", 0, 86_400)
         .map(Duration::from_secs);
+    // Codes are redeemed by the client right after the redirect; RFC 6749 advises at most 10 min.
+    let code_ttl = r.take_uint("code_ttl_s", 5, 600).map(Duration::from_secs);
+    let password_grant = r.take_bool("password_grant_enabled");
+    let login_max = r
+        .take_uint("login_max_per_ip", 1, u32::MAX.into())
+        .map(|n| n as u32);
+    let login_window = r
+        .take_uint("login_window_s", 1, 86_400)
+        .map(Duration::from_secs);
+    let session_ttl = r
+        .take_uint("login_session_ttl_s", 30, 86_400)
+        .map(Duration::from_secs);
     r.finish();
     Some(OAuthConfig {
         dcr_enabled: dcr_enabled?,
@@ -323,6 +335,11 @@ fn read_oauth(mut r: TableReader<'_>) -> Option<OAuthConfig> {
         cimd_timeout: timeout?,
         cimd_max_bytes: max_bytes?,
         cimd_cache: cache?,
+        code_ttl: code_ttl?,
+        password_grant_enabled: password_grant?,
+        login_max_per_ip: login_max?,
+        login_window: login_window?,
+        login_session_ttl: session_ttl?,
     })
 }
 

@@ -16,6 +16,7 @@ mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
 mod oauth_cimd;
+mod oauth_flow;
 mod oauth_metadata;
 mod oauth_register;
 mod policies;

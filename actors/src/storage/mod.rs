@@ -11,6 +11,7 @@
 //! [`StorageError::Locked`].
 
 pub mod api_tokens;
+pub mod authorization_codes;
 pub mod backends;
 mod connection;
 mod database_url;
@@ -18,6 +19,7 @@ mod error;
 pub mod groups;
 mod migrations;
 pub mod oauth_clients;
+pub mod oauth_consents;
 pub mod policies;
 pub mod refresher;
 mod schema;

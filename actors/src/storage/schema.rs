@@ -154,6 +154,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        scope -> Text,
+        resource -> Text,
+        code_challenge -> Text,
+        nonce -> Nullable<Text>,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        replayed_at -> Nullable<BigInt>,
+        family_sid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_consents (user_id, client_id, resource) {
+        user_id -> BigInt,
+        client_id -> Text,
+        resource -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(backend_credentials -> backends (backend_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
@@ -173,5 +203,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     groups,
     user_groups,
     policies,
-    oauth_clients
+    oauth_clients,
+    authorization_codes,
+    oauth_consents
 );

@@ -406,3 +406,44 @@ fn oauth_settings_are_read_and_checked() {
         .unwrap_or_else(|report| panic!("{report}"));
     assert_eq!(from_env.oauth.dcr_max_per_ip, 7);
 }
+
+#[test]
+fn authorization_server_settings_are_read_and_checked() {
+    let scratch = Scratch::new();
+    let defaults = scratch
+        .load_toml("")
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(defaults.oauth.code_ttl, std::time::Duration::from_secs(60));
+    assert!(!defaults.oauth.password_grant_enabled);
+    assert_eq!(defaults.oauth.login_max_per_ip, 10);
+
+    let cfg = scratch
+        .load_toml(
+            "[oauth]\ncode_ttl_s = 30\npassword_grant_enabled = true\nlogin_max_per_ip = 3\n\
+             login_window_s = 60\nlogin_session_ttl_s = 120\n",
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(cfg.oauth.code_ttl, std::time::Duration::from_secs(30));
+    assert!(cfg.oauth.password_grant_enabled);
+    assert_eq!(cfg.oauth.login_max_per_ip, 3);
+    assert_eq!(cfg.oauth.login_window, std::time::Duration::from_secs(60));
+    assert_eq!(
+        cfg.oauth.login_session_ttl,
+        std::time::Duration::from_secs(120)
+    );
+
+    let report = scratch
+        .load_toml("[oauth]\ncode_ttl_s = 3600\nlogin_max_per_ip = 0\nlogin_session_ttl_s = 1\n")
+        .unwrap_err();
+    let keys = keys_of(&report);
+    for expected in [
+        "oauth.code_ttl_s",
+        "oauth.login_max_per_ip",
+        "oauth.login_session_ttl_s",
+    ] {
+        assert!(
+            keys.contains(&expected.to_string()),
+            "missing {expected} in:\n{report}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use actors::auth::authorization::GrantError;
 use actors::auth::client_metadata::MetadataError;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,16 @@ pub enum OAuthError {
     /// Storage or another internal failure; the detail never carries a secret.
     #[error("{0}")]
     ServerError(String),
+    /// RFC 6749 §5.2: a malformed token, revocation or introspection request.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// RFC 6749 §5.2: client authentication failed. `basic`: the client tried HTTP Basic, so
+    /// the answer carries `WWW-Authenticate: Basic`.
+    #[error("{detail}")]
+    InvalidClient { detail: String, basic: bool },
+    /// A grant refused by the authorization service (its code is the RFC 6749 error).
+    #[error(transparent)]
+    Grant(#[from] GrantError),
 }
 
 impl From<MetadataError> for OAuthError {
@@ -55,6 +66,9 @@ impl OAuthError {
             OAuthError::TooManyRequests { .. } => "too_many_requests",
             OAuthError::PayloadTooLarge(_) => "invalid_request",
             OAuthError::ServerError(_) => "server_error",
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient { .. } => "invalid_client",
+            OAuthError::Grant(e) => e.code(),
         }
     }
 }
@@ -69,13 +83,18 @@ impl ResponseError for OAuthError {
             OAuthError::AccessDenied(_) => StatusCode::FORBIDDEN,
             OAuthError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthError::ServerError(_) | OAuthError::Grant(GrantError::Server(_)) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            OAuthError::InvalidRequest(_) | OAuthError::Grant(_) => StatusCode::BAD_REQUEST,
+            OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
+        response.insert_header((header::PRAGMA, "no-cache"));
         match self {
             OAuthError::InvalidToken(_) => {
                 response.insert_header((
@@ -88,8 +107,21 @@ impl ResponseError for OAuthError {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 response.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
             }
+            OAuthError::InvalidClient { basic: true, .. } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"authmcp-gateway\""),
+                ));
+            }
             _ => {}
         }
-        response.json(json!({ "error": self.code(), "error_description": self.to_string() }))
+        // Internal failures are logged where they happen; the client learns only that much.
+        let description = match self {
+            OAuthError::Grant(GrantError::Server(_)) => {
+                "The request could not be processed; try again.".to_string()
+            }
+            other => other.to_string(),
+        };
+        response.json(json!({ "error": self.code(), "error_description": description }))
     }
 }

@@ -1,15 +1,24 @@
-//! The OAuth 2.1 authorization server's HTTP face. This part: client registration (RFC 7591
-//! `POST /oauth/register`, RFC 7592 `GET|PUT|DELETE /oauth/register/{client_id}`). The discovery
-//! documents are in `well_known`; the authorization, token, revocation and introspection
-//! endpoints build on the services held here.
+//! The OAuth 2.1 authorization server's HTTP face: client registration (RFC 7591
+//! `POST /oauth/register`, RFC 7592 `GET|PUT|DELETE /oauth/register/{client_id}`), the
+//! authorization endpoint with its login and consent pages (`GET|POST /authorize`), the token
+//! endpoint (`POST /oauth/token`), revocation (`POST /oauth/revoke`, RFC 7009) and
+//! introspection (`POST /oauth/introspect`, RFC 7662). The discovery documents are in
+//! `well_known`; the decisions and storage are in `actors::auth::authorization`.
 
+mod authorize;
+mod client_auth;
 pub mod error;
+mod form;
 mod register;
+mod revoke;
+mod token;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpMessage, HttpRequest, web};
+use actors::auth::authorization::AuthorizationService;
+use actors::auth::authorization::signed::Signer;
 use actors::auth::cimd::ClientResolver;
 use actors::auth::clients::{ClientRegistry, ConfiguredSecret};
 use actors::ratelimit::KeyedGcra;
@@ -26,6 +35,8 @@ pub struct OAuthSettings {
     pub cimd_enabled: bool,
     /// What the OpenID metadata advertises for `id_token`s.
     pub id_token_signing_alg: String,
+    /// How long the login cookie keeps a browser signed in (`oauth.login_session_ttl_s`).
+    pub login_session_ttl: std::time::Duration,
 }
 
 pub struct OAuthState {
@@ -35,6 +46,55 @@ pub struct OAuthState {
     pub resolver: Arc<ClientResolver>,
     /// Registrations per client IP.
     pub dcr_limiter: Arc<KeyedGcra<IpAddr>>,
+    /// Codes, consent and the token endpoint's grants.
+    pub authorization: Arc<AuthorizationService>,
+    /// Signs the pending authorization request, the login cookie and CSRF tokens.
+    pub signer: Signer,
+    /// Login attempts (login page and password grant) per client IP.
+    pub login_limiter: Arc<KeyedGcra<IpAddr>>,
+}
+
+/// The request's logger (carrying its request id), or the root logger.
+pub(crate) fn request_log(req: &HttpRequest, log: &slog::Logger) -> slog::Logger {
+    req.extensions()
+        .get::<crate::request_context::RequestContext>()
+        .map_or_else(|| log.clone(), |c| c.log.clone())
+}
+
+/// The client's address as `request_context` worked it out (X-Forwarded-For only from trusted
+/// proxies); the unspecified address when unknown, so such requests share one limit.
+pub(crate) fn client_ip(req: &HttpRequest) -> IpAddr {
+    req.extensions()
+        .get::<crate::request_context::RequestContext>()
+        .and_then(|c| c.client_ip)
+        .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+}
+
+/// Whether `uri` is a resource tokens may be issued for: `<p>/mcp`, or `<p>/mcp/<server>` for a
+/// configured backend (RFC 8707). The error says why not (for `invalid_target`).
+pub(crate) fn check_resource(state: &crate::state::AppState, uri: &str) -> Result<(), String> {
+    let issuer = state.settings.load().public_url.clone();
+    let mcp = format!("{issuer}/mcp");
+    if uri == mcp {
+        return Ok(());
+    }
+    let known = uri
+        .strip_prefix(&format!("{mcp}/"))
+        .filter(|_| state.identity.keys().is_resource(uri))
+        .is_some_and(|server| {
+            state
+                .gateway
+                .get()
+                .is_some_and(|g| g.statuses().iter().any(|s| s.name == server))
+        });
+    if known {
+        Ok(())
+    } else {
+        Err(format!(
+            "resource `{uri}` is not served here; use {mcp} or {mcp}/<server> for a configured \
+             backend"
+        ))
+    }
 }
 
 /// The credential in `Authorization: Bearer …`, if any (scheme case-insensitive).
@@ -49,4 +109,7 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register::configure(cfg);
+    authorize::configure(cfg);
+    token::configure(cfg);
+    revoke::configure(cfg);
 }

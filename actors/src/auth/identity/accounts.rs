@@ -31,13 +31,31 @@ fn bcrypt_cost_of(hash: &str) -> Option<u32> {
 
 impl Identity {
     /// Verifies a password off the async threads and issues a login token pair (audience
-    /// `<public_url>/mcp`, no client, no scope). Rehashes the password when the configured
-    /// bcrypt cost changed since it was stored.
+    /// `<public_url>/mcp`, no client, no scope).
     pub async fn login(
         &self,
         username: &str,
         password: &str,
     ) -> Result<(User, TokenResponse), AuthError> {
+        let user = self.verify_login(username, password).await?;
+        let tokens = self
+            .issue_tokens(TokenGrant {
+                user_id: user.id,
+                client_id: None,
+                scope: None,
+                resource: self.keys.access_audience().to_string(),
+                with_refresh: true,
+                family: None,
+            })
+            .await?;
+        Ok((user, tokens))
+    }
+
+    /// The login check shared by `/auth/login` and the authorization server's login page: the
+    /// password verified off the async threads (a dummy verification for unknown users, so both
+    /// failures take as long and answer alike), then the account's state. Rehashes the password
+    /// when the configured bcrypt cost changed since it was stored, and records the login.
+    pub async fn verify_login(&self, username: &str, password: &str) -> Result<User, AuthError> {
         let name = username.to_string();
         let user = self
             .db
@@ -60,17 +78,7 @@ impl Identity {
             self.db.run(move |c| users::rehash(c, id, &hash)).await?;
         }
         self.db.run(move |c| users::record_login(c, id)).await?;
-        let tokens = self
-            .issue_tokens(TokenGrant {
-                user_id: id,
-                client_id: None,
-                scope: None,
-                resource: self.keys.access_audience().to_string(),
-                with_refresh: true,
-                family: None,
-            })
-            .await?;
-        Ok((user, tokens))
+        Ok(user)
     }
 
     /// Creates a `user`-role account after checking the password policy. The caller decides

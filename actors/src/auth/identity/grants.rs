@@ -206,7 +206,7 @@ impl Identity {
         refresh_token: &str,
         client_id: Option<&str>,
     ) -> Result<TokenResponse, AuthError> {
-        let stored = self.find_refresh(refresh_token).await?;
+        let stored = self.find_refresh_token(refresh_token).await?;
         let stored = stored.ok_or(AuthError::InvalidGrant("unknown refresh token"))?;
         if stored.client_id.as_deref() != client_id {
             return Err(AuthError::InvalidGrant("issued to another client"));
@@ -258,7 +258,9 @@ impl Identity {
         Ok(response)
     }
 
-    async fn find_refresh(&self, token: &str) -> Result<Option<RefreshToken>, AuthError> {
+    /// The stored state of a refresh token (hash lookup); `None` when it is not one of ours.
+    /// For checks that must happen before a rotation (e.g. the token endpoint's `resource`).
+    pub async fn find_refresh_token(&self, token: &str) -> Result<Option<RefreshToken>, AuthError> {
         if !token.starts_with(REFRESH_PREFIX) {
             return Ok(None);
         }
@@ -276,7 +278,7 @@ impl Identity {
         token: &str,
         client_id: Option<&str>,
     ) -> Result<(), AuthError> {
-        let Some(stored) = self.find_refresh(token).await? else {
+        let Some(stored) = self.find_refresh_token(token).await? else {
             return Ok(());
         };
         if stored.client_id.as_deref() != client_id {
@@ -312,7 +314,7 @@ impl Identity {
         refresh_token: Option<&str>,
     ) -> Result<(), AuthError> {
         if let Some(token) = refresh_token
-            && let Some(stored) = self.find_refresh(token).await?
+            && let Some(stored) = self.find_refresh_token(token).await?
             && stored.user_id == principal.user_id
         {
             self.revoke_family(&stored.family_id).await?;
@@ -327,7 +329,7 @@ impl Identity {
     /// (unknown, expired, revoked, used, disabled user) — RFC 7662 answers those alike.
     pub async fn introspect(&self, token: &str) -> Option<Introspection> {
         if token.starts_with(REFRESH_PREFIX) {
-            let stored = self.find_refresh(token).await.ok()??;
+            let stored = self.find_refresh_token(token).await.ok()??;
             let live = stored.used_at_ms.is_none()
                 && stored.revoked_at_ms.is_none()
                 && stored.family_revoked_at_ms.is_none()

@@ -1,0 +1,2 @@
+DROP TABLE oauth_consents;
+DROP TABLE authorization_codes;

@@ -1,0 +1,1 @@
+//! Revocation, introspection, ID tokens, the machine and password grants, step-up.
