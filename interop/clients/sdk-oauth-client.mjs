@@ -316,7 +316,8 @@ await step('step-up: 403 insufficient_scope, re-authorize, call succeeds', async
   } catch (caught) {
     error = caught;
   }
-  const refusal = find(since(mark), (e) => e.status === 403, 'the 403 for the narrow token');
+  const refusal = since(mark).find((e) => e.status === 403);
+  expect(refusal, `tools/call with scope mcp:prompts got no 403 insufficient_scope; the call ${error ? `failed: ${error.message}` : 'succeeded'}`);
   expect(/error="insufficient_scope"/.test(refusal.wwwAuthenticate ?? ''), `403 without insufficient_scope: ${refusal.wwwAuthenticate}`);
   const challenged = refusal.wwwAuthenticate.match(/scope="([^"]*)"/)?.[1];
   expect(challenged, `the challenge names no scope: ${refusal.wwwAuthenticate}`);
