@@ -133,9 +133,11 @@ try {
     // OAuth: an ordinary user (not the admin) logs in through the gateway's own AS.
     const user = { username: 'interop-oauth-user', password: 'Interop-OAuth-Pa55word!' };
     await registerUser({ baseUrl: gateway.baseUrl, adminToken: gateway.token, ...user });
-    const mcpUrl = `${gateway.baseUrl}/mcp`;
-    targets.push({ key: 'oauth:gateway-aggregate', group: 'gateway', url: mcpUrl,
-      results: await runOAuthClients({ label: 'gateway-aggregate', url: mcpUrl, prefix: 'everything_', user, interopDir, logDir, env }) });
+    for (const [label, path, prefix] of [['gateway-aggregate', '/mcp', 'everything_'], ['gateway-single', '/mcp/everything', '']]) {
+      const url = `${gateway.baseUrl}${path}`;
+      targets.push({ key: `oauth:${label}`, group: 'gateway', url,
+        results: await runOAuthClients({ label, url, prefix, user, interopDir, logDir, env }) });
+    }
     targets.push({ key: 'conformance-authorization:gateway', group: 'gateway', url: gateway.baseUrl,
       results: await runAuthorizationConformance({ label: 'gateway', baseUrl: gateway.baseUrl, user, interopDir,
         outputDir: join(runDir, 'conformance-authorization-gateway'), logDir, env }) });
