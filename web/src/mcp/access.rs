@@ -13,8 +13,10 @@ use actors::auth::identity::Principal;
 use actors::auth::policy::{
     BackendAccess, DefaultPolicy, Grants, ItemKind, PolicySnapshot, Subject,
 };
+use actors::auth::scopes::{Scope, ScopeSet};
 use actors::routing::{FilteredView, ListKind, RoutingTable};
 
+use super::forward::Answer;
 use crate::authn::Caller;
 use crate::request_context::RequestContext;
 use crate::state::AppState;
@@ -169,6 +171,32 @@ impl Access {
         }
     }
 
+    /// The step-up answer when the token's scopes are the one reason `name` is refused: the
+    /// scopes to ask for are the token's own plus the missing one (MCP 2025-11-25 recommends
+    /// both, so a client that replaces its scopes with the challenge's keeps what it had).
+    pub fn step_up(&self, backend: &str, kind: ItemKind, name: &str) -> Option<Answer> {
+        let Who::User(access) = &self.who else {
+            return None;
+        };
+        let needed = access.grants.missing_scope(backend, kind, name)?;
+        slog::info!(self.log, "Request needs a wider token scope (step-up).";
+            "user" => &access.subject.username, "backend" => backend, "scope" => needed);
+        Some(Answer::InsufficientScope(with_token_scopes(
+            &access.subject,
+            needed,
+        )))
+    }
+
+    /// As [`Access::step_up`] for a whole backend (`/mcp/{server}` with a token that reaches
+    /// no kind of item).
+    pub fn backend_step_up(&self, backend: &str) -> Option<String> {
+        let Who::User(access) = &self.who else {
+            return None;
+        };
+        let needed = access.grants.missing_backend_scope(backend)?;
+        Some(with_token_scopes(&access.subject, needed))
+    }
+
     /// Logs a refusal: who, what and where — never the request's arguments.
     pub fn refused(&self, method: &str, backend: &str, item: &str) {
         let user = match &self.who {
@@ -178,6 +206,16 @@ impl Access {
         slog::info!(self.log, "Request refused by policy.";
             "user" => user, "method" => method, "backend" => backend, "item" => item);
     }
+}
+
+/// The token's known scopes plus `needed`, in canonical order.
+fn with_token_scopes(subject: &Subject, needed: &str) -> String {
+    let held = subject
+        .scopes
+        .iter()
+        .flatten()
+        .filter_map(|s| Scope::parse(s));
+    ScopeSet::new(held.chain(Scope::parse(needed))).to_string()
 }
 
 /// The token's scopes: `None` (not scope-restricted) for login and API tokens, the granted

@@ -37,7 +37,40 @@ pub async fn single(
         Answer::JsonParts(parts) => reply::json_parts(parts),
         Answer::Stream(stream) => super::answer_stream::serve(state, session, stream, in_flight),
         Answer::Accepted => reply::accepted(),
+        Answer::InsufficientScope(scope) => step_up(state, &session.scope, message.id(), &scope),
     }
+}
+
+/// HTTP 403 with the step-up challenge (RFC 6750 §3.1, MCP authorization "scope challenge"),
+/// the JSON-RPC error in the body for clients that only read that.
+pub(super) fn step_up(
+    state: &AppState,
+    scope: &SessionScope,
+    id: Option<&RawValue>,
+    needed: &str,
+) -> HttpResponse {
+    let settings = state.settings.load();
+    let metadata = match scope {
+        SessionScope::Aggregate => settings.resource_metadata_url(),
+        SessionScope::Backend(server) => settings.server_metadata_url(server),
+    };
+    let mut response = reply::error(
+        actix_web::http::StatusCode::FORBIDDEN,
+        id,
+        ErrorCode::InvalidRequest,
+        &format!(
+            "Your token lacks a scope this request needs; re-authorize with scope `{needed}`."
+        ),
+    );
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{needed}\", resource_metadata=\"{metadata}\""
+    );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// 2025-03-26 batches: every request answered, in one JSON array; notifications only → 202.
@@ -82,6 +115,13 @@ pub async fn batch(
                     }
                 }
                 Answer::Accepted => {}
+                // One HTTP status answers a whole batch: here the step-up is a JSON-RPC error.
+                Answer::InsufficientScope(scope) => responses.push(error_response(
+                    message.id(),
+                    ErrorCode::InvalidRequest,
+                    &format!("Your token lacks a scope this request needs (`{scope}`)."),
+                    None,
+                )),
             },
         }
     }
@@ -206,6 +246,9 @@ async fn aggregate(
             let Some(route) = catalog.route(&name) else {
                 return unknown();
             };
+            if let Some(step_up) = access.step_up(&route.backend, kind, &name) {
+                return step_up;
+            }
             if !access.allows(&route.backend, kind, &name) {
                 access.refused(method, &route.backend, &name);
                 return unknown();
@@ -247,6 +290,12 @@ async fn aggregate(
                     "`params.uri` is required.",
                 );
             };
+            if let Some(step_up) = table
+                .route_uri(&uri)
+                .and_then(|r| access.step_up(&r.backend, ItemKind::Resource, &uri))
+            {
+                return step_up;
+            }
             let Some(route) = table
                 .route_uri(&uri)
                 .filter(|r| allowed(access, method, r, ItemKind::Resource, &uri))

@@ -24,6 +24,9 @@ pub enum Answer {
     /// JSON-RPC messages in order; the last is the response.
     Stream(LocalBoxStream<'static, Bytes>),
     Accepted,
+    /// The token lacks a scope the request needs (MCP step-up): answered with HTTP 403 and
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="<this>"`.
+    InsufficientScope(String),
 }
 
 pub fn error(id: Option<&RawValue>, code: ErrorCode, message: &str) -> Answer {

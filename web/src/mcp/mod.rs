@@ -101,6 +101,14 @@ fn refuse_backend(req: &HttpRequest, state: &AppState, server: &str) -> Option<H
     if access.backend_access(server) != actors::auth::policy::BackendAccess::None {
         return None;
     }
+    if let Some(scope) = access.backend_step_up(server) {
+        return Some(dispatch::step_up(
+            state,
+            &SessionScope::Backend(server.to_string()),
+            None,
+            &scope,
+        ));
+    }
     access.refused("/mcp/{server}", server, "");
     Some(reply::error(
         actix_web::http::StatusCode::FORBIDDEN,

@@ -88,10 +88,18 @@ pub fn screen(
             };
             let name = name_of(param("name"));
             let known = catalog(&table, kind).route(&name).is_some();
+            if known && let Some(step_up) = access.step_up(backend, kind, &public(kind, &name)) {
+                return Some(step_up);
+            }
             (!(known && may(kind, &name))).then(|| unknown(id, what, &name))
         }
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
             let uri = name_of(param("uri"));
+            if table.route_uri(&uri).is_some()
+                && let Some(step_up) = access.step_up(backend, ItemKind::Resource, &uri)
+            {
+                return Some(step_up);
+            }
             resource_refusal(&table, id, &uri, &may)
         }
         "completion/complete" => {

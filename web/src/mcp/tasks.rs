@@ -191,7 +191,7 @@ async fn final_message(answer: Answer) -> Option<Value> {
         Answer::Json(body) => body,
         Answer::JsonParts(parts) => Bytes::from(parts.concat()),
         Answer::Stream(stream) => stream.collect::<Vec<_>>().await.pop()?,
-        Answer::Accepted => return None,
+        Answer::Accepted | Answer::InsufficientScope(_) => return None,
     };
     serde_json::from_slice(&bytes).ok()
 }
@@ -223,5 +223,6 @@ fn inspect(answer: Answer, look: impl Fn(&Value) + 'static) -> Answer {
                 .boxed_local(),
         ),
         Answer::Accepted => Answer::Accepted,
+        Answer::InsufficientScope(scope) => Answer::InsufficientScope(scope),
     }
 }

@@ -283,9 +283,35 @@ impl Grants {
     /// Whether `name` (a client-visible tool or prompt name, or a resource URI or URI template)
     /// of `kind` on `backend` may be listed and used.
     pub fn allows(&self, backend: &str, kind: ItemKind, name: &str) -> bool {
-        if !self.kinds.has(kind) {
-            return false;
+        self.kinds.has(kind) && self.rules_allow(backend, kind, name)
+    }
+
+    /// The scope a token lacks for an item its rules allow (MCP step-up): `Some` only when the
+    /// token's scopes are the one reason the item is refused, so a step-up challenge never
+    /// reveals an item the user could not use anyway.
+    pub fn missing_scope(&self, backend: &str, kind: ItemKind, name: &str) -> Option<&'static str> {
+        (!self.kinds.has(kind) && self.rules_allow(backend, kind, name)).then_some(match kind {
+            ItemKind::Tool => "mcp:tools",
+            ItemKind::Prompt => "mcp:prompts",
+            ItemKind::Resource | ItemKind::ResourceTemplate => "mcp:resources",
+        })
+    }
+
+    /// `Some("mcp")` when the token reaches no kind of item at all while the rules grant some of
+    /// `backend`: the scope is what keeps the caller out of `/mcp/{server}`.
+    pub fn missing_backend_scope(&self, backend: &str) -> Option<&'static str> {
+        if self.kinds.any() {
+            return None;
         }
+        let unscoped = Grants {
+            kinds: KindSet::ALL,
+            ..self.clone()
+        };
+        (unscoped.backend_access(backend) != BackendAccess::None).then_some("mcp")
+    }
+
+    /// The role and rules' verdict, scopes aside.
+    fn rules_allow(&self, backend: &str, kind: ItemKind, name: &str) -> bool {
         if self.admin {
             return true;
         }
@@ -478,6 +504,34 @@ mod tests {
         assert!(g.allows("db", ItemKind::Tool, "db_drop"));
         assert_eq!(g.backend_access("db"), BackendAccess::Full);
         assert!(Grants::everything().allows("x", ItemKind::Prompt, "y"));
+    }
+
+    #[test]
+    fn step_up_names_the_missing_scope_only_when_rules_allow() {
+        let snapshot = PolicySnapshot::build(
+            1,
+            DefaultPolicy::Deny,
+            &[rule("user:alice", Effect::Allow, &["alpha"])],
+            vec![],
+        );
+        let prompts_only = snapshot.grants(&user("alice", Role::User, Some(&["mcp:prompts"])));
+        assert_eq!(
+            prompts_only.missing_scope("alpha", ItemKind::Tool, "alpha_echo"),
+            Some("mcp:tools")
+        );
+        assert_eq!(
+            prompts_only.missing_scope("alpha", ItemKind::Prompt, "p"),
+            None
+        );
+        // Not granted by any rule: no step-up, the item stays invisible.
+        assert_eq!(
+            prompts_only.missing_scope("beta", ItemKind::Tool, "beta_x"),
+            None
+        );
+        let nothing = snapshot.grants(&user("alice", Role::User, Some(&["openid"])));
+        assert_eq!(nothing.missing_backend_scope("alpha"), Some("mcp"));
+        assert_eq!(nothing.missing_backend_scope("beta"), None);
+        assert_eq!(prompts_only.missing_backend_scope("alpha"), None);
     }
 
     #[test]
