@@ -117,6 +117,11 @@ async function walk({ authorizationUrl, username, password, decision, fetchFn, j
     }
     const form = parseForm(html, request.url);
     const kind = pageKind(form);
+    if (kind === 'login' && pages.includes('login')) {
+      // A second login page in one authorization: the credentials were refused.
+      const said = html.match(/role="alert"[^>]*>([^<]*)</)?.[1] ?? 'no message';
+      throw new Error(`login refused: ${decodeEntities(said.trim())}`);
+    }
     pages.push(kind);
     const body = new URLSearchParams(form ? [...form.fields] : []);
     if (kind === 'login') {
