@@ -90,7 +90,10 @@ fn resource_document(issuer: &str, resource: &str, name: &str) -> Map<String, Va
 fn authorization_server_document(state: &AppState) -> Map<String, Value> {
     let issuer = state.settings.load().public_url.clone();
     let oauth = &state.oauth.settings;
-    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let mut grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    if state.oauth.authorization.settings().password_grant_enabled {
+        grants.push("password");
+    }
     let client_auth: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
     let confidential_auth: Vec<&str> = AuthMethod::ALL
         .iter()

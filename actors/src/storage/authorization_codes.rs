@@ -48,7 +48,7 @@ pub struct CodeRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// First use of a live code: it is now spent and the caller may issue tokens.
-    Claimed(CodeRow),
+    Claimed(Box<CodeRow>),
     /// The code was spent before: it is now marked replayed. `family_sid` is the grant issued
     /// from it, when already recorded (otherwise [`record_family`] reports the replay).
     Replayed {
@@ -126,10 +126,10 @@ pub fn claim(conn: &mut DbConn, code_hash: &str) -> Result<Claim, StorageError> 
         let family_sid = mark_replayed(conn, code_hash)?;
         return Ok(Claim::Replayed { family_sid });
     }
-    Ok(Claim::Claimed(CodeRow {
+    Ok(Claim::Claimed(Box::new(CodeRow {
         used_at_ms: Some(now),
         ..row
-    }))
+    })))
 }
 
 /// Records the grant issued from a claimed code; `true` when the code was replayed meanwhile

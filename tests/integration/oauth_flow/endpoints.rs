@@ -361,9 +361,25 @@ async fn the_password_grant_is_off_unless_enabled(db: Database) {
     };
     let refused = send(off.url("/oauth/token"), as_refs(&fields(&client))).await;
     assert_token_error(&refused, 400, "unsupported_grant_type");
+
+    let metadata =
+        crate::http::get(&off.url("/.well-known/oauth-authorization-server"), None).await;
+    assert!(
+        !metadata.body["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password"))
+    );
     drop(off);
 
     let on = Setup::start(db, "[oauth]\npassword_grant_enabled = true\n").await;
+    let metadata = crate::http::get(&on.url("/.well-known/oauth-authorization-server"), None).await;
+    assert!(
+        metadata.body["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password"))
+    );
     create_mcp_user(&on.gw, "alice").await;
     let client = public_client(&on).await;
     let tokens = send(on.url("/oauth/token"), fields(&client)).await;

@@ -143,7 +143,7 @@ impl AuthorizationService {
                 .await?
         };
         let row = match claim {
-            Claim::Claimed(row) => row,
+            Claim::Claimed(row) => *row,
             Claim::Unknown => {
                 return Err(GrantError::InvalidGrant(
                     "unknown authorization code".into(),

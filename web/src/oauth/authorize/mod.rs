@@ -169,7 +169,10 @@ impl<'a> Flow<'a> {
                 "the user has not approved this client",
             );
         }
-        let session = existing.expect("a signed-in user has a session");
+        // A signed-in user came from the cookie, so it is there; stay total anyway.
+        let Some(session) = existing else {
+            return expired();
+        };
         let sealed = pending.seal(signer);
         let csrf = session.csrf_token(signer);
         let origin = pages::redirect_origin(&pending.redirect_uri);
