@@ -19,11 +19,10 @@
 // over the wire (statuses, the grant types and parameters of token requests), not only what the
 // SDK reports. Prints a JSON summary like the other clients and exits non-zero on any failure.
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
-import { createBrowser } from '../lib/oauth-browser.mjs';
+import { HeadlessProvider } from './oauth-provider.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -77,85 +76,11 @@ const find = (list, predicate, what) => {
   return hit;
 };
 
-// ---- the provider: an in-memory client whose "browser" is lib/oauth-browser.mjs ----------
-class HeadlessProvider {
-  constructor() {
-    this.browser = createBrowser({ username, password, fetchFn: fetch });
-    this.client = options['client-id-url'] ? { client_id: options['client-id-url'] } : undefined;
-    this.saved = undefined;
-    this.verifier = undefined;
-    this.expectedState = undefined;
-    this.authorizations = [];
-  }
-
-  get redirectUrl() { return options['redirect-uri']; }
-
-  get clientMetadata() {
-    return {
-      client_name: `authmcp interop SDK client (${mode})`,
-      redirect_uris: [options['redirect-uri']],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state() {
-    this.expectedState = randomBytes(16).toString('base64url');
-    return this.expectedState;
-  }
-
-  clientInformation() { return this.client; }
-  saveClientInformation(information) { this.client = information; }
-  tokens() { return this.saved; }
-  saveTokens(tokens) { this.saved = tokens; }
-  saveCodeVerifier(verifier) { this.verifier = verifier; }
-  codeVerifier() { return this.verifier; }
-
-  invalidateCredentials(scope) {
-    if (scope === 'all' || scope === 'tokens') this.saved = undefined;
-    if (scope === 'all' || scope === 'client') this.client = undefined;
-    if (scope === 'all' || scope === 'verifier') this.verifier = undefined;
-  }
-
-  forgetRefreshToken() {
-    if (this.saved) this.saved = { ...this.saved, refresh_token: undefined };
-  }
-
-  /** The user's browser at /authorize: the code comes back on the redirect, kept for finishAuth. */
-  async redirectToAuthorization(authorizationUrl) {
-    const query = authorizationUrl.searchParams;
-    const { redirect, pages } = await this.browser.authorize(authorizationUrl);
-    const record = {
-      scope: query.get('scope'),
-      resource: query.get('resource'),
-      client_id: query.get('client_id'),
-      code_challenge_method: query.get('code_challenge_method'),
-      has_code_challenge: query.has('code_challenge'),
-      pages,
-      redirect: `${redirect.origin}${redirect.pathname}`,
-      error: redirect.searchParams.get('error') ?? undefined,
-      state_ok: redirect.searchParams.get('state') === this.expectedState,
-      iss: redirect.searchParams.get('iss'),
-      code: redirect.searchParams.get('code') ?? undefined,
-    };
-    this.authorizations.push(record);
-  }
-
-  /** The code of the last authorization, once: checked as a client checks a redirect. */
-  takeCode() {
-    const last = this.authorizations.at(-1);
-    if (!last) throw new Error('the SDK never sent the user to /authorize');
-    if (last.error) throw new Error(`/authorize redirected back with error=${last.error}`);
-    if (!last.state_ok) throw new Error('the redirect back carries the wrong state');
-    if (last.iss !== issuer) throw new Error(`the redirect back carries iss=${last.iss}, not ${issuer} (RFC 9207)`);
-    if (!last.code) throw new Error('the redirect back carries no code');
-    const { code } = last;
-    last.code = '(used)';
-    return code;
-  }
-}
-const provider = new HeadlessProvider();
+const provider = new HeadlessProvider({
+  username, password, issuer, label: mode,
+  redirectUri: options['redirect-uri'],
+  clientIdUrl: options['client-id-url'],
+});
 
 // ---- steps -------------------------------------------------------------------------------
 const steps = [];
