@@ -55,6 +55,7 @@ async fn pkce_downgrade_to_plain_is_refused(db: Database) {
     let request = AuthRequest::new(&setup, &client_id, REDIRECT).with("code_challenge", "");
     let page = browser.get(&request.url(&setup)).await;
     assert_redirected_error(&page, &setup, &request, "invalid_request");
+    setup.stop().await;
 }
 
 async fn a_missing_verifier_is_refused(db: Database) {
@@ -76,6 +77,7 @@ async fn a_missing_verifier_is_refused(db: Database) {
     .await;
     assert_token_error(&reply, 400, "invalid_request");
     assert!(reply.body.get("access_token").is_none());
+    setup.stop().await;
 }
 
 async fn a_wrong_verifier_is_refused_and_spends_the_code(db: Database) {
@@ -100,6 +102,7 @@ async fn a_wrong_verifier_is_refused_and_spends_the_code(db: Database) {
     assert_token_error(&reply, 400, "invalid_grant");
     // Single use means a single attempt: the right verifier now comes too late.
     assert_token_error(&redeem(&setup, &request, &code).await, 400, "invalid_grant");
+    setup.stop().await;
 }
 
 async fn a_replayed_code_fails_and_revokes_the_first_tokens(db: Database) {
@@ -130,6 +133,7 @@ async fn a_replayed_code_fails_and_revokes_the_first_tokens(db: Database) {
     )
     .await;
     assert_token_error(&refreshed, 400, "invalid_grant");
+    setup.stop().await;
 }
 
 async fn a_redirect_uri_mismatch_shows_an_error_page(db: Database) {
@@ -158,6 +162,7 @@ async fn a_redirect_uri_mismatch_shows_an_error_page(db: Database) {
     )
     .await;
     assert_token_error(&reply, 400, "invalid_grant");
+    setup.stop().await;
 }
 
 async fn an_unregistered_redirect_is_never_followed(db: Database) {
@@ -180,6 +185,7 @@ async fn an_unregistered_redirect_is_never_followed(db: Database) {
         AuthRequest::new(&setup, &client_id, REDIRECT).url(&setup)
     );
     assert_error_page(&browser.get(&twice).await, 400);
+    setup.stop().await;
 }
 
 async fn csrf_on_the_login_and_consent_forms_is_refused(db: Database) {
@@ -243,6 +249,7 @@ async fn csrf_on_the_login_and_consent_forms_is_refused(db: Database) {
     assert_error_page(&attacker.post_form(&url, &stolen).await, 403);
     // Nothing was remembered: the victim is still asked.
     assert!(victim.get(&request.url(&setup)).await.is_consent());
+    setup.stop().await;
 }
 
 async fn an_expired_code_is_refused(db: Database) {
@@ -271,6 +278,7 @@ async fn an_expired_code_is_refused(db: Database) {
             .unwrap()
             .contains("expired")
     );
+    setup.stop().await;
 }
 
 async fn a_foreign_resource_is_an_invalid_target(db: Database) {
@@ -301,6 +309,7 @@ async fn a_foreign_resource_is_an_invalid_target(db: Database) {
     other.verifier = request.verifier.clone();
     other.resource = setup.url("/mcp/alpha");
     assert_token_error(&redeem(&setup, &other, &code).await, 400, "invalid_target");
+    setup.stop().await;
 }
 
 async fn a_disabled_user_can_neither_log_in_nor_refresh(db: Database) {
@@ -333,6 +342,7 @@ async fn a_disabled_user_can_neither_log_in_nor_refresh(db: Database) {
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(refused.header("location").is_none());
     assert!(refused.body.contains("disabled"), "{}", refused.body);
+    setup.stop().await;
 }
 
 async fn unknown_users_and_wrong_passwords_get_identical_answers(db: Database) {
@@ -350,6 +360,7 @@ async fn unknown_users_and_wrong_passwords_get_identical_answers(db: Database) {
     assert!(unknown.is_login() && unknown.body.contains("Invalid username or password."));
     assert_eq!(unknown.body, wrong.body, "the pages must not differ");
     assert_eq!(unknown.header("set-cookie"), wrong.header("set-cookie"));
+    setup.stop().await;
 }
 
 async fn x_forwarded_for_from_an_untrusted_peer_does_not_reset_the_login_limit(db: Database) {
@@ -375,6 +386,8 @@ async fn x_forwarded_for_from_an_untrusted_peer_does_not_reset_the_login_limit(d
         "the peer's own address is limited"
     );
 
+    setup.stop().await;
+
     // Positive control: behind a trusted proxy, each forwarded client has its own budget.
     let setup = Setup::start_with(db, limits, |c| {
         c.server.trusted_proxies = vec![IpNet {
@@ -394,6 +407,7 @@ async fn x_forwarded_for_from_an_untrusted_peer_does_not_reset_the_login_limit(d
         let page = submit_login(&setup, &browser, &login, "mallory", "Wrong-Password-1").await;
         assert_eq!(page.status, 200, "{}", page.body);
     }
+    setup.stop().await;
 }
 
 on_both_databases!(

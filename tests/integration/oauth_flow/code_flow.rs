@@ -103,6 +103,7 @@ async fn full_code_flow_with_a_dcr_public_client(db: Database) {
     // … but a wider scope asks again.
     let wider = AuthRequest::new(&setup, &client_id, REDIRECT).with("scope", "mcp openid");
     assert!(browser.get(&wider.url(&setup)).await.is_consent());
+    setup.stop().await;
 }
 
 async fn a_token_for_one_backend_opens_only_that_backend(db: Database) {
@@ -121,6 +122,7 @@ async fn a_token_for_one_backend_opens_only_that_backend(db: Database) {
     assert_eq!(answer["result"]["content"][0]["text"], "hi", "{answer}");
     let (status, _) = call_echo(&setup, "/mcp", access).await;
     assert_eq!(status, 401, "a /mcp/alpha token is refused on /mcp");
+    setup.stop().await;
 }
 
 async fn confidential_clients_authenticate_with_basic_or_post(db: Database) {
@@ -193,6 +195,7 @@ async fn confidential_clients_authenticate_with_basic_or_post(db: Database) {
         let access = tokens.body["access_token"].as_str().unwrap();
         assert_eq!(call_echo(&setup, "/mcp", access).await.0, 200);
     }
+    setup.stop().await;
 }
 
 async fn refresh_tokens_rotate_through_the_token_endpoint(db: Database) {
@@ -279,6 +282,7 @@ async fn refresh_tokens_rotate_through_the_token_endpoint(db: Database) {
     .await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["scope"], "mcp openid");
+    setup.stop().await;
 }
 
 async fn loopback_redirects_match_on_any_port_and_carry_iss(db: Database) {
@@ -292,9 +296,46 @@ async fn loopback_redirects_match_on_any_port_and_carry_iss(db: Database) {
     assert_eq!(answer["state"], request.state);
     let tokens = redeem(&setup, &request, &answer["code"]).await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
+    setup.stop().await;
+}
+
+async fn prompt_none_never_shows_a_page(db: Database) {
+    let setup = Setup::start(db, "").await;
+    create_mcp_user(&setup.gw, "alice").await;
+    let client_id = public_client(&setup).await;
+    let browser = Browser::default();
+    let silent = AuthRequest::new(&setup, &client_id, REDIRECT).with("prompt", "none");
+    let page = browser.get(&silent.url(&setup)).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let answer = query_of(&page.location());
+    assert_eq!(answer["error"], "login_required");
+    assert_eq!(answer["iss"], setup.gw.base_url);
+    // Signed in but never approved: consent_required; once approved, a silent code.
+    let login = browser
+        .get(&AuthRequest::new(&setup, &client_id, REDIRECT).url(&setup))
+        .await;
+    let after = submit_login(&setup, &browser, &login, "alice", crate::users::PASSWORD).await;
+    assert_eq!(after.status, 303);
+    let silent = AuthRequest::new(&setup, &client_id, REDIRECT).with("prompt", "none");
+    let page = browser.get(&silent.url(&setup)).await;
+    assert_eq!(query_of(&page.location())["error"], "consent_required");
+    let consent = browser.get(&after.location()).await;
+    assert_eq!(
+        submit_consent(&setup, &browser, &consent, "approve")
+            .await
+            .status,
+        303
+    );
+    let page = browser.get(&silent.url(&setup)).await;
+    assert!(query_of(&page.location()).contains_key("code"));
+    // prompt=login asks for the password again despite the cookie.
+    let again = AuthRequest::new(&setup, &client_id, REDIRECT).with("prompt", "login");
+    assert!(browser.get(&again.url(&setup)).await.is_login());
+    setup.stop().await;
 }
 
 on_both_databases!(
+    prompt_none_never_shows_a_page,
     full_code_flow_with_a_dcr_public_client,
     a_token_for_one_backend_opens_only_that_backend,
     confidential_clients_authenticate_with_basic_or_post,

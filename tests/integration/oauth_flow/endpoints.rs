@@ -187,6 +187,7 @@ async fn revocation_and_introspection(db: Database) {
         200
     );
     assert_eq!(call_echo(&setup, "/mcp", &access).await.0, 401);
+    setup.stop().await;
 }
 
 fn key_path(name: &str) -> std::path::PathBuf {
@@ -250,6 +251,7 @@ async fn id_tokens_carry_oidc_claims_and_verify_with_the_jwks(db: Database) {
     assert_eq!(claims["at_hash"], at_hash);
     // An ID token is not an access token.
     assert_eq!(call_echo(&setup, "/mcp", id_token).await.0, 401);
+    setup.stop().await;
 }
 
 async fn client_credentials_need_an_operator_client_with_a_service_user(db: Database) {
@@ -336,6 +338,7 @@ async fn client_credentials_need_an_operator_client_with_a_service_user(db: Data
     )
     .await;
     assert_token_error(&refused, 400, "unauthorized_client");
+    setup.stop().await;
 }
 
 async fn the_password_grant_is_off_unless_enabled(db: Database) {
@@ -370,7 +373,7 @@ async fn the_password_grant_is_off_unless_enabled(db: Database) {
             .unwrap()
             .contains(&json!("password"))
     );
-    drop(off);
+    off.stop().await;
 
     let on = Setup::start(db, "[oauth]\npassword_grant_enabled = true\n").await;
     let metadata = crate::http::get(&on.url("/.well-known/oauth-authorization-server"), None).await;
@@ -397,6 +400,7 @@ async fn the_password_grant_is_off_unless_enabled(db: Database) {
         400,
         "invalid_grant",
     );
+    on.stop().await;
 }
 
 async fn a_missing_scope_answers_403_with_a_step_up_challenge(db: Database) {
@@ -470,6 +474,7 @@ async fn a_missing_scope_answers_403_with_a_step_up_challenge(db: Database) {
     .await;
     assert_eq!(status, 200);
     assert_eq!(answer["result"]["content"][0]["text"], "hi", "{answer}");
+    setup.stop().await;
 }
 
 on_both_databases!(

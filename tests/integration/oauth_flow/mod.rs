@@ -58,6 +58,11 @@ impl Setup {
         self.gw.url(path)
     }
 
+    /// Stops the gateway (drained, actors stopped) before its database goes away.
+    pub async fn stop(self) {
+        self.gw.stop().await.expect("the gateway stops cleanly");
+    }
+
     /// `<public_url>/mcp`.
     pub fn mcp(&self) -> String {
         self.gw.url("/mcp")

@@ -124,12 +124,12 @@ impl<'a> Flow<'a> {
         pending: &Pending,
     ) -> Option<(actors::storage::users::User, u64)> {
         let s = session?;
-        let (user_id, auth_time) = (s.user_id?, s.auth_time?);
-        if auth_time < pending.login_after {
+        let (user_id, auth_time_ms) = (s.user_id?, s.auth_time_ms?);
+        if auth_time_ms <= pending.login_after_ms {
             return None;
         }
         let user = self.state.identity.me(user_id).await.ok()?;
-        user.enabled.then_some((user, auth_time))
+        user.enabled.then_some((user, auth_time_ms / 1000))
     }
 
     /// The page or redirect for a validated request, given who the cookie says is signed in.

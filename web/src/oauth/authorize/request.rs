@@ -37,8 +37,8 @@ pub struct Pending {
     pub force_consent: bool,
     /// OIDC `prompt=none`: never show a page; answer with an error instead.
     pub no_prompt: bool,
-    /// A login older than this (unix seconds) does not count (`prompt=login`).
-    pub login_after: u64,
+    /// `prompt=login`: only a login after this (unix ms, the request's arrival) counts; 0 for any.
+    pub login_after_ms: u64,
     /// Unix seconds after which the request is stale.
     pub expires_at: u64,
 }
@@ -59,6 +59,13 @@ impl Pending {
         let pending: Pending = serde_json::from_slice(&json).ok()?;
         (pending.expires_at > now_s()).then_some(pending)
     }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 pub fn now_s() -> u64 {
@@ -235,7 +242,11 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Client, Pend
         nonce,
         force_consent: prompt.contains(&"consent"),
         no_prompt,
-        login_after: if prompt.contains(&"login") { now } else { 0 },
+        login_after_ms: if prompt.contains(&"login") {
+            now_ms()
+        } else {
+            0
+        },
         expires_at: now + PENDING_TTL_S,
     };
     Ok((client, pending))
@@ -289,7 +300,7 @@ mod tests {
             nonce: None,
             force_consent: false,
             no_prompt: false,
-            login_after: 0,
+            login_after_ms: 0,
             expires_at: now_s() + 60,
         };
         assert_eq!(Pending::open(&signer, &p.seal(&signer)), Some(p.clone()));

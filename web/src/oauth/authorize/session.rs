@@ -9,15 +9,16 @@ use actix_web::HttpRequest;
 use actors::auth::authorization::signed::{Purpose, Signer};
 use serde::{Deserialize, Serialize};
 
-use super::request::now_s;
+use super::request::{now_ms, now_s};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BrowserSession {
     /// Random, 128 bits; the CSRF binding.
     pub browser_id: String,
     pub user_id: Option<i64>,
-    /// Unix seconds of the login.
-    pub auth_time: Option<u64>,
+    /// Unix milliseconds of the login (milliseconds so that `prompt=login` can tell a login
+    /// made after the request from one made earlier in the same second).
+    pub auth_time_ms: Option<u64>,
     pub expires_at: u64,
 }
 
@@ -26,7 +27,7 @@ impl BrowserSession {
         BrowserSession {
             browser_id: actors::auth::tokens::random_id(),
             user_id: None,
-            auth_time: None,
+            auth_time_ms: None,
             expires_at: now_s() + ttl_s,
         }
     }
@@ -37,7 +38,7 @@ impl BrowserSession {
         BrowserSession {
             browser_id: actors::auth::tokens::random_id(),
             user_id: Some(user_id),
-            auth_time: Some(now),
+            auth_time_ms: Some(now_ms()),
             expires_at: now + ttl_s,
         }
     }
