@@ -8,17 +8,23 @@
 // port. Gateway mode starts target/debug/authmcp-gateway in front of both (`everything` with
 // the default tool_prefix, `conformance` with tool_prefix = ""), logs in as a fresh admin, and
 // runs the clients against /mcp and /mcp/everything and the suite — through a loopback proxy
-// that adds the bearer token — against /mcp/conformance and /mcp. Results are compared with
-// expected-results.json: an expected pass that fails is a regression and fails the run.
+// that adds the bearer token — against /mcp/conformance and /mcp. Then the OAuth targets: an
+// ordinary user is registered and granted every backend, the TypeScript SDK's OAuth client logs
+// in as that user through the gateway's authorization server (DCR, then CIMD) and uses /mcp, and
+// the 0.2.0-alpha.12 suite's `authorization` mode tests the authorization server itself. Results
+// are compared with expected-results.json: an expected pass that fails is a regression and fails
+// the run.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAuthProxy } from './lib/auth-proxy.mjs';
+import { runAuthorizationConformance } from './lib/authorization-conformance.mjs';
 import { runClients } from './lib/clients.mjs';
 import { runConformance } from './lib/conformance.mjs';
-import { startGateway } from './lib/gateway.mjs';
+import { registerUser, startGateway } from './lib/gateway.mjs';
+import { runOAuthClients } from './lib/oauth-clients.mjs';
 import { startServer, stopAll } from './lib/processes.mjs';
 import { judge, printReport } from './lib/report.mjs';
 
@@ -60,6 +66,13 @@ async function conformanceTarget(group, label, url) {
   });
   targets.push({ key: `conformance:${label}`, group, url, results });
 }
+async function conformanceNextTarget(group, label, url, scenario) {
+  const { results } = await runConformance({
+    label: `next-${label}`, url, interopDir, outputDir: join(runDir, `conformance-next-${label}`), logDir, env,
+    suite: 'conformance-next', scenario,
+  });
+  targets.push({ key: `conformance-next:${label}`, group, url, results });
+}
 async function clientsTarget(group, label, url, prefix, token) {
   const results = await runClients({ label, url, prefix, token, interopDir, python, logDir, env });
   targets.push({ key: `clients:${label}`, group, url, results });
@@ -92,6 +105,7 @@ try {
     await conformanceTarget('direct', 'direct-via-auth-proxy', `http://127.0.0.1:${proxy.port}/mcp`);
     proxy.close();
     await clientsTarget('direct', 'direct', everythingUrl, '', 'interop-direct-no-auth');
+    await conformanceNextTarget('direct', 'direct', fixtureUrl, 'server-sse-polling');
   }
   if (options.mode !== 'direct') {
     const gateway = await startGateway({
@@ -110,6 +124,23 @@ try {
       await conformanceTarget('gateway', label, `http://127.0.0.1:${proxy.port}/mcp`);
       proxy.close();
     }
+    {
+      const proxy = await startAuthProxy({ targetPort: gateway.port, targetPath: '/mcp/conformance', token: gateway.token });
+      await conformanceNextTarget('gateway', 'gateway-single', `http://127.0.0.1:${proxy.port}/mcp`, 'server-sse-polling');
+      proxy.close();
+    }
+
+    // OAuth: an ordinary user (not the admin) logs in through the gateway's own AS.
+    const user = { username: 'interop-oauth-user', password: 'Interop-OAuth-Pa55word!' };
+    await registerUser({ baseUrl: gateway.baseUrl, adminToken: gateway.token, ...user });
+    for (const [label, path, prefix] of [['gateway-aggregate', '/mcp', 'everything_'], ['gateway-single', '/mcp/everything', '']]) {
+      const url = `${gateway.baseUrl}${path}`;
+      targets.push({ key: `oauth:${label}`, group: 'gateway', url,
+        results: await runOAuthClients({ label, url, prefix, user, interopDir, logDir, env }) });
+    }
+    targets.push({ key: 'conformance-authorization:gateway', group: 'gateway', url: gateway.baseUrl,
+      results: await runAuthorizationConformance({ label: 'gateway', baseUrl: gateway.baseUrl, user, interopDir,
+        outputDir: join(runDir, 'conformance-authorization-gateway'), logDir, env }) });
   }
 } catch (error) {
   setupError = error instanceof Error ? error.message : String(error);

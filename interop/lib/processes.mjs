@@ -53,8 +53,12 @@ export function startDaemon({ name, command, args, env, cwd, logDir }) {
   return child;
 }
 
-/** Runs a program to completion; resolves with its exit code and captured stdout. */
-export function runProgram({ name, command, args, env, cwd, logDir, deadlineMs = 180_000 }) {
+/**
+ * Runs a program to completion; resolves with its exit code and captured stdout. `onStdout`
+ * sees the output as it comes (a program that waits for something it printed, like the
+ * conformance suite's authorization URL).
+ */
+export function runProgram({ name, command, args, env, cwd, logDir, deadlineMs = 180_000, onStdout }) {
   const log = createWriteStream(join(logDir, `${name}.log`));
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,6 +66,7 @@ export function runProgram({ name, command, args, env, cwd, logDir, deadlineMs =
     child.stdout.on('data', (chunk) => {
       stdout += chunk.toString();
       log.write(chunk);
+      onStdout?.(stdout);
     });
     child.stderr.pipe(log, { end: false });
     const timer = setTimeout(() => {
