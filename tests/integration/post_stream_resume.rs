@@ -200,7 +200,11 @@ async fn answer_streams_carry_stream_ids_and_prime_only_2025_11_25_clients() {
     assert_eq!(first[1].json()["method"], "notifications/progress");
     assert_eq!(first[2].json()["id"], 1);
     assert!(
-        first.iter().all(|e| !e.retry),
+        first[0].retry,
+        "the priming event says how soon to reconnect"
+    );
+    assert!(
+        first[1..].iter().all(|e| !e.retry),
         "an answer that completes ends without retry"
     );
 
@@ -301,8 +305,8 @@ async fn a_dropped_answer_resumes_on_get_with_exactly_its_missed_events() {
     assert_eq!(events[2].json()["id"], 1);
     assert_eq!(text_of(&events[2].json()), "released k1");
     assert!(
-        events.iter().all(|e| !e.retry),
-        "the answer is complete: no retry"
+        events[1..].iter().all(|e| !e.retry),
+        "the answer is complete: no retry after the priming event"
     );
 
     // Delivered: nothing is kept any more. Unknown streams and malformed ids are refused.

@@ -78,8 +78,12 @@ pub fn event(id: &str, message: &[u8]) -> Bytes {
 
 /// The priming event (2025-11-25): an id and empty data, so a client that loses the stream
 /// before any message can still resume it.
+///
+/// It also carries `retry:`, so a client whose connection drops unannounced (no deliberate close)
+/// knows how soon to reconnect (the same delay as [`RETRY`]), as the 2025-11-25 SSE polling flow
+/// expects.
 pub fn priming(id: &str) -> Bytes {
-    Bytes::from(format!("id: {id}\ndata: \n\n"))
+    Bytes::from(format!("id: {id}\nretry: 1000\ndata: \n\n"))
 }
 
 /// Sent before the gateway closes a stream on purpose (the reader fell behind, the session
