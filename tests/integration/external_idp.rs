@@ -407,3 +407,24 @@ async fn protected_resource_metadata_lists_external_issuers_and_follows_sighup()
     gw.stop().await.unwrap();
     idp.stop().await.unwrap();
 }
+
+/// Without `jwks_uri` the keys' address comes from the issuer's own discovery document
+/// (`<issuer>/.well-known/openid-configuration`, here served by the IdP gateway).
+#[actix_rt::test]
+async fn the_keys_address_is_discovered_from_the_issuers_metadata() {
+    let idp = start_idp().await;
+    create_user(&idp, "alice", Role::User);
+    let token = login(&idp, "alice").await;
+    let issuer = format!(
+        "[[auth.external_issuers]]\nissuer = {:?}\nusername_claim = \"username\"\n\
+         audiences = [\"{}/mcp\"]\n",
+        idp.base_url, idp.base_url
+    );
+    let gw = TestGateway::start(&issuer).await;
+    create_user(&gw, "alice", Role::User);
+    let me = wait_status(&gw, "/auth/me", &token, 200).await;
+    assert_eq!(me.body["username"], "alice");
+    assert_eq!(me.body["credential"], "external");
+    gw.stop().await.unwrap();
+    idp.stop().await.unwrap();
+}

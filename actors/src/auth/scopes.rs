@@ -2,7 +2,10 @@
 //!
 //! `mcp` grants all MCP use and is what a client gets when it asks for nothing; `mcp:tools`,
 //! `mcp:prompts` and `mcp:resources` narrow it to one kind of item (the policy engine enforces
-//! that); `openid`, `profile` and `email` are OpenID Connect's; `offline_access` asks for a
+//! that); `mcp:admin` lets an administrator's token use an administrator's rights on `/mcp`
+//! within the kinds its other scopes give (without it, an administrator's OAuth token is held to
+//! the policies like anyone's; for other users it adds nothing: admin is a role, the scope only
+//! lets a token carry it); `openid`, `profile` and `email` are OpenID Connect's; `offline_access` asks for a
 //! refresh token. Scope strings follow RFC 6749 §3.3: space-separated, case-sensitive tokens.
 
 use std::fmt;
@@ -10,6 +13,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     Mcp,
+    McpAdmin,
     McpTools,
     McpPrompts,
     McpResources,
@@ -21,8 +25,9 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in the order the metadata documents list them.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::Mcp,
+        Scope::McpAdmin,
         Scope::McpTools,
         Scope::McpPrompts,
         Scope::McpResources,
@@ -34,8 +39,9 @@ impl Scope {
 
     /// The scopes that describe access to the MCP resource itself (what a protected-resource
     /// metadata document advertises).
-    pub const RESOURCE: [Scope; 4] = [
+    pub const RESOURCE: [Scope; 5] = [
         Scope::Mcp,
+        Scope::McpAdmin,
         Scope::McpTools,
         Scope::McpPrompts,
         Scope::McpResources,
@@ -44,6 +50,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Mcp => "mcp",
+            Scope::McpAdmin => "mcp:admin",
             Scope::McpTools => "mcp:tools",
             Scope::McpPrompts => "mcp:prompts",
             Scope::McpResources => "mcp:resources",
@@ -217,7 +224,10 @@ mod tests {
     fn unknown_and_malformed_scopes_are_refused_with_the_reason() {
         let err = ScopeSet::parse("mcp admin").unwrap_err();
         assert_eq!(err, ScopeError::Unknown("admin".into()));
-        assert!(err.to_string().contains("supported scopes: mcp, mcp:tools"));
+        assert!(
+            err.to_string()
+                .contains("supported scopes: mcp, mcp:admin, mcp:tools")
+        );
         assert_eq!(
             ScopeSet::parse("mcp bad\"quote").unwrap_err(),
             ScopeError::Syntax("bad\"quote".into())
@@ -244,10 +254,16 @@ mod tests {
         let wide = ScopeSet::parse("mcp openid").unwrap();
         assert!(ScopeSet::parse("mcp").unwrap().is_subset_of(&wide));
         assert!(!ScopeSet::parse("email").unwrap().is_subset_of(&wide));
-        assert_eq!(supported().len(), 8);
+        assert_eq!(supported().len(), 9);
         assert_eq!(
             resource_scopes(),
-            ["mcp", "mcp:tools", "mcp:prompts", "mcp:resources"]
+            [
+                "mcp",
+                "mcp:admin",
+                "mcp:tools",
+                "mcp:prompts",
+                "mcp:resources"
+            ]
         );
     }
 }

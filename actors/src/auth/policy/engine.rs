@@ -197,7 +197,13 @@ impl PolicySnapshot {
     /// What `subject` may use: their rules picked out once, so each check only walks those.
     pub fn grants(&self, subject: &Subject) -> Grants {
         Grants {
-            admin: subject.role == Role::Admin,
+            // Admin is a role; an OAuth token carries it only with `mcp:admin` (least privilege
+            // for clients an administrator signs in to). Login and API tokens (no scopes) do.
+            admin: subject.role == Role::Admin
+                && subject
+                    .scopes
+                    .as_ref()
+                    .is_none_or(|s| s.iter().any(|s| s == "mcp:admin")),
             kinds: KindSet::from_scopes(subject.scopes.as_deref()),
             rules: self
                 .rules
@@ -535,6 +541,32 @@ mod tests {
     }
 
     #[test]
+    fn an_admins_oauth_token_carries_the_role_only_with_mcp_admin() {
+        let rules = [rule("user:a", Effect::Allow, &["mine"])];
+        let plain = user("a", Role::Admin, Some(&["mcp"]));
+        let g = grants(DefaultPolicy::Deny, &rules, &plain);
+        assert!(
+            !g.is_admin(),
+            "without mcp:admin the token is held to the policies"
+        );
+        assert!(g.allows("mine", ItemKind::Tool, "x"));
+        assert!(!g.allows("other", ItemKind::Tool, "x"));
+
+        let elevated = user("a", Role::Admin, Some(&["mcp", "mcp:admin"]));
+        let g = grants(DefaultPolicy::Deny, &rules, &elevated);
+        assert!(g.is_admin());
+        assert!(g.allows("other", ItemKind::Tool, "x"));
+
+        let not_admin = user("u", Role::User, Some(&["mcp", "mcp:admin"]));
+        let g = grants(DefaultPolicy::Deny, &[], &not_admin);
+        assert!(!g.is_admin(), "the scope never makes anyone an admin");
+        assert!(!g.allows("other", ItemKind::Tool, "x"));
+
+        let login = user("a", Role::Admin, None);
+        assert!(grants(DefaultPolicy::Deny, &[], &login).is_admin());
+    }
+
+    #[test]
     fn scopes_narrow_the_kinds_for_everyone() {
         let all = [rule("role:user", Effect::Allow, &["*"])];
         let tools_only = user("t", Role::User, Some(&["openid", "mcp:tools"]));
@@ -553,7 +585,7 @@ mod tests {
         assert!(!g.allows("b", ItemKind::Tool, "x"));
         assert_eq!(g.backend_access("b"), BackendAccess::None);
 
-        let admin = user("a", Role::Admin, Some(&["mcp:resources"]));
+        let admin = user("a", Role::Admin, Some(&["mcp:admin", "mcp:resources"]));
         let g = grants(DefaultPolicy::Deny, &[], &admin);
         assert!(g.allows("b", ItemKind::Resource, "u://x"));
         assert!(

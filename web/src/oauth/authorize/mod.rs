@@ -275,6 +275,9 @@ fn display_name(client: &Client) -> &str {
 fn describe(scope: Scope) -> &'static str {
     match scope {
         Scope::Mcp => "use the tools, prompts and resources your account may use",
+        Scope::McpAdmin => {
+            "act with your administrator rights on the MCP endpoint (if you have them)"
+        }
         Scope::McpTools => "call the tools your account may use",
         Scope::McpPrompts => "read the prompts your account may use",
         Scope::McpResources => "read the resources your account may use",
