@@ -509,6 +509,8 @@ fn http_server(
             .app_data(web::json_config(max_body))
             .app_data(aweb::PayloadConfig::new(max_body))
             .wrap(from_fn(web::authn::require_auth))
+            // Outside authn: preflights carry no credentials.
+            .wrap(from_fn(web::cors::cors))
             .wrap(from_fn(web::request_context::request_context))
             .configure(web::routes)
             .default_service(aweb::to(web::not_found))

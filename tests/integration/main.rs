@@ -5,6 +5,7 @@
 mod admin_api;
 mod backends;
 mod binary;
+mod cors;
 mod daemon;
 mod external_idp;
 mod fixture;

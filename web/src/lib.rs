@@ -7,6 +7,7 @@
 pub mod admin_api;
 pub mod auth_routes;
 pub mod authn;
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod jwks;

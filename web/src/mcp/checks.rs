@@ -26,7 +26,7 @@ pub fn origin(req: &HttpRequest, settings: &McpSettings) -> Result<(), HttpRespo
     ))
 }
 
-fn is_loopback_origin(origin: &str) -> bool {
+pub(crate) fn is_loopback_origin(origin: &str) -> bool {
     let Ok(url) = url::Url::parse(origin) else {
         return false;
     };

@@ -15,6 +15,7 @@ mod access;
 mod answer_stream;
 pub mod background;
 mod checks;
+pub(crate) use checks::is_loopback_origin;
 mod dispatch;
 mod forward;
 mod initialize;
