@@ -38,10 +38,10 @@ impl Scope {
     ];
 
     /// The scopes that describe access to the MCP resource itself (what a protected-resource
-    /// metadata document advertises).
-    pub const RESOURCE: [Scope; 5] = [
+    /// metadata document advertises). Not `mcp:admin`: clients that ask for every advertised
+    /// scope must not carry an administrator's rights by default; it is in the server's list.
+    pub const RESOURCE: [Scope; 4] = [
         Scope::Mcp,
-        Scope::McpAdmin,
         Scope::McpTools,
         Scope::McpPrompts,
         Scope::McpResources,
@@ -67,7 +67,7 @@ impl Scope {
 
     /// True for the scopes that grant MCP access (the others only shape tokens).
     pub fn is_mcp(self) -> bool {
-        Scope::RESOURCE.contains(&self)
+        self == Scope::McpAdmin || Scope::RESOURCE.contains(&self)
     }
 }
 
@@ -257,13 +257,8 @@ mod tests {
         assert_eq!(supported().len(), 9);
         assert_eq!(
             resource_scopes(),
-            [
-                "mcp",
-                "mcp:admin",
-                "mcp:tools",
-                "mcp:prompts",
-                "mcp:resources"
-            ]
+            ["mcp", "mcp:tools", "mcp:prompts", "mcp:resources"]
         );
+        assert!(Scope::McpAdmin.is_mcp());
     }
 }
