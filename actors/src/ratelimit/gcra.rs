@@ -11,7 +11,6 @@
 //! check ever waits for an actor.
 
 use std::hash::Hash;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -115,29 +114,10 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
     }
 }
 
-impl<K: Eq + Hash + Clone + Send + Sync + 'static> KeyedGcra<K> {
-    /// Prunes idle keys every `every` until `stop` flips, so a stream of one-off clients cannot
-    /// grow the map without bound.
-    pub async fn run_pruner(
-        self: Arc<Self>,
-        every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            self.prune_at(Instant::now());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn limiter(max: u32, window_s: u64) -> KeyedGcra<&'static str> {
         KeyedGcra::new(Quota {
