@@ -109,13 +109,17 @@ async fn the_per_user_limit_answers_in_the_session_and_with_429_outside_it() {
         "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
     assert_too_many(&fresh.post(&init.to_string(), &[]).await);
     assert_too_many(&fresh.post(&ping(5), &[]).await);
+    // A 2026-07-28 (sessionless) request as well.
+    let discover = json!({"jsonrpc":"2.0","id":8,"method":"server/discover","params":{
+        "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}});
+    assert_too_many(&fresh.post(&discover.to_string(), &[]).await);
     // Bob is untouched by alice's limit.
     let bob_client = session(&gw, &bob).await;
     assert_eq!(
         bob_client.post(&ping(1), &[]).await.json()["result"],
         json!({})
     );
-    assert_eq!(rejected(&gw, "user"), 4);
+    assert_eq!(rejected(&gw, "user"), 5);
     gw.stop().await.unwrap();
 }
 
