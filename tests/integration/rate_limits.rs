@@ -332,3 +332,34 @@ async fn the_rate_limit_actor_restarts_keeps_the_limits_and_reaps_idle_keys() {
     );
     gw.stop().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn a_backends_own_endpoint_applies_the_tool_and_backend_limits() {
+    let fixture = HttpFixture::start(2);
+    let config = format!(
+        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\nhealth_interval_s = 60\n{}",
+        fixture.url(),
+        limits("tool_max = 1\n[[rate_limit.backends]]\nname = \"fx\"\nmax = 3\nwindow_s = 3600\n")
+    );
+    let gw = TestGateway::start(&config).await;
+    gw.wait_online(1).await;
+    create_mcp_user(&gw, "alice").await;
+    let token = login(&gw, "alice").await;
+    let mut client = McpClient::new(&gw.url("/mcp/fx"), Some(&token));
+    client.initialize("2025-06-18").await;
+    // Raw names on /mcp/fx. echo once (fx 1 of 3), then echo is alice's spent tool.
+    assert_result(&client.post(&call(1, "echo"), &[]).await);
+    assert_limited_in_session(&client.post(&call(2, "echo"), &[]).await, 2, "tool");
+    // Every request forwarded to fx counts against its quota, not only tool calls.
+    assert_result(&client.post(&call(3, "add"), &[]).await); // fx 2 of 3
+    let list = json!({"jsonrpc":"2.0","id":4,"method":"tools/list"}).to_string();
+    assert_result(&client.post(&list, &[]).await); // fx 3 of 3
+    assert_limited_in_session(
+        &client
+            .post(&list.replace("\"id\":4", "\"id\":5"), &[])
+            .await,
+        5,
+        "backend",
+    );
+    gw.stop().await.unwrap();
+}
