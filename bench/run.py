@@ -50,6 +50,10 @@ GATEWAY_EXTRA_CONFIG = (
     '[[policies]]\nsubject = "user:load"\neffect = "allow"\nbackends = ["*"]\n'
 )
 LOAD_USER = "load"
+# --rate-limits: every /mcp limit on (per user, per user×tool, per backend) but far above the
+# load, so the numbers show what checking them costs, not refusals.
+RATE_LIMITS_ON = {"enabled": False}
+RATE_LIMIT_HIGH = 1_000_000_000
 
 
 class Unavailable(Exception):
@@ -119,6 +123,11 @@ class Gateway:
             for i, port in enumerate(backend_ports):
                 backend = "fast" if len(backend_ports) == 1 else f"b{i:03}"
                 f.write(f'\n[[backends]]\nname = "{backend}"\nurl = "http://127.0.0.1:{port}/mcp"\n')
+            if RATE_LIMITS_ON["enabled"]:
+                f.write(f"\n[rate_limit]\nmcp_max = {RATE_LIMIT_HIGH}\ntool_max = {RATE_LIMIT_HIGH}\n")
+                for i in range(len(backend_ports)):
+                    backend = "fast" if len(backend_ports) == 1 else f"b{i:03}"
+                    f.write(f'[[rate_limit.backends]]\nname = "{backend}"\nmax = {RATE_LIMIT_HIGH}\n')
         self.proc = None
         self.token = None
         self.base = None
@@ -389,7 +398,10 @@ def main():
     ap.add_argument("--progress-rounds", type=int, default=3,
                     help="section 5: rounds, direct and gateway interleaved; the median round is kept")
     ap.add_argument("--only-progress", action="store_true", help="run section 5 only")
+    ap.add_argument("--rate-limits", action="store_true",
+                    help="run the gateways with every /mcp rate limit on (set far above the load)")
     args = ap.parse_args()
+    RATE_LIMITS_ON["enabled"] = args.rate_limits
     started = time.monotonic()
     if not args.no_build:
         build()

@@ -24,7 +24,7 @@ use actors::auth::keys::SigningKeys;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::policy::{FilePolicies, PolicyService};
 use actors::auth::tokens::TokenKeys;
-use actors::ratelimit::{KeyedGcra, Quota};
+use actors::ratelimit::{Quota, REAP_INTERVAL, RateLimitSettings, RateLimiter};
 use actors::registry::BackendRegistry;
 use actors::secrets::{KeySource, SecretBox};
 use actors::session::SessionLimits;
@@ -93,9 +93,6 @@ const BACKEND_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the policy service checks whether another process changed policies or groups.
 const POLICY_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// How often rate limiters forget clients that are back to a full allowance.
-const LIMITER_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Where the key that seals backend credentials may be given instead of `<data_dir>/secret-key`
 /// (instances sharing one PostgreSQL must share the key).
 const SECRETS_KEY_ENV: &str = "AUTHMCP_SECRETS_KEY";
@@ -163,19 +160,23 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
     // `/health/ready` still answers 503 until `state.gateway` is set below.
-    let (gateway, ended_sessions, supervisor_task) =
-        GatewayHandle::start_with_sessions(registry.desired().await, limits, log.clone())
-            .await
-            .context("while starting the supervisor tree")?;
-    let mcp = McpState::new(gateway.sessions().clone(), mcp_settings(&config));
-    let oauth = oauth_state(&config, &db, &identity, secret.as_bytes());
-    for limiter in [&oauth.dcr_limiter, &oauth.login_limiter] {
-        tokio::spawn(
-            limiter
-                .clone()
-                .run_pruner(LIMITER_PRUNE_INTERVAL, stop_rx.clone()),
-        );
-    }
+    // The RateLimitActor in the tree owns the limits (reloads) and reaps idle keys.
+    let (gateway, ended_sessions, supervisor_task) = GatewayHandle::start_with_limits(
+        registry.desired().await,
+        limits,
+        rate_limit_settings(&config),
+        REAP_INTERVAL,
+        log.clone(),
+    )
+    .await
+    .context("while starting the supervisor tree")?;
+    let rate_limiter = gateway.rate_limiter().clone();
+    let mcp = McpState::new(
+        gateway.sessions().clone(),
+        rate_limiter.clone(),
+        mcp_settings(&config),
+    );
+    let oauth = oauth_state(&config, &db, &identity, secret.as_bytes(), rate_limiter);
     let state = AppState::new(
         identity,
         web_settings(&config),
@@ -398,12 +399,13 @@ pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
 /// The OAuth authorization server: client registry, metadata-document resolver, the grants
 /// (codes, consent, token endpoint), the signer for its browser-facing values (keyed from the
 /// gateway secret, so every instance sharing it accepts them) and the registration and login
-/// rate limiters, from the (restart-only) `[oauth]` settings.
+/// per-IP rate limits (the tree's limiter), from the (restart-only) `[oauth]` settings.
 pub fn oauth_state(
     config: &GatewayConfig,
     db: &Database,
     identity: &Arc<Identity>,
     secret: &[u8],
+    rate_limiter: Arc<RateLimiter>,
 ) -> Arc<OAuthState> {
     let o = &config.oauth;
     let clients = Arc::new(ClientRegistry::new(db.clone(), o.max_clients));
@@ -418,10 +420,6 @@ pub fn oauth_state(
             max_cache_entries: MAX_CACHED_DOCUMENTS,
         },
     ));
-    let dcr_limiter = Arc::new(KeyedGcra::new(Quota {
-        max: o.dcr_max_per_ip,
-        window: o.dcr_window,
-    }));
     let authorization = Arc::new(AuthorizationService::new(
         db.clone(),
         identity.clone(),
@@ -431,11 +429,6 @@ pub fn oauth_state(
             password_grant_enabled: o.password_grant_enabled,
         },
     ));
-    // One allowance per client IP for every way to sign in (see `rate_limit.login_*`).
-    let login_limiter = Arc::new(KeyedGcra::new(Quota {
-        max: config.rate_limit.login_max,
-        window: config.rate_limit.login_window,
-    }));
     Arc::new(OAuthState {
         settings: OAuthSettings {
             dcr_enabled: o.dcr_enabled,
@@ -450,11 +443,36 @@ pub fn oauth_state(
         },
         clients,
         resolver,
-        dcr_limiter,
         authorization,
         signer: Signer::new(secret),
-        login_limiter,
+        rate_limiter,
     })
+}
+
+/// The limits the RateLimitActor enforces: `[rate_limit]` plus the registration quota of
+/// `[oauth]` (restart-only there, so a reload carries the same one).
+pub fn rate_limit_settings(config: &GatewayConfig) -> RateLimitSettings {
+    let r = &config.rate_limit;
+    let quota = |max: u32, window| (max > 0).then_some(Quota { max, window });
+    RateLimitSettings {
+        // One allowance per client IP for every way to sign in.
+        login: Quota {
+            max: r.login_max,
+            window: r.login_window,
+        },
+        token: Quota {
+            max: r.token_max,
+            window: r.token_window,
+        },
+        register: Quota {
+            max: config.oauth.dcr_max_per_ip,
+            window: config.oauth.dcr_window,
+        },
+        mcp: quota(r.mcp_max, r.mcp_window),
+        tool: quota(r.tool_max, r.tool_window),
+        backends: r.backends.clone(),
+        overrides: r.overrides.clone(),
+    }
 }
 
 pub fn identity_settings(config: &GatewayConfig) -> IdentitySettings {
@@ -598,6 +616,17 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         running.external.reload(new.auth.external_issuers.clone());
         slog::info!(log, "External issuers reloaded."; "issuers" => new.auth.external_issuers.len());
     }
+    if new.rate_limit != running.config.rate_limit {
+        if let Err(error) = running
+            .gateway
+            .apply_rate_limits(rate_limit_settings(&new))
+            .await
+        {
+            slog::error!(log, "Reload failed while applying rate limits."; "error" => %error);
+            return Err(());
+        }
+        slog::info!(log, "Rate limits reloaded.");
+    }
     running.state.settings.store(Arc::new(web_settings(&new)));
     running
         .state
@@ -715,7 +744,6 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             },
             "oauth",
         ),
-        (old.rate_limit != new.rate_limit, "rate_limit"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

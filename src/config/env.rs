@@ -121,6 +121,12 @@ const SEED_VARS: &[SeedVar] = &[
         "rate_limit.login_window_s",
         Conversion::AsIs,
     ),
+    seed("RATE_LIMIT_MCP_MAX", "rate_limit.mcp_max", Conversion::AsIs),
+    seed(
+        "RATE_LIMIT_MCP_WINDOW",
+        "rate_limit.mcp_window_s",
+        Conversion::AsIs,
+    ),
     seed("LOG_LEVEL", "logging.level", Conversion::AsIs),
 ];
 

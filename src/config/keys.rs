@@ -152,6 +152,25 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(300)),
     ),
+    key("rate_limit.token_max", Kind::UInt, Some(BuiltIn::UInt(120))),
+    key(
+        "rate_limit.token_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(60)),
+    ),
+    // 0: off until an operator sets a limit.
+    key("rate_limit.mcp_max", Kind::UInt, Some(BuiltIn::UInt(0))),
+    key(
+        "rate_limit.mcp_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(60)),
+    ),
+    key("rate_limit.tool_max", Kind::UInt, Some(BuiltIn::UInt(0))),
+    key(
+        "rate_limit.tool_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(60)),
+    ),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

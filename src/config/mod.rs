@@ -24,6 +24,7 @@ mod load;
 mod model;
 mod paths;
 mod policies;
+mod rate_limits;
 mod reader;
 mod sources;
 mod validate;

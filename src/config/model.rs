@@ -1,5 +1,6 @@
 //! The validated configuration: what the rest of the program reads. Built only by `load`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use actors::auth::external::IssuerSpec;
 use actors::auth::keys::KeyAlgorithm;
 use actors::auth::passwords::PasswordPolicy;
 use actors::auth::policy::{DefaultPolicy, PolicyRule};
+use actors::ratelimit::{LimitOverride, Quota};
 use actors::spec::BackendSpec;
 pub use actors::spec::IpNet;
 
@@ -145,14 +147,27 @@ pub struct AuthConfig {
     pub external_issuers: Vec<IssuerSpec>,
 }
 
-/// `[rate_limit]`: request limits. Restart-only.
+/// `[rate_limit]`: request limits, all reloadable (SIGHUP). The client IP honours
+/// `X-Forwarded-For` only from `server.trusted_proxies`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitConfig {
     /// Sign-in attempts per client IP per `login_window`: `POST /auth/login`, `/auth/register`,
-    /// the `/authorize` login page and the password grant share one allowance (the client IP
-    /// honours `X-Forwarded-For` only from `server.trusted_proxies`).
+    /// the `/authorize` login page and the password grant share one allowance.
     pub login_max: u32,
     pub login_window: Duration,
+    /// `POST /oauth/token` requests (every grant) per client IP per `token_window`.
+    pub token_max: u32,
+    pub token_window: Duration,
+    /// `/mcp` requests per user per `mcp_window` (admins included); 0 = off.
+    pub mcp_max: u32,
+    pub mcp_window: Duration,
+    /// Calls of one tool per user per `tool_window`; 0 = off.
+    pub tool_max: u32,
+    pub tool_window: Duration,
+    /// `[[rate_limit.backends]]`: requests forwarded to a backend (all users together).
+    pub backends: BTreeMap<String, Quota>,
+    /// `[[rate_limit.overrides]]`: per role or user `mcp_*`/`tool_*` limits.
+    pub overrides: Vec<LimitOverride>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

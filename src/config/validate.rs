@@ -18,10 +18,11 @@ use super::error::ConfigReport;
 use super::external_issuers::read_external_issuers;
 use super::model::{
     AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
-    RateLimitConfig, ServerConfig,
+    ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
+use super::rate_limits::read_rate_limit;
 use super::reader::{TableReader, describe};
 
 const MAX: u64 = u64::MAX;
@@ -238,18 +239,6 @@ fn read_password_policy(mut r: TableReader<'_>) -> Option<PasswordPolicy> {
         require_lowercase: lower?,
         require_digit: digit?,
         require_special: special?,
-    })
-}
-
-fn read_rate_limit(mut r: TableReader<'_>) -> Option<RateLimitConfig> {
-    let login_max = r.take_uint("login_max", 1, 1_000_000).map(|n| n as u32);
-    let login_window = r
-        .take_uint("login_window_s", 1, 86_400)
-        .map(Duration::from_secs);
-    r.finish();
-    Some(RateLimitConfig {
-        login_max: login_max?,
-        login_window: login_window?,
     })
 }
 

@@ -24,6 +24,7 @@ mod oauth_register;
 mod policies;
 mod post_stream_resume;
 mod postgres;
+mod rate_limits;
 mod relay;
 mod reload;
 mod session_supervision;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use actors::auth::identity::{AuthError, TokenResponse};
-use actors::ratelimit::Decision;
+use actors::ratelimit::Rejection;
 
 use crate::error::WebError;
 use crate::request_context::RequestContext;
@@ -64,22 +64,22 @@ async fn login(
 /// is hashed. The IP is `RequestContext::client_ip`, which believes `X-Forwarded-For` only from
 /// `server.trusted_proxies`: a forged header from anyone else does not give a fresh allowance.
 pub(crate) fn check_sign_in_rate(req: &HttpRequest, state: &AppState) -> Result<(), WebError> {
-    let limiter = &state.oauth.login_limiter;
     let ip = req
         .extensions()
         .get::<RequestContext>()
         .and_then(|c| c.client_ip)
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    match limiter.check(&ip) {
-        Decision::Allowed => Ok(()),
-        Decision::Limited { retry_after } => {
+    match state.oauth.rate_limiter.check_login(ip) {
+        Ok(()) => Ok(()),
+        Err(Rejection {
+            quota, retry_after, ..
+        }) => {
             let log = req
                 .extensions()
                 .get::<RequestContext>()
                 .map(|c| c.log.clone())
                 .unwrap_or_else(|| state.log.clone());
-            slog::warn!(log, "Sign-in attempts limited."; "client_ip" => %ip, "path" => req.path());
-            let quota = limiter.quota();
+            slog::warn!(log, "Sign-in attempts limited."; "client_ip" => %ip, "path" => req.path(), "limit" => "login");
             Err(WebError::TooManyRequests {
                 detail: format!(
                     "Too many sign-in attempts from your address ({} per {} s); try again in {} s.",

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     BackendTimeout,
     /// The request needs a client capability the client did not declare.
     CapabilityMissing,
+    /// A rate limit refused the request inside a session (data carries `retry_after_ms`).
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -36,6 +38,7 @@ impl ErrorCode {
             ErrorCode::BackendUnavailable => -32010,
             ErrorCode::BackendTimeout => -32011,
             ErrorCode::CapabilityMissing => -32012,
+            ErrorCode::RateLimited => -32013,
         }
     }
 }

@@ -11,7 +11,6 @@
 //! check ever waits for an actor.
 
 use std::hash::Hash;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -67,14 +66,21 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
 
     /// Counts one event for `key` at `now` (tests pass their own clock).
     pub fn check_at(&self, key: &K, now: Instant) -> Decision {
+        self.check_quota_at(key, self.quota, now)
+    }
+
+    /// Counts one event for `key` under `quota` rather than the limiter's own: limits that
+    /// differ per subject (overrides) share one map. (A TAT earned under a smaller quota can
+    /// still hold a key back under a larger one; callers clear the map when quotas change.)
+    pub fn check_quota_at(&self, key: &K, quota: Quota, now: Instant) -> Decision {
         let now = now.saturating_duration_since(self.origin);
-        let interval = self.quota.emission_interval();
+        let interval = quota.emission_interval();
         // The entry lock is held across read-modify-write, so two concurrent checks for the same
         // key can never both take the last slot.
         let mut tat = self.tats.entry(key.clone()).or_insert(now);
         let start = (*tat).max(now);
         let next = start + interval;
-        let limit = now + self.quota.window;
+        let limit = now + quota.window;
         if next > limit {
             Decision::Limited {
                 retry_after: next - limit,
@@ -93,6 +99,11 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
         before.saturating_sub(self.tats.len())
     }
 
+    /// Forgets every key: each starts again from a full allowance.
+    pub fn clear(&self) {
+        self.tats.clear();
+    }
+
     /// Keys currently tracked.
     pub fn len(&self) -> usize {
         self.tats.len()
@@ -103,29 +114,10 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
     }
 }
 
-impl<K: Eq + Hash + Clone + Send + Sync + 'static> KeyedGcra<K> {
-    /// Prunes idle keys every `every` until `stop` flips, so a stream of one-off clients cannot
-    /// grow the map without bound.
-    pub async fn run_pruner(
-        self: Arc<Self>,
-        every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            self.prune_at(Instant::now());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn limiter(max: u32, window_s: u64) -> KeyedGcra<&'static str> {
         KeyedGcra::new(Quota {

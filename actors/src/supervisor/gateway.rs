@@ -1,12 +1,14 @@
 //! `GatewaySupervisor`: the root of the actor tree.
 //!
-//! Children: `BackendSupervisor` and `SessionActor` (later issues add the rate-limit and audit
-//! actors). Each is restarted with its own backoff when it fails or stops unasked:
+//! Children: `BackendSupervisor`, `SessionActor` and `RateLimitActor` (a later issue adds the
+//! audit actor). Each is restarted with its own backoff when it fails or stops unasked:
 //! - it holds the desired backend list, so a restarted `BackendSupervisor` rebuilds every backend
 //!   from that list; meanwhile the status board still answers every reader;
 //! - it holds the session store, its limits and the `ended` channel, so a restarted
 //!   `SessionActor` finds every session where it was; meanwhile the `SessionHandle` answers
-//!   `create`/`end` with `Unavailable` and lookups keep working.
+//!   `create`/`end` with `Unavailable` and lookups keep working;
+//! - the rate limiter (settings and buckets) lives outside the `RateLimitActor`, so requests
+//!   keep being limited while it restarts; only reloads and reaping wait for it.
 //!
 //! A child stopping during shutdown is expected and not restarted.
 
@@ -22,6 +24,9 @@ use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSuperviso
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
 use crate::backend::StatusBoard;
+use crate::ratelimit::RateLimitSettings;
+use crate::ratelimit::RateLimiter;
+use crate::ratelimit::actor::{RateLimitActor, RateLimitArgs, RateLimitMsg};
 use crate::session::{ClientSession, SessionHandle, SessionLimits, SessionMsg};
 use crate::spec::BackendSpec;
 use crate::upstream::UpstreamSession;
@@ -41,9 +46,14 @@ pub(crate) enum GatewayMsg {
     ),
     RestartBackends,
     RestartSessions,
+    ApplyRateLimits(RateLimitSettings, RpcReplyPort<Result<(), SupervisorError>>),
+    ReapRateLimits(RpcReplyPort<Option<usize>>),
+    RestartRateLimits,
     CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
+    #[cfg(feature = "fault-injection")]
+    InjectRateLimitPanic(RpcReplyPort<bool>),
 }
 
 pub(crate) struct GatewayArgs {
@@ -52,6 +62,8 @@ pub(crate) struct GatewayArgs {
     pub sessions: Sessions,
     pub session_limits: SessionLimits,
     pub ended: EndedSender,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub reap_every: Duration,
     pub log: slog::Logger,
 }
 
@@ -64,6 +76,14 @@ struct SessionChild {
     backoff: Backoff,
 }
 
+/// What the supervisor keeps to restart the `RateLimitActor`: the limiter it drives.
+struct RateLimitChild {
+    limiter: Arc<RateLimiter>,
+    reap_every: Duration,
+    actor: Option<ActorRef<RateLimitMsg>>,
+    backoff: Backoff,
+}
+
 pub(crate) struct GatewayState {
     backends: Option<ActorRef<BackendSupervisorMsg>>,
     backends_id: Option<ActorId>,
@@ -73,6 +93,7 @@ pub(crate) struct GatewayState {
     log: slog::Logger,
     backoff: Backoff,
     sessions: SessionChild,
+    rate_limits: RateLimitChild,
 }
 
 pub(crate) struct GatewaySupervisor;
@@ -101,12 +122,25 @@ impl Actor for GatewaySupervisor {
                 actor: None,
                 backoff: Backoff::default(),
             },
+            rate_limits: RateLimitChild {
+                limiter: args.rate_limiter,
+                reap_every: args.reap_every,
+                actor: None,
+                backoff: Backoff::default(),
+            },
         };
         // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
         state.start_sessions(&myself).await?;
-        if let Err(error) = state.start_backends(&myself).await {
+        let started = match state.start_rate_limits(&myself).await {
+            Ok(()) => state.start_backends(&myself).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = started {
             if let Some(sessions) = state.sessions.actor.take() {
                 sessions.stop(None);
+            }
+            if let Some(rate_limits) = state.rate_limits.actor.take() {
+                rate_limits.stop(None);
             }
             state.sessions.handle.withdraw();
             return Err(error);
@@ -152,6 +186,56 @@ impl Actor for GatewaySupervisor {
                         "error" => %error);
                     state.schedule_sessions_restart(&myself);
                 }
+            }
+            GatewayMsg::ApplyRateLimits(settings, reply) => match &state.rate_limits.actor {
+                Some(actor) => {
+                    // The actor answers the caller itself; the supervisor does not wait.
+                    let port = reply;
+                    let actor = actor.clone();
+                    tokio::spawn(async move {
+                        let outcome = actor.call(|r| RateLimitMsg::Apply(settings, r), None).await;
+                        let _ = port.send(match outcome {
+                            Ok(ractor::rpc::CallResult::Success(())) => Ok(()),
+                            _ => Err(SupervisorError::Restarting),
+                        });
+                    });
+                }
+                None => {
+                    let _ = reply.send(Err(SupervisorError::Restarting));
+                }
+            },
+            GatewayMsg::ReapRateLimits(reply) => match &state.rate_limits.actor {
+                Some(actor) => {
+                    let actor = actor.clone();
+                    tokio::spawn(async move {
+                        let outcome = actor.call(RateLimitMsg::ReapNow, None).await;
+                        let _ = reply.send(match outcome {
+                            Ok(ractor::rpc::CallResult::Success(removed)) => Some(removed),
+                            _ => None,
+                        });
+                    });
+                }
+                None => {
+                    let _ = reply.send(None);
+                }
+            },
+            GatewayMsg::RestartRateLimits => {
+                if state.rate_limits.actor.is_none()
+                    && let Err(error) = state.start_rate_limits(&myself).await
+                {
+                    slog::error!(state.log, "Could not restart the rate-limit actor.";
+                        "error" => %error);
+                    state.schedule_rate_limits_restart(&myself);
+                }
+            }
+            #[cfg(feature = "fault-injection")]
+            GatewayMsg::InjectRateLimitPanic(reply) => {
+                let sent = state
+                    .rate_limits
+                    .actor
+                    .as_ref()
+                    .is_some_and(|a| a.cast(RateLimitMsg::Panic).is_ok());
+                let _ = reply.send(sent);
             }
             GatewayMsg::CheckNow(name, reply) => match &state.backends {
                 Some(backends) => {
@@ -203,6 +287,15 @@ impl Actor for GatewaySupervisor {
             state.sessions.handle.withdraw();
             slog::error!(state.log, "Session actor failed; restarting it (sessions are kept)."; "error" => why);
             state.schedule_sessions_restart(&myself);
+        } else if state
+            .rate_limits
+            .actor
+            .as_ref()
+            .is_some_and(|a| a.get_id() == cell.get_id())
+        {
+            state.rate_limits.actor = None;
+            slog::error!(state.log, "Rate-limit actor failed; restarting it (limits stay in force)."; "error" => why);
+            state.schedule_rate_limits_restart(&myself);
         }
         Ok(())
     }
@@ -213,6 +306,11 @@ impl Actor for GatewaySupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.sessions.handle.withdraw();
+        if let Some(actor) = state.rate_limits.actor.take() {
+            let _ = actor
+                .stop_and_wait(Some("gateway shutdown".into()), Some(SESSIONS_STOP_BOUND))
+                .await;
+        }
         if let Some(actor) = state.sessions.actor.take() {
             let _ = actor
                 .stop_and_wait(Some("gateway shutdown".into()), Some(SESSIONS_STOP_BOUND))
@@ -274,6 +372,28 @@ impl GatewayState {
     fn schedule_sessions_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
         let delay = self.sessions.backoff.next_delay();
         cast_after(myself, delay, || GatewayMsg::RestartSessions);
+    }
+}
+
+impl GatewayState {
+    async fn start_rate_limits(
+        &mut self,
+        myself: &ActorRef<GatewayMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let child = &mut self.rate_limits;
+        let args = RateLimitArgs {
+            limiter: child.limiter.clone(),
+            reap_every: child.reap_every,
+            log: self.log.new(slog::o!("actor" => "rate_limits")),
+        };
+        child.actor = Some(RateLimitActor::spawn(args, myself.get_cell()).await?);
+        child.backoff.mark_up();
+        Ok(())
+    }
+
+    fn schedule_rate_limits_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
+        let delay = self.rate_limits.backoff.next_delay();
+        cast_after(myself, delay, || GatewayMsg::RestartRateLimits);
     }
 }
 

@@ -4,7 +4,8 @@
 //! GatewaySupervisor                 (root; restarts each child with its own backoff)
 //! ├── BackendSupervisor             (diffs reloads; restarts failed BackendActors with backoff)
 //! │   └── BackendActor × N          (thread-local, on one backend I/O thread)
-//! └── SessionActor                  (client sessions; the store outlives it)
+//! ├── SessionActor                  (client sessions; the store outlives it)
+//! └── RateLimitActor                (limits config on reload, reaping; the limiter outlives it)
 //! ```
 //! [`GatewayHandle`] is what the root crate and the web crate hold: reloads and shutdown are
 //! messages to the root supervisor; statuses and tool lists are snapshot reads that never wait
@@ -23,6 +24,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::backend::{BackendCapabilities, BackendStatus, StatusBoard, ToolList};
+use crate::ratelimit::{REAP_INTERVAL, RateLimitSettings, RateLimiter};
 use crate::session::{ClientSession, SessionHandle, SessionLimits};
 use crate::spec::BackendSpec;
 use crate::upstream::{Upstream, UpstreamSession};
@@ -62,6 +64,7 @@ pub struct GatewayHandle {
     gateway: ractor::ActorRef<GatewayMsg>,
     board: Arc<StatusBoard>,
     sessions: SessionHandle<UpstreamSession>,
+    rate_limiter: Arc<RateLimiter>,
 }
 
 impl GatewayHandle {
@@ -86,6 +89,20 @@ impl GatewayHandle {
         session_limits: SessionLimits,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
+        let rate_limits = RateLimitSettings::default();
+        Self::start_with_limits(backends, session_limits, rate_limits, REAP_INTERVAL, log).await
+    }
+
+    /// [`GatewayHandle::start_with_sessions`] with the rate limits in force from the start and
+    /// how often the `RateLimitActor` reaps idle keys.
+    pub async fn start_with_limits(
+        backends: Vec<BackendSpec>,
+        session_limits: SessionLimits,
+        rate_limits: RateLimitSettings,
+        reap_every: std::time::Duration,
+        log: slog::Logger,
+    ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
+        let rate_limiter = Arc::new(RateLimiter::new(rate_limits));
         let board = Arc::new(StatusBoard::default());
         let sessions = SessionHandle::new();
         let (ended, ended_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -95,6 +112,8 @@ impl GatewayHandle {
             sessions: sessions.clone(),
             session_limits,
             ended,
+            rate_limiter: rate_limiter.clone(),
+            reap_every,
             log,
         };
         let (gateway, join) = Actor::spawn(None, GatewaySupervisor, args)
@@ -104,8 +123,50 @@ impl GatewayHandle {
             gateway,
             board,
             sessions,
+            rate_limiter,
         };
         Ok((handle, ended_rx, join))
+    }
+
+    /// The rate limiter request handlers check directly (never waiting on an actor).
+    pub fn rate_limiter(&self) -> &Arc<RateLimiter> {
+        &self.rate_limiter
+    }
+
+    /// Reload: hands new limits to the `RateLimitActor`; returns once they are in force.
+    /// `Restarting` while the actor is being restarted (the old limits stay in force).
+    pub async fn apply_rate_limits(
+        &self,
+        settings: RateLimitSettings,
+    ) -> Result<(), SupervisorError> {
+        match self
+            .gateway
+            .call(|reply| GatewayMsg::ApplyRateLimits(settings, reply), None)
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            _ => Err(SupervisorError::NotRunning),
+        }
+    }
+
+    /// Asks the `RateLimitActor` for a reaping pass now; how many idle keys it removed, `None`
+    /// while it is not running.
+    pub async fn reap_rate_limits(&self) -> Option<usize> {
+        match self.gateway.call(GatewayMsg::ReapRateLimits, None).await {
+            Ok(ractor::rpc::CallResult::Success(removed)) => removed,
+            _ => None,
+        }
+    }
+
+    /// Makes the RateLimitActor panic inside `handle`; false if it is not running.
+    #[cfg(feature = "fault-injection")]
+    pub async fn inject_rate_limit_panic(&self) -> bool {
+        matches!(
+            self.gateway
+                .call(GatewayMsg::InjectRateLimitPanic, None)
+                .await,
+            Ok(ractor::rpc::CallResult::Success(true))
+        )
     }
 
     /// The client sessions, served by the supervised SessionActor: valid across its restarts.

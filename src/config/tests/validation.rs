@@ -452,3 +452,86 @@ fn authorization_server_settings_are_read_and_checked() {
         );
     }
 }
+
+#[test]
+fn rate_limits_are_read_with_overrides_backends_and_the_original_env_names() {
+    use actors::ratelimit::{OverrideLimit, OverrideSubject, Quota};
+    use actors::storage::users::Role;
+    use std::time::Duration;
+    let scratch = Scratch::new();
+    let defaults = scratch
+        .load_toml("")
+        .unwrap_or_else(|report| panic!("{report}"));
+    let d = &defaults.rate_limit;
+    // The auth endpoints are limited by default; /mcp is not until an operator says so.
+    assert_eq!(
+        (d.token_max, d.token_window),
+        (120, Duration::from_secs(60))
+    );
+    assert_eq!((d.mcp_max, d.tool_max), (0, 0));
+    assert!(d.backends.is_empty() && d.overrides.is_empty());
+
+    let cfg = scratch
+        .load_toml(
+            "[rate_limit]\nmcp_max = 100\nmcp_window_s = 60\ntool_max = 10\n\
+             [[rate_limit.backends]]\nname = \"fragile\"\nmax = 5\n\
+             [[rate_limit.overrides]]\nsubject = \"role:admin\"\nmcp_max = 0\n\
+             [[rate_limit.overrides]]\nsubject = \"user:alice\"\ntool_max = 3\ntool_window_s = 10\n",
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+    let r = &cfg.rate_limit;
+    assert_eq!(r.mcp_max, 100);
+    assert_eq!(
+        r.backends["fragile"],
+        Quota {
+            max: 5,
+            window: Duration::from_secs(60)
+        }
+    );
+    assert_eq!(r.overrides[0].subject, OverrideSubject::Role(Role::Admin));
+    assert_eq!(r.overrides[0].mcp, OverrideLimit::Unlimited);
+    assert_eq!(r.overrides[0].tool, OverrideLimit::Inherit);
+    assert_eq!(
+        r.overrides[1].tool,
+        OverrideLimit::Limited(Quota {
+            max: 3,
+            window: Duration::from_secs(10)
+        })
+    );
+
+    let from_env = scratch
+        .load(
+            &with_file(scratch.write("empty.toml", "")),
+            &env(&[
+                ("RATE_LIMIT_MCP_MAX", "30"),
+                ("RATE_LIMIT_MCP_WINDOW", "90"),
+            ]),
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(from_env.rate_limit.mcp_max, 30);
+    assert_eq!(from_env.rate_limit.mcp_window, Duration::from_secs(90));
+
+    let report = scratch
+        .load_toml(
+            "[rate_limit]\ntoken_max = 0\n\
+             [[rate_limit.backends]]\nname = \"a\"\nmax = 1\n\
+             [[rate_limit.backends]]\nname = \"a\"\nmax = 2\n\
+             [[rate_limit.overrides]]\nsubject = \"role:owner\"\nmcp_max = 1\n\
+             [[rate_limit.overrides]]\nsubject = \"user:bob\"\nmcp_window_s = 5\n\
+             [[rate_limit.overrides]]\nsubject = \"user:carol\"\n",
+        )
+        .unwrap_err();
+    let keys = keys_of(&report);
+    for expected in [
+        "rate_limit.token_max",
+        "rate_limit.backends",
+        "rate_limit.overrides[0].subject",
+        "rate_limit.overrides[1].mcp_window_s",
+        "rate_limit.overrides[2].mcp_max",
+    ] {
+        assert!(
+            keys.contains(&expected.to_string()),
+            "missing {expected} in:\n{report}"
+        );
+    }
+}

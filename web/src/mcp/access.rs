@@ -129,6 +129,8 @@ enum Who {
 /// One request's authorization.
 pub struct Access {
     who: Who,
+    /// The caller, kept for the rate limits' per-user and per-role quotas.
+    principal: Option<Principal>,
     log: slog::Logger,
 }
 
@@ -139,11 +141,38 @@ impl Access {
             .get::<RequestContext>()
             .map_or_else(|| state.log.clone(), |c| c.log.clone());
         let caller = req.extensions().get::<Caller>().cloned();
-        let who = match caller {
-            Some(Caller::User(principal)) => Who::User(user_access(state, &principal)),
-            Some(Caller::Anonymous) | None => Who::Anyone,
+        let (who, principal) = match caller {
+            Some(Caller::User(principal)) => {
+                (Who::User(user_access(state, &principal)), Some(principal))
+            }
+            Some(Caller::Anonymous) | None => (Who::Anyone, None),
         };
-        Access { who, log }
+        Access {
+            who,
+            principal,
+            log,
+        }
+    }
+
+    /// Whom the rate limits count this request against (anonymous callers share user 0).
+    pub fn limit_subject(&self) -> actors::ratelimit::Subject<'_> {
+        match &self.principal {
+            Some(p) => actors::ratelimit::Subject {
+                user_id: p.user_id,
+                username: &p.username,
+                role: Some(p.role),
+            },
+            None => actors::ratelimit::Subject {
+                user_id: 0,
+                username: "",
+                role: None,
+            },
+        }
+    }
+
+    /// The request's logger.
+    pub fn log(&self) -> &slog::Logger {
+        &self.log
     }
 
     pub fn grants(&self) -> Option<&Grants> {

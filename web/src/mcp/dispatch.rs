@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use super::access::Access;
 use super::forward::{self, Answer, error};
 use super::post::Session;
-use super::{one_backend, reply, tasks};
+use super::{limits, one_backend, reply, tasks};
 use crate::state::AppState;
 
 pub async fn single(
@@ -184,6 +184,11 @@ async fn answer(
             {
                 return answer;
             }
+            if method == "tools/call"
+                && let Some(refused) = tool_limited(state, access, id, message.params)
+            {
+                return refused;
+            }
             let task_call = tasks::is_task_call(method, message.params);
             if task_call && let Err(refused) = tasks::check_room(session, id) {
                 return refused;
@@ -252,6 +257,11 @@ async fn aggregate(
             if !access.allows(&route.backend, kind, &name) {
                 access.refused(method, &route.backend, &name);
                 return unknown();
+            }
+            if kind == ItemKind::Tool
+                && let Err(rejection) = limits::check_tool(state, access, &name)
+            {
+                return Answer::Json(limits::rate_limited(&rejection, Some(id)));
             }
             let task_call = tasks::is_task_call(method, params);
             if task_call && let Err(refused) = tasks::check_room(session, id) {
@@ -340,6 +350,9 @@ async fn aggregate(
                     .is_some_and(|r| allowed(access, "tools/call", r, ItemKind::Tool, other)) =>
         {
             let route = table.tools.route(other).expect("checked");
+            if let Err(rejection) = limits::check_tool(state, access, other) {
+                return Answer::Json(limits::rate_limited(&rejection, Some(id)));
+            }
             let arguments = params.map(RawValue::get).unwrap_or("{}");
             let name = serde_json::to_string(&route.original).unwrap_or_default();
             let call = format!(
@@ -363,6 +376,21 @@ async fn aggregate(
             &format!("Method not found: `{other}`."),
         ),
     }
+}
+
+/// The per-user×tool limit of a `tools/call` on a backend's own endpoint; the tool is named by
+/// `params.name` (a call without one is left for the backend to refuse).
+fn tool_limited(
+    state: &AppState,
+    access: &Access,
+    id: &RawValue,
+    params: Option<&RawValue>,
+) -> Option<Answer> {
+    let tool = params
+        .and_then(|p| json::member(p, "name"))
+        .and_then(json::as_str)?;
+    let rejection = limits::check_tool(state, access, &tool).err()?;
+    Some(Answer::Json(limits::rate_limited(&rejection, Some(id))))
 }
 
 /// Whether the caller may use `name` routed by `route`; a refusal is logged.

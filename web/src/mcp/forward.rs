@@ -42,6 +42,9 @@ pub async fn forward(
     id: &RawValue,
     retry: Retry,
 ) -> Answer {
+    if let Err(rejection) = super::limits::check_backend(state, backend) {
+        return Answer::Json(super::limits::rate_limited(&rejection, Some(id)));
+    }
     let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(backend)) else {
         return error(
             Some(id),

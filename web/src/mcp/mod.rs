@@ -19,6 +19,7 @@ pub(crate) use checks::is_loopback_origin;
 mod dispatch;
 mod forward;
 mod initialize;
+mod limits;
 mod listen;
 mod one_backend;
 mod post;
@@ -28,6 +29,7 @@ mod tasks;
 use std::sync::Arc;
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actors::ratelimit::RateLimiter;
 use actors::routing::RoutingTable;
 use actors::session::{SessionHandle, SessionScope};
 use actors::upstream::UpstreamSession;
@@ -59,11 +61,18 @@ pub struct McpState {
     pub closing: watch::Sender<Option<Instant>>,
     /// Each user's policy grants and view of the routing table, per snapshot generation.
     pub access: access::AccessCache,
+    /// The per-user, per-tool and per-backend limits (owned by the RateLimitActor).
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl McpState {
-    pub fn new(sessions: SessionHandle<UpstreamSession>, settings: McpSettings) -> Arc<Self> {
+    pub fn new(
+        sessions: SessionHandle<UpstreamSession>,
+        rate_limiter: Arc<RateLimiter>,
+        settings: McpSettings,
+    ) -> Arc<Self> {
         Arc::new(McpState {
+            rate_limiter,
             sessions,
             routing: ArcSwap::from_pointee(RoutingTable::default()),
             settings: ArcSwap::from_pointee(settings),

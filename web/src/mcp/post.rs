@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::access::Access;
 use super::reply::{self, SESSION_HEADER};
-use super::{checks, dispatch, initialize, user_id};
+use super::{checks, dispatch, initialize, limits, user_id};
 use crate::state::AppState;
 
 pub(crate) type Session = Arc<ClientSession<UpstreamSession>>;
@@ -42,8 +42,21 @@ pub async fn handle(
         Err(failure) => return parse_failure(&failure),
     };
     let user = user_id(&req);
+    let access = Access::of(&req, &state);
+    // Requests count against the per-user limit; notifications and responses belong to
+    // exchanges already under way and are never refused.
+    let in_session = req.headers().contains_key(SESSION_HEADER);
     match incoming {
         Incoming::Single(message) => {
+            let is_request = matches!(message.kind, Kind::Request { .. });
+            // `initialize` starts a session's flow: outside one, whatever headers it carries.
+            let outside = !in_session || message.method() == Some("initialize");
+            if is_request
+                && outside
+                && let Err(rejection) = limits::check_user(&state, &access)
+            {
+                return limits::too_many_requests(&rejection, message.id());
+            }
             if let Kind::Request { id, .. } = message.kind
                 && message.method() == Some("initialize")
             {
@@ -53,13 +66,24 @@ pub async fn handle(
                 Ok(session) => session,
                 Err(response) => return response,
             };
+            if is_request && let Err(rejection) = limits::check_user(&state, &access) {
+                return reply::json(limits::rate_limited(&rejection, message.id()));
+            }
             // Held until the answer is fully sent (a streamed answer outlives this handler), so a
             // session is never evicted or reaped mid-answer.
             let in_flight = session.begin();
-            let access = Access::of(&req, &state);
             dispatch::single(&state, &http, &session, &access, message, &body, in_flight).await
         }
         Incoming::Batch(items) => {
+            let has_request = items
+                .iter()
+                .any(|i| matches!(i, Ok(m) if matches!(m.kind, Kind::Request { .. })));
+            if has_request
+                && !in_session
+                && let Err(rejection) = limits::check_user(&state, &access)
+            {
+                return limits::too_many_requests(&rejection, None);
+            }
             let session = match session_for_batch(&req, &state, user, &scope) {
                 Ok(session) => session,
                 Err(response) => return response,
@@ -75,11 +99,40 @@ pub async fn handle(
                     ),
                 );
             }
+            // A batch counts once against the per-user limit, like one request.
+            if has_request && let Err(rejection) = limits::check_user(&state, &access) {
+                return batch_refused(&rejection, &items);
+            }
             let _in_flight = session.begin();
-            let access = Access::of(&req, &state);
             dispatch::batch(&state, &http, &session, &access, items, &body).await
         }
     }
+}
+
+/// A limited batch inside a session: each request in it gets the rate-limit error.
+fn batch_refused(
+    rejection: &actors::ratelimit::Rejection,
+    items: &[Result<Envelope<'_>, ParseFailure<'_>>],
+) -> HttpResponse {
+    let errors: Vec<Bytes> = items
+        .iter()
+        .filter_map(|item| match item {
+            Ok(Envelope {
+                kind: Kind::Request { id, .. },
+                ..
+            }) => Some(limits::rate_limited(rejection, Some(id))),
+            _ => None,
+        })
+        .collect();
+    let mut body = BytesMut::from(&b"["[..]);
+    for (i, error) in errors.iter().enumerate() {
+        if i > 0 {
+            body.extend_from_slice(b",");
+        }
+        body.extend_from_slice(error);
+    }
+    body.extend_from_slice(b"]");
+    reply::json(body.freeze())
 }
 
 /// Reads the body up to the limit; over it → 413 with a JSON-RPC error.

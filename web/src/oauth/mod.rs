@@ -21,7 +21,7 @@ use actors::auth::authorization::AuthorizationService;
 use actors::auth::authorization::signed::Signer;
 use actors::auth::cimd::ClientResolver;
 use actors::auth::clients::{ClientRegistry, ConfiguredSecret};
-use actors::ratelimit::KeyedGcra;
+use actors::ratelimit::RateLimiter;
 
 pub use error::OAuthError;
 
@@ -44,14 +44,13 @@ pub struct OAuthState {
     pub clients: Arc<ClientRegistry>,
     /// `client_id` → client, through the registry or a metadata document.
     pub resolver: Arc<ClientResolver>,
-    /// Registrations per client IP.
-    pub dcr_limiter: Arc<KeyedGcra<IpAddr>>,
     /// Codes, consent and the token endpoint's grants.
     pub authorization: Arc<AuthorizationService>,
     /// Signs the pending authorization request, the login cookie and CSRF tokens.
     pub signer: Signer,
-    /// Login attempts (login page and password grant) per client IP.
-    pub login_limiter: Arc<KeyedGcra<IpAddr>>,
+    /// The per-IP limits of sign-in (login page and password grant), `/oauth/token` and
+    /// registration; the `RateLimitActor` owns their settings and reaping.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 /// The request's logger (carrying its request id), or the root logger.

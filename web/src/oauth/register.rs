@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use actors::auth::client_metadata::{self, ClientSource, GrantType, MAX_METADATA_BYTES};
 use actors::auth::clients::{Client, ClientError, Registration};
-use actors::ratelimit::Decision;
+use actors::ratelimit::Rejection;
 
 use super::{OAuthError, OAuthState, bearer};
 use crate::request_context::RequestContext;
@@ -177,11 +177,12 @@ async fn authorized_client(
 }
 
 fn check_rate(oauth: &OAuthState, ip: IpAddr, log: &slog::Logger) -> Result<(), OAuthError> {
-    match oauth.dcr_limiter.check(&ip) {
-        Decision::Allowed => Ok(()),
-        Decision::Limited { retry_after } => {
-            let quota = oauth.dcr_limiter.quota();
-            slog::info!(log, "Client registration rate-limited."; "client_ip" => %ip);
+    match oauth.rate_limiter.check_register(ip) {
+        Ok(()) => Ok(()),
+        Err(Rejection {
+            quota, retry_after, ..
+        }) => {
+            slog::info!(log, "Client registration rate-limited."; "client_ip" => %ip, "limit" => "register");
             Err(OAuthError::TooManyRequests {
                 detail: format!(
                     "Too many client registrations from this address (at most {} per {} s, \

@@ -5,7 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::auth::authorization::{CodeExchange, GrantError, GrantResponse};
-use actors::ratelimit::Decision;
+use actors::ratelimit::Rejection;
 use serde_json::{Map, Value, json};
 
 use super::form::{self, FormError, Params};
@@ -48,6 +48,24 @@ async fn token(
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let log = request_log(&req, &state.log);
+    // Before the body is read or any secret checked: a flood costs as little as possible.
+    let ip = client_ip(&req);
+    if let Err(Rejection {
+        quota, retry_after, ..
+    }) = state.oauth.rate_limiter.check_token(ip)
+    {
+        slog::info!(log, "Token request rate-limited."; "client_ip" => %ip, "limit" => "token");
+        return Err(OAuthError::TooManyRequests {
+            detail: format!(
+                "Too many token requests from this address (at most {} per {} s, \
+                 rate_limit.token_max); retry after {} s.",
+                quota.max,
+                quota.window.as_secs(),
+                retry_after.as_secs().max(1)
+            ),
+            retry_after,
+        });
+    }
     let form = form::read(&req, payload).await.map_err(form_error)?;
     let client = client_auth::authenticate(&req, &form, &state.oauth, &log).await?;
     let grant_type = required(&form, "grant_type")?;
@@ -83,9 +101,8 @@ async fn token(
                 )
                 .into());
             }
-            let ip = client_ip(&req);
-            if let Decision::Limited { .. } = state.oauth.login_limiter.check(&ip) {
-                slog::info!(log, "Password grant rate-limited."; "client_ip" => %ip);
+            if state.oauth.rate_limiter.check_login(ip).is_err() {
+                slog::info!(log, "Password grant rate-limited."; "client_ip" => %ip, "limit" => "login");
                 return Err(GrantError::InvalidGrant(
                     "Too many login attempts from this address; wait and try again.".into(),
                 )

@@ -26,7 +26,7 @@ use actors::auth::cimd::is_document_url;
 use actors::auth::clients::Client;
 use actors::auth::identity::AuthError;
 use actors::auth::scopes::Scope;
-use actors::ratelimit::Decision;
+use actors::ratelimit::Rejection;
 
 use self::pages::{ConsentPage, LoginPage, ScopeLine};
 use self::request::{Pending, Refusal, redirect_location};
@@ -449,8 +449,8 @@ async fn login(
     session: &BrowserSession,
 ) -> HttpResponse {
     let ip = client_ip(flow.req);
-    if let Decision::Limited { retry_after } = flow.state.oauth.login_limiter.check(&ip) {
-        slog::info!(flow.log, "Login rate-limited."; "client_ip" => %ip);
+    if let Err(Rejection { retry_after, .. }) = flow.state.oauth.rate_limiter.check_login(ip) {
+        slog::info!(flow.log, "Login rate-limited."; "client_ip" => %ip, "limit" => "login");
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         let mut response = pages::error(
             StatusCode::TOO_MANY_REQUESTS,
