@@ -12,6 +12,7 @@
 
 use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -45,6 +46,8 @@ pub struct KeyedGcra<K: Eq + Hash> {
     /// Times are kept as offsets from `origin` so an entry is one plain number.
     origin: Instant,
     tats: DashMap<K, Duration>,
+    /// Checks refused since start (read by `/metrics`).
+    rejections: AtomicU64,
 }
 
 impl<K: Eq + Hash + Clone> KeyedGcra<K> {
@@ -53,6 +56,7 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
             quota,
             origin: Instant::now(),
             tats: DashMap::new(),
+            rejections: AtomicU64::new(0),
         }
     }
 
@@ -76,6 +80,7 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
         let next = start + interval;
         let limit = now + self.quota.window;
         if next > limit {
+            self.rejections.fetch_add(1, Ordering::Relaxed);
             Decision::Limited {
                 retry_after: next - limit,
             }
@@ -91,6 +96,11 @@ impl<K: Eq + Hash + Clone> KeyedGcra<K> {
         let before = self.tats.len();
         self.tats.retain(|_, tat| *tat > now);
         before.saturating_sub(self.tats.len())
+    }
+
+    /// How many checks were refused since the limiter was built.
+    pub fn rejections(&self) -> u64 {
+        self.rejections.load(Ordering::Relaxed)
     }
 
     /// Keys currently tracked.

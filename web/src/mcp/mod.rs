@@ -19,6 +19,7 @@ mod dispatch;
 mod forward;
 mod initialize;
 mod listen;
+mod measured;
 mod one_backend;
 mod post;
 mod reply;
