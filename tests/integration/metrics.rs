@@ -48,8 +48,10 @@ async fn scrape_as(gw: &TestGateway, token: Option<&str>) -> (u16, String, Strin
     )
 }
 
-/// The parsed exposition: sample name → (its labels → value).
-struct Exposition(BTreeMap<String, Vec<(BTreeMap<String, String>, f64)>>);
+type Labels = BTreeMap<String, String>;
+
+/// The parsed exposition: sample name → its series (labels, value).
+struct Exposition(BTreeMap<String, Vec<(Labels, f64)>>);
 
 impl Exposition {
     fn parse(text: &str) -> Exposition {
@@ -83,7 +85,7 @@ impl Exposition {
 
     /// The value of `name` with exactly `labels`; 0 when the series does not exist (yet).
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let wanted: BTreeMap<String, String> = labels
+        let wanted: Labels = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -146,6 +148,28 @@ async fn only_admins_and_the_scrape_token_may_scrape() {
     let admin = login(gw, "root").await;
     let exposition = scrape(gw, &admin).await;
     assert!(exposition.has("authmcp_mcp_sessions_active"));
+    // API tokens: an administrator's opens /metrics, a user's does not.
+    let api_token = |username: &'static str| {
+        let admin = admin.clone();
+        let url = setup.url("/admin/api/api-tokens");
+        async move {
+            let created = crate::http::post_json(
+                &url,
+                Some(&admin),
+                &json!({ "username": username, "name": "prometheus" }),
+            )
+            .await;
+            assert_eq!(created.status, 201, "{}", created.body);
+            created.body["token"].as_str().unwrap().to_string()
+        }
+    };
+    assert!(
+        scrape(gw, &api_token("root").await)
+            .await
+            .has("authmcp_mcp_sessions_active")
+    );
+    let (status, _, _) = scrape_as(gw, Some(&api_token("alice").await)).await;
+    assert_eq!(status, 403, "a user's API token");
     let exposition = scrape(gw, SCRAPE_TOKEN).await;
     assert_eq!(
         exposition.value(
@@ -254,7 +278,7 @@ async fn session_and_stream_gauges_follow_clients() {
     let web = HttpFixture::start(3);
     let gw = TestGateway::start(&backend("web", &web)).await;
     gw.wait_online(1).await;
-    let alice = create_mcp_user(&gw, "alice").await;
+    create_mcp_user(&gw, "alice").await;
     create_user(&gw, "root", Role::Admin);
     let admin = login(&gw, "root").await;
     let token = login(&gw, "alice").await;
@@ -268,7 +292,7 @@ async fn session_and_stream_gauges_follow_clients() {
     assert_eq!(gauges(&scrape(&gw, &admin).await), (0.0, 0.0, 0.0));
 
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
-    client.initialize("2025-06-18").await;
+    client.initialize("2025-11-25").await;
     let session = client.session.clone().unwrap();
     assert_eq!(gauges(&scrape(&gw, &admin).await), (1.0, 0.0, 0.0));
 
@@ -286,25 +310,36 @@ async fn session_and_stream_gauges_follow_clients() {
     assert_eq!(listening.status().as_u16(), 200);
     assert_eq!(gauges(&scrape(&gw, &admin).await), (1.0, 1.0, 0.0));
 
-    // A slow call streamed back: counted while it runs.
+    // A slow call streamed back: its answer stream is counted from the moment the response
+    // headers (and, for 2025-11-25, the priming event) arrive until the answer ends.
     let call = json!({"jsonrpc":"2.0","id":5,"method":"tools/call",
         "params":{"name":"web_slow","arguments":{"ms":3000}}})
     .to_string();
-    let slow = client.post(&call, &[]);
-    let observe = async {
-        gw.wait_busy(&session, alice).await;
-        scrape(&gw, &admin).await
-    };
-    let (reply, during) = futures_util::join!(slow, observe);
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let streamed = reply
-        .headers
+    let mut answer = http
+        .post(&client.url)
+        .bearer_auth(&token)
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("accept", "application/json, text/event-stream"))
+        .insert_header(("mcp-protocol-version", client.version.as_str()))
+        .insert_header(("mcp-session-id", session.as_str()))
+        .send_body(call)
+        .await
+        .expect("POST failed");
+    assert_eq!(answer.status().as_u16(), 200);
+    let content_type = answer
+        .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/event-stream"));
+        .unwrap_or("")
+        .to_string();
     // The fixture (rmcp) answers calls with an event stream: the POST's answer stream.
-    assert!(streamed, "expected a streamed answer: {}", reply.body);
-    assert_eq!(gauges(&during), (1.0, 1.0, 1.0));
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    assert_eq!(gauges(&scrape(&gw, &admin).await), (1.0, 1.0, 1.0));
+    let body = answer.body().limit(1 << 20).await.expect("the answer");
+    assert!(String::from_utf8_lossy(&body).contains("\"result\""));
 
     // Ending the session closes its streams.
     assert_eq!(client.delete().await, 204);
