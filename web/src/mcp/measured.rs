@@ -38,6 +38,6 @@ pub(super) async fn measured(
             return Answer::Stream(stream);
         }
     };
-    recorder.finish(metrics, &exchange, finished);
+    recorder.finish(metrics, exchange, finished);
     answer
 }

@@ -56,7 +56,7 @@ pub async fn handle(
                 } else {
                     crate::metrics::outcome::ERROR
                 };
-                recorder.finish(&state.metrics, &exchange, outcome);
+                recorder.finish(&state.metrics, exchange, outcome);
                 return response;
             }
             let session = match session_for(&req, &state, user, &scope, &message) {

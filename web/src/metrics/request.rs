@@ -144,9 +144,10 @@ impl Recorder {
     }
 
     /// Records a request answered now, with `outcome`.
-    pub fn finish(self, metrics: &Metrics, exchange: &BackendExchange, outcome: &'static str) {
-        self.gateway_part(metrics, exchange);
-        metrics.count(self.method, exchange, outcome, Some(exchange.waited));
+    pub fn finish(self, metrics: &Metrics, exchange: BackendExchange, outcome: &'static str) {
+        self.gateway_part(metrics, &exchange);
+        let waited = Some(exchange.waited);
+        metrics.count(self.method, exchange.backend, outcome, waited);
     }
 
     /// Records the gateway's own time for a request whose answer streams on; the rest is
@@ -187,8 +188,8 @@ impl StreamedRequest {
         if let Some(outcome) = response_outcome(message) {
             self.recorded = true;
             let waited = self.exchange.sent_at.map(|at| at.elapsed());
-            self.metrics
-                .count(self.method, &self.exchange, outcome, waited);
+            let backend = self.exchange.backend.take();
+            self.metrics.count(self.method, backend, outcome, waited);
         }
     }
 }
@@ -197,8 +198,9 @@ impl StreamedRequest {
 impl Drop for StreamedRequest {
     fn drop(&mut self) {
         if !self.recorded {
+            let backend = self.exchange.backend.take();
             self.metrics
-                .count(self.method, &self.exchange, outcome::INCOMPLETE, None);
+                .count(self.method, backend, outcome::INCOMPLETE, None);
         }
     }
 }
@@ -207,11 +209,11 @@ impl Metrics {
     fn count(
         &self,
         method: usize,
-        exchange: &BackendExchange,
+        backend: Option<String>,
         outcome: &'static str,
         backend_time: Option<Duration>,
     ) {
-        let backend = exchange.backend.clone().unwrap_or_default();
+        let backend = backend.unwrap_or_default();
         if let (Some(waited), false) = (backend_time, backend.is_empty()) {
             self.backend_seconds
                 .get_or_create(&BackendLabels {
@@ -334,6 +336,31 @@ mod tests {
         assert_eq!(response_outcome(request), None);
         assert_eq!(response_outcome(b"[1]"), None);
         assert_eq!(response_outcome(br#"{"id":"#), None);
+    }
+
+    #[test]
+    fn a_streamed_answer_counts_at_its_response_or_as_incomplete() {
+        let metrics = Arc::new(Metrics::default());
+        let exchange = || BackendExchange {
+            backend: Some("files".into()),
+            waited: Duration::ZERO,
+            sent_at: Some(Instant::now()),
+        };
+        let mut answered = Recorder::start(Some("tools/call")).streaming(&metrics, exchange());
+        answered.observe(br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#);
+        answered.observe(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+        answered.observe(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+        drop(answered);
+        drop(Recorder::start(Some("tools/call")).streaming(&metrics, exchange()));
+        let text = metrics.render().unwrap();
+        let line = |outcome: &str| {
+            format!(
+                "authmcp_mcp_requests_total{{method=\"tools/call\",backend=\"files\",outcome=\"{outcome}\"}} 1\n"
+            )
+        };
+        assert!(text.contains(&line("ok")), "{text}");
+        assert!(text.contains(&line("incomplete")), "{text}");
+        assert!(text.contains("authmcp_mcp_backend_seconds_count{backend=\"files\"} 1\n"));
     }
 
     #[test]
