@@ -184,6 +184,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         oauth,
         log.clone(),
     );
+    install_metrics(&state, &config, &ctx);
     let _ = state.registry.set(registry.clone());
     let _ = state.policies.set(policies.clone());
     let _ = state.external.set(external.clone());
@@ -475,6 +476,42 @@ pub fn rate_limit_settings(config: &GatewayConfig) -> RateLimitSettings {
     }
 }
 
+/// `[metrics]` as the web layer keeps it (the scrape token only as its digest).
+pub fn metrics_settings(config: &GatewayConfig) -> web::metrics::MetricsSettings {
+    web::metrics::MetricsSettings {
+        enabled: config.metrics.enabled,
+        scrape_token: config
+            .metrics
+            .scrape_token_sha256
+            .clone()
+            .map(ConfiguredSecret::from_digest),
+    }
+}
+
+/// Applies `[metrics]` and registers what `/metrics` reads at scrape time: the gateway's
+/// sessions, streams, backends and sign-in limiter, and the reload outcomes counted in
+/// `Lifecycle`. Other parts' `stats()` are registered the same way (`add_collector`).
+fn install_metrics(state: &AppState, config: &GatewayConfig, ctx: &RunContext) {
+    state.metrics.configure(metrics_settings(config));
+    state
+        .metrics
+        .add_collector(web::metrics::gateway_collector(state));
+    let lifecycle = ctx.lifecycle.subscribe();
+    state
+        .metrics
+        .add_collector(web::metrics::FnCollector::new(move |out| {
+            let l = *lifecycle.borrow();
+            out.counters(
+                "authmcp_config_reloads",
+                "Configuration reloads (SIGHUP), by outcome: applied, or failed (the old configuration kept)",
+                [
+                    (vec![("outcome", "applied")], l.reloads_applied),
+                    (vec![("outcome", "failed")], l.reloads_failed),
+                ],
+            )
+        }));
+}
+
 pub fn identity_settings(config: &GatewayConfig) -> IdentitySettings {
     let auth = &config.auth;
     IdentitySettings {
@@ -628,6 +665,7 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         slog::info!(log, "Rate limits reloaded.");
     }
     running.state.settings.store(Arc::new(web_settings(&new)));
+    running.state.metrics.configure(metrics_settings(&new));
     running
         .state
         .mcp

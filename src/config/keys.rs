@@ -171,6 +171,9 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(60)),
     ),
+    key("metrics.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    key("metrics.scrape_token", Kind::Str, None),
+    key("metrics.scrape_token_file", Kind::Str, None),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -21,6 +21,7 @@ mod error;
 pub(crate) mod external_issuers;
 pub(crate) mod keys;
 mod load;
+mod metrics;
 mod model;
 mod paths;
 mod policies;

@@ -24,6 +24,7 @@ pub struct GatewayConfig {
     pub rate_limit: RateLimitConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
+    pub metrics: MetricsConfig,
     pub backends: Vec<BackendSpec>,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
@@ -168,6 +169,16 @@ pub struct RateLimitConfig {
     pub backends: BTreeMap<String, Quota>,
     /// `[[rate_limit.overrides]]`: per role or user `mcp_*`/`tool_*` limits.
     pub overrides: Vec<LimitOverride>,
+}
+
+/// `[metrics]`: `GET /metrics`. Reloadable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// `false`: `/metrics` answers 404.
+    pub enabled: bool,
+    /// SHA-256 (hex) of `scrape_token` / the contents of `scrape_token_file`: a Prometheus
+    /// server presenting it as a bearer token may scrape without an admin account.
+    pub scrape_token_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -47,6 +47,9 @@ pub(crate) fn validate(
     let rate_limit = r.take_table("rate_limit").and_then(read_rate_limit);
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
+    let metrics = r
+        .take_table("metrics")
+        .and_then(|m| super::metrics::read_metrics(m, cwd));
     let backends = read_backends(&mut r);
     let policies = read_policies(&mut r);
     if let (Some(oauth), Some(auth)) = (&oauth, &auth)
@@ -70,6 +73,7 @@ pub(crate) fn validate(
         rate_limit: rate_limit?,
         logging: logging?,
         mcp: mcp?,
+        metrics: metrics?,
         backends: backends?,
         policies: policies?,
     })

@@ -17,6 +17,7 @@ mod legacy_sse;
 mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
+mod metrics;
 mod oauth_cimd;
 mod oauth_flow;
 mod oauth_metadata;

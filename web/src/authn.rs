@@ -154,6 +154,19 @@ pub async fn require_auth<B: MessageBody>(
     let path = req.path().to_string();
     let public = is_public(&path);
     let resource = Resource::of(&path);
+    // A Prometheus server's scrape token is no user's token: recognised here, on this path only.
+    let scraper = path == "/metrics"
+        && match (&state.metrics.settings().scrape_token, bearer_token(&req)) {
+            (Some(expected), Some(token)) => expected.matches(token),
+            _ => false,
+        };
+    if scraper {
+        req.extensions_mut().insert(crate::metrics::Scraper);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
     let outcome = match bearer_token(&req) {
         Some(token) => Some(
             authenticate(&state, token)

@@ -13,6 +13,7 @@ pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod request_context;
 pub mod state;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     jwks::configure(cfg);
     login::configure(cfg);
     mcp::configure(cfg);
+    metrics::configure(cfg);
     oauth::configure(cfg);
     well_known::configure(cfg);
 }

@@ -74,6 +74,9 @@ pub struct AppState {
     pub mcp: Arc<crate::mcp::McpState>,
     /// The OAuth authorization server's clients, resolver, limiter and settings.
     pub oauth: Arc<crate::oauth::OAuthState>,
+    /// Prometheus metrics: recorded on the request path, collected at scrape, served at
+    /// `/metrics`. Built with the state; boot applies `[metrics]` and registers collectors.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The root logger; request loggers derive from it (no process-global state, so several
     /// gateways can run in one test process).
     pub log: slog::Logger,
@@ -96,6 +99,7 @@ impl AppState {
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             mcp,
             oauth,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             log,
         }
     }

@@ -357,6 +357,11 @@ impl ConfiguredSecret {
         }
     }
 
+    /// From an already computed [`sha256_hex`] digest (the configuration keeps only that).
+    pub fn from_digest(digest: String) -> Self {
+        ConfiguredSecret { digest }
+    }
+
     pub fn matches(&self, presented: &str) -> bool {
         digests_equal(Some(&sha256_hex(presented)), Some(&self.digest))
     }

@@ -224,6 +224,14 @@ impl EventStream {
         }
     }
 
+    /// Whether a listener is connected right now (metrics read this at scrape time).
+    pub fn has_listener(&self) -> bool {
+        self.lock()
+            .listener
+            .as_ref()
+            .is_some_and(|l| !l.is_closed())
+    }
+
     /// Ends the listener's channel (the session ended, or the gateway is shutting down).
     pub fn detach(&self) {
         self.lock().listener = None;

@@ -85,6 +85,11 @@ impl Outbox {
         self.stream.limits()
     }
 
+    /// Whether the session's GET stream is open.
+    pub fn has_listener(&self) -> bool {
+        self.stream.has_listener()
+    }
+
     pub fn set_log_level(&self, level: &str) {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level.to_owned());
     }

@@ -120,6 +120,16 @@ impl PostStreams {
         self.lock().kept.len()
     }
 
+    /// How many kept answer streams have a connected listener (metrics, at scrape time). A
+    /// stream served without a replay buffer (past `StreamLimits::streams`) is not counted.
+    pub fn listened(&self) -> usize {
+        self.lock()
+            .kept
+            .values()
+            .filter(|s| s.has_listener())
+            .count()
+    }
+
     /// Frees the buffers of answers that ended undelivered longer than the replay age ago
     /// (the session actor calls this as it reaps, for sessions that open no more answers).
     pub fn free_expired(&self) {

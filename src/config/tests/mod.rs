@@ -6,6 +6,7 @@
 mod external_issuers;
 mod isolation;
 mod layers;
+mod metrics;
 mod policies;
 mod shipped;
 mod tokens;

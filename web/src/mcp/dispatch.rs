@@ -32,7 +32,8 @@ pub async fn single(
     body: &Bytes,
     in_flight: InFlight<UpstreamSession>,
 ) -> HttpResponse {
-    match answer(state, http, session, access, &message, body).await {
+    let answering = answer(state, http, session, access, &message, body);
+    match super::measured::measured(state, message.method(), answering).await {
         Answer::Json(body) => reply::json(body),
         Answer::JsonParts(parts) => reply::json_parts(parts),
         Answer::Stream(stream) => super::answer_stream::serve(state, session, stream, in_flight),
@@ -105,7 +106,13 @@ pub async fn batch(
                     None,
                 ));
             }
-            Ok(message) => match answer(state, http, session, access, &message, body).await {
+            Ok(message) => match super::measured::measured(
+                state,
+                message.method(),
+                answer(state, http, session, access, &message, body),
+            )
+            .await
+            {
                 Answer::Json(body) => responses.push(body),
                 Answer::JsonParts(parts) => responses.push(parts.concat().into()),
                 // In a batch only the final response of a stream is kept.

@@ -45,6 +45,7 @@ pub async fn forward(
     if let Err(rejection) = super::limits::check_backend(state, backend) {
         return Answer::Json(super::limits::rate_limited(&rejection, Some(id)));
     }
+    crate::metrics::note_backend(backend);
     let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(backend)) else {
         return error(
             Some(id),
@@ -75,7 +76,7 @@ pub async fn forward(
         let opened = slot
             .get_or_try_init(|| async {
                 fresh = true;
-                upstream.open(http, &context()).await
+                crate::metrics::backend_wait(upstream.open(http, &context())).await
             })
             .await;
         let result = match opened {
@@ -98,9 +99,12 @@ pub async fn forward(
                 if session.is_cancelled(id) {
                     return Answer::Stream(futures_util::stream::empty().boxed_local());
                 }
-                upstream
-                    .request(http, upstream_session, message.clone())
-                    .await
+                crate::metrics::backend_wait(upstream.request(
+                    http,
+                    upstream_session,
+                    message.clone(),
+                ))
+                .await
             }
             Err(e) => Err(e),
         };

@@ -21,6 +21,7 @@ mod forward;
 mod initialize;
 mod limits;
 mod listen;
+mod measured;
 mod one_backend;
 mod post;
 mod reply;

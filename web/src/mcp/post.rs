@@ -60,7 +60,17 @@ pub async fn handle(
             if let Kind::Request { id, .. } = message.kind
                 && message.method() == Some("initialize")
             {
-                return initialize::handle(&state, &message, id, user, scope).await;
+                let recorder = crate::metrics::Recorder::start(Some("initialize"));
+                let (response, exchange) =
+                    crate::metrics::measure(initialize::handle(&state, &message, id, user, scope))
+                        .await;
+                let outcome = if response.status().is_success() {
+                    crate::metrics::outcome::OK
+                } else {
+                    crate::metrics::outcome::ERROR
+                };
+                recorder.finish(&state.metrics, exchange, outcome);
+                return response;
             }
             let session = match session_for(&req, &state, user, &scope, &message) {
                 Ok(session) => session,

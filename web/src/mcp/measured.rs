@@ -1,0 +1,43 @@
+//! An answer measured for `/metrics`: the request counted by method, backend and outcome, the
+//! gateway's own time and the backend's recorded (see `crate::metrics`). A streamed answer is
+//! counted when its response passes through, before the client receives it.
+
+use std::future::Future;
+
+use futures_util::StreamExt;
+
+use super::forward::Answer;
+use crate::metrics::{self, Recorder, outcome};
+use crate::state::AppState;
+
+pub(super) async fn measured(
+    state: &AppState,
+    method: Option<&str>,
+    answering: impl Future<Output = Answer>,
+) -> Answer {
+    let recorder = Recorder::start(method);
+    let (answer, exchange) = metrics::measure(answering).await;
+    let metrics = &state.metrics;
+    let finished = match &answer {
+        Answer::Json(body) => metrics::response_outcome(body).unwrap_or(outcome::OK),
+        // Pages of a list: always a result.
+        Answer::JsonParts(_) => outcome::OK,
+        Answer::Accepted => outcome::ACCEPTED,
+        Answer::InsufficientScope(_) => outcome::STEP_UP,
+        Answer::Stream(_) => {
+            let Answer::Stream(stream) = answer else {
+                unreachable!("matched above")
+            };
+            let mut request = recorder.streaming(metrics, exchange);
+            let stream = stream
+                .map(move |message| {
+                    request.observe(&message);
+                    message
+                })
+                .boxed_local();
+            return Answer::Stream(stream);
+        }
+    };
+    recorder.finish(metrics, exchange, finished);
+    answer
+}
