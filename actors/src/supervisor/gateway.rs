@@ -1,12 +1,14 @@
 //! `GatewaySupervisor`: the root of the actor tree.
 //!
-//! Children: `BackendSupervisor` and `SessionActor` (later issues add the rate-limit and audit
-//! actors). Each is restarted with its own backoff when it fails or stops unasked:
+//! Children: `BackendSupervisor`, `SessionActor` and (when the audit trail is on) `AuditActor`
+//! (a later issue adds the rate-limit actor). Each is restarted with its own backoff when it fails or stops unasked:
 //! - it holds the desired backend list, so a restarted `BackendSupervisor` rebuilds every backend
 //!   from that list; meanwhile the status board still answers every reader;
 //! - it holds the session store, its limits and the `ended` channel, so a restarted
 //!   `SessionActor` finds every session where it was; meanwhile the `SessionHandle` answers
-//!   `create`/`end` with `Unavailable` and lookups keep working.
+//!   `create`/`end` with `Unavailable` and lookups keep working;
+//! - the audit queue lives in the `AuditHandle`, so a restarted `AuditActor` continues with
+//!   what was queued meanwhile (and reads the chain head back from the database).
 //!
 //! A child stopping during shutdown is expected and not restarted.
 
@@ -21,6 +23,7 @@ use tokio::sync::mpsc;
 use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSupervisorMsg};
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
+use crate::audit::{AuditHandle, AuditMsg};
 use crate::backend::StatusBoard;
 use crate::session::{ClientSession, SessionHandle, SessionLimits, SessionMsg};
 use crate::spec::BackendSpec;
@@ -30,6 +33,8 @@ use crate::upstream::UpstreamSession;
 const BACKENDS_STOP_BOUND: Duration = Duration::from_secs(60);
 /// How long shutdown waits for the session actor (it only touches memory).
 const SESSIONS_STOP_BOUND: Duration = Duration::from_secs(5);
+/// How long shutdown waits for the audit actor to write what is queued.
+const AUDIT_STOP_BOUND: Duration = Duration::from_secs(30);
 
 pub(crate) type Sessions = SessionHandle<UpstreamSession>;
 pub(crate) type EndedSender = mpsc::UnboundedSender<Arc<ClientSession<UpstreamSession>>>;
@@ -41,6 +46,7 @@ pub(crate) enum GatewayMsg {
     ),
     RestartBackends,
     RestartSessions,
+    RestartAudit,
     CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
@@ -52,7 +58,15 @@ pub(crate) struct GatewayArgs {
     pub sessions: Sessions,
     pub session_limits: SessionLimits,
     pub ended: EndedSender,
+    pub audit: Option<AuditHandle>,
     pub log: slog::Logger,
+}
+
+/// What the supervisor keeps to restart the `AuditActor`.
+struct AuditChild {
+    handle: AuditHandle,
+    actor: Option<ActorRef<AuditMsg>>,
+    backoff: Backoff,
 }
 
 /// What the supervisor keeps to restart the `SessionActor` without losing anything.
@@ -73,6 +87,7 @@ pub(crate) struct GatewayState {
     log: slog::Logger,
     backoff: Backoff,
     sessions: SessionChild,
+    audit: Option<AuditChild>,
 }
 
 pub(crate) struct GatewaySupervisor;
@@ -101,9 +116,21 @@ impl Actor for GatewaySupervisor {
                 actor: None,
                 backoff: Backoff::default(),
             },
+            audit: args.audit.map(|handle| AuditChild {
+                handle,
+                actor: None,
+                backoff: Backoff::default(),
+            }),
         };
         // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
         state.start_sessions(&myself).await?;
+        if let Err(error) = state.start_audit(&myself).await {
+            if let Some(sessions) = state.sessions.actor.take() {
+                sessions.stop(None);
+            }
+            state.sessions.handle.withdraw();
+            return Err(error);
+        }
         if let Err(error) = state.start_backends(&myself).await {
             if let Some(sessions) = state.sessions.actor.take() {
                 sessions.stop(None);
@@ -151,6 +178,15 @@ impl Actor for GatewaySupervisor {
                     slog::error!(state.log, "Could not restart the session actor.";
                         "error" => %error);
                     state.schedule_sessions_restart(&myself);
+                }
+            }
+            GatewayMsg::RestartAudit => {
+                if state.audit.as_ref().is_some_and(|a| a.actor.is_none())
+                    && let Err(error) = state.start_audit(&myself).await
+                {
+                    slog::error!(state.log, "Could not restart the audit actor; records queue meanwhile.";
+                        "error" => %error);
+                    state.schedule_audit_restart(&myself);
                 }
             }
             GatewayMsg::CheckNow(name, reply) => match &state.backends {
@@ -203,6 +239,15 @@ impl Actor for GatewaySupervisor {
             state.sessions.handle.withdraw();
             slog::error!(state.log, "Session actor failed; restarting it (sessions are kept)."; "error" => why);
             state.schedule_sessions_restart(&myself);
+        } else if let Some(audit) = state.audit.as_mut().filter(|a| {
+            a.actor
+                .as_ref()
+                .is_some_and(|a| a.get_id() == cell.get_id())
+        }) {
+            audit.actor = None;
+            audit.handle.withdraw();
+            slog::error!(state.log, "Audit actor failed; restarting it (records keep queueing)."; "error" => why);
+            state.schedule_audit_restart(&myself);
         }
         Ok(())
     }
@@ -223,6 +268,15 @@ impl Actor for GatewaySupervisor {
             let _ = backends
                 .stop_and_wait(Some("gateway shutdown".into()), Some(BACKENDS_STOP_BOUND))
                 .await;
+        }
+        // Last: requests answered while the others stopped are in its queue; it writes them all.
+        if let Some(audit) = state.audit.as_mut() {
+            audit.handle.withdraw();
+            if let Some(actor) = audit.actor.take() {
+                let _ = actor
+                    .stop_and_wait(Some("gateway shutdown".into()), Some(AUDIT_STOP_BOUND))
+                    .await;
+            }
         }
         slog::info!(state.log, "Gateway supervisor stopped.");
         Ok(())
@@ -274,6 +328,28 @@ impl GatewayState {
     fn schedule_sessions_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
         let delay = self.sessions.backoff.next_delay();
         cast_after(myself, delay, || GatewayMsg::RestartSessions);
+    }
+}
+
+impl GatewayState {
+    async fn start_audit(
+        &mut self,
+        myself: &ActorRef<GatewayMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(child) = self.audit.as_mut() else {
+            return Ok(());
+        };
+        let actor = child.handle.spawn_actor(Some(myself.get_cell())).await?;
+        child.actor = Some(actor);
+        child.backoff.mark_up();
+        Ok(())
+    }
+
+    fn schedule_audit_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
+        if let Some(child) = self.audit.as_mut() {
+            let delay = child.backoff.next_delay();
+            cast_after(myself, delay, || GatewayMsg::RestartAudit);
+        }
     }
 }
 

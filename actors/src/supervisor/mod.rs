@@ -4,7 +4,9 @@
 //! GatewaySupervisor                 (root; restarts each child with its own backoff)
 //! ├── BackendSupervisor             (diffs reloads; restarts failed BackendActors with backoff)
 //! │   └── BackendActor × N          (thread-local, on one backend I/O thread)
-//! └── SessionActor                  (client sessions; the store outlives it)
+//! ├── SessionActor                  (client sessions; the store outlives it)
+//! └── AuditActor                    (audit trail: batched writes, hash chain, live feed; the
+//!                                    queue outlives it)
 //! ```
 //! [`GatewayHandle`] is what the root crate and the web crate hold: reloads and shutdown are
 //! messages to the root supervisor; statuses and tool lists are snapshot reads that never wait
@@ -86,6 +88,17 @@ impl GatewayHandle {
         session_limits: SessionLimits,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
+        Self::start_with_audit(backends, session_limits, None, log).await
+    }
+
+    /// [`GatewayHandle::start_with_sessions`] plus the AuditActor over `audit`'s queue (when
+    /// given). Shutdown stops the audit actor last, after it wrote everything queued.
+    pub async fn start_with_audit(
+        backends: Vec<BackendSpec>,
+        session_limits: SessionLimits,
+        audit: Option<crate::audit::AuditHandle>,
+        log: slog::Logger,
+    ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
         let board = Arc::new(StatusBoard::default());
         let sessions = SessionHandle::new();
         let (ended, ended_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -95,6 +108,7 @@ impl GatewayHandle {
             sessions: sessions.clone(),
             session_limits,
             ended,
+            audit,
             log,
         };
         let (gateway, join) = Actor::spawn(None, GatewaySupervisor, args)
