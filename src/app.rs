@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
+use actors::audit::{AuditEvent, AuditHandle, AuditSettings};
 use actors::auth::authorization::signed::Signer;
 use actors::auth::authorization::{AuthorizationService, AuthorizationSettings};
 use actors::auth::cimd::{CimdSettings, ClientResolver, MAX_CACHED_DOCUMENTS};
@@ -163,10 +164,19 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
     // `/health/ready` still answers 503 until `state.gateway` is set below.
-    let (gateway, ended_sessions, supervisor_task) =
-        GatewayHandle::start_with_sessions(registry.desired().await, limits, log.clone())
-            .await
-            .context("while starting the supervisor tree")?;
+    let audit = AuditHandle::new(
+        db.clone(),
+        audit_settings(&config),
+        log.new(slog::o!("actor" => "audit")),
+    );
+    let (gateway, ended_sessions, supervisor_task) = GatewayHandle::start_with_audit(
+        registry.desired().await,
+        limits,
+        Some(audit.clone()),
+        log.clone(),
+    )
+    .await
+    .context("while starting the supervisor tree")?;
     let mcp = McpState::new(gateway.sessions().clone(), mcp_settings(&config));
     let oauth = oauth_state(&config, &db, &identity, secret.as_bytes());
     for limiter in [&oauth.dcr_limiter, &oauth.login_limiter] {
@@ -184,6 +194,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         log.clone(),
     );
     let _ = state.registry.set(registry.clone());
+    let _ = state.audit.set(audit.clone());
     let _ = state.policies.set(policies.clone());
     let _ = state.external.set(external.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
@@ -271,6 +282,10 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         .close_streams(tokio::time::Instant::now() + cut_off * 3 / 4);
     server_handle.stop(true).await;
     let _ = server_task.await;
+    // Every request answered is in the audit queue by now: write it all before anything stops.
+    if let Some(audit) = running.state.audit.get() {
+        audit.flush().await;
+    }
     running.gateway.shutdown().await;
     drop(closer);
     let _ = supervisor_task.await;
@@ -380,6 +395,25 @@ pub fn file_policies(config: &GatewayConfig) -> FilePolicies {
     FilePolicies {
         default: config.auth.default_policy,
         rules: config.policies.clone(),
+    }
+}
+
+/// The audit trail's settings from `[audit]` (restart-only).
+pub fn audit_settings(config: &GatewayConfig) -> AuditSettings {
+    let a = &config.audit;
+    let days = Duration::from_secs(86_400);
+    AuditSettings {
+        enabled: a.enabled,
+        queue_capacity: a.queue_capacity,
+        batch_size: a.batch_size,
+        flush_interval: a.flush_interval,
+        capture_payloads: a.capture_payloads,
+        redact_patterns: a.redact_patterns.clone(),
+        retention: (a.retention_days > 0).then(|| days * a.retention_days as u32),
+        max_rows: (a.max_rows > 0).then_some(a.max_rows),
+        file_dir: a.file.then(|| config.data_dir.join("audit")),
+        file_max_bytes: a.file_max_bytes,
+        file_max_files: a.file_max_files,
     }
 }
 
@@ -508,6 +542,7 @@ fn http_server(
             .app_data(aweb::Data::new(backend_client))
             .app_data(web::json_config(max_body))
             .app_data(aweb::PayloadConfig::new(max_body))
+            .wrap(from_fn(web::audit_events::admin_changes))
             .wrap(from_fn(web::authn::require_auth))
             .wrap(from_fn(web::request_context::request_context))
             .configure(web::routes)
@@ -545,6 +580,12 @@ async fn reload(running: &mut Running, ctx: &RunContext) {
         }
         Ok(new) => apply(running, new, ctx).await,
     };
+    if let Some(audit) = running.state.audit.get() {
+        audit.record(AuditEvent::auth(
+            "config_reload",
+            if result.is_ok() { "ok" } else { "failed" },
+        ));
+    }
     ctx.lifecycle.send_modify(|l| {
         l.phase = Phase::Ready;
         match result {
@@ -714,6 +755,7 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "oauth",
         ),
         (old.rate_limit != new.rate_limit, "rate_limit"),
+        (old.audit != new.audit, "audit"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

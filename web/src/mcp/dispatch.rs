@@ -18,11 +18,13 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 
 use super::access::Access;
+use super::audit_hook::PendingRecord;
 use super::forward::{self, Answer, error};
 use super::post::Session;
 use super::{one_backend, reply, tasks};
 use crate::state::AppState;
 
+#[allow(clippy::too_many_arguments)]
 pub async fn single(
     state: &AppState,
     http: &awc::Client,
@@ -31,13 +33,35 @@ pub async fn single(
     message: Envelope<'_>,
     body: &Bytes,
     in_flight: InFlight<UpstreamSession>,
+    record: Option<PendingRecord>,
 ) -> HttpResponse {
     match answer(state, http, session, access, &message, body).await {
-        Answer::Json(body) => reply::json(body),
-        Answer::JsonParts(parts) => reply::json_parts(parts),
-        Answer::Stream(stream) => super::answer_stream::serve(state, session, stream, in_flight),
+        Answer::Json(body) => {
+            if let Some(record) = record {
+                record.answered(&body);
+            }
+            reply::json(body)
+        }
+        Answer::JsonParts(parts) => {
+            if let Some(record) = record {
+                record.finished("ok", parts.iter().map(Bytes::len).sum());
+            }
+            reply::json_parts(parts)
+        }
+        Answer::Stream(stream) => {
+            let stream = match record {
+                Some(record) => record.watch_stream(stream),
+                None => stream,
+            };
+            super::answer_stream::serve(state, session, stream, in_flight)
+        }
         Answer::Accepted => reply::accepted(),
-        Answer::InsufficientScope(scope) => step_up(state, &session.scope, message.id(), &scope),
+        Answer::InsufficientScope(scope) => {
+            if let Some(record) = record {
+                record.finished("denied", 0);
+            }
+            step_up(state, &session.scope, message.id(), &scope)
+        }
     }
 }
 

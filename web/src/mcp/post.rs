@@ -25,6 +25,7 @@ pub async fn handle(
     payload: web::Payload,
     scope: SessionScope,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
     let mcp = &state.mcp;
     let settings = mcp.settings.load_full();
     if let Err(response) = checks::origin(&req, &settings)
@@ -57,7 +58,12 @@ pub async fn handle(
             // session is never evicted or reaped mid-answer.
             let in_flight = session.begin();
             let access = Access::of(&req, &state);
-            dispatch::single(&state, &http, &session, &access, message, &body, in_flight).await
+            let record =
+                super::audit_hook::PendingRecord::begin(&req, &state, &session, &message, started);
+            dispatch::single(
+                &state, &http, &session, &access, message, &body, in_flight, record,
+            )
+            .await
         }
         Incoming::Batch(items) => {
             let session = match session_for_batch(&req, &state, user, &scope) {
