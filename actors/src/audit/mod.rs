@@ -14,6 +14,7 @@
 mod actor;
 pub mod chain;
 mod file;
+mod query;
 pub mod redact;
 pub mod verify;
 
@@ -28,6 +29,7 @@ use tokio::sync::{broadcast, mpsc};
 
 pub use actor::AuditMsg;
 use actor::{AuditActor, AuditArgs};
+pub use query::WindowStats;
 
 use crate::storage::Database;
 use crate::storage::audit_records::AuditRow;
