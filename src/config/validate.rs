@@ -271,7 +271,7 @@ fn read_audit(mut r: TableReader<'_>) -> Option<AuditConfig> {
         r.error(
             "redact_patterns",
             None,
-            &format!("not a valid regular expression: {error}"),
+            format!("not a valid regular expression: {error}"),
         );
     }
     let retention_days = r.take_uint("retention_days", 0, 100 * 365);
