@@ -118,6 +118,21 @@ async fn records_are_written_exported_and_streamed(db: Db) {
         .await;
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
 
+    // 2025-03-26 batches: one record per request in the batch.
+    let mut old = McpClient::new(&gw.url("/mcp"), Some(&token));
+    old.initialize("2025-03-26").await;
+    let batch = old
+        .post(
+            &json!([
+                {"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"loc_echo","arguments":{"text":"b"}}},
+                {"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":"nope"}},
+            ])
+            .to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.body);
+
     let mut streamed = String::new();
     while !streamed.contains("\"loc_echo\"") {
         let chunk = feed.next().await.expect("the feed stays open").unwrap();
@@ -137,8 +152,14 @@ async fn records_are_written_exported_and_streamed(db: Db) {
     .await;
     assert_eq!(list.status, 200, "{}", list.body);
     let records = list.body["records"].as_array().unwrap();
-    assert_eq!(records.len(), 1, "{}", list.body);
-    let r = &records[0];
+    assert_eq!(
+        records.len(),
+        2,
+        "the call and the batched one: {}",
+        list.body
+    );
+    // Newest first: the batched call, then the single one (whose latency and sizes we check).
+    let r = &records[1];
     assert_eq!(r["kind"], "mcp");
     assert_eq!(r["username"], "alice");
     assert_eq!(r["method"], "tools/call");
@@ -160,7 +181,11 @@ async fn records_are_written_exported_and_streamed(db: Db) {
     )
     .await;
     let errors = errors.body["records"].as_array().unwrap().clone();
-    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors.len(),
+        2,
+        "the single and the batched unknown tool: {errors:?}"
+    );
     assert_eq!(errors[0]["item"], "nope");
     assert_eq!(errors[0]["error_code"], -32602);
 
@@ -215,7 +240,7 @@ async fn records_are_written_exported_and_streamed(db: Db) {
     assert!(content_type.starts_with("text/csv"), "{content_type}");
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("id,at_ms,kind"), "{csv}");
-    assert_eq!(lines.len(), 2, "{csv}");
+    assert_eq!(lines.len(), 3, "{csv}");
     assert!(
         lines[1].contains(",alice,tools/call,local,loc_echo,ok,"),
         "{csv}"

@@ -213,7 +213,65 @@ fn captured_payloads_are_redacted(t: &TestDb) {
     assert_eq!(check(t).first_break, None);
 }
 
+fn retention_by_age_prunes_old_records(t: &TestDb) {
+    let settings = AuditSettings {
+        retention: Some(std::time::Duration::from_secs(86_400)),
+        max_rows: None,
+        ..AuditSettings::default()
+    };
+    block_on(async {
+        let handle = AuditHandle::new(t.db.clone(), settings.clone(), log());
+        let actor = handle.spawn_actor(None).await.unwrap();
+        for i in 0..3 {
+            handle.record(AuditEvent {
+                at_ms: actors::audit::now_ms() - 10 * 86_400_000,
+                ..call(i)
+            });
+        }
+        handle.record(call(3));
+        handle.flush().await;
+        assert_eq!(handle.prune_now().await, 3);
+        actor.stop_and_wait(None, None).await.unwrap();
+    });
+    assert_eq!(rows(t).iter().map(|r| r.id).collect::<Vec<_>>(), vec![4]);
+    let report = check(t);
+    assert_eq!(
+        (report.anchor_id, report.checked, report.first_break),
+        (3, 1, None)
+    );
+}
+
+fn the_json_lines_file_holds_every_record_and_rotates(t: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = AuditSettings {
+        file_dir: Some(dir.path().join("audit")),
+        file_max_bytes: 4096,
+        file_max_files: 2,
+        batch_size: 5,
+        ..AuditSettings::default()
+    };
+    write(t, settings, 40);
+    let mut ids = Vec::new();
+    for name in ["audit.jsonl.2", "audit.jsonl.1", "audit.jsonl"] {
+        let path = dir.path().join("audit").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Batches of five rows are far below the limit: no file goes over it.
+        assert!(text.len() <= 4096, "{name} is over the limit");
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            ids.push(row["id"].as_i64().unwrap());
+        }
+    }
+    // The newest records, in order, whole lines only; the oldest rotated out.
+    assert!(!ids.is_empty());
+    assert_eq!(*ids.last().unwrap(), 40);
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert!(!dir.path().join("audit/audit.jsonl.3").exists());
+}
+
 crate::on_both_backends!(
+    retention_by_age_prunes_old_records,
+    the_json_lines_file_holds_every_record_and_rotates,
     batches_are_written_chained_and_verify_across_restarts,
     verify_finds_an_altered_record,
     verify_finds_a_deleted_record,

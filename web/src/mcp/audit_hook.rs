@@ -18,6 +18,23 @@ use std::time::Instant;
 use super::post::Session;
 use crate::state::AppState;
 
+/// What a batch needs to begin one record per request in it.
+pub(crate) struct BatchAudit<'a> {
+    pub req: &'a HttpRequest,
+    pub started: Instant,
+}
+
+impl BatchAudit<'_> {
+    pub(crate) fn begin(
+        &self,
+        state: &AppState,
+        session: &Session,
+        message: &Envelope<'_>,
+    ) -> Option<PendingRecord> {
+        PendingRecord::begin(self.req, state, session, message, self.started)
+    }
+}
+
 /// A request's record waiting for its outcome.
 pub(crate) struct PendingRecord {
     audit: AuditHandle,

@@ -105,6 +105,7 @@ pub async fn batch(
     access: &Access,
     items: Vec<Result<Envelope<'_>, ParseFailure<'_>>>,
     body: &Bytes,
+    audit: super::audit_hook::BatchAudit<'_>,
 ) -> HttpResponse {
     let mut responses: Vec<Bytes> = Vec::new();
     for item in items {
@@ -129,24 +130,35 @@ pub async fn batch(
                     None,
                 ));
             }
-            Ok(message) => match answer(state, http, session, access, &message, body).await {
-                Answer::Json(body) => responses.push(body),
-                Answer::JsonParts(parts) => responses.push(parts.concat().into()),
-                // In a batch only the final response of a stream is kept.
-                Answer::Stream(stream) => {
-                    if let Some(last) = stream.collect::<Vec<_>>().await.pop() {
-                        responses.push(last);
+            Ok(message) => {
+                // Each request of a batch is one audit record, with its own answer's outcome.
+                let record = audit.begin(state, session, &message);
+                let before = responses.len();
+                match answer(state, http, session, access, &message, body).await {
+                    Answer::Json(body) => responses.push(body),
+                    Answer::JsonParts(parts) => responses.push(parts.concat().into()),
+                    // In a batch only the final response of a stream is kept.
+                    Answer::Stream(stream) => {
+                        if let Some(last) = stream.collect::<Vec<_>>().await.pop() {
+                            responses.push(last);
+                        }
+                    }
+                    Answer::Accepted => {}
+                    // One HTTP status answers a whole batch: here the step-up is a JSON-RPC error.
+                    Answer::InsufficientScope(scope) => responses.push(error_response(
+                        message.id(),
+                        ErrorCode::InvalidRequest,
+                        &format!("Your token lacks a scope this request needs (`{scope}`)."),
+                        None,
+                    )),
+                }
+                if let Some(record) = record {
+                    match responses.get(before) {
+                        Some(answer) => record.answered(answer),
+                        None => record.finished("failed", 0),
                     }
                 }
-                Answer::Accepted => {}
-                // One HTTP status answers a whole batch: here the step-up is a JSON-RPC error.
-                Answer::InsufficientScope(scope) => responses.push(error_response(
-                    message.id(),
-                    ErrorCode::InvalidRequest,
-                    &format!("Your token lacks a scope this request needs (`{scope}`)."),
-                    None,
-                )),
-            },
+            }
         }
     }
     if responses.is_empty() {

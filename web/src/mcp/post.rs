@@ -83,7 +83,8 @@ pub async fn handle(
             }
             let _in_flight = session.begin();
             let access = Access::of(&req, &state);
-            dispatch::batch(&state, &http, &session, &access, items, &body).await
+            let audit = super::audit_hook::BatchAudit { req: &req, started };
+            dispatch::batch(&state, &http, &session, &access, items, &body, audit).await
         }
     }
 }
