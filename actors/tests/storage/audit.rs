@@ -269,7 +269,47 @@ fn the_json_lines_file_holds_every_record_and_rotates(t: &TestDb) {
     assert!(!dir.path().join("audit/audit.jsonl.3").exists());
 }
 
+fn the_supervisor_restarts_a_stopped_audit_actor_and_the_chain_continues(t: &TestDb) {
+    block_on(async {
+        let audit = AuditHandle::new(t.db.clone(), AuditSettings::default(), log());
+        let (gateway, _ended, join) = actors::supervisor::GatewayHandle::start_with_audit(
+            Vec::new(),
+            actors::session::SessionLimits::default(),
+            Some(audit.clone()),
+            log(),
+        )
+        .await
+        .unwrap();
+        for i in 0..3 {
+            audit.record(call(i));
+        }
+        audit.flush().await;
+        let first = audit.actor().expect("running under the supervisor");
+        first.stop(Some("test".into()));
+        // Records queue while it is down, then the new incarnation writes them.
+        audit.record(call(3));
+        let mut waited = 0;
+        while audit
+            .actor()
+            .is_none_or(|now| now.get_id() == first.get_id())
+        {
+            assert!(waited < 600, "the audit actor was not restarted");
+            waited += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        audit.record(call(4));
+        audit.flush().await;
+        gateway.shutdown().await;
+        let _ = join.await;
+        assert_eq!(audit.stats().written, 5);
+    });
+    assert_eq!(rows(t).len(), 5);
+    let report = check(t);
+    assert_eq!((report.checked, report.first_break), (5, None));
+}
+
 crate::on_both_backends!(
+    the_supervisor_restarts_a_stopped_audit_actor_and_the_chain_continues,
     retention_by_age_prunes_old_records,
     the_json_lines_file_holds_every_record_and_rotates,
     batches_are_written_chained_and_verify_across_restarts,
