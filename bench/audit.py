@@ -16,11 +16,15 @@ Usage: python3 bench/audit.py [--no-build] [--profile release|debug] [--duration
                               [--connections N] [--databases sqlite,postgres]
                               [--pg-url postgres://postgres@127.0.0.1:5432/test]
                               [--batch-size N] [--flush-interval-ms N] [--queue-capacity N]
+       python3 bench/audit.py --writer [--records N] ...
+`--writer` measures the AuditActor alone (examples/audit_writer_bench.rs): records/s committed
+when the queue never runs dry, i.e. the writer's capacity, the headroom over the gateway figure.
 The lead runs it in release mode; `--profile debug` only checks that the script works.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,6 +116,31 @@ def measure(args, workdir, db, cleanup):
             drop_pg_database(args.pg_url, pg_name)
 
 
+def writer_capacity(args, example, db):
+    pg_name, tmp = None, None
+    if db == "postgres":
+        pg_name, url = create_pg_database(args.pg_url)
+    else:
+        tmp = tempfile.mkdtemp(prefix="authmcp-audit-writer-")
+        url = f"sqlite://{tmp}/authmcp.db"
+    try:
+        done = subprocess.run([example, url, "--records", str(args.records),
+                               "--batch-size", str(args.batch_size),
+                               "--queue-capacity", str(args.queue_capacity)],
+                              capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            sys.exit(f"audit_writer_bench failed: {done.stderr.strip()}")
+        result = json.loads(done.stdout)
+        result["db"] = db
+        result["loadavg"] = os.getloadavg()
+        return result
+    finally:
+        if pg_name:
+            drop_pg_database(args.pg_url, pg_name)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-build", action="store_true")
@@ -124,7 +153,24 @@ def main():
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--flush-interval-ms", type=int, default=200)
     ap.add_argument("--queue-capacity", type=int, default=10000)
+    ap.add_argument("--writer", action="store_true", help="measure the AuditActor alone")
+    ap.add_argument("--records", type=int, default=200_000, help="--writer: records to write")
     args = ap.parse_args()
+    if args.writer:
+        example = os.path.join(ROOT, "target", args.profile, "examples", "audit_writer_bench")
+        if args.profile == "release" and not args.no_build:
+            subprocess.run(["cargo", "build", "--release", "--locked", "--example", "audit_writer_bench"],
+                           cwd=ROOT, check=True)
+        if not os.path.exists(example):
+            sys.exit(f"{example} is missing")
+        print(f"\nAudit writer capacity ({args.profile} build; {args.records:,} records, "
+              f"batch_size {args.batch_size}, queue_capacity {args.queue_capacity})")
+        print(f"{'db':<9} {'records/s':>10} {'seconds':>8} {'batches':>8} {'dropped':>8}  load avg (1/5/15 min)")
+        for db in args.databases.split(","):
+            r = writer_capacity(args, example, db.strip())
+            print(f"{r['db']:<9} {r['records_per_s']:>10.0f} {r['seconds']:>8.2f} {r['batches']:>8} "
+                  f"{r['dropped']:>8}  {' '.join(f'{x:.2f}' for x in r['loadavg'])}")
+        return
     if args.profile == "debug":
         directory = os.path.join(ROOT, "target", "debug")
         proxy_bench.GATEWAY = os.path.join(directory, "authmcp-gateway")
