@@ -189,6 +189,24 @@ async fn records_are_written_exported_and_streamed(db: Db) {
     assert_eq!(errors[0]["item"], "nope");
     assert_eq!(errors[0]["error_code"], -32602);
 
+    let initialized = http::get(
+        &gw.url("/admin/api/mcp-requests?kind=mcp&user=alice&limit=1000"),
+        Some(&admin),
+    )
+    .await;
+    let initialize = initialized.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["method"] == "initialize")
+        .cloned()
+        .unwrap_or_else(|| panic!("no initialize record: {}", initialized.body));
+    assert_eq!(initialize["outcome"], "ok");
+    assert!(
+        initialize["details"]["session_id"].is_string(),
+        "{initialize}"
+    );
+
     let lists = http::get(
         &gw.url("/admin/api/mcp-requests?kind=mcp&user=alice"),
         Some(&admin),

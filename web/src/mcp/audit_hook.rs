@@ -52,6 +52,40 @@ impl PendingRecord {
         message: &Envelope<'_>,
         started: Instant,
     ) -> Option<PendingRecord> {
+        Self::begin_in(req, state, Some(session), message, started)
+    }
+
+    /// `initialize`, which has no session yet: recorded by its HTTP status, with the session id
+    /// it was given.
+    pub(crate) fn initialized(
+        req: &HttpRequest,
+        state: &AppState,
+        message: &Envelope<'_>,
+        started: Instant,
+        response: &actix_web::HttpResponse,
+    ) {
+        let Some(mut record) = Self::begin_in(req, state, None, message, started) else {
+            return;
+        };
+        record.event.session_id = response
+            .headers()
+            .get(super::reply::SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if !response.status().is_success() {
+            record.event.outcome = "error".into();
+        }
+        // The answer's size is not known here (a body not yet written): left out.
+        record.record();
+    }
+
+    fn begin_in(
+        req: &HttpRequest,
+        state: &AppState,
+        session: Option<&Session>,
+        message: &Envelope<'_>,
+        started: Instant,
+    ) -> Option<PendingRecord> {
         let audit = state.audit.get()?.clone();
         if !audit.enabled() {
             return None;
@@ -70,9 +104,10 @@ impl PendingRecord {
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => param("uri"),
             _ => None,
         };
-        let backend = match &session.scope {
-            SessionScope::Backend(backend) => Some(backend.clone()),
-            SessionScope::Aggregate => item.as_deref().and_then(|item| {
+        let backend = match session.map(|s| &s.scope) {
+            None => None,
+            Some(SessionScope::Backend(backend)) => Some(backend.clone()),
+            Some(SessionScope::Aggregate) => item.as_deref().and_then(|item| {
                 let table = state.mcp.routing.load();
                 match method {
                     "tools/call" => table.tools.route(item).map(|r| r.backend.to_string()),
@@ -90,7 +125,7 @@ impl PendingRecord {
         event.user_id = caller.as_ref().map(|c| c.0);
         event.username = caller.as_ref().map(|c| c.1.clone());
         event.client_id = caller.and_then(|c| c.2);
-        event.session_id = Some(session.id.to_string());
+        event.session_id = session.map(|s| s.id.to_string());
         event.method = Some(method.to_string());
         event.backend = backend;
         event.item = item;

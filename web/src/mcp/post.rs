@@ -48,7 +48,11 @@ pub async fn handle(
             if let Kind::Request { id, .. } = message.kind
                 && message.method() == Some("initialize")
             {
-                return initialize::handle(&state, &message, id, user, scope).await;
+                let response = initialize::handle(&state, &message, id, user, scope).await;
+                super::audit_hook::PendingRecord::initialized(
+                    &req, &state, &message, started, &response,
+                );
+                return response;
             }
             let session = match session_for(&req, &state, user, &scope, &message) {
                 Ok(session) => session,
