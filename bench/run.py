@@ -15,7 +15,7 @@ reader can see who was the bottleneck. See bench/README.md.
 
 Usage: python3 bench/run.py [--no-build] [--duration S] [--rounds N] [--latency-rounds N]
                             [--calls N] [--sessions N]
-                            [--gateway-log-level L]
+                            [--gateway-log-level L] [--audit on|off]
 """
 import argparse
 import json
@@ -112,6 +112,9 @@ def http_json(url, body=None):
 class Gateway:
     """A release gateway with its own data dir and config, auth on, and a policy-granted user's token."""
 
+    # `--audit off` switches the audit trail off in every generated config (it is on by default).
+    audit_enabled = True
+
     def __init__(self, workdir, name, backend_ports, log_level):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir)
@@ -120,6 +123,7 @@ class Gateway:
         with open(self.config, "w") as f:
             f.write(f'[logging]\nlevel = "{log_level}"\n')
             f.write(GATEWAY_EXTRA_CONFIG)
+            f.write(f"[audit]\nenabled = {'true' if Gateway.audit_enabled else 'false'}\n")
             for i, port in enumerate(backend_ports):
                 backend = "fast" if len(backend_ports) == 1 else f"b{i:03}"
                 f.write(f'\n[[backends]]\nname = "{backend}"\nurl = "http://127.0.0.1:{port}/mcp"\n')
@@ -301,6 +305,26 @@ def measure_progress(args, workdir, rows, notes, cleanup):
     gw.stop()
 
 
+def audit_check(gw, rows, notes):
+    """After the latency and throughput sections: the audit trail's counters; drops are a failure."""
+    try:
+        admin = http_json(f"{gw.base}/auth/login", {"username": "bench", "password": ADMIN_PASSWORD})
+        request = urllib.request.Request(f"{gw.base}/admin/api/mcp-stats?window_minutes=1",
+                                         headers={"Authorization": f"Bearer {admin['access_token']}"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            queue_stats = json.load(r)["queue"]
+    except (OSError, urllib.error.URLError, KeyError, ValueError) as e:
+        notes.append(f"audit: could not read the counters ({e})")
+        return
+    rows["audit"] = queue_stats
+    log(f"audit: accepted {queue_stats['accepted']:,}, written {queue_stats['written']:,}, "
+        f"queued {queue_stats['queued']:,}, dropped {queue_stats['dropped']:,}, batches {queue_stats['batches']:,}")
+    if queue_stats["dropped"]:
+        notes.append(f"AUDIT DROPS: {queue_stats['dropped']:,} records dropped during the proxy sections")
+    else:
+        notes.append(f"audit on: {queue_stats['written']:,} records written, none dropped")
+
+
 def median_round(reports):
     """The round whose p50 is the median: other processes on the machine make single rounds noisy."""
     ordered = sorted(reports, key=lambda r: r["latency"]["p50_us"] if r.get("latency") else float("inf"))
@@ -351,6 +375,9 @@ def measure(args, workdir, rows, notes, cleanup):
             rows["tp_gateway"] = best(run_load("throughput", gw.url, *tp, token=gw.token, pids=on_gateway),
                                       "tp_gateway")
 
+    if gw_reason is None and Gateway.audit_enabled:
+        audit_check(gw, rows, notes)
+
     log("tools/list")
     rows["list_direct"] = run_load("list", f"http://127.0.0.1:{fan_ports[0]}/mcp",
                                    pids=[("backend", fan.pid)])
@@ -400,8 +427,12 @@ def main():
     ap.add_argument("--only-progress", action="store_true", help="run section 5 only")
     ap.add_argument("--rate-limits", action="store_true",
                     help="run the gateways with every /mcp rate limit on (set far above the load)")
+    ap.add_argument("--audit", choices=("on", "off"), default="on",
+                    help="the gateways' audit trail (on by default, as in production); with it on, "
+                         "the audit counters are read after the throughput section and drops reported")
     args = ap.parse_args()
     RATE_LIMITS_ON["enabled"] = args.rate_limits
+    Gateway.audit_enabled = args.audit == "on"
     started = time.monotonic()
     if not args.no_build:
         build()

@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
+use actors::audit::{AuditEvent, AuditHandle, AuditSettings};
 use actors::auth::authorization::signed::Signer;
 use actors::auth::authorization::{AuthorizationService, AuthorizationSettings};
 use actors::auth::cimd::{CimdSettings, ClientResolver, MAX_CACHED_DOCUMENTS};
@@ -160,12 +161,19 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let registry = backend_registry(&config, &db, &log).await?;
     // The tree comes first: the endpoint's sessions are served by its SessionActor.
     // `/health/ready` still answers 503 until `state.gateway` is set below.
-    // The RateLimitActor in the tree owns the limits (reloads) and reaps idle keys.
+    let audit = AuditHandle::new(
+        db.clone(),
+        audit_settings(&config),
+        log.new(slog::o!("actor" => "audit")),
+    );
+    // The RateLimitActor in the tree owns the limits (reloads) and reaps idle keys; the
+    // AuditActor writes the trail (stopped last at shutdown, after the queue is written).
     let (gateway, ended_sessions, supervisor_task) = GatewayHandle::start_with_limits(
         registry.desired().await,
         limits,
         rate_limit_settings(&config),
         REAP_INTERVAL,
+        Some(audit.clone()),
         log.clone(),
     )
     .await
@@ -184,8 +192,9 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         oauth,
         log.clone(),
     );
-    install_metrics(&state, &config, &ctx);
     let _ = state.registry.set(registry.clone());
+    let _ = state.audit.set(audit.clone());
+    install_metrics(&state, &config, &ctx, &audit);
     let _ = state.policies.set(policies.clone());
     let _ = state.external.set(external.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
@@ -273,6 +282,10 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         .close_streams(tokio::time::Instant::now() + cut_off * 3 / 4);
     server_handle.stop(true).await;
     let _ = server_task.await;
+    // Every request answered is in the audit queue by now: write it all before anything stops.
+    if let Some(audit) = running.state.audit.get() {
+        audit.flush().await;
+    }
     running.gateway.shutdown().await;
     drop(closer);
     let _ = supervisor_task.await;
@@ -385,6 +398,25 @@ pub fn file_policies(config: &GatewayConfig) -> FilePolicies {
     }
 }
 
+/// The audit trail's settings from `[audit]` (restart-only).
+pub fn audit_settings(config: &GatewayConfig) -> AuditSettings {
+    let a = &config.audit;
+    let days = Duration::from_secs(86_400);
+    AuditSettings {
+        enabled: a.enabled,
+        queue_capacity: a.queue_capacity,
+        batch_size: a.batch_size,
+        flush_interval: a.flush_interval,
+        capture_payloads: a.capture_payloads,
+        redact_patterns: a.redact_patterns.clone(),
+        retention: (a.retention_days > 0).then(|| days * a.retention_days as u32),
+        max_rows: (a.max_rows > 0).then_some(a.max_rows),
+        file_dir: a.file.then(|| config.data_dir.join("audit")),
+        file_max_bytes: a.file_max_bytes,
+        file_max_files: a.file_max_files,
+    }
+}
+
 pub fn mcp_settings(config: &GatewayConfig) -> McpSettings {
     let public_origin = config.server.public_url.origin().ascii_serialization();
     let mut allowed_origins = vec![public_origin];
@@ -491,7 +523,12 @@ pub fn metrics_settings(config: &GatewayConfig) -> web::metrics::MetricsSettings
 /// Applies `[metrics]` and registers what `/metrics` reads at scrape time: the gateway's
 /// sessions, streams, backends and sign-in limiter, and the reload outcomes counted in
 /// `Lifecycle`. Other parts' `stats()` are registered the same way (`add_collector`).
-fn install_metrics(state: &AppState, config: &GatewayConfig, ctx: &RunContext) {
+fn install_metrics(
+    state: &AppState,
+    config: &GatewayConfig,
+    ctx: &RunContext,
+    audit: &AuditHandle,
+) {
     state.metrics.configure(metrics_settings(config));
     state
         .metrics
@@ -508,6 +545,27 @@ fn install_metrics(state: &AppState, config: &GatewayConfig, ctx: &RunContext) {
                     (vec![("outcome", "applied")], l.reloads_applied),
                     (vec![("outcome", "failed")], l.reloads_failed),
                 ],
+            )
+        }));
+    let audit = audit.clone();
+    state
+        .metrics
+        .add_collector(web::metrics::FnCollector::new(move |out| {
+            let stats = audit.stats();
+            out.gauge(
+                "authmcp_audit_queue_depth",
+                "Audit records waiting to be written",
+                stats.queued as i64,
+            )?;
+            out.counter(
+                "authmcp_audit_records_written",
+                "Audit records committed to the database",
+                stats.written,
+            )?;
+            out.counter(
+                "authmcp_audit_records_dropped",
+                "Audit records refused because the queue was full (counted and logged, never silent)",
+                stats.dropped,
             )
         }));
 }
@@ -563,6 +621,7 @@ fn http_server(
             .app_data(aweb::Data::new(backend_client))
             .app_data(web::json_config(max_body))
             .app_data(aweb::PayloadConfig::new(max_body))
+            .wrap(from_fn(web::audit_events::admin_changes))
             .wrap(from_fn(web::authn::require_auth))
             // Outside authn: preflights carry no credentials.
             .wrap(from_fn(web::cors::cors))
@@ -602,6 +661,12 @@ async fn reload(running: &mut Running, ctx: &RunContext) {
         }
         Ok(new) => apply(running, new, ctx).await,
     };
+    if let Some(audit) = running.state.audit.get() {
+        audit.record(AuditEvent::auth(
+            "config_reload",
+            if result.is_ok() { "ok" } else { "failed" },
+        ));
+    }
     ctx.lifecycle.send_modify(|l| {
         l.phase = Phase::Ready;
         match result {
@@ -782,6 +847,7 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             },
             "oauth",
         ),
+        (old.audit != new.audit, "audit"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

@@ -42,6 +42,18 @@ pub enum Command {
     CheckConfig(SourceArgs),
     /// Exit 0 when a running instance answers GET /health.
     Healthcheck(HealthcheckArgs),
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Walk the audit records' hash chain; report the first altered, inserted or deleted record
+    /// and exit 1, or print how many records check out and exit 0.
+    Verify(SourceArgs),
 }
 
 /// Where configuration and data come from. Defaults match `start`.

@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
 use crate::app::{self, RunContext};
-use crate::cli::{Command, StartArgs, TokenAction, UserAction};
+use crate::cli::{AuditAction, Command, StartArgs, TokenAction, UserAction};
 use crate::config::{self, GatewayConfig, Sources};
 use crate::{commands, first_start, logging, sd_notify, signals};
 
@@ -57,6 +57,16 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             },
         ),
+        Command::Audit {
+            action: AuditAction::Verify(sources),
+        } => {
+            let cfg = load_for_data(&Sources::from_args(&sources))?;
+            Ok(if commands::audit::verify(&cfg)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Healthcheck(args) => {
             let url = match &args.url {
                 Some(url) => url.clone(),

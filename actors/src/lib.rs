@@ -10,6 +10,7 @@
 //! SQLite or PostgreSQL) and the auth core (passwords, tokens). This crate never imports actix-web.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod mcp;

@@ -1,6 +1,7 @@
 //! One module per CLI subcommand that is more than a line of wiring. The database commands run
 //! beside (or without) a live gateway.
 
+pub mod audit;
 pub mod check_config;
 pub mod create_admin;
 pub mod healthcheck;

@@ -127,6 +127,12 @@ const SEED_VARS: &[SeedVar] = &[
         "rate_limit.mcp_window_s",
         Conversion::AsIs,
     ),
+    seed(
+        "MCP_LOG_DB_DAYS_TO_KEEP",
+        "audit.retention_days",
+        Conversion::AsIs,
+    ),
+    seed("MCP_LOG_DB_MAX_ROWS", "audit.max_rows", Conversion::AsIs),
     seed("LOG_LEVEL", "logging.level", Conversion::AsIs),
 ];
 

@@ -174,6 +174,39 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
     key("metrics.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
     key("metrics.scrape_token", Kind::Str, None),
     key("metrics.scrape_token_file", Kind::Str, None),
+    // [audit]: the audit trail (restart-only). Env for the last two: MCP_LOG_DB_DAYS_TO_KEEP,
+    // MCP_LOG_DB_MAX_ROWS (the original's names); 0 means no limit.
+    key("audit.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    key(
+        "audit.queue_capacity",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10_000)),
+    ),
+    key("audit.batch_size", Kind::UInt, Some(BuiltIn::UInt(500))),
+    key(
+        "audit.flush_interval_ms",
+        Kind::UInt,
+        Some(BuiltIn::UInt(200)),
+    ),
+    key(
+        "audit.capture_payloads",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    key(
+        "audit.redact_patterns",
+        Kind::StrList,
+        Some(BuiltIn::StrList(actors::audit::redact::DEFAULT_PATTERNS)),
+    ),
+    key("audit.retention_days", Kind::UInt, Some(BuiltIn::UInt(90))),
+    key("audit.max_rows", Kind::UInt, Some(BuiltIn::UInt(1_000_000))),
+    key("audit.file", Kind::Bool, Some(BuiltIn::Bool(false))),
+    key(
+        "audit.file_max_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10 * MIB)),
+    ),
+    key("audit.file_max_files", Kind::UInt, Some(BuiltIn::UInt(5))),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -22,6 +22,7 @@ pub struct GatewayConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    pub audit: AuditConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
     pub metrics: MetricsConfig,
@@ -179,6 +180,29 @@ pub struct MetricsConfig {
     /// SHA-256 (hex) of `scrape_token` / the contents of `scrape_token_file`: a Prometheus
     /// server presenting it as a bearer token may scrape without an admin account.
     pub scrape_token_sha256: Option<String>,
+}
+
+/// `[audit]`: the audit trail. Restart-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditConfig {
+    pub enabled: bool,
+    /// Records waiting to be written before new ones are dropped (counted and warned about).
+    pub queue_capacity: usize,
+    /// Records per transaction; a partial batch is written every `flush_interval`.
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+    /// Store request and response payloads (redacted by `redact_patterns`). Off by default.
+    pub capture_payloads: bool,
+    /// Regular expressions whose matches are replaced by `[REDACTED]` in captured payloads.
+    pub redact_patterns: Vec<String>,
+    /// Rows older than this many days are pruned; 0 keeps them forever.
+    pub retention_days: u64,
+    /// At most this many rows are kept; 0 means no limit.
+    pub max_rows: u64,
+    /// Also append every record to `<data_dir>/audit/audit.jsonl`, size-rotated.
+    pub file: bool,
+    pub file_max_bytes: u64,
+    pub file_max_files: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

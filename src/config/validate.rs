@@ -17,8 +17,8 @@ use super::checks;
 use super::error::ConfigReport;
 use super::external_issuers::read_external_issuers;
 use super::model::{
-    AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig, OAuthConfig,
-    ServerConfig,
+    AuditConfig, AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig,
+    OAuthConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
@@ -45,6 +45,7 @@ pub(crate) fn validate(
         .and_then(|a| read_auth(a, cwd, public_base.as_deref()));
     let oauth = r.take_table("oauth").and_then(read_oauth);
     let rate_limit = r.take_table("rate_limit").and_then(read_rate_limit);
+    let audit = r.take_table("audit").and_then(read_audit);
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
     let metrics = r
@@ -71,6 +72,7 @@ pub(crate) fn validate(
         database: database?,
         auth: auth?,
         rate_limit: rate_limit?,
+        audit: audit?,
         logging: logging?,
         mcp: mcp?,
         metrics: metrics?,
@@ -243,6 +245,46 @@ fn read_password_policy(mut r: TableReader<'_>) -> Option<PasswordPolicy> {
         require_lowercase: lower?,
         require_digit: digit?,
         require_special: special?,
+    })
+}
+
+fn read_audit(mut r: TableReader<'_>) -> Option<AuditConfig> {
+    let enabled = r.take_bool("enabled");
+    let queue_capacity = r.take_uint("queue_capacity", 1, 10_000_000);
+    // 1000 rows per statement is the storage layer's bound; bigger batches are split anyway.
+    let batch_size = r.take_uint("batch_size", 1, 100_000);
+    let flush_interval = r
+        .take_uint("flush_interval_ms", 1, 60_000)
+        .map(Duration::from_millis);
+    let capture_payloads = r.take_bool("capture_payloads");
+    let redact_patterns = r.take_string_list("redact_patterns");
+    if let Some(patterns) = &redact_patterns
+        && let Err(error) = actors::audit::redact::Redactor::new(patterns)
+    {
+        r.error(
+            "redact_patterns",
+            None,
+            format!("not a valid regular expression: {error}"),
+        );
+    }
+    let retention_days = r.take_uint("retention_days", 0, 100 * 365);
+    let max_rows = r.take_uint("max_rows", 0, MAX);
+    let file = r.take_bool("file");
+    let file_max_bytes = r.take_uint("file_max_bytes", 4096, MAX);
+    let file_max_files = r.take_uint("file_max_files", 0, 1000).map(|n| n as u32);
+    r.finish();
+    Some(AuditConfig {
+        enabled: enabled?,
+        queue_capacity: queue_capacity? as usize,
+        batch_size: batch_size? as usize,
+        flush_interval: flush_interval?,
+        capture_payloads: capture_payloads?,
+        redact_patterns: redact_patterns?,
+        retention_days: retention_days?,
+        max_rows: max_rows?,
+        file: file?,
+        file_max_bytes: file_max_bytes?,
+        file_max_files: file_max_files?,
     })
 }
 

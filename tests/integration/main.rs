@@ -3,6 +3,7 @@
 //! No mocks.
 
 mod admin_api;
+mod audit;
 mod backends;
 mod binary;
 mod cors;

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin_api;
+pub mod audit_events;
 pub mod auth_routes;
 pub mod authn;
 pub mod cors;

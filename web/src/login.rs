@@ -35,18 +35,30 @@ async fn login(
     check_sign_in_rate(&req, &state)?;
     let LoginRequest { username, password } = body.into_inner();
     match state.identity.login(&username, &password).await {
-        Ok((_user, tokens)) => {
+        Ok((user, tokens)) => {
             slog::info!(log, "Login succeeded."; "username" => &username, "client_ip" => &client_ip);
+            crate::audit_events::record(&req, &state, "login", "ok", |e| {
+                e.user_id = Some(user.id);
+                e.username = Some(username.clone());
+            });
             Ok(token_pair(&tokens))
         }
         Err(AuthError::InvalidCredentials) => {
             slog::warn!(log, "Login failed."; "username" => &username, "client_ip" => &client_ip, "reason" => "invalid credentials");
+            crate::audit_events::record(&req, &state, "login", "failed", |e| {
+                e.username = Some(username.clone());
+                e.details = Some("invalid credentials".into());
+            });
             Err(WebError::InvalidCredentials(
                 "Invalid username or password.".into(),
             ))
         }
         Err(AuthError::AccountDisabled) => {
             slog::warn!(log, "Login failed."; "username" => &username, "client_ip" => &client_ip, "reason" => "account disabled");
+            crate::audit_events::record(&req, &state, "login", "denied", |e| {
+                e.username = Some(username.clone());
+                e.details = Some("account disabled".into());
+            });
             Err(WebError::Forbidden(
                 "This account is disabled; ask an administrator to enable it.".into(),
             ))

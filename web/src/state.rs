@@ -70,6 +70,8 @@ pub struct AppState {
     /// Until then only the gateway's own tokens are recognised.
     pub external: Arc<OnceLock<Arc<ExternalIdentities>>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
+    /// The audit trail's queue; set at boot before the server starts. Unset: nothing recorded.
+    pub audit: Arc<OnceLock<actors::audit::AuditHandle>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
     /// The OAuth authorization server's clients, resolver, limiter and settings.
@@ -97,6 +99,7 @@ impl AppState {
             policies: Arc::new(OnceLock::new()),
             external: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
+            audit: Arc::new(OnceLock::new()),
             mcp,
             oauth,
             metrics: Arc::new(crate::metrics::Metrics::default()),

@@ -11,6 +11,7 @@
 //! [`StorageError::Locked`].
 
 pub mod api_tokens;
+pub mod audit_records;
 pub mod authorization_codes;
 pub mod backends;
 mod connection;

@@ -184,6 +184,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_records (id) {
+        id -> BigInt,
+        at_ms -> BigInt,
+        kind -> Text,
+        event -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+        username -> Nullable<Text>,
+        method -> Nullable<Text>,
+        backend -> Nullable<Text>,
+        item -> Nullable<Text>,
+        outcome -> Text,
+        error_code -> Nullable<BigInt>,
+        latency_us -> Nullable<BigInt>,
+        ip -> Nullable<Text>,
+        details -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
 diesel::joinable!(backend_credentials -> backends (backend_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
@@ -205,5 +226,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     policies,
     oauth_clients,
     authorization_codes,
-    oauth_consents
+    oauth_consents,
+    audit_records
 );

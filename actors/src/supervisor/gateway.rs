@@ -1,7 +1,7 @@
 //! `GatewaySupervisor`: the root of the actor tree.
 //!
-//! Children: `BackendSupervisor`, `SessionActor` and `RateLimitActor` (a later issue adds the
-//! audit actor). Each is restarted with its own backoff when it fails or stops unasked:
+//! Children: `BackendSupervisor`, `SessionActor`, `RateLimitActor` and (when the audit trail
+//! is on) `AuditActor`. Each is restarted with its own backoff when it fails or stops unasked:
 //! - it holds the desired backend list, so a restarted `BackendSupervisor` rebuilds every backend
 //!   from that list; meanwhile the status board still answers every reader;
 //! - it holds the session store, its limits and the `ended` channel, so a restarted
@@ -9,6 +9,8 @@
 //!   `create`/`end` with `Unavailable` and lookups keep working;
 //! - the rate limiter (settings and buckets) lives outside the `RateLimitActor`, so requests
 //!   keep being limited while it restarts; only reloads and reaping wait for it.
+//! - the audit queue lives in the `AuditHandle`, so a restarted `AuditActor` continues with
+//!   what was queued meanwhile (and reads the chain head back from the database).
 //!
 //! A child stopping during shutdown is expected and not restarted.
 
@@ -23,6 +25,7 @@ use tokio::sync::mpsc;
 use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSupervisorMsg};
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
+use crate::audit::{AuditHandle, AuditMsg};
 use crate::backend::StatusBoard;
 use crate::ratelimit::RateLimitSettings;
 use crate::ratelimit::RateLimiter;
@@ -35,6 +38,8 @@ use crate::upstream::UpstreamSession;
 const BACKENDS_STOP_BOUND: Duration = Duration::from_secs(60);
 /// How long shutdown waits for the session actor (it only touches memory).
 const SESSIONS_STOP_BOUND: Duration = Duration::from_secs(5);
+/// How long shutdown waits for the audit actor to write what is queued.
+const AUDIT_STOP_BOUND: Duration = Duration::from_secs(30);
 
 pub(crate) type Sessions = SessionHandle<UpstreamSession>;
 pub(crate) type EndedSender = mpsc::UnboundedSender<Arc<ClientSession<UpstreamSession>>>;
@@ -49,6 +54,7 @@ pub(crate) enum GatewayMsg {
     ApplyRateLimits(RateLimitSettings, RpcReplyPort<Result<(), SupervisorError>>),
     ReapRateLimits(RpcReplyPort<Option<usize>>),
     RestartRateLimits,
+    RestartAudit,
     CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
@@ -64,7 +70,15 @@ pub(crate) struct GatewayArgs {
     pub ended: EndedSender,
     pub rate_limiter: Arc<RateLimiter>,
     pub reap_every: Duration,
+    pub audit: Option<AuditHandle>,
     pub log: slog::Logger,
+}
+
+/// What the supervisor keeps to restart the `AuditActor`.
+struct AuditChild {
+    handle: AuditHandle,
+    actor: Option<ActorRef<AuditMsg>>,
+    backoff: Backoff,
 }
 
 /// What the supervisor keeps to restart the `SessionActor` without losing anything.
@@ -94,6 +108,7 @@ pub(crate) struct GatewayState {
     backoff: Backoff,
     sessions: SessionChild,
     rate_limits: RateLimitChild,
+    audit: Option<AuditChild>,
 }
 
 pub(crate) struct GatewaySupervisor;
@@ -128,14 +143,25 @@ impl Actor for GatewaySupervisor {
                 actor: None,
                 backoff: Backoff::default(),
             },
+            audit: args.audit.map(|handle| AuditChild {
+                handle,
+                actor: None,
+                backoff: Backoff::default(),
+            }),
         };
         // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
         state.start_sessions(&myself).await?;
-        let started = match state.start_rate_limits(&myself).await {
-            Ok(()) => state.start_backends(&myself).await,
+        let started = match state.start_audit(&myself).await {
+            Ok(()) => match state.start_rate_limits(&myself).await {
+                Ok(()) => state.start_backends(&myself).await,
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         if let Err(error) = started {
+            if let Some(audit) = state.audit.as_mut().and_then(|a| a.actor.take()) {
+                audit.stop(None);
+            }
             if let Some(sessions) = state.sessions.actor.take() {
                 sessions.stop(None);
             }
@@ -237,6 +263,15 @@ impl Actor for GatewaySupervisor {
                     .is_some_and(|a| a.cast(RateLimitMsg::Panic).is_ok());
                 let _ = reply.send(sent);
             }
+            GatewayMsg::RestartAudit => {
+                if state.audit.as_ref().is_some_and(|a| a.actor.is_none())
+                    && let Err(error) = state.start_audit(&myself).await
+                {
+                    slog::error!(state.log, "Could not restart the audit actor; records queue meanwhile.";
+                        "error" => %error);
+                    state.schedule_audit_restart(&myself);
+                }
+            }
             GatewayMsg::CheckNow(name, reply) => match &state.backends {
                 Some(backends) => {
                     let _ = backends.cast(BackendSupervisorMsg::CheckNow(name, reply));
@@ -296,6 +331,15 @@ impl Actor for GatewaySupervisor {
             state.rate_limits.actor = None;
             slog::error!(state.log, "Rate-limit actor failed; restarting it (limits stay in force)."; "error" => why);
             state.schedule_rate_limits_restart(&myself);
+        } else if let Some(audit) = state.audit.as_mut().filter(|a| {
+            a.actor
+                .as_ref()
+                .is_some_and(|a| a.get_id() == cell.get_id())
+        }) {
+            audit.actor = None;
+            audit.handle.withdraw();
+            slog::error!(state.log, "Audit actor failed; restarting it (records keep queueing)."; "error" => why);
+            state.schedule_audit_restart(&myself);
         }
         Ok(())
     }
@@ -321,6 +365,15 @@ impl Actor for GatewaySupervisor {
             let _ = backends
                 .stop_and_wait(Some("gateway shutdown".into()), Some(BACKENDS_STOP_BOUND))
                 .await;
+        }
+        // Last: requests answered while the others stopped are in its queue; it writes them all.
+        if let Some(audit) = state.audit.as_mut() {
+            audit.handle.withdraw();
+            if let Some(actor) = audit.actor.take() {
+                let _ = actor
+                    .stop_and_wait(Some("gateway shutdown".into()), Some(AUDIT_STOP_BOUND))
+                    .await;
+            }
         }
         slog::info!(state.log, "Gateway supervisor stopped.");
         Ok(())
@@ -391,9 +444,29 @@ impl GatewayState {
         Ok(())
     }
 
+    async fn start_audit(
+        &mut self,
+        myself: &ActorRef<GatewayMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(child) = self.audit.as_mut() else {
+            return Ok(());
+        };
+        let actor = child.handle.spawn_actor(Some(myself.get_cell())).await?;
+        child.actor = Some(actor);
+        child.backoff.mark_up();
+        Ok(())
+    }
+
     fn schedule_rate_limits_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
         let delay = self.rate_limits.backoff.next_delay();
         cast_after(myself, delay, || GatewayMsg::RestartRateLimits);
+    }
+
+    fn schedule_audit_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
+        if let Some(child) = self.audit.as_mut() {
+            let delay = child.backoff.next_delay();
+            cast_after(myself, delay, || GatewayMsg::RestartAudit);
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! ├── BackendSupervisor             (diffs reloads; restarts failed BackendActors with backoff)
 //! │   └── BackendActor × N          (thread-local, on one backend I/O thread)
 //! ├── SessionActor                  (client sessions; the store outlives it)
-//! └── RateLimitActor                (limits config on reload, reaping; the limiter outlives it)
+//! ├── RateLimitActor                (limits config on reload, reaping; the limiter outlives it)
+//! └── AuditActor                    (audit trail: batched writes, hash chain, live feed; the
+//!                                    queue outlives it)
 //! ```
 //! [`GatewayHandle`] is what the root crate and the web crate hold: reloads and shutdown are
 //! messages to the root supervisor; statuses and tool lists are snapshot reads that never wait
@@ -89,17 +91,44 @@ impl GatewayHandle {
         session_limits: SessionLimits,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
-        let rate_limits = RateLimitSettings::default();
-        Self::start_with_limits(backends, session_limits, rate_limits, REAP_INTERVAL, log).await
+        Self::start_with_limits(
+            backends,
+            session_limits,
+            RateLimitSettings::default(),
+            REAP_INTERVAL,
+            None,
+            log,
+        )
+        .await
     }
 
-    /// [`GatewayHandle::start_with_sessions`] with the rate limits in force from the start and
-    /// how often the `RateLimitActor` reaps idle keys.
+    /// [`GatewayHandle::start_with_sessions`] plus the AuditActor over `audit`'s queue (when
+    /// given). Shutdown stops the audit actor last, after it wrote everything queued.
+    pub async fn start_with_audit(
+        backends: Vec<BackendSpec>,
+        session_limits: SessionLimits,
+        audit: Option<crate::audit::AuditHandle>,
+        log: slog::Logger,
+    ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
+        Self::start_with_limits(
+            backends,
+            session_limits,
+            RateLimitSettings::default(),
+            REAP_INTERVAL,
+            audit,
+            log,
+        )
+        .await
+    }
+
+    /// [`GatewayHandle::start_with_sessions`] with the rate limits in force from the start, how
+    /// often the `RateLimitActor` reaps idle keys, and the AuditActor over `audit`'s queue.
     pub async fn start_with_limits(
         backends: Vec<BackendSpec>,
         session_limits: SessionLimits,
         rate_limits: RateLimitSettings,
         reap_every: std::time::Duration,
+        audit: Option<crate::audit::AuditHandle>,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
         let rate_limiter = Arc::new(RateLimiter::new(rate_limits));
@@ -114,6 +143,7 @@ impl GatewayHandle {
             ended,
             rate_limiter: rate_limiter.clone(),
             reap_every,
+            audit,
             log,
         };
         let (gateway, join) = Actor::spawn(None, GatewaySupervisor, args)

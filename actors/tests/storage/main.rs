@@ -1,6 +1,7 @@
 //! Storage tests. Every behaviour runs on both SQLite (temp file) and PostgreSQL (a fresh
 //! database on 127.0.0.1:5432 per test), through the same public API the gateway uses.
 
+mod audit;
 mod authorization_codes;
 mod backends;
 mod connect;

@@ -8,7 +8,8 @@
 //! | PATCH | `/admin/api/mcp-servers/{id}` | partial update; 200 + the backend |
 //! | DELETE | `/admin/api/mcp-servers/{id}` | 200 + `{"id","name","message"}` |
 //!
-//! Authorization policies and groups: see `policies.rs` and `groups.rs`.
+//! Authorization policies and groups: see `policies.rs` and `groups.rs`; the audit trail
+//! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`.
 //!
 //! Admin role required: the authn middleware answers 401 without a valid bearer token, these
 //! handlers 403 for a non-admin. Each handler is one call into the [`BackendRegistry`], which
@@ -16,6 +17,7 @@
 //!
 //! [`BackendRegistry`]: actors::registry::BackendRegistry
 
+mod audit;
 mod body;
 mod error;
 mod groups;
@@ -203,6 +205,7 @@ async fn remove(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    audit::configure(cfg);
     policies::configure(cfg);
     groups::configure(cfg);
     tokens::configure(cfg);

@@ -25,7 +25,10 @@ async fn refresh(
     let log = request_log(&req, &state);
     // Login tokens belong to no OAuth client; a client's refresh token is refused here.
     match state.identity.refresh(&body.refresh_token, None).await {
-        Ok(tokens) => Ok(token_pair(&tokens)),
+        Ok(tokens) => {
+            crate::audit_events::record(&req, &state, "token_refreshed", "ok", |_| {});
+            Ok(token_pair(&tokens))
+        }
         Err(AuthError::InvalidGrant(reason)) => {
             slog::info!(log, "Refresh refused."; "reason" => reason);
             Err(WebError::InvalidGrant(format!(
@@ -71,6 +74,9 @@ async fn logout(
         .await
         .map_err(|e| internal(e, &log, "Logging out"))?;
     slog::info!(log, "Logged out."; "username" => &caller.username);
+    crate::audit_events::record(&req, &state, "token_revoked", "ok", |e| {
+        e.details = Some("logout".into());
+    });
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -18,11 +18,13 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 
 use super::access::Access;
+use super::audit_hook::PendingRecord;
 use super::forward::{self, Answer, error};
 use super::post::Session;
 use super::{limits, one_backend, reply, tasks};
 use crate::state::AppState;
 
+#[allow(clippy::too_many_arguments)]
 pub async fn single(
     state: &AppState,
     http: &awc::Client,
@@ -31,14 +33,36 @@ pub async fn single(
     message: Envelope<'_>,
     body: &Bytes,
     in_flight: InFlight<UpstreamSession>,
+    record: Option<PendingRecord>,
 ) -> HttpResponse {
     let answering = answer(state, http, session, access, &message, body);
     match super::measured::measured(state, message.method(), answering).await {
-        Answer::Json(body) => reply::json(body),
-        Answer::JsonParts(parts) => reply::json_parts(parts),
-        Answer::Stream(stream) => super::answer_stream::serve(state, session, stream, in_flight),
+        Answer::Json(body) => {
+            if let Some(record) = record {
+                record.answered(&body);
+            }
+            reply::json(body)
+        }
+        Answer::JsonParts(parts) => {
+            if let Some(record) = record {
+                record.finished("ok", parts.iter().map(Bytes::len).sum());
+            }
+            reply::json_parts(parts)
+        }
+        Answer::Stream(stream) => {
+            let stream = match record {
+                Some(record) => record.watch_stream(stream),
+                None => stream,
+            };
+            super::answer_stream::serve(state, session, stream, in_flight)
+        }
         Answer::Accepted => reply::accepted(),
-        Answer::InsufficientScope(scope) => step_up(state, &session.scope, message.id(), &scope),
+        Answer::InsufficientScope(scope) => {
+            if let Some(record) = record {
+                record.finished("denied", 0);
+            }
+            step_up(state, &session.scope, message.id(), &scope)
+        }
     }
 }
 
@@ -82,6 +106,7 @@ pub async fn batch(
     access: &Access,
     items: Vec<Result<Envelope<'_>, ParseFailure<'_>>>,
     body: &Bytes,
+    audit: super::audit_hook::BatchAudit<'_>,
 ) -> HttpResponse {
     let mut responses: Vec<Bytes> = Vec::new();
     for item in items {
@@ -106,30 +131,36 @@ pub async fn batch(
                     None,
                 ));
             }
-            Ok(message) => match super::measured::measured(
-                state,
-                message.method(),
-                answer(state, http, session, access, &message, body),
-            )
-            .await
-            {
-                Answer::Json(body) => responses.push(body),
-                Answer::JsonParts(parts) => responses.push(parts.concat().into()),
-                // In a batch only the final response of a stream is kept.
-                Answer::Stream(stream) => {
-                    if let Some(last) = stream.collect::<Vec<_>>().await.pop() {
-                        responses.push(last);
+            Ok(message) => {
+                // Each request of a batch is one audit record, with its own answer's outcome.
+                let record = audit.begin(state, session, &message);
+                let before = responses.len();
+                let answering = answer(state, http, session, access, &message, body);
+                match super::measured::measured(state, message.method(), answering).await {
+                    Answer::Json(body) => responses.push(body),
+                    Answer::JsonParts(parts) => responses.push(parts.concat().into()),
+                    // In a batch only the final response of a stream is kept.
+                    Answer::Stream(stream) => {
+                        if let Some(last) = stream.collect::<Vec<_>>().await.pop() {
+                            responses.push(last);
+                        }
+                    }
+                    Answer::Accepted => {}
+                    // One HTTP status answers a whole batch: here the step-up is a JSON-RPC error.
+                    Answer::InsufficientScope(scope) => responses.push(error_response(
+                        message.id(),
+                        ErrorCode::InvalidRequest,
+                        &format!("Your token lacks a scope this request needs (`{scope}`)."),
+                        None,
+                    )),
+                }
+                if let Some(record) = record {
+                    match responses.get(before) {
+                        Some(answer) => record.answered(answer),
+                        None => record.finished("failed", 0),
                     }
                 }
-                Answer::Accepted => {}
-                // One HTTP status answers a whole batch: here the step-up is a JSON-RPC error.
-                Answer::InsufficientScope(scope) => responses.push(error_response(
-                    message.id(),
-                    ErrorCode::InvalidRequest,
-                    &format!("Your token lacks a scope this request needs (`{scope}`)."),
-                    None,
-                )),
-            },
+            }
         }
     }
     if responses.is_empty() {

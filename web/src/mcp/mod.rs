@@ -13,6 +13,7 @@
 
 mod access;
 mod answer_stream;
+mod audit_hook;
 pub mod background;
 mod checks;
 pub(crate) use checks::is_loopback_origin;

@@ -25,6 +25,7 @@ pub async fn handle(
     payload: web::Payload,
     scope: SessionScope,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
     let mcp = &state.mcp;
     let settings = mcp.settings.load_full();
     if let Err(response) = checks::origin(&req, &settings)
@@ -70,6 +71,9 @@ pub async fn handle(
                     crate::metrics::outcome::ERROR
                 };
                 recorder.finish(&state.metrics, exchange, outcome);
+                super::audit_hook::PendingRecord::initialized(
+                    &req, &state, &message, started, &response,
+                );
                 return response;
             }
             let session = match session_for(&req, &state, user, &scope, &message) {
@@ -82,7 +86,12 @@ pub async fn handle(
             // Held until the answer is fully sent (a streamed answer outlives this handler), so a
             // session is never evicted or reaped mid-answer.
             let in_flight = session.begin();
-            dispatch::single(&state, &http, &session, &access, message, &body, in_flight).await
+            let record =
+                super::audit_hook::PendingRecord::begin(&req, &state, &session, &message, started);
+            dispatch::single(
+                &state, &http, &session, &access, message, &body, in_flight, record,
+            )
+            .await
         }
         Incoming::Batch(items) => {
             let has_request = items
@@ -114,7 +123,8 @@ pub async fn handle(
                 return batch_refused(&rejection, &items);
             }
             let _in_flight = session.begin();
-            dispatch::batch(&state, &http, &session, &access, items, &body).await
+            let audit = super::audit_hook::BatchAudit { req: &req, started };
+            dispatch::batch(&state, &http, &session, &access, items, &body, audit).await
         }
     }
 }

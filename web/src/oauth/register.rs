@@ -69,6 +69,9 @@ async fn register(
         "client_name" => client.client_name.as_deref().unwrap_or(""),
         "auth_method" => client.token_endpoint_auth_method.as_str(),
         "client_ip" => %client_ip);
+    crate::audit_events::record(&req, &state, "client_registered", "ok", |e| {
+        e.client_id = Some(client.client_id.clone());
+    });
     let body = created_body(&state, &registration);
     Ok(no_store(StatusCode::CREATED).json(body))
 }

@@ -44,6 +44,9 @@ async fn revoke(
         .await
         .inspect_err(|e| slog::error!(log, "Revocation failed."; "error" => %e))?;
     slog::info!(log, "OAuth token revocation processed."; "client_id" => &client.client_id);
+    crate::audit_events::record(&req, &state, "token_revoked", "ok", |e| {
+        e.client_id = Some(client.client_id.clone());
+    });
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .finish())

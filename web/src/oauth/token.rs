@@ -129,6 +129,16 @@ async fn token(
             slog::info!(log, "OAuth tokens issued."; "client_id" => &client.client_id,
                 "grant_type" => grant_type, "user_id" => granted.tokens.user_id,
                 "scope" => granted.tokens.scope.as_deref().unwrap_or(""));
+            let event = if grant_type == "refresh_token" {
+                "token_refreshed"
+            } else {
+                "token_issued"
+            };
+            crate::audit_events::record(&req, &state, event, "ok", |e| {
+                e.user_id = Some(granted.tokens.user_id);
+                e.client_id = Some(client.client_id.clone());
+                e.details = Some(format!("grant_type={grant_type}"));
+            });
             Ok(answer(&granted))
         }
         Err(GrantError::Server(detail)) => {
@@ -138,6 +148,10 @@ async fn token(
         Err(refused) => {
             slog::info!(log, "Token request refused."; "client_id" => &client.client_id,
                 "grant_type" => grant_type, "error" => refused.code(), "reason" => refused.to_string());
+            crate::audit_events::record(&req, &state, "token_refused", "failed", |e| {
+                e.client_id = Some(client.client_id.clone());
+                e.details = Some(format!("grant_type={grant_type} error={}", refused.code()));
+            });
             Err(refused.into())
         }
     }

@@ -418,6 +418,10 @@ async fn authorize_post(
     };
     if params.get("decision") == Some("deny") {
         slog::info!(flow.log, "Authorization denied by the user."; "client_id" => &client.client_id, "user_id" => user.id);
+        crate::audit_events::record(&req, &state, "consent", "denied", |e| {
+            e.user_id = Some(user.id);
+            e.client_id = Some(client.client_id.clone());
+        });
         let mut response = flow.to_client(&pending, "access_denied", "the user denied the request");
         *response.status_mut() = StatusCode::SEE_OTHER;
         return response;
@@ -435,6 +439,11 @@ async fn authorize_post(
     {
         return flow.server_error("consent", &e);
     }
+    crate::audit_events::record(&req, &state, "consent", "ok", |e| {
+        e.user_id = Some(user.id);
+        e.client_id = Some(client.client_id.clone());
+        e.details = Some(format!("resource={}", pending.resource));
+    });
     flow.issue(&pending, user.id, auth_time, StatusCode::SEE_OTHER)
         .await
 }

@@ -1,0 +1,255 @@
+//! The audit trail for administrators (the original's paths):
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | GET | `/admin/api/mcp-requests` | records, newest first; filters `user`, `backend`, `tool`, `outcome`, `kind` (`mcp`/`auth`), `since`/`until` (unix ms), `limit` (≤ 10000, default 100); `format=json` (default), `jsonl` or `csv` |
+//! | GET | `/admin/api/mcp-stats` | counts, success rate, p50/p95 latency, requests/min, top tools and users over `window_minutes` (default 60) |
+//! | GET | `/admin/api/mcp-activity/stream` | server-sent events, one `audit` event per record as it is written; filters `user`, `backend`, `tool`, `outcome`, `kind` |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use actors::audit::AuditHandle;
+use actors::storage::audit_records::{AuditFilter, AuditRow};
+use futures_util::stream;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{AdminApiError, admin_caller};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 10_000;
+const MAX_WINDOW_MINUTES: u64 = 7 * 24 * 60;
+
+type Query = web::Query<HashMap<String, String>>;
+
+fn audit_of(req: &HttpRequest, state: &AppState) -> Result<AuditHandle, AdminApiError> {
+    let _admin = admin_caller(req, state)?;
+    state.audit.get().cloned().ok_or_else(|| {
+        AdminApiError::Unavailable("The gateway is still starting; retry in a moment.".into())
+    })
+}
+
+fn bad(message: String) -> AdminApiError {
+    AdminApiError::InvalidInput("query", vec![message])
+}
+
+fn number<T: std::str::FromStr>(q: &Query, key: &str) -> Result<Option<T>, AdminApiError> {
+    q.get(key)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| bad(format!("{key}: `{v}` is not a number")))
+        })
+        .transpose()
+}
+
+fn filter(q: &Query) -> Result<AuditFilter, AdminApiError> {
+    let text = |key: &str| q.get(key).filter(|v| !v.is_empty()).cloned();
+    if let Some(kind) = text("kind")
+        && kind != "mcp"
+        && kind != "auth"
+    {
+        return Err(bad(format!("kind: `{kind}` is not `mcp` or `auth`")));
+    }
+    Ok(AuditFilter {
+        kind: text("kind"),
+        username: text("user"),
+        backend: text("backend"),
+        item: text("tool"),
+        outcome: text("outcome"),
+        since_ms: number(q, "since")?,
+        until_ms: number(q, "until")?,
+    })
+}
+
+/// A row for people and scripts: `details` as an object, not a JSON string.
+fn view(row: &AuditRow) -> Value {
+    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
+    if let Some(details) = row.details.as_deref()
+        && let Ok(parsed) = serde_json::from_str::<Value>(details)
+    {
+        v["details"] = parsed;
+    }
+    v
+}
+
+#[get("/admin/api/mcp-requests")]
+async fn requests(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: Query,
+) -> Result<HttpResponse, AdminApiError> {
+    let audit = audit_of(&req, &state)?;
+    let filter = filter(&q)?;
+    let limit = number::<i64>(&q, "limit")?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(bad(format!("limit: must be between 1 and {MAX_LIMIT}")));
+    }
+    let format = q.get("format").map(String::as_str).unwrap_or("json");
+    if !matches!(format, "json" | "jsonl" | "csv") {
+        return Err(bad(format!("format: `{format}` is not json, jsonl or csv")));
+    }
+    let rows = audit
+        .search(filter, limit)
+        .await
+        .map_err(|e| AdminApiError::Internal(format!("Could not read the audit trail: {e}.")))?;
+    Ok(match format {
+        "jsonl" => {
+            let mut body = String::new();
+            for row in &rows {
+                body.push_str(&view(row).to_string());
+                body.push('\n');
+            }
+            HttpResponse::Ok()
+                .content_type("application/x-ndjson")
+                .body(body)
+        }
+        "csv" => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "content-disposition",
+                "attachment; filename=\"mcp-requests.csv\"",
+            ))
+            .body(csv(&rows)),
+        _ => HttpResponse::Ok().json(json!({
+            "records": rows.iter().map(view).collect::<Vec<_>>(),
+            "count": rows.len(),
+        })),
+    })
+}
+
+const CSV_COLUMNS: &str = "id,at_ms,kind,event,user_id,username,method,backend,item,outcome,error_code,latency_us,ip,details,prev_hash,hash";
+
+fn csv(rows: &[AuditRow]) -> String {
+    let mut out = String::from(CSV_COLUMNS);
+    out.push('\n');
+    for r in rows {
+        let int = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        let fields = [
+            r.id.to_string(),
+            r.at_ms.to_string(),
+            r.kind.clone(),
+            r.event.clone().unwrap_or_default(),
+            int(r.user_id),
+            r.username.clone().unwrap_or_default(),
+            r.method.clone().unwrap_or_default(),
+            r.backend.clone().unwrap_or_default(),
+            r.item.clone().unwrap_or_default(),
+            r.outcome.clone(),
+            int(r.error_code),
+            int(r.latency_us),
+            r.ip.clone().unwrap_or_default(),
+            r.details.clone().unwrap_or_default(),
+            r.prev_hash.clone(),
+            r.hash.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet
+/// never runs a value as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[get("/admin/api/mcp-stats")]
+async fn stats(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: Query,
+) -> Result<HttpResponse, AdminApiError> {
+    let audit = audit_of(&req, &state)?;
+    let window = number::<u64>(&q, "window_minutes")?.unwrap_or(60);
+    if !(1..=MAX_WINDOW_MINUTES).contains(&window) {
+        return Err(bad(format!(
+            "window_minutes: must be between 1 and {MAX_WINDOW_MINUTES}"
+        )));
+    }
+    let summary = audit
+        .window_stats(window, 10)
+        .await
+        .map_err(|e| AdminApiError::Internal(format!("Could not read the audit trail: {e}.")))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "window": summary,
+        "queue": audit.stats(),
+    })))
+}
+
+#[get("/admin/api/mcp-activity/stream")]
+async fn activity(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: Query,
+) -> Result<HttpResponse, AdminApiError> {
+    let audit = audit_of(&req, &state)?;
+    let filter = Arc::new(filter(&q)?);
+    let feed = audit.subscribe();
+    // A first comment so clients (and proxies) see the stream open at once.
+    let opened =
+        stream::once(async { Ok::<_, actix_web::Error>(Bytes::from_static(b": feed\n\n")) });
+    let events = stream::unfold((feed, filter), |(mut feed, filter)| async move {
+        loop {
+            match feed.recv().await {
+                Ok(row) if matches(&filter, &row) => {
+                    let event = format!("event: audit\nid: {}\ndata: {}\n\n", row.id, view(&row));
+                    return Some((Ok(Bytes::from(event)), (feed, filter)));
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    let note = format!("event: lagged\ndata: {{\"skipped\":{n}}}\n\n");
+                    return Some((Ok(Bytes::from(note)), (feed, filter)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-store"))
+        .streaming(opened.chain(events)))
+}
+
+fn matches(f: &AuditFilter, row: &AuditRow) -> bool {
+    let eq = |want: &Option<String>, have: &Option<String>| {
+        want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+    };
+    f.kind.as_ref().is_none_or(|k| *k == row.kind)
+        && eq(&f.username, &row.username)
+        && eq(&f.backend, &row.backend)
+        && eq(&f.item, &row.item)
+        && f.outcome.as_ref().is_none_or(|o| *o == row.outcome)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(requests).service(stats).service(activity);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+    }
+}
