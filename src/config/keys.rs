@@ -247,6 +247,14 @@ pub(crate) const BACKEND_KEYS: &[&str] = &[
     "health_interval_s",
     "isolation",
     "max_processes",
+    "auth_type",
+    "auth_token",
+    "auth_token_file",
+    "auth_token_env",
+    "auth_header",
+    "headers",
+    "header_files",
+    "header_envs",
 ];
 
 /// The keys a `[[policies]]` table may hold (checked by the policy reader, listed here so the

@@ -3,6 +3,7 @@
 //! No mocks.
 
 mod admin_api;
+mod backend_credentials;
 mod backends;
 mod binary;
 mod daemon;

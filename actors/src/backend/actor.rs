@@ -15,6 +15,7 @@ use ractor::thread_local::ThreadLocalActor;
 use ractor::{ActorProcessingErr, ActorRef};
 use tokio::sync::Notify;
 
+use super::Credential;
 use super::driver::Driver;
 use super::forwarding::StdioCommands;
 use super::status::StatusBoard;
@@ -34,6 +35,8 @@ pub enum BackendMsg {
 /// Everything a backend actor needs to start; `Send`, unlike the actor's state.
 pub struct BackendArgs {
     pub spec: BackendSpec,
+    /// The credential snapshot this incarnation's `Upstream` reads too.
+    pub credential: Credential,
     /// Which incarnation may write this backend's status entry.
     pub incarnation: u64,
     pub board: Arc<StatusBoard>,
@@ -77,6 +80,7 @@ impl ThreadLocalActor for BackendActor {
         let stop_bound = args.spec.timeout + STOP_SLACK;
         let driver = Driver {
             spec: args.spec,
+            credential: args.credential,
             incarnation: args.incarnation,
             board: args.board,
             log: args.log,

@@ -73,6 +73,12 @@ pub(crate) fn file_entry(spec: &BackendSpec, status: Option<BackendStatus>) -> B
     let (auth_type, auth_header) = match &spec.auth {
         None => (AuthKind::None, None),
         Some(BackendAuth::Bearer(_)) => (AuthKind::Bearer, None),
+        Some(BackendAuth::Header { name, value })
+            if name.eq_ignore_ascii_case("authorization")
+                && value.expose().starts_with("Basic ") =>
+        {
+            (AuthKind::Basic, None)
+        }
         Some(BackendAuth::Header { name, .. }) => (AuthKind::Header, Some(name.clone())),
     };
     BackendEntry {

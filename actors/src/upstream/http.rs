@@ -129,16 +129,14 @@ pub(super) async fn server_messages(
     session: &HttpSession,
 ) -> Option<LocalBoxStream<'static, Bytes>> {
     let session_id = session.session_id.as_deref()?;
-    let mut request = client
+    let request = client
         .get(url.as_str())
         .insert_header(("Accept", "text/event-stream"))
         .insert_header((SESSION_HEADER, session_id))
         .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
         // The stream is long-lived: only the connection attempt is bounded.
         .timeout(upstream.timeout());
-    if let Ok(Some((name, value))) = &upstream.inner.auth {
-        request = request.insert_header((name.clone(), value.clone()));
-    }
+    let request = upstream.inner.credential.apply(request).ok()?;
     let response = tokio::time::timeout(upstream.timeout(), request.send())
         .await
         .ok()?
@@ -187,15 +185,14 @@ pub(super) async fn close(
         return;
     };
     let bound = upstream.timeout().min(std::time::Duration::from_secs(2));
-    let mut request = client
+    let request = client
         .delete(url.as_str())
         .insert_header((SESSION_HEADER, session_id.as_str()))
         .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
         .timeout(bound);
-    if let Ok(Some((name, value))) = &upstream.inner.auth {
-        request = request.insert_header((name.clone(), value.clone()));
+    if let Ok(request) = upstream.inner.credential.apply(request) {
+        let _ = tokio::time::timeout(bound, request.send()).await;
     }
-    let _ = tokio::time::timeout(bound, request.send()).await;
 }
 
 /// POSTs one message with this session's headers; maps HTTP failures to errors.
@@ -210,11 +207,6 @@ async fn post(
     awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static>,
     UpstreamError,
 > {
-    let auth = upstream
-        .inner
-        .auth
-        .as_ref()
-        .map_err(|e| upstream.unavailable(e))?;
     let mut request = client
         .post(url.as_str())
         .insert_header(("Accept", "application/json, text/event-stream"))
@@ -226,9 +218,11 @@ async fn post(
         }
         request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
     }
-    if let Some((name, value)) = auth {
-        request = request.insert_header((name.clone(), value.clone()));
-    }
+    let request = upstream
+        .inner
+        .credential
+        .apply(request)
+        .map_err(|e| upstream.unavailable(e))?;
     let response = match tokio::time::timeout_at(deadline, request.send_body(body)).await {
         Err(_) | Ok(Err(SendRequestError::Timeout)) => {
             return Err(UpstreamError::Timeout(upstream.timeout()));

@@ -3,6 +3,7 @@
 //! Every test loads through the public entry points with an explicit environment map and a
 //! temporary working directory, so none of them touches the process environment or cwd.
 
+mod backend_auth;
 mod external_issuers;
 mod isolation;
 mod layers;
