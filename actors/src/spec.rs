@@ -86,6 +86,32 @@ pub enum BackendAuth {
     Bearer(SecretString),
     /// Any other header, e.g. `X-API-Key: <value>` (also `Authorization: Basic …`).
     Header { name: String, value: SecretString },
+    /// An OAuth 2.0 access token the backend actor obtains and refreshes itself, sent as
+    /// `Authorization: Bearer <token>`.
+    OAuth(OAuthClientSpec),
+}
+
+/// How the gateway obtains access tokens for a backend from the backend's authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClientSpec {
+    pub grant: OAuthGrant,
+    /// The token endpoint; `None`: discovered from the backend's RFC 9728 metadata and its
+    /// authorization server's RFC 8414 / OpenID metadata.
+    pub token_url: Option<url::Url>,
+    pub client_id: String,
+    /// `None`: a public client (`client_id` in the body, no authentication).
+    pub client_secret: Option<SecretString>,
+    pub scope: Option<String>,
+    /// RFC 8707 `resource`; `None` sends the backend's URL.
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthGrant {
+    ClientCredentials,
+    /// The refresh-token grant, starting from this configured token (rotated ones replace it
+    /// in memory).
+    RefreshToken(SecretString),
 }
 
 impl BackendAuth {

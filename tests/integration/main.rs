@@ -4,6 +4,7 @@
 
 mod admin_api;
 mod backend_credentials;
+mod backend_oauth;
 mod backends;
 mod binary;
 mod daemon;

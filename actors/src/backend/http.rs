@@ -129,6 +129,10 @@ impl HttpTransport {
         if status == StatusCode::NOT_FOUND && had_session.is_some() {
             return Err(BackendError::SessionExpired);
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // An OAuth token the backend no longer accepts: the token loop gets a new one.
+            self.credential.request_refresh();
+        }
         if !status.is_success() {
             return Err(BackendError::HttpStatus(status.as_u16()));
         }

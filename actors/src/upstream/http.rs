@@ -207,29 +207,44 @@ async fn post(
     awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static>,
     UpstreamError,
 > {
-    let mut request = client
-        .post(url.as_str())
-        .insert_header(("Accept", "application/json, text/event-stream"))
-        .insert_header(("Content-Type", "application/json"))
-        .timeout(upstream.timeout());
-    if let Some(session) = session {
-        if let Some(id) = &session.session_id {
-            request = request.insert_header((SESSION_HEADER, id.as_str()));
+    let send = |body: Bytes| {
+        let mut request = client
+            .post(url.as_str())
+            .insert_header(("Accept", "application/json, text/event-stream"))
+            .insert_header(("Content-Type", "application/json"))
+            .timeout(upstream.timeout());
+        if let Some(session) = session {
+            if let Some(id) = &session.session_id {
+                request = request.insert_header((SESSION_HEADER, id.as_str()));
+            }
+            request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
         }
-        request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
-    }
-    let request = upstream
-        .inner
-        .credential
-        .apply(request)
-        .map_err(|e| upstream.unavailable(e))?;
-    let response = match tokio::time::timeout_at(deadline, request.send_body(body)).await {
-        Err(_) | Ok(Err(SendRequestError::Timeout)) => {
-            return Err(UpstreamError::Timeout(upstream.timeout()));
+        let request = upstream.inner.credential.apply(request);
+        async move {
+            let request = request.map_err(|e| upstream.unavailable(e))?;
+            match tokio::time::timeout_at(deadline, request.send_body(body)).await {
+                Err(_) | Ok(Err(SendRequestError::Timeout)) => {
+                    Err(UpstreamError::Timeout(upstream.timeout()))
+                }
+                Ok(Err(error)) => Err(send_error(upstream, error)),
+                Ok(Ok(response)) => Ok(response),
+            }
         }
-        Ok(Err(error)) => return Err(send_error(upstream, error)),
-        Ok(Ok(response)) => response,
     };
+    let mut response = send(body.clone()).await?;
+    // A rejected OAuth token: the backend's token loop gets a new one, then this request is
+    // sent once more (static credentials cannot change, so they are not retried).
+    if response.status() == StatusCode::UNAUTHORIZED {
+        let bound = deadline.saturating_duration_since(Instant::now());
+        if upstream
+            .inner
+            .credential
+            .refresh_after_rejection(bound)
+            .await
+        {
+            response = send(body).await?;
+        }
+    }
     let status = response.status();
     let has_session = session.is_some_and(|s| s.session_id.is_some());
     if status == StatusCode::NOT_FOUND && has_session {

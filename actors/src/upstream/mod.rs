@@ -163,6 +163,11 @@ impl Upstream {
         &self.inner.spec.name
     }
 
+    /// The backend's credential snapshot (token status, on-demand refresh).
+    pub fn credential(&self) -> &Credential {
+        &self.inner.credential
+    }
+
     /// The spec this handle forwards by.
     pub fn spec(&self) -> &BackendSpec {
         &self.inner.spec

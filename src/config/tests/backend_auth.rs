@@ -158,7 +158,7 @@ fn credential_mistakes_are_reported_by_key_without_the_secret() {
         .unwrap_err()
         .to_string();
     for expected in [
-        "backends[0].auth_token: give one token source, not auth_token and auth_token_env",
+        "backends[0].auth_token: give one source, not auth_token and auth_token_env",
         "backends[1].auth_token_file: cannot read",
         "backends[2].auth_token_env: the environment variable NOT_SET_ANYWHERE is not set",
         "backends[3].auth_header: required for auth_type \"header\"",

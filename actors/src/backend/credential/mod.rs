@@ -5,10 +5,19 @@
 //! values once; the snapshot is what changes when a token is obtained or refreshed. Values are
 //! marked sensitive so awc's and our own debug output never show them, and nothing here logs.
 
+mod discovery;
+mod oauth;
+mod status;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use awc::http::header::{HeaderName, HeaderValue};
+use tokio::sync::{Notify, watch};
+
+pub(crate) use oauth::run_token_loop;
+pub use status::{CredentialStats, CredentialStatsSnapshot, TokenState, TokenStatus};
 
 use crate::spec::{BackendAuth, BackendSpec};
 
@@ -23,6 +32,16 @@ pub type Snapshot = Result<Headers, String>;
 #[derive(Clone)]
 pub struct Credential {
     current: Arc<ArcSwap<Snapshot>>,
+    /// OAuth backends only: the token's state, the refresh trigger, and a counter bumped after
+    /// every attempt (so a request that saw a 401 can wait for the outcome).
+    oauth: Option<Arc<OAuthShared>>,
+}
+
+struct OAuthShared {
+    status: ArcSwap<TokenStatus>,
+    refresh: Notify,
+    attempts: watch::Sender<u64>,
+    stats: CredentialStats,
 }
 
 impl std::fmt::Debug for Credential {
@@ -34,9 +53,62 @@ impl std::fmt::Debug for Credential {
 impl Credential {
     /// The spec's static credential and custom headers.
     pub fn from_spec(spec: &BackendSpec) -> Credential {
+        let oauth = matches!(spec.auth, Some(BackendAuth::OAuth(_))).then(|| {
+            Arc::new(OAuthShared {
+                status: ArcSwap::from_pointee(TokenStatus::default()),
+                refresh: Notify::new(),
+                attempts: watch::Sender::new(0),
+                stats: CredentialStats::default(),
+            })
+        });
         Credential {
             current: Arc::new(ArcSwap::from_pointee(static_headers(spec))),
+            oauth,
         }
+    }
+
+    /// The token's state (OAuth backends; `None` for static credentials).
+    pub fn token_status(&self) -> Option<TokenStatus> {
+        let oauth = self.oauth.as_ref()?;
+        Some(oauth.status.load().as_ref().clone().observed_now())
+    }
+
+    /// Refresh counters, for metrics (zeros for static credentials).
+    pub fn stats(&self) -> status::CredentialStatsSnapshot {
+        self.oauth
+            .as_ref()
+            .map(|o| o.stats.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Ticks after every token attempt (success or failure), for the console and tests that
+    /// wait on the outcome; `None` for static credentials.
+    pub fn subscribe_attempts(&self) -> Option<watch::Receiver<u64>> {
+        self.oauth.as_ref().map(|o| o.attempts.subscribe())
+    }
+
+    /// Asks the token loop for a new token now (on demand); `false` for static credentials.
+    pub fn request_refresh(&self) -> bool {
+        match &self.oauth {
+            Some(oauth) => {
+                oauth.refresh.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// After a 401 from the backend: asks for a new token and waits (at most `bound`) for the
+    /// attempt to finish. `true` when a request is worth retrying with the new snapshot.
+    pub async fn refresh_after_rejection(&self, bound: Duration) -> bool {
+        let Some(oauth) = &self.oauth else {
+            return false;
+        };
+        let mut attempts = oauth.attempts.subscribe();
+        attempts.borrow_and_update();
+        oauth.refresh.notify_one();
+        let finished = tokio::time::timeout(bound, attempts.changed()).await;
+        matches!(finished, Ok(Ok(()))) && self.current.load().is_ok()
     }
 
     /// The headers to send now.
@@ -76,6 +148,11 @@ pub(crate) fn static_headers(spec: &BackendSpec) -> Snapshot {
             )?);
         }
         Some(BackendAuth::Header { name, value }) => headers.push(header(name, value.expose())?),
+        // Until the token loop has one, requests fail at once with this rather than going out
+        // without a credential.
+        Some(BackendAuth::OAuth(_)) => {
+            return Err("no access token for the backend yet (see its token status)".into());
+        }
     }
     Ok(headers)
 }
