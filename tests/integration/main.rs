@@ -27,6 +27,7 @@ mod post_stream_resume;
 mod postgres;
 mod relay;
 mod reload;
+mod secrets_rotation;
 mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;
