@@ -255,6 +255,16 @@ pub(crate) const BACKEND_KEYS: &[&str] = &[
     "headers",
     "header_files",
     "header_envs",
+    "token_url",
+    "client_id",
+    "client_secret",
+    "client_secret_file",
+    "client_secret_env",
+    "scope",
+    "resource",
+    "refresh_token",
+    "refresh_token_file",
+    "refresh_token_env",
 ];
 
 /// The keys a `[[policies]]` table may hold (checked by the policy reader, listed here so the

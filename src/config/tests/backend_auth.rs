@@ -178,3 +178,88 @@ fn credential_mistakes_are_reported_by_key_without_the_secret() {
         "a secret in the report:\n{error}"
     );
 }
+
+#[test]
+fn oauth_backends_read_their_client_and_refuse_stray_keys() {
+    let scratch = Scratch::new();
+    scratch.write("refresh", "rt-from-file\n");
+    let file = scratch.write(
+        "gateway.toml",
+        r#"
+        [[backends]]
+        name = "cc"
+        url = "http://a/mcp"
+        auth_type = "oauth_client_credentials"
+        client_id = "gw"
+        client_secret_env = "CC_SECRET"
+        scope = "mcp:tools"
+
+        [[backends]]
+        name = "rt"
+        url = "http://a/mcp"
+        auth_type = "oauth_refresh_token"
+        token_url = "https://as.example/token"
+        client_id = "gw"
+        resource = "https://a.example/mcp"
+        refresh_token_file = "refresh"
+    "#,
+    );
+    let cfg = scratch
+        .load(&with_file(file), &env(&[("CC_SECRET", "cc-secret")]))
+        .unwrap();
+    match auth_of(&cfg, "cc") {
+        Some(BackendAuth::OAuth(o)) => {
+            assert_eq!(o.grant, actors::spec::OAuthGrant::ClientCredentials);
+            assert_eq!(o.client_secret.unwrap().expose(), "cc-secret");
+            assert_eq!(o.scope.as_deref(), Some("mcp:tools"));
+            assert!(o.token_url.is_none() && o.resource.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    match auth_of(&cfg, "rt") {
+        Some(BackendAuth::OAuth(o)) => {
+            match o.grant {
+                actors::spec::OAuthGrant::RefreshToken(t) => assert_eq!(t.expose(), "rt-from-file"),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(o.token_url.unwrap().as_str(), "https://as.example/token");
+            assert_eq!(o.resource.as_deref(), Some("https://a.example/mcp"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{cfg:?}").contains("cc-secret"));
+
+    let error = scratch
+        .load_toml(
+            r#"
+            [[backends]]
+            name = "stray"
+            url = "http://a/mcp"
+            auth_token = "t"
+            client_id = "gw"
+
+            [[backends]]
+            name = "noid"
+            url = "http://a/mcp"
+            auth_type = "oauth_client_credentials"
+
+            [[backends]]
+            name = "norefresh"
+            url = "http://a/mcp"
+            auth_type = "oauth_refresh_token"
+            client_id = "gw"
+        "#,
+        )
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "backends[0].client_id: only applies to auth_type oauth_client_credentials",
+        "backends[1].client_id: required for an OAuth backend",
+        "backends[2].refresh_token: required for auth_type \"oauth_refresh_token\"",
+    ] {
+        assert!(
+            error.contains(expected),
+            "missing {expected:?} in:\n{error}"
+        );
+    }
+}
