@@ -138,6 +138,10 @@ async fn client_credentials_tokens_are_discovered_obtained_and_refreshed() {
     })
     .await;
     assert_eq!(credential.stats().refresh_failed, 0, "{first:?}");
+    let stats = gw.handle().credential_stats();
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    assert_eq!(stats[0].0, "remote");
+    assert!(stats[0].1.refresh_ok >= 1);
     gw.wait_online(1).await;
     let token = current_token(&credential);
     let info = introspect(&up, &token).await;
