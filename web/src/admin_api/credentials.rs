@@ -29,6 +29,7 @@ pub(super) fn token_view(state: &AppState, entry: &BackendEntry) -> Value {
                 let stats = credential.stats();
                 map.insert("refresh_ok".into(), json!(stats.refresh_ok));
                 map.insert("refresh_failed".into(), json!(stats.refresh_failed));
+                map.insert("rejected".into(), json!(stats.rejected));
             }
             value
         }

@@ -104,6 +104,7 @@ impl Credential {
         let Some(oauth) = &self.oauth else {
             return false;
         };
+        oauth.stats.record_rejection();
         let mut attempts = oauth.attempts.subscribe();
         attempts.borrow_and_update();
         oauth.refresh.notify_one();

@@ -47,12 +47,16 @@ impl TokenStatus {
 pub struct CredentialStats {
     refresh_ok: AtomicU64,
     refresh_failed: AtomicU64,
+    /// Requests the backend answered 401, after which a new token was fetched and the request
+    /// sent again.
+    rejected: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CredentialStatsSnapshot {
     pub refresh_ok: u64,
     pub refresh_failed: u64,
+    pub rejected: u64,
 }
 
 impl CredentialStats {
@@ -65,10 +69,15 @@ impl CredentialStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_rejection(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> CredentialStatsSnapshot {
         CredentialStatsSnapshot {
             refresh_ok: self.refresh_ok.load(Ordering::Relaxed),
             refresh_failed: self.refresh_failed.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
         }
     }
 }
