@@ -86,7 +86,7 @@ fn rich_tools() -> Vec<Tool> {
         })),
         model(json!({
             "name": "headers",
-            "description": "Reports the Authorization and X-Api-Key headers it received.",
+            "description": "Reports the Authorization, X-Api-Key and X-Tenant headers it received.",
             "inputSchema": {"type": "object"},
         })),
         model(json!({
@@ -206,6 +206,7 @@ impl Fixture {
                     "structuredContent": {
                         "authorization": header("authorization"),
                         "x-api-key": header("x-api-key"),
+                        "x-tenant": header("x-tenant"),
                     },
                 }))
             }

@@ -96,7 +96,7 @@ const POLICY_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Where the key that seals backend credentials may be given instead of `<data_dir>/secret-key`
 /// (instances sharing one PostgreSQL must share the key).
-const SECRETS_KEY_ENV: &str = "AUTHMCP_SECRETS_KEY";
+pub(crate) const SECRETS_KEY_ENV: &str = "AUTHMCP_SECRETS_KEY";
 
 pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<()> {
     let log = ctx.log.clone();

@@ -36,6 +36,11 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Manage the key that encrypts stored backend credentials.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
     /// Print the version.
     Version,
     /// Validate the configuration; print every error and exit 1 if there is any.
@@ -122,6 +127,14 @@ pub enum TokenAction {
     List(SourceArgs),
     /// Revoke an API token by id; it stops working at once, also in a running gateway.
     Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Re-encrypt every stored backend credential under a new key (one transaction) and swap
+    /// `<data_dir>/secret-key` for it, keeping the old one as `secret-key.old`. Stop the
+    /// gateway first (every instance sharing the database).
+    RotateKey(SourceArgs),
 }
 
 #[derive(Debug, Clone, Args)]

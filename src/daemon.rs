@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
 use crate::app::{self, RunContext};
-use crate::cli::{AuditAction, Command, StartArgs, TokenAction, UserAction};
+use crate::cli::{AuditAction, Command, SecretsAction, StartArgs, TokenAction, UserAction};
 use crate::config::{self, GatewayConfig, Sources};
 use crate::{commands, first_start, logging, sd_notify, signals};
 
@@ -24,6 +24,16 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::CreateAdmin(args) => {
             let cfg = load_for_data(&Sources::from_args(&args.sources))?;
             commands::create_admin::run(&cfg, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secrets {
+            action: SecretsAction::RotateKey(sources),
+        } => {
+            let cfg = load_for_data(&Sources::from_args(&sources))?;
+            let configured = std::env::var(app::SECRETS_KEY_ENV)
+                .ok()
+                .filter(|k| !k.trim().is_empty());
+            commands::secrets::rotate_key(&cfg, configured.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User { action } => {

@@ -21,6 +21,10 @@ use crate::spec::SecretString;
 
 /// File name of the generated key inside the data directory.
 pub const KEY_FILE_NAME: &str = "secret-key";
+/// Where `secrets rotate-key` keeps the previous key until the operator deletes it.
+pub const OLD_KEY_FILE_NAME: &str = "secret-key.old";
+/// The new key during a rotation, before it replaces `secret-key`.
+pub const NEW_KEY_FILE_NAME: &str = "secret-key.new";
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -171,6 +175,57 @@ impl SecretBox {
             .map(SecretString::new)
             .map_err(|_| SecretsError::Malformed("the decrypted value is not UTF-8".into()))
     }
+}
+
+/// A key rotation in progress: the new key is already on disk (`secret-key.new`, 0600) before
+/// any row is re-sealed, so a crash never leaves rows sealed under a key that exists nowhere.
+pub struct KeyRotation {
+    pub new_box: SecretBox,
+    data_dir: PathBuf,
+}
+
+impl KeyRotation {
+    /// Generates the new key into `<data_dir>/secret-key.new` (replacing a leftover one from an
+    /// interrupted rotation that never re-sealed anything).
+    pub fn begin(data_dir: &Path) -> Result<KeyRotation, SecretsError> {
+        let path = data_dir.join(NEW_KEY_FILE_NAME);
+        let key: [u8; KEY_LEN] = rand::random();
+        let _ = fs::remove_file(&path);
+        write_new_private(&path, &STANDARD.encode(key)).map_err(|e| SecretsError::KeyFile {
+            action: "create",
+            path: path.clone(),
+            cause: e.to_string(),
+        })?;
+        Ok(KeyRotation {
+            new_box: SecretBox::new(&key),
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// After the database committed: `secret-key` → `secret-key.old`, `secret-key.new` →
+    /// `secret-key` (each a rename, atomic on one filesystem), then the directory is synced.
+    pub fn finish(self) -> Result<(), SecretsError> {
+        let current = self.data_dir.join(KEY_FILE_NAME);
+        let old = self.data_dir.join(OLD_KEY_FILE_NAME);
+        let new = self.data_dir.join(NEW_KEY_FILE_NAME);
+        let fail = |action: &'static str, path: &Path, e: std::io::Error| SecretsError::KeyFile {
+            action,
+            path: path.to_path_buf(),
+            cause: e.to_string(),
+        };
+        fs::rename(&current, &old).map_err(|e| fail("keep the old", &current, e))?;
+        fs::rename(&new, &current).map_err(|e| fail("install the new", &new, e))?;
+        if let Ok(dir) = fs::File::open(&self.data_dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Opens `sealed` under `old` and seals it again under `new` (the error never holds the value).
+pub fn reseal(old: &SecretBox, new: &SecretBox, sealed: &Sealed) -> Result<Sealed, String> {
+    let clear = old.open(sealed).map_err(|e| e.to_string())?;
+    Ok(new.seal(clear.expose()))
 }
 
 /// Accepts standard or URL-safe base64 (padded or not) of exactly 32 bytes.

@@ -50,6 +50,9 @@ pub struct BackendSpec {
     pub health_interval: Duration,
     /// The gateway's own credential for this backend (never the client's token).
     pub auth: Option<BackendAuth>,
+    /// Extra headers sent on every request to an HTTP backend (`headers = { "X-Api-Key" = … }`),
+    /// treated as secrets: they often carry API keys.
+    pub headers: BTreeMap<String, SecretString>,
     /// How client sessions share a stdio backend's process; always `Shared` for HTTP backends.
     pub isolation: StdioIsolation,
     /// Where the spec came from: the config file (SIGHUP reloads these) or the database (the
@@ -81,8 +84,45 @@ pub enum SpecOrigin {
 pub enum BackendAuth {
     /// `Authorization: Bearer <token>`.
     Bearer(SecretString),
-    /// Any other header, e.g. `X-API-Key: <value>`.
+    /// Any other header, e.g. `X-API-Key: <value>` (also `Authorization: Basic …`).
     Header { name: String, value: SecretString },
+    /// An OAuth 2.0 access token the backend actor obtains and refreshes itself, sent as
+    /// `Authorization: Bearer <token>`.
+    OAuth(OAuthClientSpec),
+}
+
+/// How the gateway obtains access tokens for a backend from the backend's authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClientSpec {
+    pub grant: OAuthGrant,
+    /// The token endpoint; `None`: discovered from the backend's RFC 9728 metadata and its
+    /// authorization server's RFC 8414 / OpenID metadata.
+    pub token_url: Option<url::Url>,
+    pub client_id: String,
+    /// `None`: a public client (`client_id` in the body, no authentication).
+    pub client_secret: Option<SecretString>,
+    pub scope: Option<String>,
+    /// RFC 8707 `resource`; `None` sends the backend's URL.
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthGrant {
+    ClientCredentials,
+    /// The refresh-token grant, starting from this configured token (rotated ones replace it
+    /// in memory).
+    RefreshToken(SecretString),
+}
+
+impl BackendAuth {
+    /// `Authorization: Basic <token>`, the token being `base64(user:password)` already, as the
+    /// original gateway sent it.
+    pub fn basic(token: &SecretString) -> BackendAuth {
+        BackendAuth::Header {
+            name: "Authorization".into(),
+            value: SecretString::new(format!("Basic {}", token.expose())),
+        }
+    }
 }
 
 /// A secret that never shows in `Debug` output or logs.

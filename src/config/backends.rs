@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actors::spec::{BackendSpec, BackendTransport, SpecOrigin, StdioIsolation};
+use actors::spec::{
+    BackendAuth, BackendSpec, BackendTransport, SecretString, SpecOrigin, StdioIsolation,
+};
 use config::{Value, ValueKind};
 
+use super::backend_auth::{AUTH_KEYS, SecretSources, read_backend_auth};
 use super::checks;
 use super::keys::{DEFAULT_BACKEND_TIMEOUT_MS, DEFAULT_HEALTH_INTERVAL_S, DEFAULT_MAX_PROCESSES};
 use super::reader::{TableReader, describe};
@@ -22,7 +25,10 @@ const STDIO_ONLY: [&str; 5] = ["args", "env", "cwd", "isolation", "max_processes
 const MAX_PROCESSES_LIMIT: u64 = 10_000;
 
 /// Reads `backends`; `None` when any backend is invalid (all of them are still checked).
-pub(crate) fn read_backends(root: &mut TableReader<'_>) -> Option<Vec<BackendSpec>> {
+pub(crate) fn read_backends(
+    root: &mut TableReader<'_>,
+    sources: &SecretSources<'_>,
+) -> Option<Vec<BackendSpec>> {
     let items = match root.take("backends") {
         None => return Some(Vec::new()),
         Some(value) => match value.kind {
@@ -66,7 +72,7 @@ pub(crate) fn read_backends(root: &mut TableReader<'_>) -> Option<Vec<BackendSpe
                 first_index_of.insert(name.clone(), index);
             }
         }
-        match read_backend(reader, name) {
+        match read_backend(reader, name, sources) {
             Some(spec) => specs.push(spec),
             None => all_ok = false,
         }
@@ -93,8 +99,17 @@ fn read_name(r: &mut TableReader<'_>, value: Option<&Value>) -> Option<String> {
     }
 }
 
-fn read_backend(mut r: TableReader<'_>, name: Option<String>) -> Option<BackendSpec> {
+fn read_backend(
+    mut r: TableReader<'_>,
+    name: Option<String>,
+    sources: &SecretSources<'_>,
+) -> Option<BackendSpec> {
     let transport = read_transport(&mut r);
+    let credential = if matches!(transport, Some(BackendTransport::Stdio { .. })) {
+        refuse_auth_keys(&mut r)
+    } else {
+        read_backend_auth(&mut r, sources)
+    };
     let tool_prefix = if r.has("tool_prefix") {
         r.take_string_with("tool_prefix", |prefix| {
             checks::check_tool_prefix(prefix).map(|()| prefix.to_string())
@@ -121,12 +136,26 @@ fn read_backend(mut r: TableReader<'_>, name: Option<String>) -> Option<BackendS
         enabled: enabled?,
         timeout: timeout?,
         health_interval: health_interval?,
-        // Backend credentials in the file come with the credentials issue; database backends
-        // (admin API) carry theirs encrypted.
-        auth: None,
+        auth: credential.as_ref()?.0.clone(),
+        headers: credential?.1,
         isolation: isolation?,
         origin: SpecOrigin::ConfigFile,
     })
+}
+
+/// A stdio child gets its secrets through `env`; HTTP credentials make no sense for it.
+fn refuse_auth_keys(
+    r: &mut TableReader<'_>,
+) -> Option<(Option<BackendAuth>, BTreeMap<String, SecretString>)> {
+    let mut ok = true;
+    for key in AUTH_KEYS {
+        if let Some(value) = r.take(key) {
+            let message = "only applies to HTTP backends (a stdio child gets secrets through env)";
+            r.error(key, Some(&value), message);
+            ok = false;
+        }
+    }
+    ok.then(|| (None, BTreeMap::new()))
 }
 
 /// `isolation` (`"shared"`, the default, or `"per-session"`) and `max_processes` (per-session

@@ -74,7 +74,7 @@ pub(crate) fn load_in(
         }
     };
     let fallback = file_source.as_deref().unwrap_or(DEFAULTS_SOURCE);
-    let config = validate(root, fallback, cwd, &mut report);
+    let config = validate(root, fallback, cwd, &env, &mut report);
     match config {
         Some(config) if report.is_empty() => Ok(config),
         _ => {

@@ -12,6 +12,7 @@
 //! rules), `paths`, `diff`.
 
 mod auth;
+mod backend_auth;
 mod backends;
 mod checks;
 mod diff;

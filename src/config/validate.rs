@@ -4,6 +4,7 @@
 //! hides the next. Derived values (public URL, database URL) are computed here, after every layer
 //! has been applied, so e.g. `--port 9000` also moves the default public URL.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use actors::auth::policy::DefaultPolicy;
 use config::{Map, Value, ValueKind};
 
 use super::auth::read_token_settings;
+use super::backend_auth::SecretSources;
 use super::backends::read_backends;
 use super::checks;
 use super::error::ConfigReport;
@@ -31,6 +33,7 @@ pub(crate) fn validate(
     root: Map<String, Value>,
     fallback_source: &str,
     cwd: &Path,
+    env: &BTreeMap<String, String>,
     report: &mut ConfigReport,
 ) -> Option<GatewayConfig> {
     let mut r = TableReader::new("", fallback_source, root, report);
@@ -51,7 +54,7 @@ pub(crate) fn validate(
     let metrics = r
         .take_table("metrics")
         .and_then(|m| super::metrics::read_metrics(m, cwd));
-    let backends = read_backends(&mut r);
+    let backends = read_backends(&mut r, &SecretSources { env, cwd });
     let policies = read_policies(&mut r);
     if let (Some(oauth), Some(auth)) = (&oauth, &auth)
         && !oauth.enabled

@@ -445,3 +445,99 @@ fn healthcheck_and_request_ids_in_the_log_file() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("no gateway answers"));
 }
+
+/// Backend secrets never reach the log file or the terminal, even at debug level and while
+/// the backends fail (the paths that log errors); `secrets rotate-key` runs as a CLI command.
+#[test]
+fn backend_secrets_never_reach_the_logs_and_the_key_rotates_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = crate::fixture::closed_port();
+    let token_file = dir.path().join("bearer.token");
+    write(&token_file, "file-token-3f9a71\n");
+    let config = dir.path().join("gw.toml");
+    write(
+        &config,
+        &format!(
+            r#"[logging]
+level = "debug"
+
+[[backends]]
+name = "static"
+url = "http://127.0.0.1:{closed}/mcp"
+auth_token_file = {token_file:?}
+headers = {{ "X-Api-Key" = "header-secret-5d2c" }}
+
+[[backends]]
+name = "oauth"
+url = "http://127.0.0.1:{closed}/mcp"
+auth_type = "oauth_client_credentials"
+token_url = "http://127.0.0.1:{closed}/token"
+client_id = "gateway"
+client_secret_env = "OAUTH_SECRET"
+"#
+        ),
+    );
+    let mut daemon = Daemon::start(
+        dir.path(),
+        &config,
+        &[("OAUTH_SECRET", "client-secret-8e04b6")],
+    );
+    let log_path = dir.path().join("data/logs/gateway.log");
+    // Wait (bounded) until the token loop has failed and said so: the error path is logged.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("cannot obtain a backend access token")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no token failure logged"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+    let logs = [
+        std::fs::read_to_string(&log_path).unwrap(),
+        std::fs::read_to_string(&daemon.stderr_path).unwrap(),
+    ];
+    for text in &logs {
+        for secret in [
+            "file-token-3f9a71",
+            "header-secret-5d2c",
+            "client-secret-8e04b6",
+        ] {
+            assert!(!text.contains(secret), "{secret} logged:\n{text}");
+        }
+    }
+
+    let data = dir.path().join("data");
+    let key_before = std::fs::read_to_string(data.join("secret-key")).unwrap();
+    let out = command(
+        dir.path(),
+        &[
+            "secrets",
+            "rotate-key",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    )
+    .env("OAUTH_SECRET", "client-secret-8e04b6")
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("secret-key.old")).unwrap(),
+        key_before
+    );
+    assert_ne!(
+        std::fs::read_to_string(data.join("secret-key")).unwrap(),
+        key_before
+    );
+}

@@ -117,6 +117,7 @@ fn spec(name: &str, transport: BackendTransport) -> BackendSpec {
         timeout: Duration::from_secs(5),
         health_interval: Duration::from_millis(200),
         auth: None,
+        headers: Default::default(),
         isolation: Default::default(),
         origin: Default::default(),
     }

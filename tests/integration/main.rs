@@ -4,6 +4,8 @@
 
 mod admin_api;
 mod audit;
+mod backend_credentials;
+mod backend_oauth;
 mod backends;
 mod binary;
 mod cors;
@@ -29,6 +31,7 @@ mod postgres;
 mod rate_limits;
 mod relay;
 mod reload;
+mod secrets_rotation;
 mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;

@@ -15,10 +15,12 @@ use ractor::thread_local::ThreadLocalActor;
 use ractor::{ActorProcessingErr, ActorRef};
 use tokio::sync::Notify;
 
+use super::Credential;
+use super::credential::run_token_loop;
 use super::driver::Driver;
 use super::forwarding::StdioCommands;
 use super::status::StatusBoard;
-use crate::spec::BackendSpec;
+use crate::spec::{BackendAuth, BackendSpec, BackendTransport};
 
 /// Extra time `post_stop` allows the driver beyond the spec's timeout to close the session.
 const STOP_SLACK: Duration = Duration::from_secs(3);
@@ -34,6 +36,8 @@ pub enum BackendMsg {
 /// Everything a backend actor needs to start; `Send`, unlike the actor's state.
 pub struct BackendArgs {
     pub spec: BackendSpec,
+    /// The credential snapshot this incarnation's `Upstream` reads too.
+    pub credential: Credential,
     /// Which incarnation may write this backend's status entry.
     pub incarnation: u64,
     pub board: Arc<StatusBoard>,
@@ -44,6 +48,8 @@ pub struct BackendArgs {
 
 pub struct BackendActorState {
     driver: Option<tokio::task::JoinHandle<()>>,
+    /// OAuth backends: the task that obtains and refreshes the access token.
+    token_loop: Option<tokio::task::JoinHandle<()>>,
     shutdown: Rc<Notify>,
     wake: Rc<Notify>,
     stop_bound: Duration,
@@ -55,6 +61,9 @@ impl Drop for BackendActorState {
         // (and any child process group) goes away with the actor.
         if let Some(driver) = &self.driver {
             driver.abort();
+        }
+        if let Some(token_loop) = &self.token_loop {
+            token_loop.abort();
         }
     }
 }
@@ -75,8 +84,22 @@ impl ThreadLocalActor for BackendActor {
         let shutdown = Rc::new(Notify::new());
         let wake = Rc::new(Notify::new());
         let stop_bound = args.spec.timeout + STOP_SLACK;
+        let token_loop = match (&args.spec.auth, &args.spec.transport) {
+            (
+                Some(BackendAuth::OAuth(oauth)),
+                BackendTransport::StreamableHttp { url } | BackendTransport::Sse { url },
+            ) => Some(tokio::task::spawn_local(run_token_loop(
+                args.credential.clone(),
+                oauth.clone(),
+                url.clone(),
+                args.spec.timeout,
+                args.log.clone(),
+            ))),
+            _ => None,
+        };
         let driver = Driver {
             spec: args.spec,
+            credential: args.credential,
             incarnation: args.incarnation,
             board: args.board,
             log: args.log,
@@ -86,6 +109,7 @@ impl ThreadLocalActor for BackendActor {
         };
         Ok(BackendActorState {
             driver: Some(tokio::task::spawn_local(driver.run())),
+            token_loop,
             shutdown,
             wake,
             stop_bound,
@@ -112,6 +136,9 @@ impl ThreadLocalActor for BackendActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.shutdown.notify_one();
+        if let Some(token_loop) = state.token_loop.take() {
+            token_loop.abort();
+        }
         if let Some(mut driver) = state.driver.take()
             && tokio::time::timeout(state.stop_bound, &mut driver)
                 .await

@@ -35,6 +35,7 @@ pub const OFFLINE_AFTER: u32 = 3;
 
 pub(crate) struct Driver {
     pub spec: BackendSpec,
+    pub credential: super::Credential,
     pub incarnation: u64,
     pub board: Arc<StatusBoard>,
     pub log: slog::Logger,
@@ -140,6 +141,7 @@ impl Driver {
     ) -> Result<Live, BackendError> {
         let transport = slot.insert(Transport::open(
             &self.spec,
+            &self.credential,
             &self.log,
             lists_changed.clone(),
         )?);

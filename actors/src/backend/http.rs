@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use awc::error::{ConnectError, SendRequestError};
 use awc::http::StatusCode;
-use awc::http::header::{HeaderName, HeaderValue};
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
+use super::Credential;
 use super::error::BackendError;
 use super::jsonrpc::{Envelope, Response, SseEvent, SseParser, on_backend_message};
 use crate::spec::BackendSpec;
@@ -34,7 +34,7 @@ pub(crate) struct HttpTransport {
     timeout: Duration,
     session_id: RefCell<Option<String>>,
     protocol_version: RefCell<Option<String>>,
-    auth: Option<(HeaderName, HeaderValue)>,
+    credential: Credential,
     lists_changed: Rc<Notify>,
     log: slog::Logger,
 }
@@ -52,12 +52,11 @@ impl HttpTransport {
     pub fn new(
         url: url::Url,
         spec: &BackendSpec,
+        credential: Credential,
         log: slog::Logger,
         lists_changed: Rc<Notify>,
-    ) -> Result<Self, BackendError> {
+    ) -> Self {
         let timeout = spec.timeout;
-        let auth =
-            crate::upstream::auth_header(spec.auth.as_ref()).map_err(BackendError::Connect)?;
         let client = awc::Client::builder()
             .timeout(timeout)
             .disable_redirects()
@@ -66,20 +65,23 @@ impl HttpTransport {
                 concat!("authmcp-gateway/", env!("CARGO_PKG_VERSION")),
             ))
             .finish();
-        Ok(HttpTransport {
+        HttpTransport {
             client,
             url,
             timeout,
             session_id: RefCell::new(None),
             protocol_version: RefCell::new(None),
-            auth,
+            credential,
             lists_changed,
             log,
-        })
+        }
     }
 
     /// The headers every request of this session carries (never anything from a client).
-    fn prepare(&self, mut request: awc::ClientRequest) -> (awc::ClientRequest, Option<String>) {
+    fn prepare(
+        &self,
+        mut request: awc::ClientRequest,
+    ) -> Result<(awc::ClientRequest, Option<String>), BackendError> {
         let session = self.session_id.borrow().clone();
         if let Some(session) = &session {
             request = request.insert_header((SESSION_HEADER, session.as_str()));
@@ -87,10 +89,11 @@ impl HttpTransport {
         if let Some(version) = self.protocol_version.borrow().as_deref() {
             request = request.insert_header((VERSION_HEADER, version));
         }
-        if let Some((name, value)) = &self.auth {
-            request = request.insert_header((name.clone(), value.clone()));
-        }
-        (request, session)
+        let request = self
+            .credential
+            .apply(request)
+            .map_err(BackendError::Connect)?;
+        Ok((request, session))
     }
 
     /// Sends the negotiated version on every later request (required from 2025-06-18 on).
@@ -120,11 +123,15 @@ impl HttpTransport {
                 .post(self.url.as_str())
                 .insert_header(("Accept", "application/json, text/event-stream"))
                 .content_type("application/json"),
-        );
+        )?;
         let mut response = request.send_body(body).await.map_err(send_error)?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND && had_session.is_some() {
             return Err(BackendError::SessionExpired);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            // An OAuth token the backend no longer accepts: the token loop gets a new one.
+            self.credential.request_refresh();
         }
         if !status.is_success() {
             return Err(BackendError::HttpStatus(status.as_u16()));
@@ -210,7 +217,7 @@ impl HttpTransport {
                 .post(self.url.as_str())
                 .insert_header(("Accept", "application/json, text/event-stream"))
                 .content_type("application/json"),
-        );
+        )?;
         let response = tokio::time::timeout(self.timeout, request.send_body(body))
             .await
             .map_err(|_| BackendError::Timeout(self.timeout))?
@@ -228,13 +235,17 @@ impl HttpTransport {
             // Without a session the backend has nowhere to send us anything.
             return ListenEnd::Unsupported;
         }
-        let (request, _) = self.prepare(
+        let request = self.prepare(
             self.client
                 .get(self.url.as_str())
                 .insert_header(("Accept", "text/event-stream"))
                 // The stream is long-lived: only the connection attempt is bounded.
                 .timeout(self.timeout),
         );
+        let request = match request {
+            Ok((request, _)) => request,
+            Err(error) => return ListenEnd::Ended(error.to_string()),
+        };
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(error) => return ListenEnd::Ended(send_error(error).to_string()),
@@ -269,15 +280,15 @@ impl HttpTransport {
             return;
         };
         let bound = self.timeout.min(Duration::from_secs(2));
-        let mut request = self
+        let request = self
             .client
             .delete(self.url.as_str())
             .insert_header((SESSION_HEADER, session.as_str()))
             .timeout(bound);
-        if let Some((name, value)) = &self.auth {
-            request = request.insert_header((name.clone(), value.clone()));
+        // Best effort: without a usable credential the backend would refuse the DELETE anyway.
+        if let Ok(request) = self.credential.apply(request) {
+            let _ = tokio::time::timeout(bound, request.send()).await;
         }
-        let _ = tokio::time::timeout(bound, request.send()).await;
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod actor;
 mod capabilities;
+pub mod credential;
 mod driver;
 mod error;
 pub(crate) mod forwarding;
@@ -27,6 +28,7 @@ mod stdio;
 
 pub use actor::{BackendActor, BackendArgs, BackendMsg};
 pub use capabilities::{BackendCapabilities, CAPABILITY_TTL};
+pub use credential::{Credential, CredentialStatsSnapshot, TokenState, TokenStatus};
 pub use driver::OFFLINE_AFTER;
 pub use error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
 pub(crate) use jsonrpc::SseParser;

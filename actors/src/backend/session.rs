@@ -47,12 +47,19 @@ impl Transport {
     /// is notified when the backend says one of its lists changed.
     pub fn open(
         spec: &BackendSpec,
+        credential: &super::Credential,
         log: &slog::Logger,
         lists_changed: Rc<Notify>,
     ) -> Result<Self, BackendError> {
         match &spec.transport {
             BackendTransport::StreamableHttp { url } => Ok(Transport::Http {
-                http: HttpTransport::new(url.clone(), spec, log.clone(), lists_changed)?,
+                http: HttpTransport::new(
+                    url.clone(),
+                    spec,
+                    credential.clone(),
+                    log.clone(),
+                    lists_changed,
+                ),
                 next_id: Cell::new(1),
             }),
             BackendTransport::Stdio { .. } => Ok(Transport::Stdio(StdioTransport::spawn(
@@ -64,9 +71,10 @@ impl Transport {
             BackendTransport::Sse { url } => Ok(Transport::Sse(SseTransport::new(
                 url.clone(),
                 spec,
+                credential.clone(),
                 log.clone(),
                 lists_changed,
-            )?)),
+            ))),
         }
     }
 

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::Credential;
 use super::error::BackendError;
 use super::jsonrpc::{Response, encode, on_backend_message};
 use super::legacy_sse::routing::{Delivery, RegisterError};
@@ -25,10 +26,7 @@ pub(crate) struct SseTransport {
     client: awc::Client,
     url: url::Url,
     timeout: Duration,
-    auth: Option<(
-        awc::http::header::HeaderName,
-        awc::http::header::HeaderValue,
-    )>,
+    credential: Credential,
     link: OnceCell<SseLink>,
     /// Wakes `closed` once the link exists.
     connected: Notify,
@@ -41,11 +39,10 @@ impl SseTransport {
     pub fn new(
         url: url::Url,
         spec: &BackendSpec,
+        credential: Credential,
         log: slog::Logger,
         lists_changed: Rc<Notify>,
-    ) -> Result<Self, BackendError> {
-        let auth =
-            crate::upstream::auth_header(spec.auth.as_ref()).map_err(BackendError::Connect)?;
+    ) -> Self {
         let client = awc::Client::builder()
             // Redirects could lead the credential to another host.
             .disable_redirects()
@@ -55,17 +52,17 @@ impl SseTransport {
                 concat!("authmcp-gateway/", env!("CARGO_PKG_VERSION")),
             ))
             .finish();
-        Ok(SseTransport {
+        SseTransport {
             client,
             url,
             timeout: spec.timeout,
-            auth,
+            credential,
             link: OnceCell::new(),
             connected: Notify::new(),
             next_id: Cell::new(1),
             lists_changed,
             log,
-        })
+        }
     }
 
     async fn link(&self) -> Result<&SseLink, BackendError> {
@@ -77,7 +74,7 @@ impl SseTransport {
             Box::new(move |message| on_backend_message(message, &lists_changed, &log));
         let target = SseTarget {
             url: &self.url,
-            auth: self.auth.clone(),
+            credential: self.credential.clone(),
             timeout: self.timeout,
             log: self.log.clone(),
         };

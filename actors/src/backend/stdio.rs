@@ -234,6 +234,11 @@ impl StdioTransport {
         .await;
         self.pending.borrow_mut().remove(&id);
         match outcome {
+            // The reader saw stdout close before the process was reaped: say how it ended
+            // (e.g. its exit code), as `closed` would, rather than a bare "exited".
+            Ok(Err(BackendError::Exited(detail))) if detail.is_empty() => {
+                Err(self.exit_error().await)
+            }
             Ok(result) => result,
             Err(_) => Err(BackendError::Timeout(self.timeout)),
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::draft::AuthKind;
 use crate::backend::BackendStatus;
-use crate::spec::{BackendAuth, BackendSpec, BackendTransport, SpecOrigin};
+use crate::spec::{BackendAuth, BackendSpec, BackendTransport, OAuthGrant, SpecOrigin};
 use crate::storage::backends::StoredBackend;
 use crate::storage::mask_password;
 
@@ -73,7 +73,22 @@ pub(crate) fn file_entry(spec: &BackendSpec, status: Option<BackendStatus>) -> B
     let (auth_type, auth_header) = match &spec.auth {
         None => (AuthKind::None, None),
         Some(BackendAuth::Bearer(_)) => (AuthKind::Bearer, None),
+        Some(BackendAuth::Header { name, value })
+            if name.eq_ignore_ascii_case("authorization")
+                && value.expose().starts_with("Basic ") =>
+        {
+            (AuthKind::Basic, None)
+        }
         Some(BackendAuth::Header { name, .. }) => (AuthKind::Header, Some(name.clone())),
+        Some(BackendAuth::OAuth(_)) => (AuthKind::None, None),
+    };
+    // OAuth kinds are file-only for now, so they are not `AuthKind`s (which the API accepts).
+    let auth_type = match &spec.auth {
+        Some(BackendAuth::OAuth(oauth)) => match oauth.grant {
+            OAuthGrant::ClientCredentials => "oauth_client_credentials",
+            OAuthGrant::RefreshToken(_) => "oauth_refresh_token",
+        },
+        _ => auth_type.as_str(),
     };
     BackendEntry {
         id: BackendId::File(spec.name.clone()),
@@ -86,7 +101,7 @@ pub(crate) fn file_entry(spec: &BackendSpec, status: Option<BackendStatus>) -> B
         enabled: spec.enabled,
         timeout: spec.timeout,
         health_interval: spec.health_interval,
-        auth_type: auth_type.as_str(),
+        auth_type,
         auth_header,
         has_auth_token: spec.auth.is_some(),
         status,

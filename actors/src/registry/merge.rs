@@ -98,6 +98,7 @@ pub(crate) fn to_spec(row: &StoredBackend, secrets: &SecretBox) -> Result<Backen
             u64::try_from(r.health_interval_s).unwrap_or(1).max(1),
         ),
         auth,
+        headers: Default::default(),
         // Database backends are HTTP: isolation is a stdio setting.
         isolation: StdioIsolation::Shared,
         origin: SpecOrigin::Database,
@@ -111,10 +112,7 @@ fn backend_auth(
 ) -> Result<BackendAuth, String> {
     match (AuthKind::parse(kind), header) {
         (Some(AuthKind::Bearer), _) => Ok(BackendAuth::Bearer(token)),
-        (Some(AuthKind::Basic), _) => Ok(BackendAuth::Header {
-            name: "Authorization".into(),
-            value: SecretString::new(format!("Basic {}", token.expose())),
-        }),
+        (Some(AuthKind::Basic), _) => Ok(BackendAuth::basic(&token)),
         (Some(AuthKind::Header), Some(name)) => Ok(BackendAuth::Header {
             name: name.to_string(),
             value: token,

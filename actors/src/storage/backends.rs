@@ -263,3 +263,37 @@ pub fn revision(conn: &mut DbConn) -> Result<i64, StorageError> {
         .select(revisions::value)
         .first(conn)?)
 }
+
+/// Re-seals every stored credential with `reseal` (open under the old key, seal under the new)
+/// in one transaction: either every row moves to the new key or none does. A row that does not
+/// open fails the whole rotation (`Corrupt`, naming the backend id, never the value).
+pub fn reseal_credentials(
+    conn: &mut DbConn,
+    reseal: impl Fn(&Sealed) -> Result<Sealed, String>,
+) -> Result<usize, StorageError> {
+    conn.transaction(|conn| {
+        let rows: Vec<(i64, String, String)> = backend_credentials::table
+            .select((
+                backend_credentials::backend_id,
+                backend_credentials::token_ciphertext,
+                backend_credentials::token_nonce,
+            ))
+            .load(conn)?;
+        for (id, ciphertext, nonce) in &rows {
+            let sealed = Sealed {
+                ciphertext: ciphertext.clone(),
+                nonce: nonce.clone(),
+            };
+            let resealed = reseal(&sealed)
+                .map_err(|e| StorageError::Corrupt(format!("backend {id}'s credential: {e}")))?;
+            diesel::update(backend_credentials::table.find(*id))
+                .set((
+                    backend_credentials::token_ciphertext.eq(&resealed.ciphertext),
+                    backend_credentials::token_nonce.eq(&resealed.nonce),
+                    backend_credentials::updated_at.eq(now_ms()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(rows.len())
+    })
+}

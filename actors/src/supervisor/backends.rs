@@ -20,7 +20,7 @@ use ractor::{
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
 use crate::backend::{
-    BackendActor, BackendArgs, BackendMsg, BackendState, BackendStatus, StatusBoard,
+    BackendActor, BackendArgs, BackendMsg, BackendState, BackendStatus, Credential, StatusBoard,
 };
 use crate::spec::{BackendSpec, BackendTransport};
 use crate::upstream::Upstream;
@@ -211,14 +211,17 @@ impl BackendSupervisorState {
             }
             _ => (None, None),
         };
+        // One snapshot per incarnation: the actor publishes into it, the request path reads it.
+        let credential = Credential::from_spec(&child.spec);
         self.board.reincarnate(
             BackendStatus::starting(name, child.spec.transport.kind(), child.restarts),
             child.incarnation,
             fresh,
-            Upstream::new(child.spec.clone(), commands_tx),
+            Upstream::new(child.spec.clone(), credential.clone(), commands_tx),
         );
         let args = BackendArgs {
             spec: child.spec.clone(),
+            credential,
             incarnation: child.incarnation,
             board: self.board.clone(),
             log: self.log.new(slog::o!("backend" => name.to_owned())),

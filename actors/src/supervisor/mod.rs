@@ -25,7 +25,9 @@ use ractor::Actor;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::backend::{BackendCapabilities, BackendStatus, StatusBoard, ToolList};
+use crate::backend::{
+    BackendCapabilities, BackendStatus, CredentialStatsSnapshot, StatusBoard, ToolList,
+};
 use crate::ratelimit::{REAP_INTERVAL, RateLimitSettings, RateLimiter};
 use crate::session::{ClientSession, SessionHandle, SessionLimits};
 use crate::spec::BackendSpec;
@@ -252,6 +254,19 @@ impl GatewayHandle {
     /// backends. A snapshot read: cheap enough to call per request.
     pub fn upstream(&self, backend: &str) -> Option<Upstream> {
         self.board.upstream(backend)
+    }
+
+    /// Token refresh outcomes of every running OAuth backend, by name, for metrics. Counters
+    /// belong to the backend's current incarnation (a restart starts them at zero again).
+    pub fn credential_stats(&self) -> Vec<(String, CredentialStatsSnapshot)> {
+        self.statuses()
+            .into_iter()
+            .filter_map(|status| {
+                let upstream = self.board.upstream(&status.name)?;
+                upstream.credential().token_status()?;
+                Some((status.name, upstream.credential().stats()))
+            })
+            .collect()
     }
 
     /// Stops every actor (stdio children are killed and reaped) and returns when done.

@@ -129,16 +129,14 @@ pub(super) async fn server_messages(
     session: &HttpSession,
 ) -> Option<LocalBoxStream<'static, Bytes>> {
     let session_id = session.session_id.as_deref()?;
-    let mut request = client
+    let request = client
         .get(url.as_str())
         .insert_header(("Accept", "text/event-stream"))
         .insert_header((SESSION_HEADER, session_id))
         .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
         // The stream is long-lived: only the connection attempt is bounded.
         .timeout(upstream.timeout());
-    if let Ok(Some((name, value))) = &upstream.inner.auth {
-        request = request.insert_header((name.clone(), value.clone()));
-    }
+    let request = upstream.inner.credential.apply(request).ok()?;
     let response = tokio::time::timeout(upstream.timeout(), request.send())
         .await
         .ok()?
@@ -187,15 +185,14 @@ pub(super) async fn close(
         return;
     };
     let bound = upstream.timeout().min(std::time::Duration::from_secs(2));
-    let mut request = client
+    let request = client
         .delete(url.as_str())
         .insert_header((SESSION_HEADER, session_id.as_str()))
         .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
         .timeout(bound);
-    if let Ok(Some((name, value))) = &upstream.inner.auth {
-        request = request.insert_header((name.clone(), value.clone()));
+    if let Ok(request) = upstream.inner.credential.apply(request) {
+        let _ = tokio::time::timeout(bound, request.send()).await;
     }
-    let _ = tokio::time::timeout(bound, request.send()).await;
 }
 
 /// POSTs one message with this session's headers; maps HTTP failures to errors.
@@ -210,32 +207,44 @@ async fn post(
     awc::ClientResponse<impl Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static>,
     UpstreamError,
 > {
-    let auth = upstream
-        .inner
-        .auth
-        .as_ref()
-        .map_err(|e| upstream.unavailable(e))?;
-    let mut request = client
-        .post(url.as_str())
-        .insert_header(("Accept", "application/json, text/event-stream"))
-        .insert_header(("Content-Type", "application/json"))
-        .timeout(upstream.timeout());
-    if let Some(session) = session {
-        if let Some(id) = &session.session_id {
-            request = request.insert_header((SESSION_HEADER, id.as_str()));
+    let send = |body: Bytes| {
+        let mut request = client
+            .post(url.as_str())
+            .insert_header(("Accept", "application/json, text/event-stream"))
+            .insert_header(("Content-Type", "application/json"))
+            .timeout(upstream.timeout());
+        if let Some(session) = session {
+            if let Some(id) = &session.session_id {
+                request = request.insert_header((SESSION_HEADER, id.as_str()));
+            }
+            request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
         }
-        request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
-    }
-    if let Some((name, value)) = auth {
-        request = request.insert_header((name.clone(), value.clone()));
-    }
-    let response = match tokio::time::timeout_at(deadline, request.send_body(body)).await {
-        Err(_) | Ok(Err(SendRequestError::Timeout)) => {
-            return Err(UpstreamError::Timeout(upstream.timeout()));
+        let request = upstream.inner.credential.apply(request);
+        async move {
+            let request = request.map_err(|e| upstream.unavailable(e))?;
+            match tokio::time::timeout_at(deadline, request.send_body(body)).await {
+                Err(_) | Ok(Err(SendRequestError::Timeout)) => {
+                    Err(UpstreamError::Timeout(upstream.timeout()))
+                }
+                Ok(Err(error)) => Err(send_error(upstream, error)),
+                Ok(Ok(response)) => Ok(response),
+            }
         }
-        Ok(Err(error)) => return Err(send_error(upstream, error)),
-        Ok(Ok(response)) => response,
     };
+    let mut response = send(body.clone()).await?;
+    // A rejected OAuth token: the backend's token loop gets a new one, then this request is
+    // sent once more (static credentials cannot change, so they are not retried).
+    if response.status() == StatusCode::UNAUTHORIZED {
+        let bound = deadline.saturating_duration_since(Instant::now());
+        if upstream
+            .inner
+            .credential
+            .refresh_after_rejection(bound)
+            .await
+        {
+            response = send(body).await?;
+        }
+    }
     let status = response.status();
     let has_session = session.is_some_and(|s| s.session_id.is_some());
     if status == StatusCode::NOT_FOUND && has_session {

@@ -25,13 +25,13 @@ mod stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use awc::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use futures_util::stream::LocalBoxStream;
 use serde_json::value::RawValue;
 
+use crate::backend::Credential;
 use crate::backend::forwarding::StdioCommandSender;
-use crate::spec::{BackendAuth, BackendSpec, BackendTransport};
+use crate::spec::{BackendSpec, BackendTransport};
 
 /// A forwarding handle on one backend (one actor incarnation).
 #[derive(Clone)]
@@ -41,7 +41,8 @@ pub struct Upstream {
 
 struct Inner {
     spec: BackendSpec,
-    auth: Result<Option<(HeaderName, HeaderValue)>, String>,
+    /// The backend's credential snapshot, shared with its actor (which refreshes tokens).
+    credential: Credential,
     /// Into the backend thread, for a stdio backend's shared child.
     stdio: Option<StdioCommandSender>,
 }
@@ -138,10 +139,17 @@ pub enum UpstreamError {
 }
 
 impl Upstream {
-    pub(crate) fn new(spec: BackendSpec, stdio: Option<StdioCommandSender>) -> Self {
-        let auth = auth_header(spec.auth.as_ref());
+    pub(crate) fn new(
+        spec: BackendSpec,
+        credential: Credential,
+        stdio: Option<StdioCommandSender>,
+    ) -> Self {
         Upstream {
-            inner: Arc::new(Inner { spec, auth, stdio }),
+            inner: Arc::new(Inner {
+                spec,
+                credential,
+                stdio,
+            }),
         }
     }
 
@@ -153,6 +161,11 @@ impl Upstream {
     /// The backend's name.
     pub fn name(&self) -> &str {
         &self.inner.spec.name
+    }
+
+    /// The backend's credential snapshot (token status, on-demand refresh).
+    pub fn credential(&self) -> &Credential {
+        &self.inner.credential
     }
 
     /// The spec this handle forwards by.
@@ -275,27 +288,4 @@ impl Upstream {
     fn wrong_session(&self) -> UpstreamError {
         self.protocol("the session was opened for another kind of backend")
     }
-}
-
-/// The header carrying a backend's configured credential (marked sensitive so it never shows
-/// in debug output).
-pub(crate) fn auth_header(
-    auth: Option<&BackendAuth>,
-) -> Result<Option<(HeaderName, HeaderValue)>, String> {
-    let (name, value) = match auth {
-        None => return Ok(None),
-        Some(BackendAuth::Bearer(token)) => (
-            HeaderName::from_static("authorization"),
-            format!("Bearer {}", token.expose()),
-        ),
-        Some(BackendAuth::Header { name, value }) => (
-            HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("the auth header name `{name}` is not a valid header name"))?,
-            value.expose().to_owned(),
-        ),
-    };
-    let mut value = HeaderValue::from_str(&value)
-        .map_err(|_| "the auth header value has characters a header cannot carry".to_owned())?;
-    value.set_sensitive(true);
-    Ok(Some((name, value)))
 }

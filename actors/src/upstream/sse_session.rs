@@ -62,15 +62,10 @@ pub(super) async fn open(
     ctx: &ClientContext,
 ) -> Result<SseSession, UpstreamError> {
     let client = client();
-    let auth = upstream
-        .inner
-        .auth
-        .clone()
-        .map_err(|e| upstream.unavailable(e))?;
     let deadline = Instant::now() + upstream.timeout();
     let target = SseTarget {
         url,
-        auth,
+        credential: upstream.inner.credential.clone(),
         timeout: upstream.timeout(),
         log: slog::Logger::root(slog::Discard, slog::o!()),
     };

@@ -34,6 +34,7 @@ fn file_spec(name: &str) -> BackendSpec {
         timeout: Duration::from_secs(5),
         health_interval: Duration::from_secs(30),
         auth: None,
+        headers: Default::default(),
         isolation: Default::default(),
         origin: SpecOrigin::ConfigFile,
     }

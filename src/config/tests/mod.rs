@@ -4,6 +4,7 @@
 //! temporary working directory, so none of them touches the process environment or cwd.
 
 mod audit;
+mod backend_auth;
 mod external_issuers;
 mod isolation;
 mod layers;

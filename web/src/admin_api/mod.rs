@@ -19,6 +19,7 @@
 
 mod audit;
 mod body;
+mod credentials;
 mod error;
 mod groups;
 mod policies;
@@ -126,7 +127,13 @@ fn backend_id(raw: &str) -> Result<BackendId, AdminApiError> {
 #[get("/admin/api/mcp-servers")]
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let servers: Vec<Value> = call.registry.list().await.iter().map(view::entry).collect();
+    let servers: Vec<Value> = call
+        .registry
+        .list()
+        .await
+        .iter()
+        .map(|e| with_token(view::entry(e), &state, e))
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(json!({ "servers": servers })))
@@ -163,7 +170,15 @@ async fn show(
         .get(&id)
         .await
         .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
-    Ok(HttpResponse::Ok().json(view::entry(&entry)))
+    Ok(HttpResponse::Ok().json(with_token(view::entry(&entry), &state, &entry)))
+}
+
+/// Adds the live token state (`null` for static credentials) to a server's view.
+fn with_token(mut view: Value, state: &AppState, entry: &actors::registry::BackendEntry) -> Value {
+    if let Value::Object(map) = &mut view {
+        map.insert("token".into(), credentials::token_view(state, entry));
+    }
+    view
 }
 
 #[patch("/admin/api/mcp-servers/{id}")]
@@ -209,6 +224,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     policies::configure(cfg);
     groups::configure(cfg);
     tokens::configure(cfg);
+    credentials::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)

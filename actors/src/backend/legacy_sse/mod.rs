@@ -21,9 +21,9 @@ pub(crate) mod routing;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Credential;
 use awc::error::SendRequestError;
 use awc::http::StatusCode;
-use awc::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::value::RawValue;
@@ -42,8 +42,8 @@ pub(crate) type Unclaimed = Box<dyn FnMut(&[u8]) -> Option<Vec<u8>>>;
 /// Where and how to connect.
 pub(crate) struct SseTarget<'a> {
     pub url: &'a url::Url,
-    /// The spec's credential (never a client's).
-    pub auth: Option<(HeaderName, HeaderValue)>,
+    /// The spec's credential (never a client's), read afresh for every request.
+    pub credential: Credential,
     pub timeout: Duration,
     pub log: slog::Logger,
 }
@@ -79,15 +79,16 @@ impl SseLink {
         unclaimed: Unclaimed,
     ) -> Result<SseLink, BackendError> {
         let deadline = Instant::now() + target.timeout;
-        let mut request = client
+        let request = client
             .get(target.url.as_str())
             .insert_header(("Accept", "text/event-stream"))
             .insert_header(("Cache-Control", "no-cache"))
             // Bounds the connection and the response head only; the stream is long-lived.
             .timeout(target.timeout);
-        if let Some((name, value)) = &target.auth {
-            request = request.insert_header((name.clone(), value.clone()));
-        }
+        let request = target
+            .credential
+            .apply(request)
+            .map_err(BackendError::Connect)?;
         let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
             Err(_) | Ok(Err(SendRequestError::Timeout)) => {
                 return Err(BackendError::Timeout(target.timeout));
@@ -123,7 +124,7 @@ impl SseLink {
         .await?;
         let post = Poster {
             endpoint,
-            auth: target.auth,
+            credential: target.credential,
             timeout: target.timeout,
         };
         let routes = Arc::new(Routes::default());
@@ -197,7 +198,7 @@ impl SseLink {
 #[derive(Clone)]
 struct Poster {
     endpoint: url::Url,
-    auth: Option<(HeaderName, HeaderValue)>,
+    credential: Credential,
     timeout: Duration,
 }
 
@@ -208,13 +209,14 @@ impl Poster {
         body: Bytes,
         deadline: Instant,
     ) -> Result<(), BackendError> {
-        let mut request = client
+        let request = client
             .post(self.endpoint.as_str())
             .content_type("application/json")
             .timeout(self.timeout);
-        if let Some((name, value)) = &self.auth {
-            request = request.insert_header((name.clone(), value.clone()));
-        }
+        let request = self
+            .credential
+            .apply(request)
+            .map_err(BackendError::Connect)?;
         let response = match tokio::time::timeout_at(deadline, request.send_body(body)).await {
             Err(_) | Ok(Err(SendRequestError::Timeout)) => {
                 return Err(BackendError::Timeout(self.timeout));
