@@ -61,9 +61,12 @@ def drop_pg_database(admin_url, name):
 def measure(args, workdir, db, cleanup):
     backend, (port,) = proxy_bench.start_backend(1, 8)
     cleanup.append(backend)
+    proxy_bench.Gateway.audit_enabled = True
+    proxy_bench.Gateway.audit_settings = (
+        f"batch_size = {args.batch_size}\nflush_interval_ms = {args.flush_interval_ms}\n"
+        f"queue_capacity = {args.queue_capacity}\n")
     gw = proxy_bench.Gateway(workdir, f"gw-{db}", [port], "warning")
-    extra = (f"[audit]\nenabled = true\nbatch_size = {args.batch_size}\n"
-             f"flush_interval_ms = {args.flush_interval_ms}\nqueue_capacity = {args.queue_capacity}\n")
+    extra = ""
     pg_name = None
     if db == "postgres":
         pg_name, url = create_pg_database(args.pg_url)

@@ -114,6 +114,8 @@ class Gateway:
 
     # `--audit off` switches the audit trail off in every generated config (it is on by default).
     audit_enabled = True
+    # More `[audit]` keys (bench/audit.py sets the batch size, flush interval and queue).
+    audit_settings = ""
 
     def __init__(self, workdir, name, backend_ports, log_level):
         self.dir = os.path.join(workdir, name)
@@ -124,6 +126,7 @@ class Gateway:
             f.write(f'[logging]\nlevel = "{log_level}"\n')
             f.write(GATEWAY_EXTRA_CONFIG)
             f.write(f"[audit]\nenabled = {'true' if Gateway.audit_enabled else 'false'}\n")
+            f.write(Gateway.audit_settings)
             for i, port in enumerate(backend_ports):
                 backend = "fast" if len(backend_ports) == 1 else f"b{i:03}"
                 f.write(f'\n[[backends]]\nname = "{backend}"\nurl = "http://127.0.0.1:{port}/mcp"\n')
