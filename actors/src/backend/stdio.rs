@@ -84,6 +84,9 @@ pub(crate) struct StdioTransport {
     progress: Progress,
     closed: Rc<Closed>,
     group: RefCell<Option<ChildGroup>>,
+    /// How the process ended, worked out once: the request that saw stdout close and the
+    /// `closed` watcher may both ask, and both must get the same answer (the exit code).
+    exit_detail: tokio::sync::OnceCell<String>,
     timeout: Duration,
     next_id: Cell<u64>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -197,6 +200,7 @@ impl StdioTransport {
             progress,
             closed,
             group: RefCell::new(Some(group)),
+            exit_detail: tokio::sync::OnceCell::new(),
             timeout,
             next_id: Cell::new(1),
             tasks,
@@ -267,18 +271,24 @@ impl StdioTransport {
     }
 
     async fn exit_error(&self) -> BackendError {
-        let group = self.group.borrow_mut().take();
-        let Some(mut group) = group else {
-            return BackendError::Exited(String::new());
-        };
-        // stdout closed: the process is exiting; give it a moment to be reaped.
-        let status = tokio::time::timeout(Duration::from_secs(3), group.child.wait()).await;
-        let detail = match status {
-            Ok(Ok(status)) => describe_exit(status),
-            _ => " (it closed its output)".to_owned(),
-        };
-        let _ = group.terminate(Duration::ZERO).await;
-        BackendError::Exited(detail)
+        let detail = self
+            .exit_detail
+            .get_or_init(|| async {
+                let group = self.group.borrow_mut().take();
+                let Some(mut group) = group else {
+                    return String::new();
+                };
+                // stdout closed: the process is exiting; give it a moment to be reaped.
+                let status = tokio::time::timeout(Duration::from_secs(3), group.child.wait()).await;
+                let detail = match status {
+                    Ok(Ok(status)) => describe_exit(status),
+                    _ => " (it closed its output)".to_owned(),
+                };
+                let _ = group.terminate(Duration::ZERO).await;
+                detail
+            })
+            .await;
+        BackendError::Exited(detail.clone())
     }
 
     /// Closes stdin, then terminates and reaps the process group.
