@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod security;
 pub mod auth;
 pub mod backend;
 pub mod mcp;

@@ -207,6 +207,29 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(10 * MIB)),
     ),
     key("audit.file_max_files", Kind::UInt, Some(BuiltIn::UInt(5))),
+    // [security]: security events (restart-only).
+    key("security.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    key(
+        "security.queue_capacity",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10_000)),
+    ),
+    key("security.retention_days", Kind::UInt, Some(BuiltIn::UInt(90))),
+    key(
+        "security.max_rows",
+        Kind::UInt,
+        Some(BuiltIn::UInt(1_000_000)),
+    ),
+    key(
+        "security.brute_force_threshold",
+        Kind::UInt,
+        Some(BuiltIn::UInt(5)),
+    ),
+    key(
+        "security.brute_force_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(300)),
+    ),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

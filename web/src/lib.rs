@@ -6,6 +6,7 @@
 
 pub mod admin_api;
 pub mod audit_events;
+pub mod security_events;
 pub mod auth_routes;
 pub mod authn;
 pub mod cors;

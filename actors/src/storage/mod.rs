@@ -12,6 +12,7 @@
 
 pub mod api_tokens;
 pub mod audit_records;
+pub mod security_events;
 pub mod authorization_codes;
 pub mod backends;
 mod connection;
