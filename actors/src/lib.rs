@@ -11,7 +11,6 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod security;
 pub mod auth;
 pub mod backend;
 pub mod mcp;
@@ -19,6 +18,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod routing;
 pub mod secrets;
+pub mod security;
 pub mod session;
 pub mod spec;
 pub mod storage;

@@ -214,7 +214,11 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(10_000)),
     ),
-    key("security.retention_days", Kind::UInt, Some(BuiltIn::UInt(90))),
+    key(
+        "security.retention_days",
+        Kind::UInt,
+        Some(BuiltIn::UInt(90)),
+    ),
     key(
         "security.max_rows",
         Kind::UInt,

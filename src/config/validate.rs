@@ -19,8 +19,8 @@ use super::checks;
 use super::error::ConfigReport;
 use super::external_issuers::read_external_issuers;
 use super::model::{
-    AuditConfig, AuthConfig, SecurityConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig,
-    OAuthConfig, ServerConfig,
+    AuditConfig, AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig,
+    OAuthConfig, SecurityConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;

@@ -6,7 +6,6 @@
 
 pub mod admin_api;
 pub mod audit_events;
-pub mod security_events;
 pub mod auth_routes;
 pub mod authn;
 pub mod cors;
@@ -18,6 +17,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod request_context;
+pub mod security_events;
 pub mod state;
 pub mod well_known;
 

@@ -351,6 +351,12 @@ impl SecurityEvents {
         tool_hashes::check(self, backend, tools).await
     }
 
+    /// How many of `backend`'s tool definitions are known (compared at least once); `None`
+    /// before its first comparison finished.
+    pub fn known_tools(&self, backend: &str) -> Option<usize> {
+        tool_hashes::known(self, backend)
+    }
+
     pub fn stats(&self) -> SecurityStats {
         let c = &self.shared.counters;
         let tx = &self.shared.tx;

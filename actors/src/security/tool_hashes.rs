@@ -101,3 +101,8 @@ pub(super) async fn check(
     }
     Ok(changed)
 }
+
+pub(super) fn known(events: &SecurityEvents, backend: &str) -> Option<usize> {
+    let backends = events.shared.tools.backends.lock().ok()?;
+    backends.get(backend).map(|tools| tools.len())
+}

@@ -3,8 +3,8 @@
 //! A batch that fails to commit is logged and counted as dropped (security events are a signal,
 //! not a ledger: the audit trail is the ledger).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -122,7 +122,9 @@ async fn write(events: &SecurityEvents, batch: Vec<SecurityEvent>, next_id: &mut
 
 async fn prune_now(events: &SecurityEvents) {
     let settings = events.settings();
-    let older_than = settings.retention.map(|age| now_ms() - age.as_millis() as i64);
+    let older_than = settings
+        .retention
+        .map(|age| now_ms() - age.as_millis() as i64);
     let keep = settings.max_rows.map(|n| n as i64);
     if older_than.is_none() && keep.is_none() {
         return;

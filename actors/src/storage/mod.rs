@@ -12,7 +12,6 @@
 
 pub mod api_tokens;
 pub mod audit_records;
-pub mod security_events;
 pub mod authorization_codes;
 pub mod backends;
 mod connection;
@@ -25,6 +24,7 @@ pub mod oauth_consents;
 pub mod policies;
 pub mod refresher;
 mod schema;
+pub mod security_events;
 pub mod settings;
 pub mod tokens;
 pub mod users;

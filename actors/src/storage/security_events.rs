@@ -36,7 +36,9 @@ pub struct EventFilter {
 impl EventFilter {
     /// Whether `row` passes the filter (the live stream applies the same rules as [`list`]).
     pub fn matches(&self, row: &SecurityEventRow) -> bool {
-        self.event_type.as_ref().is_none_or(|t| *t == row.event_type)
+        self.event_type
+            .as_ref()
+            .is_none_or(|t| *t == row.event_type)
             && self.severity.as_ref().is_none_or(|s| *s == row.severity)
             && self
                 .user
@@ -80,7 +82,10 @@ pub fn max_id(conn: &mut DbConn) -> Result<i64, StorageError> {
 }
 
 /// Events matching `filter`, newest first, at most `filter.limit`.
-pub fn list(conn: &mut DbConn, filter: &EventFilter) -> Result<Vec<SecurityEventRow>, StorageError> {
+pub fn list(
+    conn: &mut DbConn,
+    filter: &EventFilter,
+) -> Result<Vec<SecurityEventRow>, StorageError> {
     let mut query = security_events::table.into_boxed();
     if let Some(t) = &filter.event_type {
         query = query.filter(security_events::event_type.eq(t.clone()));
@@ -118,9 +123,10 @@ pub fn prune(
     if let Some(keep) = keep_rows {
         let newest = max_id(conn)?;
         if newest - keep > 0 {
-            deleted +=
-                diesel::delete(security_events::table.filter(security_events::id.le(newest - keep)))
-                    .execute(conn)?;
+            deleted += diesel::delete(
+                security_events::table.filter(security_events::id.le(newest - keep)),
+            )
+            .execute(conn)?;
         }
     }
     Ok(deleted)

@@ -123,11 +123,8 @@ async fn stream_events(
         loop {
             match feed.recv().await {
                 Ok(row) if filter.matches(&row) => {
-                    let event = format!(
-                        "event: security\nid: {}\ndata: {}\n\n",
-                        row.id,
-                        view(&row)
-                    );
+                    let event =
+                        format!("event: security\nid: {}\ndata: {}\n\n", row.id, view(&row));
                     return Some((Ok(Bytes::from(event)), (feed, filter)));
                 }
                 Ok(_) => continue,

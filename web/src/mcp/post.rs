@@ -32,9 +32,7 @@ pub async fn handle(
         origin_rejected(&state, &req);
         return response;
     }
-    if let Err(response) = checks::accept(&req)
-        .and_then(|()| checks::content_type(&req))
-    {
+    if let Err(response) = checks::accept(&req).and_then(|()| checks::content_type(&req)) {
         return response;
     }
     let body = match read_body(payload, settings.max_body_bytes).await {
