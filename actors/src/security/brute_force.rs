@@ -54,7 +54,7 @@ impl Tracker {
             }
             times.push_back(now);
             let count = times.len() as u64;
-            if count % u64::from(self.threshold) == 0 {
+            if count.is_multiple_of(u64::from(self.threshold)) {
                 crossed.push((key, count));
             }
         }
