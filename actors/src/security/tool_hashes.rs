@@ -16,6 +16,9 @@ use crate::storage::security_events as store;
 #[derive(Default)]
 pub(super) struct Known {
     backends: Mutex<HashMap<String, HashMap<String, String>>>,
+    /// One comparison at a time: two rebuilds close together must not both see the old hash
+    /// and report the same change twice.
+    serial: tokio::sync::Mutex<()>,
 }
 
 /// SHA-256 (hex) over the parts of a tool definition a client relies on. Each part is the
@@ -48,6 +51,7 @@ pub(super) async fn check(
     backend: &str,
     tools: Vec<(String, String)>,
 ) -> Result<usize, StorageError> {
+    let _one_at_a_time = events.shared.tools.serial.lock().await;
     let cached = events
         .shared
         .tools

@@ -241,7 +241,27 @@ fn tool_definition_changes_are_detected_and_remembered_across_restarts(t: &TestD
     });
 }
 
+/// Two routing rebuilds close together compare at the same time: the change is reported once.
+fn concurrent_comparisons_report_a_change_once(t: &TestDb) {
+    let v1 = definition_hash(&serde_json::json!({"name": "read", "description": "v1"}));
+    let v2 = definition_hash(&serde_json::json!({"name": "read", "description": "v2"}));
+    runtime().block_on(async {
+        let (_stop_tx, stop) = watch::channel(false);
+        let sink = SecurityEvents::start(t.db.clone(), SecuritySettings::default(), log(), stop);
+        let read = |h: &str| vec![("read".to_string(), h.to_string())];
+        sink.check_tool_definitions("files", read(&v1))
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            sink.check_tool_definitions("files", read(&v2)),
+            sink.check_tool_definitions("files", read(&v2)),
+        );
+        assert_eq!(a.unwrap() + b.unwrap(), 1);
+    });
+}
+
 crate::on_both_backends!(
+    concurrent_comparisons_report_a_change_once,
     events_are_written_and_listed_with_filters,
     ids_continue_after_a_restart,
     a_full_queue_drops_and_counts,
