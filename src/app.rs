@@ -417,6 +417,11 @@ pub fn security_settings(config: &GatewayConfig) -> actors::security::SecuritySe
         max_rows: (s.max_rows > 0).then_some(s.max_rows),
         brute_force_threshold: s.brute_force_threshold,
         brute_force_window: std::time::Duration::from_secs(s.brute_force_window_s),
+        scan_payloads: s.scan_payloads,
+        scan_queue_capacity: s.scan_queue_capacity,
+        scan_max_bytes: s.scan_max_bytes,
+        oversized_bytes: usize::try_from(s.oversized_bytes).unwrap_or(usize::MAX),
+        injection_phrases: s.injection_phrases.clone(),
         ..actors::security::SecuritySettings::default()
     }
 }

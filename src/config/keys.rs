@@ -234,6 +234,33 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Kind::UInt,
         Some(BuiltIn::UInt(300)),
     ),
+    key(
+        "security.scan_payloads",
+        Kind::Bool,
+        Some(BuiltIn::Bool(true)),
+    ),
+    key(
+        "security.scan_queue_capacity",
+        Kind::UInt,
+        Some(BuiltIn::UInt(1_000)),
+    ),
+    key(
+        "security.scan_max_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(262_144)),
+    ),
+    key(
+        "security.oversized_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(4 * MIB)),
+    ),
+    key(
+        "security.injection_phrases",
+        Kind::StrList,
+        Some(BuiltIn::StrList(
+            actors::security::detectors::DEFAULT_INJECTION_PHRASES,
+        )),
+    ),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -220,6 +220,16 @@ pub struct SecurityConfig {
     /// raise a `brute_force` event; 0 switches the detector off.
     pub brute_force_threshold: u32,
     pub brute_force_window_s: u64,
+    /// Scan tool arguments and results (off the request path) for `suspicious_payload`.
+    pub scan_payloads: bool,
+    /// Payload copies waiting for the scanner before new ones are dropped (counted).
+    pub scan_queue_capacity: usize,
+    /// At most this many bytes of a payload are copied and scanned.
+    pub scan_max_bytes: usize,
+    /// A payload larger than this is itself suspicious.
+    pub oversized_bytes: u64,
+    /// Prompt-injection phrases, matched case-insensitively.
+    pub injection_phrases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

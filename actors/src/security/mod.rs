@@ -10,6 +10,8 @@
 //! in-memory counters per IP and per username over a sliding window.
 
 mod brute_force;
+pub mod detectors;
+mod scanner;
 mod tool_hashes;
 mod writer;
 
@@ -20,6 +22,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use scanner::ScanJob;
 pub use tool_hashes::definition_hash;
 
 use crate::storage::Database;
@@ -199,6 +202,16 @@ pub struct SecuritySettings {
     /// raise a `brute_force` event (0: off).
     pub brute_force_threshold: u32,
     pub brute_force_window: Duration,
+    /// Scan tool arguments and results for `suspicious_payload` (off the request path).
+    pub scan_payloads: bool,
+    /// Payload copies waiting for the scanner before new ones are dropped (counted).
+    pub scan_queue_capacity: usize,
+    /// At most this many bytes of a payload are copied and scanned.
+    pub scan_max_bytes: usize,
+    /// A payload larger than this is itself suspicious (`oversized`).
+    pub oversized_bytes: usize,
+    /// Prompt-injection phrases (case-insensitive).
+    pub injection_phrases: Vec<String>,
 }
 
 impl Default for SecuritySettings {
@@ -212,6 +225,14 @@ impl Default for SecuritySettings {
             max_rows: Some(1_000_000),
             brute_force_threshold: 5,
             brute_force_window: Duration::from_secs(300),
+            scan_payloads: true,
+            scan_queue_capacity: 1_000,
+            scan_max_bytes: 256 * 1024,
+            oversized_bytes: 4 * 1024 * 1024,
+            injection_phrases: detectors::DEFAULT_INJECTION_PHRASES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
         }
     }
 }
@@ -229,6 +250,10 @@ pub struct SecurityStats {
     pub dropped: u64,
     /// Rows removed by retention.
     pub pruned: u64,
+    /// Payloads the scanner looked at.
+    pub scanned: u64,
+    /// Payload copies dropped because the scanner's queue was full.
+    pub scan_dropped: u64,
 }
 
 pub(crate) enum Queued {
@@ -243,11 +268,14 @@ pub(crate) struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
     pruned: AtomicU64,
+    scanned: AtomicU64,
+    scan_dropped: AtomicU64,
 }
 
 pub(crate) struct Shared {
     settings: SecuritySettings,
     tx: mpsc::Sender<Queued>,
+    scan_tx: mpsc::Sender<ScanJob>,
     counters: Counters,
     feed: broadcast::Sender<Arc<SecurityEventRow>>,
     brute_force: brute_force::Tracker,
@@ -273,6 +301,7 @@ impl SecurityEvents {
     ) -> SecurityEvents {
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let (scan_tx, scan_rx) = mpsc::channel(settings.scan_queue_capacity.max(1));
         let events = SecurityEvents {
             shared: Arc::new(Shared {
                 brute_force: brute_force::Tracker::new(
@@ -281,6 +310,7 @@ impl SecurityEvents {
                 ),
                 settings,
                 tx,
+                scan_tx,
                 counters: Counters::default(),
                 feed,
                 tools: tool_hashes::Known::default(),
@@ -288,6 +318,7 @@ impl SecurityEvents {
             }),
             db,
         };
+        tokio::spawn(scanner::run(events.clone(), scan_rx, stop.clone()));
         tokio::spawn(writer::run(events.clone(), rx, stop));
         events
     }
@@ -318,6 +349,29 @@ impl SecurityEvents {
                         "dropped_total" => dropped, "queue_capacity" => shared.settings.queue_capacity);
                 }
             }
+        }
+    }
+
+    /// Whether payloads should be handed to [`SecurityEvents::scan`] at all.
+    pub fn scans_payloads(&self) -> bool {
+        self.shared.settings.enabled && self.shared.settings.scan_payloads
+    }
+
+    /// The most of a payload worth copying for [`SecurityEvents::scan`].
+    pub fn scan_max_bytes(&self) -> usize {
+        self.shared.settings.scan_max_bytes
+    }
+
+    /// Hands a payload copy to the scanner without waiting; a full queue drops it (counted).
+    pub fn scan(&self, job: ScanJob) {
+        if !self.scans_payloads() {
+            return;
+        }
+        if self.shared.scan_tx.try_send(job).is_err() {
+            self.shared
+                .counters
+                .scan_dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -370,6 +424,8 @@ impl SecurityEvents {
             written: c.written.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             pruned: c.pruned.load(Ordering::Relaxed),
+            scanned: c.scanned.load(Ordering::Relaxed),
+            scan_dropped: c.scan_dropped.load(Ordering::Relaxed),
         }
     }
 

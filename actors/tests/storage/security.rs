@@ -260,7 +260,47 @@ fn concurrent_comparisons_report_a_change_once(t: &TestDb) {
     });
 }
 
+/// Scanning never makes a request wait: with the scanner not yet running, a queue of one takes
+/// one copy and counts the rest as dropped; the one taken is scanned and recorded.
+fn a_full_scan_queue_drops_and_counts(t: &TestDb) {
+    runtime().block_on(async {
+        let (_stop_tx, stop) = watch::channel(false);
+        let settings = SecuritySettings {
+            scan_queue_capacity: 1,
+            ..SecuritySettings::default()
+        };
+        let sink = SecurityEvents::start(t.db.clone(), settings, log(), stop);
+        for _ in 0..3 {
+            let bytes = br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#.to_vec();
+            sink.scan(actors::security::ScanJob {
+                original_len: bytes.len(),
+                bytes,
+                direction: actors::security::detectors::Direction::Result,
+                user_id: Some(1),
+                username: Some("alice".into()),
+                ip: None,
+                endpoint: Some("/mcp".into()),
+                method: Some("tools/call".into()),
+                item: Some("echo".into()),
+            });
+        }
+        assert_eq!(sink.stats().scan_dropped, 2);
+        // Let the scanner run, then write what it recorded.
+        while sink.stats().scanned < 1 {
+            tokio::task::yield_now().await;
+        }
+        sink.flush().await;
+        let rows = sink.list(all(10)).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].event_type, "suspicious_payload");
+        let details = rows[0].details.as_deref().unwrap();
+        assert!(details.contains("aws_access_key"), "{details}");
+        assert!(!details.contains("AKIAIOSFODNN7EXAMPLE"), "{details}");
+    });
+}
+
 crate::on_both_backends!(
+    a_full_scan_queue_drops_and_counts,
     concurrent_comparisons_report_a_change_once,
     events_are_written_and_listed_with_filters,
     ids_continue_after_a_restart,
