@@ -232,10 +232,27 @@ async fn real_triggers_raise_their_events(db: Db) {
         .await;
         assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
     }
-    // The counters /metrics reads.
+    // The counters /metrics reads, and /metrics itself.
     let stats = sink(&gw).stats();
     assert_eq!(stats.dropped, 0);
     assert_eq!(stats.written as usize, all.len());
+    let mut scraped = awc::Client::default()
+        .get(gw.url("/metrics"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&scraped.body().limit(1 << 20).await.unwrap()).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l == "authmcp_security_events_total{type=\"token_reuse\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == "authmcp_security_events_dropped_total 0"),
+        "{text}"
+    );
 }
 
 fn chrono_free_now_ms() -> i64 {
