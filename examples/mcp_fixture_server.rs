@@ -1,7 +1,7 @@
 //! A real MCP server (rmcp) for the gateway's tests: the backend the gateway fronts.
 //!
 //! ```text
-//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid]
+//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid] [--echo-description TEXT]
 //! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response] [--tasks] [--gates]
 //! mcp_fixture_server sse   [--port N] [--tools N] [--page-size N] [--rich] [--endpoint-base URL]
 //! ```
@@ -463,6 +463,8 @@ struct Options {
     gates: bool,
     /// SSE mode: prefix of the `endpoint` event's URI (default: none, a relative path).
     endpoint_base: String,
+    /// Replaces `echo`'s description (tests of tool definition changes).
+    echo_description: Option<String>,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -485,6 +487,7 @@ fn parse_options() -> Result<Options, String> {
         tasks: false,
         gates: false,
         endpoint_base: String::new(),
+        echo_description: None,
     };
     while let Some(flag) = args.next() {
         let mut number = |name: &str| -> Result<usize, String> {
@@ -504,6 +507,10 @@ fn parse_options() -> Result<Options, String> {
             "--json-response" => options.json_response = true,
             "--tasks" => options.tasks = true,
             "--gates" => options.gates = true,
+            "--echo-description" => {
+                options.echo_description =
+                    Some(args.next().ok_or("--echo-description needs a text")?);
+            }
             "--endpoint-base" => {
                 options.endpoint_base = args.next().ok_or("--endpoint-base needs a URL")?;
             }
@@ -523,6 +530,16 @@ async fn main() {
         }
     };
     let mut fixture = Fixture::new(options.tools, options.page_size, options.rich);
+    if let Some(description) = &options.echo_description
+        && let Some(echo) = fixture
+            .tools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter_mut()
+            .find(|t| t.name == "echo")
+    {
+        echo.description = Some(description.clone().into());
+    }
     if options.pid {
         fixture.pid = true;
         fixture

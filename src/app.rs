@@ -194,7 +194,14 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     );
     let _ = state.registry.set(registry.clone());
     let _ = state.audit.set(audit.clone());
-    install_metrics(&state, &config, &ctx, &audit);
+    let security = actors::security::SecurityEvents::start(
+        db.clone(),
+        security_settings(&config),
+        log.new(slog::o!("part" => "security")),
+        stop_rx.clone(),
+    );
+    let _ = state.security.set(security.clone());
+    install_metrics(&state, &config, &ctx, &audit, &security);
     let _ = state.policies.set(policies.clone());
     let _ = state.external.set(external.clone());
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
@@ -209,6 +216,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         registry.subscribe_desired(),
         log.clone(),
         stop_rx.clone(),
+        Some(security.clone()),
     ));
     tokio::spawn(web::mcp::background::announce_policy_changes(
         mcp.clone(),
@@ -398,6 +406,26 @@ pub fn file_policies(config: &GatewayConfig) -> FilePolicies {
     }
 }
 
+/// The security events' settings from `[security]` (restart-only).
+pub fn security_settings(config: &GatewayConfig) -> actors::security::SecuritySettings {
+    let s = &config.security;
+    actors::security::SecuritySettings {
+        enabled: s.enabled,
+        queue_capacity: s.queue_capacity,
+        retention: (s.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(s.retention_days * 86_400)),
+        max_rows: (s.max_rows > 0).then_some(s.max_rows),
+        brute_force_threshold: s.brute_force_threshold,
+        brute_force_window: std::time::Duration::from_secs(s.brute_force_window_s),
+        scan_payloads: s.scan_payloads,
+        scan_queue_capacity: s.scan_queue_capacity,
+        scan_max_bytes: s.scan_max_bytes,
+        oversized_bytes: usize::try_from(s.oversized_bytes).unwrap_or(usize::MAX),
+        injection_phrases: s.injection_phrases.clone(),
+        ..actors::security::SecuritySettings::default()
+    }
+}
+
 /// The audit trail's settings from `[audit]` (restart-only).
 pub fn audit_settings(config: &GatewayConfig) -> AuditSettings {
     let a = &config.audit;
@@ -528,6 +556,7 @@ fn install_metrics(
     config: &GatewayConfig,
     ctx: &RunContext,
     audit: &AuditHandle,
+    security: &actors::security::SecurityEvents,
 ) {
     state.metrics.configure(metrics_settings(config));
     state
@@ -565,6 +594,25 @@ fn install_metrics(
             out.counter(
                 "authmcp_audit_records_dropped",
                 "Audit records refused because the queue was full (counted and logged, never silent)",
+                stats.dropped,
+            )
+        }));
+    let security = security.clone();
+    state
+        .metrics
+        .add_collector(web::metrics::FnCollector::new(move |out| {
+            let stats = security.stats();
+            out.counters(
+                "authmcp_security_events",
+                "Security events recorded, by type",
+                stats
+                    .recorded_by_type
+                    .iter()
+                    .map(|(t, n)| (vec![("type", *t)], *n)),
+            )?;
+            out.counter(
+                "authmcp_security_events_dropped",
+                "Security events refused because the queue was full",
                 stats.dropped,
             )
         }));
@@ -661,6 +709,13 @@ async fn reload(running: &mut Running, ctx: &RunContext) {
         }
         Ok(new) => apply(running, new, ctx).await,
     };
+    if result.is_err()
+        && let Some(security) = running.state.security.get()
+    {
+        security.record(actors::security::SecurityEvent::new(
+            actors::security::SecurityEventType::ConfigReloadFailed,
+        ));
+    }
     if let Some(audit) = running.state.audit.get() {
         audit.record(AuditEvent::auth(
             "config_reload",
@@ -848,6 +903,7 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "oauth",
         ),
         (old.audit != new.audit, "audit"),
+        (old.security != new.security, "security"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

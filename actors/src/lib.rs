@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod routing;
 pub mod secrets;
+pub mod security;
 pub mod session;
 pub mod spec;
 pub mod storage;

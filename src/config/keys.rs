@@ -207,6 +207,60 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(10 * MIB)),
     ),
     key("audit.file_max_files", Kind::UInt, Some(BuiltIn::UInt(5))),
+    // [security]: security events (restart-only).
+    key("security.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
+    key(
+        "security.queue_capacity",
+        Kind::UInt,
+        Some(BuiltIn::UInt(10_000)),
+    ),
+    key(
+        "security.retention_days",
+        Kind::UInt,
+        Some(BuiltIn::UInt(90)),
+    ),
+    key(
+        "security.max_rows",
+        Kind::UInt,
+        Some(BuiltIn::UInt(1_000_000)),
+    ),
+    key(
+        "security.brute_force_threshold",
+        Kind::UInt,
+        Some(BuiltIn::UInt(5)),
+    ),
+    key(
+        "security.brute_force_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(300)),
+    ),
+    key(
+        "security.scan_payloads",
+        Kind::Bool,
+        Some(BuiltIn::Bool(true)),
+    ),
+    key(
+        "security.scan_queue_capacity",
+        Kind::UInt,
+        Some(BuiltIn::UInt(1_000)),
+    ),
+    key(
+        "security.scan_max_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(262_144)),
+    ),
+    key(
+        "security.oversized_bytes",
+        Kind::UInt,
+        Some(BuiltIn::UInt(4 * MIB)),
+    ),
+    key(
+        "security.injection_phrases",
+        Kind::StrList,
+        Some(BuiltIn::StrList(
+            actors::security::detectors::DEFAULT_INJECTION_PHRASES,
+        )),
+    ),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -23,6 +23,7 @@ pub struct GatewayConfig {
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub audit: AuditConfig,
+    pub security: SecurityConfig,
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
     pub metrics: MetricsConfig,
@@ -203,6 +204,32 @@ pub struct AuditConfig {
     pub file: bool,
     pub file_max_bytes: u64,
     pub file_max_files: u32,
+}
+
+/// `[security]`: security events. Restart-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityConfig {
+    pub enabled: bool,
+    /// Events waiting to be written before new ones are dropped (counted).
+    pub queue_capacity: usize,
+    /// Events older than this many days are pruned; 0 keeps them forever.
+    pub retention_days: u64,
+    /// At most this many rows are kept; 0 means no limit.
+    pub max_rows: u64,
+    /// Failed sign-ins from one IP, or for one username, within `brute_force_window_s` that
+    /// raise a `brute_force` event; 0 switches the detector off.
+    pub brute_force_threshold: u32,
+    pub brute_force_window_s: u64,
+    /// Scan tool arguments and results (off the request path) for `suspicious_payload`.
+    pub scan_payloads: bool,
+    /// Payload copies waiting for the scanner before new ones are dropped (counted).
+    pub scan_queue_capacity: usize,
+    /// At most this many bytes of a payload are copied and scanned.
+    pub scan_max_bytes: usize,
+    /// A payload larger than this is itself suspicious.
+    pub oversized_bytes: u64,
+    /// Prompt-injection phrases, matched case-insensitively.
+    pub injection_phrases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

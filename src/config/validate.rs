@@ -20,7 +20,7 @@ use super::error::ConfigReport;
 use super::external_issuers::read_external_issuers;
 use super::model::{
     AuditConfig, AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig,
-    OAuthConfig, ServerConfig,
+    OAuthConfig, SecurityConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
@@ -49,6 +49,7 @@ pub(crate) fn validate(
     let oauth = r.take_table("oauth").and_then(read_oauth);
     let rate_limit = r.take_table("rate_limit").and_then(read_rate_limit);
     let audit = r.take_table("audit").and_then(read_audit);
+    let security = r.take_table("security").and_then(read_security);
     let logging = r.take_table("logging").and_then(read_logging);
     let mcp = r.take_table("mcp").and_then(read_mcp);
     let metrics = r
@@ -76,6 +77,7 @@ pub(crate) fn validate(
         auth: auth?,
         rate_limit: rate_limit?,
         audit: audit?,
+        security: security?,
         logging: logging?,
         mcp: mcp?,
         metrics: metrics?,
@@ -248,6 +250,36 @@ fn read_password_policy(mut r: TableReader<'_>) -> Option<PasswordPolicy> {
         require_lowercase: lower?,
         require_digit: digit?,
         require_special: special?,
+    })
+}
+
+fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
+    let enabled = r.take_bool("enabled");
+    let queue_capacity = r.take_uint("queue_capacity", 1, 10_000_000);
+    let retention_days = r.take_uint("retention_days", 0, 100 * 365);
+    let max_rows = r.take_uint("max_rows", 0, MAX);
+    let brute_force_threshold = r
+        .take_uint("brute_force_threshold", 0, 1_000_000)
+        .map(|n| n as u32);
+    let brute_force_window_s = r.take_uint("brute_force_window_s", 1, 86_400);
+    let scan_payloads = r.take_bool("scan_payloads");
+    let scan_queue_capacity = r.take_uint("scan_queue_capacity", 1, 1_000_000);
+    let scan_max_bytes = r.take_uint("scan_max_bytes", 1024, 64 * 1024 * 1024);
+    let oversized_bytes = r.take_uint("oversized_bytes", 1024, MAX);
+    let injection_phrases = r.take_string_list("injection_phrases");
+    r.finish();
+    Some(SecurityConfig {
+        enabled: enabled?,
+        queue_capacity: queue_capacity? as usize,
+        retention_days: retention_days?,
+        max_rows: max_rows?,
+        brute_force_threshold: brute_force_threshold?,
+        brute_force_window_s: brute_force_window_s?,
+        scan_payloads: scan_payloads?,
+        scan_queue_capacity: scan_queue_capacity? as usize,
+        scan_max_bytes: scan_max_bytes? as usize,
+        oversized_bytes: oversized_bytes?,
+        injection_phrases: injection_phrases?,
     })
 }
 

@@ -32,6 +32,7 @@ mod rate_limits;
 mod relay;
 mod reload;
 mod secrets_rotation;
+mod security_events;
 mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;

@@ -185,6 +185,12 @@ pub async fn require_auth<B: MessageBody>(
             if let Some(ctx) = req.extensions().get::<RequestContext>() {
                 slog::info!(ctx.log, "Bearer token rejected."; "reason" => &reason, "path" => &path);
             }
+            crate::security_events::record(
+                &state,
+                req.request(),
+                actors::security::SecurityEventType::InvalidToken,
+                &[("reason", reason.clone().into())],
+            );
             let rejection = WebError::Unauthorized {
                 detail: sentence(&reason),
                 invalid_token: true,
@@ -195,6 +201,12 @@ pub async fn require_auth<B: MessageBody>(
         _ if !settings.auth_required => Some(Caller::Anonymous),
         _ if public => None,
         _ => {
+            crate::security_events::record(
+                &state,
+                req.request(),
+                actors::security::SecurityEventType::Unauthorized,
+                &[],
+            );
             let rejection = WebError::Unauthorized {
                 detail: "Authentication required: send `Authorization: Bearer <access token>` (POST /auth/login issues one).".into(),
                 invalid_token: false,

@@ -17,6 +17,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod request_context;
+pub mod security_events;
 pub mod state;
 pub mod well_known;
 

@@ -45,6 +45,7 @@ async fn login(
         }
         Err(AuthError::InvalidCredentials) => {
             slog::warn!(log, "Login failed."; "username" => &username, "client_ip" => &client_ip, "reason" => "invalid credentials");
+            crate::security_events::login_failed(&state, &req, &username);
             crate::audit_events::record(&req, &state, "login", "failed", |e| {
                 e.username = Some(username.clone());
                 e.details = Some("invalid credentials".into());
@@ -92,6 +93,12 @@ pub(crate) fn check_sign_in_rate(req: &HttpRequest, state: &AppState) -> Result<
                 .map(|c| c.log.clone())
                 .unwrap_or_else(|| state.log.clone());
             slog::warn!(log, "Sign-in attempts limited."; "client_ip" => %ip, "path" => req.path(), "limit" => "login");
+            crate::security_events::record(
+                state,
+                req,
+                actors::security::SecurityEventType::RateLimited,
+                &[("limit", "login".into())],
+            );
             Err(WebError::TooManyRequests {
                 detail: format!(
                     "Too many sign-in attempts from your address ({} per {} s); try again in {} s.",

@@ -72,6 +72,8 @@ pub struct AppState {
     pub settings: Arc<ArcSwap<WebSettings>>,
     /// The audit trail's queue; set at boot before the server starts. Unset: nothing recorded.
     pub audit: Arc<OnceLock<actors::audit::AuditHandle>>,
+    /// The security events sink; set at boot before the server starts. Unset: nothing recorded.
+    pub security: Arc<OnceLock<actors::security::SecurityEvents>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
     /// The OAuth authorization server's clients, resolver, limiter and settings.
@@ -100,6 +102,7 @@ impl AppState {
             external: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             audit: Arc::new(OnceLock::new()),
+            security: Arc::new(OnceLock::new()),
             mcp,
             oauth,
             metrics: Arc::new(crate::metrics::Metrics::default()),

@@ -24,6 +24,7 @@ pub mod oauth_consents;
 pub mod policies;
 pub mod refresher;
 mod schema;
+pub mod security_events;
 pub mod settings;
 pub mod tokens;
 pub mod users;

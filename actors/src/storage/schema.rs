@@ -205,6 +205,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    security_events (id) {
+        id -> BigInt,
+        at_ms -> BigInt,
+        event_type -> Text,
+        severity -> Text,
+        user_id -> Nullable<BigInt>,
+        username -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        endpoint -> Nullable<Text>,
+        details -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    tool_definition_hashes (backend, tool) {
+        backend -> Text,
+        tool -> Text,
+        hash -> Text,
+        updated_at_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(backend_credentials -> backends (backend_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
@@ -227,5 +250,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_clients,
     authorization_codes,
     oauth_consents,
-    audit_records
+    audit_records,
+    security_events,
+    tool_definition_hashes
 );

@@ -11,5 +11,6 @@ mod oauth_clients;
 mod policies;
 mod registry;
 mod schema;
+mod security;
 mod sqlite_only;
 mod users;

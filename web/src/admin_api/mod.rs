@@ -24,6 +24,7 @@ mod error;
 mod groups;
 mod policies;
 mod policy_body;
+mod security;
 mod tokens;
 mod view;
 
@@ -72,6 +73,12 @@ fn admin_caller(
     let username = match caller {
         Some(Caller::User(p)) if p.is_admin() => p.username,
         Some(Caller::User(_)) => {
+            crate::security_events::record(
+                state,
+                req,
+                actors::security::SecurityEventType::Forbidden,
+                &[("reason", "not an administrator".into())],
+            );
             return Err(WebError::Forbidden(
                 "The admin API needs an administrator's account.".into(),
             )
@@ -221,6 +228,7 @@ async fn remove(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     audit::configure(cfg);
+    security::configure(cfg);
     policies::configure(cfg);
     groups::configure(cfg);
     tokens::configure(cfg);

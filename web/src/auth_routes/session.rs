@@ -31,6 +31,14 @@ async fn refresh(
         }
         Err(AuthError::InvalidGrant(reason)) => {
             slog::info!(log, "Refresh refused."; "reason" => reason);
+            if reason == actors::auth::identity::REFRESH_REUSED {
+                crate::security_events::record(
+                    &state,
+                    &req,
+                    actors::security::SecurityEventType::TokenReuse,
+                    &[],
+                );
+            }
             Err(WebError::InvalidGrant(format!(
                 "The refresh token is not valid ({reason}); log in again."
             )))

@@ -132,6 +132,8 @@ pub struct Access {
     /// The caller, kept for the rate limits' per-user and per-role quotas.
     principal: Option<Principal>,
     log: slog::Logger,
+    /// Where policy refusals are reported (`forbidden`), with the request's IP and path.
+    security: Option<(actors::security::SecurityEvents, Option<String>, String)>,
 }
 
 impl Access {
@@ -147,10 +149,19 @@ impl Access {
             }
             Some(Caller::Anonymous) | None => (Who::Anyone, None),
         };
+        let security = state.security.get().map(|sink| {
+            let ip = req
+                .extensions()
+                .get::<RequestContext>()
+                .and_then(|c| c.client_ip)
+                .map(|ip| ip.to_string());
+            (sink.clone(), ip, req.path().to_string())
+        });
         Access {
             who,
             principal,
             log,
+            security,
         }
     }
 
@@ -227,6 +238,27 @@ impl Access {
     }
 
     /// Logs a refusal: who, what and where — never the request's arguments.
+    /// Records a security event about this request (its user, IP and path filled in).
+    pub fn security_event(
+        &self,
+        event_type: actors::security::SecurityEventType,
+        details: &[(&str, serde_json::Value)],
+    ) {
+        if let Some((sink, ip, path)) = &self.security {
+            let mut event = actors::security::SecurityEvent::new(event_type)
+                .endpoint(path.as_str())
+                .ip(ip.as_ref())
+                .user(
+                    self.principal.as_ref().map(|p| p.user_id),
+                    self.principal.as_ref().map(|p| p.username.clone()),
+                );
+            for (key, value) in details {
+                event = event.detail(key, value.clone());
+            }
+            sink.record(event);
+        }
+    }
+
     pub fn refused(&self, method: &str, backend: &str, item: &str) {
         let user = match &self.who {
             Who::User(access) => access.subject.username.as_str(),
@@ -234,6 +266,14 @@ impl Access {
         };
         slog::info!(self.log, "Request refused by policy.";
             "user" => user, "method" => method, "backend" => backend, "item" => item);
+        self.security_event(
+            actors::security::SecurityEventType::Forbidden,
+            &[
+                ("method", method.into()),
+                ("backend", backend.into()),
+                ("item", item.into()),
+            ],
+        );
     }
 }
 

@@ -28,6 +28,7 @@ pub async fn maintain_routing(
     mut desired: watch::Receiver<Arc<Vec<BackendSpec>>>,
     log: slog::Logger,
     mut stop: watch::Receiver<bool>,
+    security: Option<actors::security::SecurityEvents>,
 ) {
     let mut statuses = gateway.subscribe();
     let mut capabilities = gateway.subscribe_capabilities();
@@ -47,6 +48,9 @@ pub async fn maintain_routing(
         );
         if last_key.as_ref() != Some(&key) {
             let table = build(&gateway, &specs, &usable);
+            if let Some(security) = &security {
+                check_tool_definitions(&gateway, &specs, &usable, security, &log);
+            }
             for c in &table.collisions {
                 slog::warn!(log, "Name clash between backends: the first configured wins.";
                     "kind" => c.kind, "name" => &c.name, "winner" => &c.winner, "loser" => &c.loser);
@@ -165,6 +169,43 @@ fn build(
         })
         .collect();
     RoutingTable::build(&listings)
+}
+
+/// Hashes every usable backend's tool definitions and hands them to the security sink, which
+/// records `tool_definition_changed` for those that differ from the last seen. Spawned: the
+/// comparison reads the database the first time a backend is seen.
+fn check_tool_definitions(
+    gateway: &GatewayHandle,
+    specs: &[BackendSpec],
+    usable: &BTreeSet<String>,
+    security: &actors::security::SecurityEvents,
+    log: &slog::Logger,
+) {
+    for spec in specs
+        .iter()
+        .filter(|spec| spec.enabled && usable.contains(&spec.name))
+    {
+        let Some(caps) = gateway.capabilities(&spec.name) else {
+            continue;
+        };
+        let hashes: Vec<(String, String)> = caps
+            .tools
+            .iter()
+            .filter_map(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+            .filter_map(|tool| {
+                let name = tool.get("name")?.as_str()?.to_string();
+                Some((name, actors::security::definition_hash(&tool)))
+            })
+            .collect();
+        let security = security.clone();
+        let backend = spec.name.clone();
+        let log = log.clone();
+        tokio::spawn(async move {
+            if let Err(error) = security.check_tool_definitions(&backend, hashes).await {
+                slog::warn!(log, "Could not compare tool definitions."; "backend" => &backend, "error" => %error);
+            }
+        });
+    }
 }
 
 /// Closes ended sessions' backend sessions on a thread of its own: awc needs an actix runtime,

@@ -50,6 +50,15 @@ pub(super) fn check_backend(state: &AppState, backend: &str) -> Result<(), Rejec
         .inspect_err(|r| {
             slog::info!(state.log, "Request rate-limited."; "limit" => r.kind.as_str(),
                 "backend" => backend, "retry_after_ms" => r.retry_after_ms());
+            if let Some(sink) = state.security.get() {
+                sink.record(
+                    actors::security::SecurityEvent::new(
+                        actors::security::SecurityEventType::RateLimited,
+                    )
+                    .detail("limit", r.kind.as_str())
+                    .detail("backend", backend),
+                );
+            }
         })
 }
 
@@ -57,6 +66,13 @@ fn refused(access: &Access, who: &Subject<'_>, rejection: &Rejection, tool: Opti
     slog::info!(access.log(), "Request rate-limited."; "limit" => rejection.kind.as_str(),
         "user_id" => who.user_id, "username" => who.username, "tool" => tool,
         "retry_after_ms" => rejection.retry_after_ms());
+    access.security_event(
+        actors::security::SecurityEventType::RateLimited,
+        &[
+            ("limit", rejection.kind.as_str().into()),
+            ("tool", tool.into()),
+        ],
+    );
 }
 
 /// Outside a session: HTTP 429 + `Retry-After` (the JSON-RPC error in the body as well).

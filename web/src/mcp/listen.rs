@@ -38,7 +38,11 @@ pub async fn get_stream(
     scope: SessionScope,
 ) -> HttpResponse {
     let settings = state.mcp.settings.load_full();
-    if let Err(response) = checks::origin(&req, &settings).and_then(|()| accepts_events(&req)) {
+    if let Err(response) = checks::origin(&req, &settings) {
+        super::post::origin_rejected(&state, &req);
+        return response;
+    }
+    if let Err(response) = accepts_events(&req) {
         return response;
     }
     let session = match post::lookup(&req, &state, user_id(&req), &scope, None) {

@@ -28,10 +28,11 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let mcp = &state.mcp;
     let settings = mcp.settings.load_full();
-    if let Err(response) = checks::origin(&req, &settings)
-        .and_then(|()| checks::accept(&req))
-        .and_then(|()| checks::content_type(&req))
-    {
+    if let Err(response) = checks::origin(&req, &settings) {
+        origin_rejected(&state, &req);
+        return response;
+    }
+    if let Err(response) = checks::accept(&req).and_then(|()| checks::content_type(&req)) {
         return response;
     }
     let body = match read_body(payload, settings.max_body_bytes).await {
@@ -317,4 +318,19 @@ pub async fn end_session(
             &e.to_string(),
         ),
     }
+}
+
+/// An `/mcp` request from an Origin not allowed (DNS rebinding, a foreign page).
+pub(super) fn origin_rejected(state: &AppState, req: &HttpRequest) {
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|o| o.to_str().ok())
+        .unwrap_or("");
+    crate::security_events::record(
+        state,
+        req,
+        actors::security::SecurityEventType::OriginRejected,
+        &[("origin", origin.into())],
+    );
 }

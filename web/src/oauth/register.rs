@@ -54,7 +54,14 @@ async fn register(
         .and_then(|c| c.client_ip)
         .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
     if !trusted {
-        check_rate(oauth, client_ip, &log)?;
+        check_rate(oauth, client_ip, &log).inspect_err(|_| {
+            crate::security_events::record(
+                &state,
+                &req,
+                actors::security::SecurityEventType::RateLimited,
+                &[("limit", "register".into())],
+            );
+        })?;
     }
     let document = read_json(&req, payload).await?;
     let metadata = client_metadata::validate(&document, trusted)?;

@@ -55,6 +55,12 @@ async fn token(
     }) = state.oauth.rate_limiter.check_token(ip)
     {
         slog::info!(log, "Token request rate-limited."; "client_ip" => %ip, "limit" => "token");
+        crate::security_events::record(
+            &state,
+            &req,
+            actors::security::SecurityEventType::RateLimited,
+            &[("limit", "token".into())],
+        );
         return Err(OAuthError::TooManyRequests {
             detail: format!(
                 "Too many token requests from this address (at most {} per {} s, \
@@ -103,6 +109,12 @@ async fn token(
             }
             if state.oauth.rate_limiter.check_login(ip).is_err() {
                 slog::info!(log, "Password grant rate-limited."; "client_ip" => %ip, "limit" => "login");
+                crate::security_events::record(
+                    &state,
+                    &req,
+                    actors::security::SecurityEventType::RateLimited,
+                    &[("limit", "login".into())],
+                );
                 return Err(GrantError::InvalidGrant(
                     "Too many login attempts from this address; wait and try again.".into(),
                 )
@@ -148,6 +160,17 @@ async fn token(
         Err(refused) => {
             slog::info!(log, "Token request refused."; "client_id" => &client.client_id,
                 "grant_type" => grant_type, "error" => refused.code(), "reason" => refused.to_string());
+            if refused
+                .to_string()
+                .contains(actors::auth::identity::REFRESH_REUSED)
+            {
+                crate::security_events::record(
+                    &state,
+                    &req,
+                    actors::security::SecurityEventType::TokenReuse,
+                    &[("client_id", client.client_id.clone().into())],
+                );
+            }
             crate::audit_events::record(&req, &state, "token_refused", "failed", |e| {
                 e.client_id = Some(client.client_id.clone());
                 e.details = Some(format!("grant_type={grant_type} error={}", refused.code()));

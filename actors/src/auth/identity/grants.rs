@@ -5,6 +5,10 @@
 //! that session) is revoked — unless it comes back within `refresh_reuse_grace` of its first use,
 //! which is a client retrying after a lost response; that client gets a fresh pair.
 
+/// The refusal of a reused refresh token (its family is revoked): callers report it as
+/// `token_reuse`.
+pub const REFRESH_REUSED: &str = "already used; the session has been revoked";
+
 use diesel::Connection as _;
 use serde::Serialize;
 
@@ -229,9 +233,7 @@ impl Identity {
             // A zero grace turns the window off: every reuse revokes.
             if grace == 0 || now_ms() - used_at > grace {
                 self.revoke_family(&stored.family_id).await?;
-                return Err(AuthError::InvalidGrant(
-                    "already used; the session has been revoked",
-                ));
+                return Err(AuthError::InvalidGrant(REFRESH_REUSED));
             }
         }
         let response = self

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use accounts::{NewApiTokenRequest, Registration};
-pub use grants::{Introspection, TokenGrant, TokenResponse};
+pub use grants::{Introspection, REFRESH_REUSED, TokenGrant, TokenResponse};
 
 use super::api_tokens::ApiTokens;
 use super::keys::SigningKeys;

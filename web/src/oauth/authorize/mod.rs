@@ -460,6 +460,12 @@ async fn login(
     let ip = client_ip(flow.req);
     if let Err(Rejection { retry_after, .. }) = flow.state.oauth.rate_limiter.check_login(ip) {
         slog::info!(flow.log, "Login rate-limited."; "client_ip" => %ip, "limit" => "login");
+        crate::security_events::record(
+            flow.state,
+            flow.req,
+            actors::security::SecurityEventType::RateLimited,
+            &[("limit", "login".into())],
+        );
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         let mut response = pages::error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -491,6 +497,7 @@ async fn login(
         }
         Err(AuthError::InvalidCredentials) => {
             slog::warn!(flow.log, "Login failed (authorization server)."; "username" => username, "client_ip" => %ip, "reason" => "invalid credentials");
+            crate::security_events::login_failed(flow.state, flow.req, username);
             // 200, like the first rendering: a form answer, not an HTTP authentication challenge.
             flow.login_page(
                 StatusCode::OK,

@@ -1,0 +1,2 @@
+DROP TABLE tool_definition_hashes;
+DROP TABLE security_events;
