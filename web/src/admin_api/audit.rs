@@ -6,7 +6,6 @@
 //! | GET | `/admin/api/mcp-stats` | counts, success rate, p50/p95 latency, requests/min, top tools and users over `window_minutes` (default 60) |
 //! | GET | `/admin/api/mcp-activity/stream` | server-sent events, one `audit` event per record as it is written; filters `user`, `backend`, `tool`, `outcome`, `kind` |
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
@@ -17,14 +16,11 @@ use futures_util::stream;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::query::{Query, bad, limit, number, text, with_details_object};
 use super::{AdminApiError, admin_caller};
 use crate::state::AppState;
 
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 10_000;
 const MAX_WINDOW_MINUTES: u64 = 7 * 24 * 60;
-
-type Query = web::Query<HashMap<String, String>>;
 
 fn audit_of(req: &HttpRequest, state: &AppState) -> Result<AuditHandle, AdminApiError> {
     let _admin = admin_caller(req, state)?;
@@ -33,21 +29,8 @@ fn audit_of(req: &HttpRequest, state: &AppState) -> Result<AuditHandle, AdminApi
     })
 }
 
-fn bad(message: String) -> AdminApiError {
-    AdminApiError::InvalidInput("query", vec![message])
-}
-
-fn number<T: std::str::FromStr>(q: &Query, key: &str) -> Result<Option<T>, AdminApiError> {
-    q.get(key)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| bad(format!("{key}: `{v}` is not a number")))
-        })
-        .transpose()
-}
-
 fn filter(q: &Query) -> Result<AuditFilter, AdminApiError> {
-    let text = |key: &str| q.get(key).filter(|v| !v.is_empty()).cloned();
+    let text = |key: &str| text(q, key);
     if let Some(kind) = text("kind")
         && kind != "mcp"
         && kind != "auth"
@@ -67,13 +50,7 @@ fn filter(q: &Query) -> Result<AuditFilter, AdminApiError> {
 
 /// A row for people and scripts: `details` as an object, not a JSON string.
 fn view(row: &AuditRow) -> Value {
-    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
-    if let Some(details) = row.details.as_deref()
-        && let Ok(parsed) = serde_json::from_str::<Value>(details)
-    {
-        v["details"] = parsed;
-    }
-    v
+    with_details_object(row, row.details.as_deref())
 }
 
 #[get("/admin/api/mcp-requests")]
@@ -84,10 +61,7 @@ async fn requests(
 ) -> Result<HttpResponse, AdminApiError> {
     let audit = audit_of(&req, &state)?;
     let filter = filter(&q)?;
-    let limit = number::<i64>(&q, "limit")?.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(bad(format!("limit: must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = limit(&q)?;
     let format = q.get("format").map(String::as_str).unwrap_or("json");
     if !matches!(format, "json" | "jsonl" | "csv") {
         return Err(bad(format!("format: `{format}` is not json, jsonl or csv")));

@@ -24,6 +24,7 @@ mod error;
 mod groups;
 mod policies;
 mod policy_body;
+mod query;
 mod security;
 mod tokens;
 mod view;

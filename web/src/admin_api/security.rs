@@ -5,7 +5,6 @@
 //! | GET | `/admin/api/security-events` | `{"events": [...], "count": n, "stats": {...}}`, newest first; filters `type`, `severity`, `user`, `since`/`until` (unix ms), `limit` (1–10000, default 100) |
 //! | GET | `/admin/api/security-events/stream` | server-sent events, one `security` event per event as it is written; same filters (but `limit`) |
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
@@ -16,13 +15,9 @@ use futures_util::stream;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::query::{Query, bad, limit, number, text, with_details_object};
 use super::{AdminApiError, admin_caller};
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 10_000;
-
-type Query = web::Query<HashMap<String, String>>;
 
 fn sink_of(req: &HttpRequest, state: &AppState) -> Result<SecurityEvents, AdminApiError> {
     let _admin = admin_caller(req, state)?;
@@ -31,21 +26,8 @@ fn sink_of(req: &HttpRequest, state: &AppState) -> Result<SecurityEvents, AdminA
     })
 }
 
-fn bad(message: String) -> AdminApiError {
-    AdminApiError::InvalidInput("query", vec![message])
-}
-
-fn number(q: &Query, key: &str) -> Result<Option<i64>, AdminApiError> {
-    q.get(key)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| bad(format!("{key}: `{v}` is not a number")))
-        })
-        .transpose()
-}
-
 fn filter(q: &Query) -> Result<EventFilter, AdminApiError> {
-    let text = |key: &str| q.get(key).filter(|v| !v.is_empty()).cloned();
+    let text = |key: &str| text(q, key);
     let event_type = text("type");
     if let Some(t) = &event_type
         && SecurityEventType::parse(t).is_none()
@@ -64,10 +46,7 @@ fn filter(q: &Query) -> Result<EventFilter, AdminApiError> {
             "severity: `{s}` is not info, low, medium, high or critical"
         )));
     }
-    let limit = number(q, "limit")?.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(bad(format!("limit: must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = limit(q)?;
     Ok(EventFilter {
         event_type,
         severity,
@@ -80,13 +59,7 @@ fn filter(q: &Query) -> Result<EventFilter, AdminApiError> {
 
 /// A row with `details` as an object, not a JSON string.
 fn view(row: &SecurityEventRow) -> Value {
-    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
-    if let Some(details) = row.details.as_deref()
-        && let Ok(parsed) = serde_json::from_str::<Value>(details)
-    {
-        v["details"] = parsed;
-    }
-    v
+    with_details_object(row, row.details.as_deref())
 }
 
 #[get("/admin/api/security-events")]
