@@ -120,10 +120,11 @@ impl PendingRecord {
             }),
         };
         let caller = req.extensions_caller();
-        let context = req
+        // Only the address: cloning the whole context (its logger) per request is waste.
+        let client_ip = req
             .extensions()
             .get::<crate::request_context::RequestContext>()
-            .cloned();
+            .and_then(|c| c.client_ip);
         let mut event = AuditEvent::now(AuditKind::Mcp, "ok");
         event.user_id = caller.as_ref().map(|c| c.0);
         event.username = caller.as_ref().map(|c| c.1.clone());
@@ -133,7 +134,7 @@ impl PendingRecord {
         event.backend = backend;
         event.item = item;
         event.request_bytes = Some(message.raw.get().len() as i64);
-        event.ip = context.and_then(|c| c.client_ip).map(|ip| ip.to_string());
+        event.ip = client_ip.map(|ip| ip.to_string());
         event.user_agent = req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
