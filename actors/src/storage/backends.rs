@@ -134,7 +134,7 @@ fn conflict(name: &str) -> impl FnOnce() -> String + '_ {
 
 /// Fails with `Conflict("a backend named `x` already exists")` when the name is taken.
 pub fn create(conn: &mut DbConn, record: &BackendRecord) -> Result<StoredBackend, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let now = now_ms();
         let id = diesel::insert_into(backends::table)
             .values((
@@ -185,7 +185,7 @@ pub fn replace(
     id: i64,
     record: &BackendRecord,
 ) -> Result<StoredBackend, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let changed = diesel::update(backends::table.find(id))
             .set((
                 backends::name.eq(&record.name),
@@ -209,7 +209,7 @@ pub fn replace(
 
 /// Removes backend `id` (its credential goes with it) and returns what was stored.
 pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredBackend, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let stored = found(find(conn, id)?, id)?;
         // Explicit rather than relying on ON DELETE CASCADE, which SQLite honours only while
         // `PRAGMA foreign_keys` is on for this connection.
@@ -271,7 +271,7 @@ pub fn reseal_credentials(
     conn: &mut DbConn,
     reseal: impl Fn(&Sealed) -> Result<Sealed, String>,
 ) -> Result<usize, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let rows: Vec<(i64, String, String)> = backend_credentials::table
             .select((
                 backend_credentials::backend_id,

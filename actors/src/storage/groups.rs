@@ -92,7 +92,7 @@ pub fn update(
     name: Option<&str>,
     description: Option<&str>,
 ) -> Result<Group, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         let current = find(c, id)?.ok_or_else(|| not_found(id))?;
         let name = name.unwrap_or(&current.name);
         diesel::update(groups::table.find(id))
@@ -109,7 +109,7 @@ pub fn update(
 
 /// Removes group `id` (and its memberships); returns what it was.
 pub fn delete(conn: &mut DbConn, id: i64) -> Result<Group, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         let existing = find(c, id)?.ok_or_else(|| not_found(id))?;
         diesel::delete(groups::table.find(id)).execute(c)?;
         Ok(existing)
@@ -119,7 +119,7 @@ pub fn delete(conn: &mut DbConn, id: i64) -> Result<Group, StorageError> {
 /// Makes `members` exactly the group's members, in one transaction. Unknown users are refused
 /// with `NotFound` naming them, and nothing changes.
 pub fn set_members(conn: &mut DbConn, id: i64, members: &[i64]) -> Result<Group, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         find(c, id)?.ok_or_else(|| not_found(id))?;
         check_users_exist(c, members)?;
         diesel::delete(user_groups::table.filter(user_groups::group_id.eq(id))).execute(c)?;
@@ -138,7 +138,7 @@ pub fn set_members(conn: &mut DbConn, id: i64, members: &[i64]) -> Result<Group,
 
 /// Adds one member; adding a member twice changes nothing.
 pub fn add_member(conn: &mut DbConn, id: i64, user: i64) -> Result<Group, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         let group = find(c, id)?.ok_or_else(|| not_found(id))?;
         check_users_exist(c, &[user])?;
         if !group.members.contains(&user) {
@@ -152,7 +152,7 @@ pub fn add_member(conn: &mut DbConn, id: i64, user: i64) -> Result<Group, Storag
 
 /// Removes one member; `NotFound` when the user is not in the group.
 pub fn remove_member(conn: &mut DbConn, id: i64, user: i64) -> Result<Group, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         find(c, id)?.ok_or_else(|| not_found(id))?;
         let removed = diesel::delete(
             user_groups::table
@@ -187,7 +187,7 @@ pub fn sync_memberships(
     managed: &[String],
     wanted: &[String],
 ) -> Result<bool, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         let mut changed = false;
         for name in managed {
             let want = wanted.contains(name);

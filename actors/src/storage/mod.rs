@@ -151,13 +151,25 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// Runs `f` in one transaction (for callers outside this crate, which do not import diesel).
+/// Runs `f` in one transaction that may write.
+///
+/// On SQLite the write lock is taken first, by a write that changes nothing. A deferred
+/// transaction that reads before it writes would otherwise fail at once with `SQLITE_BUSY`
+/// (not wait out the busy timeout) whenever another writer — the audit or security-event
+/// writer, another process — committed after its read: SQLite cannot upgrade a stale read
+/// snapshot. Taking the lock first makes it wait its turn instead.
 pub fn in_transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {
     use diesel::Connection as _;
-    conn.transaction(f)
+    use diesel::RunQueryDsl as _;
+    conn.transaction(|conn| {
+        if let DbConn::Sqlite(sqlite) = conn {
+            diesel::sql_query("UPDATE revisions SET value = value WHERE 0").execute(sqlite)?;
+        }
+        f(conn)
+    })
 }
 
 /// Unix time in milliseconds, as the timestamp columns hold it (for callers outside the crate).

@@ -53,7 +53,7 @@ pub fn insert(
     client: &ClientWrite,
     max_clients: Option<i64>,
 ) -> Result<Option<ClientRow>, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         if let Some(max) = max_clients
             && count(conn)? >= max
         {
@@ -111,7 +111,7 @@ pub fn count(conn: &mut DbConn) -> Result<i64, StorageError> {
 /// Replaces every written column of an existing client (created time and last use stay).
 /// `Ok(None)` when it does not exist.
 pub fn replace(conn: &mut DbConn, client: &ClientWrite) -> Result<Option<ClientRow>, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let changed = diesel::update(oauth_clients::table.find(&client.client_id))
             .set((
                 oauth_clients::client_secret_hash.eq(&client.client_secret_hash),

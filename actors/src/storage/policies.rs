@@ -155,7 +155,7 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<StoredPolicy>, StorageError> {
 
 /// Removes policy `id` and returns what it was.
 pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredPolicy, StorageError> {
-    conn.transaction(|c| {
+    super::in_transaction(conn, |c| {
         let existing = find(c, id)?.ok_or_else(|| not_found(id))?;
         diesel::delete(policies::table.find(id)).execute(c)?;
         Ok(existing)

@@ -220,7 +220,7 @@ pub fn revoke_refresh_token(conn: &mut DbConn, id: i64) -> Result<(), StorageErr
 
 /// Revokes the family and its refresh tokens; `false` when it was unknown or already revoked.
 pub fn revoke_family(conn: &mut DbConn, sid: &str) -> Result<bool, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let now = now_ms();
         let changed = diesel::update(
             token_families::table
@@ -246,7 +246,7 @@ pub fn revoke_user_families(
     user_id: i64,
     filter: FamilyFilter<'_>,
 ) -> Result<usize, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let now = now_ms();
         let mut query = token_families::table
             .filter(token_families::user_id.eq(user_id))
@@ -291,7 +291,7 @@ pub fn revoked_families(conn: &mut DbConn, since_ms: i64) -> Result<Vec<String>,
 /// Deletes families (and, by cascade, their refresh tokens) that ended before `before_ms`, and
 /// refresh tokens that expired on their own; returns how many rows went.
 pub fn prune(conn: &mut DbConn, before_ms: i64) -> Result<usize, StorageError> {
-    conn.transaction(|conn| {
+    super::in_transaction(conn, |conn| {
         let tokens =
             diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(before_ms)))
                 .execute(conn)?;
