@@ -133,6 +133,7 @@ impl<U> ClientSession<U> {
             Tracked {
                 backend: backend.to_string(),
                 cancelled,
+                delivered: false,
             },
         );
         RequestGuard {
@@ -151,15 +152,18 @@ impl<U> ClientSession<U> {
             .map(|t| t.backend.clone())
     }
 
-    /// Records the client's cancellation of request `id` and returns the backend working on
-    /// it, if it has been routed. A cancellation that overtakes its request (the client may
-    /// cancel as soon as it has sent the POST) is remembered, so the request is never sent.
+    /// Records the client's cancellation of request `id` and returns the backend to tell, if
+    /// the request has reached it. A cancellation that overtakes its request (the client may
+    /// cancel as soon as it has sent the POST) is remembered, so the request is never sent; one
+    /// that arrives while the request is on its way is left to the forwarder, which tells the
+    /// backend once the request has arrived ([`Self::mark_delivered`]): sent any earlier, over
+    /// another connection, it could reach the backend first and be ignored there.
     pub fn cancel_request(&self, id: &RawValue) -> Option<String> {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         match requests.active.get_mut(id.get()) {
             Some(tracked) => {
                 tracked.cancelled = true;
-                Some(tracked.backend.clone())
+                tracked.delivered.then(|| tracked.backend.clone())
             }
             None => {
                 requests.remember_early_cancel(id.get().to_string());
@@ -176,6 +180,20 @@ impl<U> ClientSession<U> {
             .active
             .get(id.get())
             .is_some_and(|t| t.cancelled)
+    }
+
+    /// Records that the backend has accepted request `id`; from now on a cancellation goes
+    /// straight to it. Returns whether the client cancelled while the request was on its way
+    /// (the caller then tells the backend itself).
+    pub fn mark_delivered(&self, id: &RawValue) -> bool {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        match requests.active.get_mut(id.get()) {
+            Some(tracked) => {
+                tracked.delivered = true;
+                tracked.cancelled
+            }
+            None => false,
+        }
     }
 
     /// The backends this client has a session with (for notifications meant for all of them).
@@ -272,6 +290,8 @@ struct Requests {
 struct Tracked {
     backend: String,
     cancelled: bool,
+    /// The backend has accepted the request (a cancellation may now be sent to it).
+    delivered: bool,
 }
 
 /// How many cancellations of not-yet-routed requests a session remembers.

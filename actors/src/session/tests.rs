@@ -154,9 +154,21 @@ fn a_cancellation_reaches_a_routed_request_and_waits_for_one_not_yet_routed() {
     let routed = raw(r#""a""#);
     let guard = session.track_request(&routed, "web");
     assert!(!session.is_cancelled(&routed));
+    assert!(!session.mark_delivered(&routed), "not cancelled yet");
     assert_eq!(session.cancel_request(&routed).as_deref(), Some("web"));
     assert!(session.is_cancelled(&routed));
     drop(guard);
+
+    // Cancelled while on its way: nobody to tell yet; the forwarder tells the backend once the
+    // request has arrived, so the cancellation cannot overtake it on another connection.
+    let in_transit = raw(r#""b""#);
+    let _in_transit = session.track_request(&in_transit, "web");
+    assert_eq!(session.cancel_request(&in_transit), None);
+    assert!(session.is_cancelled(&in_transit));
+    assert!(
+        session.mark_delivered(&in_transit),
+        "the forwarder must tell the backend"
+    );
     assert_eq!(session.backend_of_request(&routed), None);
 
     // The cancellation overtakes its request: remembered, applied when the request is routed.

@@ -99,12 +99,20 @@ pub async fn forward(
                 if session.is_cancelled(id) {
                     return Answer::Stream(futures_util::stream::empty().boxed_local());
                 }
-                crate::metrics::backend_wait(upstream.request(
+                let reply = crate::metrics::backend_wait(upstream.request(
                     http,
                     upstream_session,
                     message.clone(),
                 ))
-                .await
+                .await;
+                // Cancelled while the request was on its way: the backend has it now, so the
+                // cancellation can no longer overtake it. Tell it, and answer nothing.
+                if reply.is_ok() && session.mark_delivered(id) {
+                    let cancel = cancellation(id);
+                    let _ = upstream.notify(http, upstream_session, cancel).await;
+                    return Answer::Stream(futures_util::stream::empty().boxed_local());
+                }
+                reply
             }
             Err(e) => Err(e),
         };
@@ -335,6 +343,15 @@ pub async fn client_notification(
             let _ = upstream.notify(http, upstream_session, message).await;
         }
     }
+}
+
+/// The `notifications/cancelled` the gateway sends on the client's behalf (with the client's
+/// id: stdio backends map it, as they do for the client's own cancellations).
+fn cancellation(id: &RawValue) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{},"reason":"cancelled by the client"}}}}"#,
+        id.get()
+    ))
 }
 
 /// The client capability a backend request needs.
