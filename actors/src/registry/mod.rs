@@ -34,6 +34,7 @@ pub use error::RegistryError;
 use crate::secrets::SecretBox;
 use crate::spec::BackendSpec;
 use crate::storage::backends::{self as store, StoredBackend};
+use crate::storage::refresher::poll_revision;
 use crate::storage::{Database, StorageError};
 use crate::supervisor::{GatewayHandle, ReloadOutcome, SupervisorError};
 
@@ -234,30 +235,20 @@ impl BackendRegistry {
 
     /// Polls the `backends` revision every `every` and re-applies when another process changed
     /// the table. Ends when `stop` turns true.
-    pub async fn run_refresher(self: Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            let seen = self.known.lock().await.revision;
-            match self.db.run(store::revision).await {
-                Ok(now) if now != seen => {
-                    let mut known = self.known.lock().await;
-                    if let Err(error) = self.refresh_and_apply(&mut known).await {
-                        slog::warn!(self.log, "Could not apply backends changed in the database.";
-                            "error" => %error);
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    slog::warn!(self.log, "Could not check the database for backend changes.";
-                        "error" => %error);
-                }
-            }
+    pub async fn run_refresher(self: Arc<Self>, every: Duration, stop: watch::Receiver<bool>) {
+        let log = self.log.clone();
+        poll_revision("backends", every, log, stop, || self.refresh_if_changed()).await
+    }
+
+    /// Re-applies when the `backends` revision moved since the last read; `true` if it did.
+    async fn refresh_if_changed(&self) -> Result<bool, RegistryError> {
+        let seen = self.known.lock().await.revision;
+        if self.db.run(store::revision).await? == seen {
+            return Ok(false);
         }
+        let mut known = self.known.lock().await;
+        self.refresh_and_apply(&mut known).await?;
+        Ok(true)
     }
 
     /// Re-reads the database rows (picking up other processes' changes too) and applies the

@@ -9,7 +9,6 @@
 /// `token_reuse`.
 pub const REFRESH_REUSED: &str = "already used; the session has been revoked";
 
-use diesel::Connection as _;
 use serde::Serialize;
 
 use super::{AuthError, Identity, Principal};
@@ -130,7 +129,7 @@ impl Identity {
             let (sid, grant, refresh) = (sid.clone(), grant.clone(), refresh_token.clone());
             self.db
                 .run(move |c| {
-                    c.transaction(|c| {
+                    crate::storage::in_transaction(c, |c| {
                         if new_family {
                             tokens::create_family(
                                 c,

@@ -34,6 +34,7 @@ use super::passwords::{PasswordError, PasswordHasher, PasswordPolicy};
 use super::revocation::Revocations;
 use super::snapshot::Polled;
 use super::tokens::{TokenError, TokenKeys};
+use crate::storage::refresher::poll_revision;
 use crate::storage::users::{self, Role, UserStatus};
 use crate::storage::{Database, StorageError, tokens};
 
@@ -296,30 +297,24 @@ impl Identity {
         Ok(())
     }
 
-    /// Polls the revision counters until `stop` resolves. Errors are logged and retried: a
-    /// database hiccup must not take authentication down, it only delays noticing changes.
+    /// Polls the revision counters until `stop` turns true (the shared loop: errors are logged
+    /// and retried, since a database hiccup must not take authentication down).
     pub async fn run_refresher(
         self: Arc<Self>,
         every: Duration,
         log: slog::Logger,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_housekeeping = Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
+        poll_revision("identity", every, log, stop, || {
             let housekeeping = last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY;
             if housekeeping {
                 last_housekeeping = Instant::now();
             }
-            if let Err(error) = self.poll_once(housekeeping).await {
-                slog::warn!(log, "Cannot refresh the identity snapshots."; "error" => %error);
-            }
-        }
+            let service = self.clone();
+            async move { service.poll_once(housekeeping).await.map(|()| false) }
+        })
+        .await
     }
 
     async fn poll_once(&self, housekeeping: bool) -> Result<(), AuthError> {
