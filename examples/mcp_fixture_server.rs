@@ -28,7 +28,8 @@
 
 #[path = "shared/lifecycle.rs"]
 mod lifecycle;
-use std::io::Write;
+#[path = "shared/serve.rs"]
+mod serve;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -607,21 +608,6 @@ async fn main() {
     }
 }
 
-/// Binds 127.0.0.1:`port`, prints `LISTENING <port>`, serves until stdin closes.
 async fn serve_http(port: u16, router: axum::Router) {
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("mcp_fixture_server: cannot bind port {port}: {error}");
-            std::process::exit(1);
-        }
-    };
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    println!("LISTENING {port}");
-    let _ = std::io::stdout().flush();
-    lifecycle::exit_when_stdin_closes();
-    if let Err(error) = axum::serve(listener, router).await {
-        eprintln!("mcp_fixture_server: {error}");
-        std::process::exit(1);
-    }
+    serve::serve_http("mcp_fixture_server", port, router).await
 }

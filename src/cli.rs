@@ -52,6 +52,28 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Probe an MCP server (Streamable HTTP) for security weaknesses the way an attacker would;
+    /// exit 1 when a finding is high or critical, 2 when the server cannot be scanned.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// The MCP endpoint, e.g. https://mcp.example.com/mcp.
+    pub url: String,
+    /// A valid bearer token for the server: enables the checks that need a session. Prefer
+    /// --token-env, which keeps the token out of the process list.
+    #[arg(long, conflicts_with = "token_env")]
+    pub token: Option<String>,
+    /// The name of an environment variable holding the bearer token.
+    #[arg(long)]
+    pub token_env: Option<String>,
+    /// Also write the report as JSON to this file (`-` for stdout instead of the text report).
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

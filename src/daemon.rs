@@ -77,6 +77,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Scan(args) => commands::scan::run(&args),
         Command::Healthcheck(args) => {
             let url = match &args.url {
                 Some(url) => url.clone(),

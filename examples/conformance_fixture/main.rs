@@ -20,8 +20,9 @@ mod tools;
 
 #[path = "../shared/lifecycle.rs"]
 mod lifecycle;
+#[path = "../shared/serve.rs"]
+mod serve;
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
@@ -233,19 +234,5 @@ async fn main() {
             StreamableHttpServerConfig::default(),
         );
     let router = axum::Router::new().nest_service("/mcp", service);
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("conformance_fixture: cannot bind 127.0.0.1:{port}: {error}");
-            std::process::exit(1);
-        }
-    };
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    println!("LISTENING {port}");
-    let _ = std::io::stdout().flush();
-    lifecycle::exit_when_stdin_closes();
-    if let Err(error) = axum::serve(listener, router).await {
-        eprintln!("conformance_fixture: {error}");
-        std::process::exit(1);
-    }
+    serve::serve_http("conformance_fixture", port, router).await;
 }

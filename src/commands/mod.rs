@@ -6,6 +6,7 @@ pub mod check_config;
 pub mod create_admin;
 pub mod healthcheck;
 pub mod init_db;
+pub mod scan;
 pub mod secrets;
 pub mod tokens;
 pub mod users;

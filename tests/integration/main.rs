@@ -17,6 +17,7 @@ mod get_stream;
 mod harness;
 mod http;
 mod legacy_sse;
+mod mcp_audit;
 mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;

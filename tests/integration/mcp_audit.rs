@@ -1,0 +1,166 @@
+//! `authmcp-gateway scan`: the real binary against the gateway itself (a clean report: nothing
+//! high or critical, exit 0) and against a deliberately weak rmcp server (examples/
+//! weak_mcp_server.rs: every finding it was built to show, exit 1).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::daemon::BIN;
+use crate::fixture::{fixture_binary, spawn_listening};
+use crate::harness::TestGateway;
+use crate::users::{create_mcp_user, login};
+
+/// Runs the scanner CLI; returns its exit code, stdout and the JSON report.
+async fn scan(url: &str, token: Option<&str>, dir: &Path) -> (i32, String, Value) {
+    let report = dir.join("scan-report.json");
+    let mut command = std::process::Command::new(BIN);
+    command.args(["scan", url, "--json"]).arg(&report);
+    if let Some(token) = token {
+        // The token travels in the environment, not the process list.
+        command.args(["--token-env", "SCAN_TEST_TOKEN"]);
+        command.env("SCAN_TEST_TOKEN", token);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("the scanner runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let json = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stdout: {stdout}"));
+    (
+        output.status.code().unwrap_or(-1),
+        stdout,
+        serde_json::from_str(&json).unwrap(),
+    )
+}
+
+fn ids(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn severe(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("high" | "critical")))
+        .collect()
+}
+
+fn ran(report: &Value, check: &str) -> bool {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == check)
+}
+
+#[actix_rt::test]
+async fn the_gateway_scans_clean_with_and_without_a_token() {
+    let config = format!(
+        "[[backends]]\nname = \"local\"\ncommand = {:?}\nargs = [\"stdio\", \"--tools\", \"3\"]\n",
+        fixture_binary().display()
+    );
+    let gw = TestGateway::start(&config).await;
+    gw.wait_online(1).await;
+    create_mcp_user(&gw, "scanned").await;
+    let token = login(&gw, "scanned").await;
+    let dir = gw.config_path.parent().unwrap().to_path_buf();
+    let url = gw.url("/mcp");
+
+    let (code, stdout, report) = scan(&url, None, &dir).await;
+    assert!(severe(&report).is_empty(), "nothing severe: {stdout}");
+    assert_eq!(code, 0, "{stdout}");
+    for check in [
+        "auth.unauthenticated",
+        "auth.www_authenticate",
+        "auth.refused_tokens",
+        "metadata.protected_resource",
+        "metadata.authorization_server",
+    ] {
+        assert!(ran(&report, check), "{check} ran: {stdout}");
+    }
+    assert!(
+        !ids(&report)
+            .iter()
+            .any(|id| id.starts_with("auth.") || id.starts_with("metadata.")),
+        "the gateway's auth and discovery are sound: {stdout}"
+    );
+
+    let (code, stdout, report) = scan(&url, Some(&token), &dir).await;
+    assert!(severe(&report).is_empty(), "nothing severe: {stdout}");
+    assert_eq!(code, 0, "{stdout}");
+    for check in [
+        "auth.query_token",
+        "origin",
+        "session.id",
+        "session.id_alone",
+        "session.unknown_id",
+        "session.termination",
+        "input.malformed",
+        "input.oversized",
+        "errors.leak",
+        "tools.poisoning",
+    ] {
+        assert!(ran(&report, check), "{check} ran: {stdout}");
+    }
+    let found = ids(&report);
+    assert_eq!(
+        found,
+        ["transport.plain_http"],
+        "only the informational loopback note: {stdout}"
+    );
+    gw.stop().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_weak_server_shows_every_weakness_it_has() {
+    let binary = fixture_binary().with_file_name("weak_mcp_server");
+    let (mut server, port) = spawn_listening(&binary, &[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let (code, stdout, report) = scan(&url, None, dir.path()).await;
+    let found = ids(&report);
+    for expected in [
+        "auth.none",
+        "origin.not_validated",
+        "errors.leak",
+        "tools.hidden_unicode",
+        "tools.hidden_instructions",
+        "tools.destructive_unannotated",
+    ] {
+        assert!(
+            found.iter().any(|id| id == expected),
+            "{expected}: {stdout}"
+        );
+    }
+    let none = &report["findings"][0];
+    assert_eq!(none["id"], "auth.none", "worst first: {stdout}");
+    assert_eq!(none["severity"], "critical", "calls work without a token");
+    assert_eq!(code, 1, "high and critical findings fail the command");
+    assert!(stdout.contains("Fix:"), "every finding has a fix hint");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[actix_rt::test]
+async fn an_unreachable_server_is_a_clear_error() {
+    let port = crate::fixture::closed_port();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(["scan", &format!("http://127.0.0.1:{port}/mcp")])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("does not answer"), "{stderr}");
+}
