@@ -4,12 +4,14 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use actors::storage::users::Role;
+use serde_json::{Value, json};
 
 use crate::daemon::BIN;
 use crate::fixture::{fixture_binary, spawn_listening};
 use crate::harness::TestGateway;
-use crate::users::{create_mcp_user, login};
+use crate::http;
+use crate::users::{create_mcp_user, create_user, login};
 
 /// Runs the scanner CLI; returns its exit code, stdout and the JSON report.
 async fn scan(url: &str, token: Option<&str>, dir: &Path) -> (i32, String, Value) {
@@ -163,4 +165,51 @@ async fn an_unreachable_server_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("does not answer"), "{stderr}");
+}
+
+#[actix_rt::test]
+async fn admins_run_the_scanner_through_the_admin_api() {
+    let binary = fixture_binary().with_file_name("weak_mcp_server");
+    let (mut server, port) = spawn_listening(&binary, &[], &[]);
+    let weak = format!("http://127.0.0.1:{port}/mcp");
+    let config = format!("[[backends]]\nname = \"weak\"\nurl = \"{weak}\"\n");
+    let gw = TestGateway::start(&config).await;
+    create_user(&gw, "boss", Role::Admin);
+    create_mcp_user(&gw, "plain").await;
+    let admin = login(&gw, "boss").await;
+    let user = login(&gw, "plain").await;
+    let endpoint = gw.url("/admin/api/run-mcp-audit");
+
+    let by_url = http::post_json(&endpoint, Some(&admin), &json!({"url": weak})).await;
+    assert_eq!(by_url.status, 200, "{}", by_url.body);
+    assert_eq!(by_url.body["findings"][0]["id"], "auth.none");
+
+    let by_server =
+        http::post_json(&endpoint, Some(&admin), &json!({"server_id": "file:weak"})).await;
+    assert_eq!(by_server.status, 200, "{}", by_server.body);
+    assert_eq!(by_server.body["target"], weak.as_str());
+    assert!(!by_server.body["findings"].as_array().unwrap().is_empty());
+
+    let refused = http::post_json(&endpoint, Some(&user), &json!({"url": weak})).await;
+    assert_eq!(refused.status, 403, "admins only: {}", refused.body);
+    for bad in [
+        json!({}),
+        json!({"url": "ftp://example.test/mcp"}),
+        json!({"url": weak, "timeout_s": 0}),
+        json!({"url": weak, "token": 7}),
+    ] {
+        let reply = http::post_json(&endpoint, Some(&admin), &bad).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
+    }
+    let closed = format!("http://127.0.0.1:{}/mcp", crate::fixture::closed_port());
+    let unreachable = http::post_json(&endpoint, Some(&admin), &json!({"url": closed})).await;
+    assert_eq!(unreachable.status, 400);
+    assert!(
+        unreachable.body.to_string().contains("does not answer"),
+        "{}",
+        unreachable.body
+    );
+    gw.stop().await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -25,6 +25,7 @@ mod groups;
 mod policies;
 mod policy_body;
 mod query;
+mod scan;
 mod security;
 mod tokens;
 mod view;
@@ -234,6 +235,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     groups::configure(cfg);
     tokens::configure(cfg);
     credentials::configure(cfg);
+    scan::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)
