@@ -97,12 +97,12 @@ async fn session(gw: &TestGateway, path: &str, token: &str) -> McpClient {
     client
 }
 
-async fn tools_of(gw: &TestGateway, token: &str) -> Vec<String> {
+pub(crate) async fn tools_of(gw: &TestGateway, token: &str) -> Vec<String> {
     list_all(&session(gw, "/mcp", token).await, "tools/list", "tools").await
 }
 
 /// The routing table follows the backends asynchronously: wait until the admin sees `n` tools.
-async fn wait_for_tools(gw: &TestGateway, token: &str, n: usize) {
+pub(crate) async fn wait_for_tools(gw: &TestGateway, token: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
     while tools_of(gw, token).await.len() != n {
         assert!(

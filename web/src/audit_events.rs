@@ -76,6 +76,6 @@ fn is_permission_path(path: &str) -> bool {
     ]
     .iter()
     .any(|p| path.starts_with(p))
-        || (path.starts_with("/admin/api/users/")
-            && (path.ends_with("/grant-all-backends") || path.ends_with("/revoke-sessions")))
+        // Accounts: creation, role, status, password, deletion, permissions, grants, sign-outs.
+        || path.starts_with("/admin/api/users")
 }

@@ -162,6 +162,35 @@ pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredPolicy, StorageError> 
     })
 }
 
+/// Every stored policy of `subject` (e.g. `user:alice`), by id.
+pub fn for_subject(conn: &mut DbConn, subject: &str) -> Result<Vec<StoredPolicy>, StorageError> {
+    policies::table
+        .filter(policies::subject.eq(subject))
+        .order(policies::id.asc())
+        .load::<PolicyRow>(conn)?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Replaces every stored policy of `subject` with `rules`, in one transaction.
+pub fn replace_subject(
+    conn: &mut DbConn,
+    subject: &str,
+    rules: &[PolicyRule],
+) -> Result<Vec<StoredPolicy>, StorageError> {
+    super::in_transaction(conn, |c| {
+        diesel::delete(policies::table.filter(policies::subject.eq(subject))).execute(c)?;
+        rules.iter().map(|rule| create(c, rule)).collect()
+    })
+}
+
+/// Removes every stored policy of `subject` (a deleted user's, so a later account with the same
+/// name does not inherit them); returns how many.
+pub fn delete_subject(conn: &mut DbConn, subject: &str) -> Result<usize, StorageError> {
+    Ok(diesel::delete(policies::table.filter(policies::subject.eq(subject))).execute(conn)?)
+}
+
 /// Increases on every change to `policies`, `groups` or `user_groups` (database triggers).
 pub fn revision(conn: &mut DbConn) -> Result<i64, StorageError> {
     Ok(revisions::table

@@ -233,6 +233,51 @@ pub fn record_login(conn: &mut DbConn, id: i64) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// What an administrator may change about an account (absent = unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct AccountChange {
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub enabled: Option<bool>,
+}
+
+/// Applies `change` to user `id`; `NotFound` when absent.
+pub fn change(conn: &mut DbConn, id: i64, change: &AccountChange) -> Result<User, StorageError> {
+    let now = now_ms();
+    let target = users::table.find(id);
+    let mut changed = diesel::update(target)
+        .set(users::updated_at.eq(now))
+        .execute(conn)?;
+    if let Some(email) = &change.email {
+        changed = diesel::update(target)
+            .set(users::email.eq(email))
+            .execute(conn)?;
+    }
+    if let Some(role) = change.role {
+        changed = diesel::update(target)
+            .set(users::role.eq(role.as_str()))
+            .execute(conn)?;
+    }
+    if let Some(enabled) = change.enabled {
+        changed = diesel::update(target)
+            .set(users::enabled.eq(i32::from(enabled)))
+            .execute(conn)?;
+    }
+    if changed == 0 {
+        return Err(StorageError::NotFound(format!("no user with id {id}")));
+    }
+    find_by_id(conn, id)?.ok_or_else(|| StorageError::NotFound(format!("no user with id {id}")))
+}
+
+/// Removes user `id` (their tokens, sessions, codes and group memberships go with it: foreign
+/// keys cascade) and returns what it was.
+pub fn delete(conn: &mut DbConn, id: i64) -> Result<User, StorageError> {
+    let existing = find_by_id(conn, id)?
+        .ok_or_else(|| StorageError::NotFound(format!("no user with id {id}")))?;
+    diesel::delete(users::table.find(id)).execute(conn)?;
+    Ok(existing)
+}
+
 /// Enabled administrators: a disabled admin cannot log in, so it does not count (first-start
 /// setup stays open until an admin who can log in exists).
 pub fn count_admins(conn: &mut DbConn) -> Result<i64, StorageError> {

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use actors::auth::identity::AuthError;
 use actors::auth::policy::PolicyError;
 use actors::registry::RegistryError;
 use actors::storage::StorageError;
@@ -94,6 +95,28 @@ impl AdminApiError {
                 AdminApiError::Internal(format!(
                     "The {what} could not be saved; the gateway log has the cause."
                 ))
+            }
+        }
+    }
+}
+
+impl AdminApiError {
+    /// Maps an account-management failure; storage details stay in the log.
+    pub fn from_auth(error: AuthError, log: &slog::Logger) -> AdminApiError {
+        match error {
+            AuthError::InvalidAccount(problems) => AdminApiError::InvalidInput("user", problems),
+            AuthError::InvalidRequest(m) => AdminApiError::InvalidInput("user", vec![m]),
+            AuthError::NotFound(m) => AdminApiError::NotFound(sentence(&m)),
+            AuthError::Conflict(m) => AdminApiError::Conflict(sentence(&m)),
+            AuthError::Storage(StorageError::Locked | StorageError::Pool(_)) => {
+                slog::warn!(log, "Account change failed: database busy."; "error" => %error);
+                AdminApiError::Unavailable("The database is busy; retry in a moment.".into())
+            }
+            other => {
+                slog::error!(log, "Account change failed."; "error" => %other);
+                AdminApiError::Internal(
+                    "The change could not be saved; the gateway log has the cause.".into(),
+                )
             }
         }
     }

@@ -28,6 +28,7 @@ mod query;
 mod scan;
 mod security;
 mod tokens;
+mod users;
 mod view;
 
 use std::sync::Arc;
@@ -236,6 +237,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tokens::configure(cfg);
     credentials::configure(cfg);
     scan::configure(cfg);
+    users::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)

@@ -51,7 +51,7 @@ fn policy_id(raw: &str) -> Result<PolicyId, AdminApiError> {
     })
 }
 
-fn view(e: &PolicyEntry) -> Value {
+pub(super) fn view(e: &PolicyEntry) -> Value {
     let file = matches!(e.id, PolicyId::File(_));
     let id = match &e.id {
         PolicyId::Database(n) => json!(n),

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use super::management::NewAccount;
 use super::{AuthError, Identity, TokenGrant, TokenResponse};
 use crate::auth::opaque;
 use crate::storage::api_tokens::{self, ApiTokenInfo, NewApiToken};
-use crate::storage::users::{self, NewUser, Role, User};
+use crate::storage::users::{self, Role, User};
 use crate::storage::{StorageError, now_ms};
 
 /// `POST /auth/register`'s fields.
@@ -22,6 +23,48 @@ pub struct NewApiTokenRequest {
     pub user_id: i64,
     pub name: String,
     pub expires_in: Option<Duration>,
+}
+
+/// Everything wrong with a new account's fields (username, email, password policy), each as a
+/// sentence fragment; empty when it may be created.
+pub(super) fn account_problems(
+    username: &str,
+    email: &str,
+    password: &str,
+    policy: &crate::auth::passwords::PasswordPolicy,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if username.is_empty() || username.chars().count() > 64 {
+        problems.push("username must be 1 to 64 characters long".to_string());
+    } else if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        problems.push("username may only contain letters, digits and . _ - @".to_string());
+    }
+    if !valid_email(email) {
+        problems.push("email must be an address like name@example.com".to_string());
+    }
+    problems.extend(password_problems(password, policy));
+    problems
+}
+
+pub(super) fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace)
+}
+
+pub(super) fn password_problems(
+    password: &str,
+    policy: &crate::auth::passwords::PasswordPolicy,
+) -> Vec<String> {
+    match policy.check(password) {
+        Ok(()) => Vec::new(),
+        Err(rules) => rules.into_iter().map(|r| format!("password {r}")).collect(),
+    }
 }
 
 /// The cost a bcrypt hash was made with (`$2b$12$…`).
@@ -84,56 +127,13 @@ impl Identity {
     /// Creates a `user`-role account after checking the password policy. The caller decides
     /// whether registration is open.
     pub async fn register(&self, new: Registration) -> Result<User, AuthError> {
-        let mut problems = Vec::new();
-        let username = new.username.trim().to_string();
-        if username.is_empty() || username.chars().count() > 64 {
-            problems.push("username must be 1 to 64 characters long".to_string());
-        } else if !username
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-        {
-            problems.push("username may only contain letters, digits and . _ - @".to_string());
-        }
-        let email = new.email.trim().to_string();
-        let valid_email = email.len() <= 254
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-            && !email.chars().any(char::is_whitespace);
-        if !valid_email {
-            problems.push("email must be an address like name@example.com".to_string());
-        }
-        if let Err(rules) = self.settings.password_policy.check(&new.password) {
-            problems.extend(rules.into_iter().map(|r| format!("password {r}")));
-        }
-        if !problems.is_empty() {
-            return Err(AuthError::InvalidAccount(problems));
-        }
-        let hash = self.hasher.hash(&new.password).await?;
-        let created = self
-            .db
-            .run(move |c| {
-                users::create(
-                    c,
-                    NewUser {
-                        username: &username,
-                        email: &email,
-                        password_hash: &hash,
-                        role: Role::User,
-                    },
-                )
-            })
-            .await
-            .map_err(|e| match e {
-                // Registration must say the name is taken (the user has to pick another), and
-                // says nothing else.
-                StorageError::Conflict(_) => {
-                    AuthError::Conflict("this username is already taken".into())
-                }
-                other => other.into(),
-            })?;
-        self.refresh_directory().await?;
-        Ok(created)
+        self.create_account(NewAccount {
+            username: new.username,
+            email: new.email,
+            password: new.password,
+            role: Role::User,
+        })
+        .await
     }
 
     /// The caller's account (`GET /auth/me`).

@@ -13,10 +13,12 @@
 //! | `mod.rs` | the service, `authenticate`, the refresher |
 //! | `grants.rs` | `issue_tokens`, `refresh`, revocation, `introspect`, `logout` |
 //! | `accounts.rs` | `login`, `register`, `me`, API token management |
+//! | `management.rs` | administrators' account management: create, change, reset password, delete |
 //! | `provisioning.rs` | local accounts for users of external issuers |
 
 mod accounts;
 mod grants;
+mod management;
 mod provisioning;
 
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ use serde::Serialize;
 
 pub use accounts::{NewApiTokenRequest, Registration};
 pub use grants::{Introspection, REFRESH_REUSED, TokenGrant, TokenResponse};
+pub use management::NewAccount;
 
 use super::api_tokens::ApiTokens;
 use super::keys::SigningKeys;

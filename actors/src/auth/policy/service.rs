@@ -17,7 +17,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use super::engine::{DefaultPolicy, PolicySnapshot};
-use super::rule::{PolicyRule, check_description, check_group_name};
+use super::rule::{PolicyRule, PolicySubject, check_description, check_group_name};
 use crate::storage::groups::{self, Group};
 use crate::storage::policies::{self, StoredPolicy};
 use crate::storage::refresher::poll_revision;
@@ -356,6 +356,52 @@ impl PolicyService {
             "by" => by, "id" => row, "subject" => %removed.rule.subject);
         self.rebuild().await?;
         Ok(removed.into())
+    }
+
+    /// The policies naming `user:<username>`: the config file's (read-only) then the database's.
+    pub async fn user_policies(&self, username: &str) -> Result<Vec<PolicyEntry>, PolicyError> {
+        let subject = PolicySubject::User(username.to_string());
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|e| e.rule.subject == subject)
+            .collect())
+    }
+
+    /// Replaces the database policies of `user:<username>` with `rules` in one transaction (the
+    /// console's per-user permissions); the file's stay as they are.
+    pub async fn replace_user_policies(
+        &self,
+        username: &str,
+        rules: Vec<PolicyRule>,
+        by: &str,
+    ) -> Result<Vec<PolicyEntry>, PolicyError> {
+        let subject = PolicySubject::User(username.to_string());
+        let mut problems = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            if rule.subject != subject {
+                problems.push(format!("permissions[{i}]: must be about user:{username}"));
+            }
+            problems.extend(
+                rule.problems()
+                    .into_iter()
+                    .map(|p| format!("permissions[{i}].{p}")),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(PolicyError::Invalid(problems));
+        }
+        let key = subject.to_string();
+        let count = rules.len();
+        let stored = self
+            .db
+            .run(move |c| policies::replace_subject(c, &key, &rules))
+            .await?;
+        slog::info!(self.log, "A user's permissions were replaced through the admin API.";
+            "by" => by, "subject" => %subject, "policies" => count);
+        self.rebuild().await?;
+        Ok(stored.into_iter().map(Into::into).collect())
     }
 
     /// The one-click grant: `user:<name>` may use every item of every backend.
