@@ -6,6 +6,7 @@ mod admin_api;
 mod audit;
 mod backend_credentials;
 mod backend_oauth;
+mod backend_oauth_admin;
 mod backends;
 mod binary;
 mod cors;
