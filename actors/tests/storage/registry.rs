@@ -350,7 +350,34 @@ fn oauth_drafts_become_oauth_specs(t: &TestDb) {
     });
 }
 
+/// The latest refresh token is used only while the configured one is the token it grew from.
+fn a_stored_refresh_token_follows_its_configured_token(t: &TestDb) {
+    block_on(async {
+        let reg = registry(t, 1, vec![]).await;
+        let tokens = reg.persisted_tokens();
+        let configured = SecretString::new("rt-configured-a");
+        assert_eq!(tokens.latest("b", &configured).await.unwrap(), None);
+        let latest = SecretString::new("rt-rotated-1");
+        tokens.save("b", &configured, &latest).await.unwrap();
+        assert_eq!(
+            tokens.latest("b", &configured).await.unwrap(),
+            Some(latest.clone())
+        );
+        // The operator configured another token: start over from it.
+        let replaced = SecretString::new("rt-configured-b");
+        assert_eq!(tokens.latest("b", &replaced).await.unwrap(), None);
+        // Another backend with the same configured token has its own state.
+        assert_eq!(tokens.latest("c", &configured).await.unwrap(), None);
+        // Another key cannot open it: a clear error, and the loop falls back to the configured.
+        let other = registry(t, 2, vec![]).await.persisted_tokens();
+        let error = other.latest("b", &configured).await.unwrap_err();
+        assert!(error.contains("different secrets key"), "{error}");
+        assert!(!error.contains("rt-"), "{error}");
+    });
+}
+
 crate::on_both_backends!(
+    a_stored_refresh_token_follows_its_configured_token,
     oauth_drafts_become_oauth_specs,
     create_merges_with_file_backends_and_never_shows_the_token,
     bad_requests_get_the_right_errors,
