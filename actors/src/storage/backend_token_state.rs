@@ -57,6 +57,22 @@ pub fn save(
     })
 }
 
+/// A backend renamed through the admin API keeps its latest token (inside the caller's
+/// transaction); a leftover row under the new name is replaced.
+pub(crate) fn rename(conn: &mut DbConn, from: &str, to: &str) -> Result<(), StorageError> {
+    diesel::delete(backend_token_state::table.find(to)).execute(conn)?;
+    diesel::update(backend_token_state::table.find(from))
+        .set(backend_token_state::backend_name.eq(to))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A deleted backend's latest token goes with it (it is still a live credential).
+pub(crate) fn delete(conn: &mut DbConn, backend: &str) -> Result<(), StorageError> {
+    diesel::delete(backend_token_state::table.find(backend)).execute(conn)?;
+    Ok(())
+}
+
 pub(crate) fn count(conn: &mut DbConn) -> Result<i64, StorageError> {
     Ok(backend_token_state::table.count().get_result(conn)?)
 }

@@ -203,6 +203,11 @@ pub fn replace(
     record: &BackendRecord,
 ) -> Result<StoredBackend, StorageError> {
     super::in_transaction(conn, |conn| {
+        let old_name: Option<String> = backends::table
+            .find(id)
+            .select(backends::name)
+            .first(conn)
+            .optional()?;
         let changed = diesel::update(backends::table.find(id))
             .set((
                 backends::name.eq(&record.name),
@@ -219,6 +224,9 @@ pub fn replace(
         if changed == 0 {
             return Err(not_found(id));
         }
+        if let Some(old) = old_name.filter(|old| *old != record.name) {
+            backend_token_state::rename(conn, &old, &record.name)?;
+        }
         write_credential(conn, id, record)?;
         found(find(conn, id)?, id)
     })
@@ -232,6 +240,7 @@ pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredBackend, StorageError>
         // `PRAGMA foreign_keys` is on for this connection.
         diesel::delete(backend_credentials::table.find(id)).execute(conn)?;
         backend_oauth::write(conn, id, None)?;
+        backend_token_state::delete(conn, &stored.record.name)?;
         diesel::delete(backends::table.find(id)).execute(conn)?;
         Ok(stored)
     })

@@ -193,8 +193,26 @@ fn oauth_rows_and_token_state_are_sealed_and_resealed(t: &TestDb) {
             assert!(old.open(&sealed).is_err());
             assert_eq!(new.open(&sealed).unwrap().expose(), clear);
         }
-        // Deleting the backend removes its OAuth row.
+        // A renamed backend keeps its latest token; a deleted one takes it (and its OAuth row)
+        // along.
+        let state = StoredTokenState {
+            configured_fingerprint: "e".repeat(64),
+            refresh_token: new.seal("rt-of-oauth"),
+        };
+        token_state::save(c, "oauth", &state)?;
+        let mut renamed = backends::find(c, stored.id)?.unwrap().record;
+        renamed.name = "oauth-renamed".into();
+        backends::replace(c, stored.id, &renamed)?;
+        assert_eq!(token_state::find(c, "oauth")?, None);
+        assert_eq!(token_state::find(c, "oauth-renamed")?, Some(state));
         backends::delete(c, stored.id)?;
+        assert_eq!(token_state::find(c, "oauth-renamed")?, None);
+        let oauth_rows = backends::list(c)?
+            .into_iter()
+            .filter(|b| b.record.oauth.is_some())
+            .count();
+        assert_eq!(oauth_rows, 0);
+        assert!(token_state::find(c, "file-backend")?.is_some());
         Ok(())
     })
     .expect("OAuth rows");

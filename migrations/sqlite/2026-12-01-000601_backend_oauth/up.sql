@@ -38,8 +38,9 @@ END;
 -- The latest refresh token a backend's token endpoint issued (refresh tokens rotate), for file
 -- and database backends alike, keyed by backend name, so a restart continues from it instead of
 -- the configured one, which the authorization server may have invalidated. Used only while the
--- configured token is still the one it grew from: configured_fingerprint is a SHA-256 over the
--- backend name and that configured token (see actors/src/backend/credential/persisted.rs). The
+-- configured token is still the one it grew from: configured_fingerprint is a SHA-256 of that
+-- configured token (see actors/src/backend/credential/persisted.rs). A database backend renamed
+-- or deleted through the admin API takes its row along. The
 -- token itself is sealed like every other credential. No revision trigger: a rotation is not a
 -- backend change and must not restart the backend.
 CREATE TABLE backend_token_state (

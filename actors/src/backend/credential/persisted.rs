@@ -5,8 +5,9 @@
 //! authorization server may have invalidated by then.
 //!
 //! The stored token is used only while the configured one is still the token it grew from: the
-//! row keeps a fingerprint (SHA-256 over the backend name and the configured token), so an
-//! operator who configures a new refresh token starts over from that one.
+//! row keeps a fingerprint (a SHA-256 of the configured token), so an operator who configures a
+//! new refresh token starts over from that one. A database backend renamed or deleted through
+//! the admin API takes its row along (`storage::backends`).
 
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ impl PersistedTokens {
         else {
             return Ok(None);
         };
-        if state.configured_fingerprint != fingerprint(backend, configured) {
+        if state.configured_fingerprint != fingerprint(configured) {
             return Ok(None);
         }
         self.secrets
@@ -68,7 +69,7 @@ impl PersistedTokens {
     ) -> Result<(), String> {
         let name = backend.to_string();
         let state = StoredTokenState {
-            configured_fingerprint: fingerprint(backend, configured),
+            configured_fingerprint: fingerprint(configured),
             refresh_token: self.secrets.seal(latest.expose()),
         };
         self.db
@@ -80,11 +81,10 @@ impl PersistedTokens {
 
 /// Which configured token a stored one grew from. Refresh tokens are high-entropy values, so a
 /// plain (domain-separated) SHA-256 reveals nothing usable, like the gateway's own token hashes.
-pub fn fingerprint(backend: &str, configured: &SecretString) -> String {
+/// The backend name is not part of it, so a renamed backend's row stays valid.
+pub fn fingerprint(configured: &SecretString) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"authmcp-gateway/backend-refresh-token/v1\0");
-    hasher.update(backend.as_bytes());
-    hasher.update(b"\0");
     hasher.update(configured.expose().as_bytes());
     hasher
         .finalize()
@@ -98,13 +98,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fingerprint_depends_on_backend_and_token_and_shows_neither() {
+    fn the_fingerprint_follows_the_token_and_does_not_show_it() {
         let token = SecretString::new("rt-original");
-        let a = fingerprint("a", &token);
+        let a = fingerprint(&token);
         assert_eq!(a.len(), 64);
-        assert_eq!(a, fingerprint("a", &token));
-        assert_ne!(a, fingerprint("b", &token));
-        assert_ne!(a, fingerprint("a", &SecretString::new("rt-other")));
+        assert_eq!(a, fingerprint(&token));
+        assert_ne!(a, fingerprint(&SecretString::new("rt-other")));
         assert!(!a.contains("rt-original"));
     }
 }
