@@ -186,7 +186,7 @@ impl BackendRegistry {
         slog::info!(self.log, "Backend created through the admin API.";
             "by" => by, "backend" => &stored.record.name, "id" => stored.id,
             "url" => stored.record.url.as_deref().map(crate::storage::mask_password),
-            "auth_type" => stored.record.credential.as_ref().map_or("none", |c| c.auth_type.as_str()));
+            "auth_type" => draft::stored_kind(Some(&stored.record)).as_str());
         self.refresh_and_apply(&mut known).await?;
         drop(known);
         self.get(&BackendId::Database(stored.id)).await
