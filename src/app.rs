@@ -174,6 +174,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         rate_limit_settings(&config),
         REAP_INTERVAL,
         Some(audit.clone()),
+        Some(registry.persisted_tokens()),
         log.clone(),
     )
     .await

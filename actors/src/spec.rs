@@ -110,7 +110,7 @@ pub struct OAuthClientSpec {
 pub enum OAuthGrant {
     ClientCredentials,
     /// The refresh-token grant, starting from this configured token (rotated ones replace it
-    /// in memory).
+    /// and are persisted, see `backend::PersistedTokens`).
     RefreshToken(SecretString),
 }
 

@@ -1,5 +1,6 @@
-//! `authmcp-gateway secrets rotate-key`: re-encrypts every stored backend credential under a
-//! new key and swaps the key file.
+//! `authmcp-gateway secrets rotate-key`: re-encrypts every stored backend secret (static tokens,
+//! OAuth client secrets and refresh tokens, the latest rotated refresh tokens) under a new key
+//! and swaps the key file.
 //!
 //! Order, so that no crash loses a credential: (1) the new key is written to
 //! `<data_dir>/secret-key.new` (0600); (2) one database transaction re-seals every row (all or

@@ -403,6 +403,7 @@ async fn backends_written_by_another_process_are_picked_up() {
                     timeout_ms: 5000,
                     health_interval_s: 60,
                     credential: None,
+                    oauth: None,
                 },
             )
         })

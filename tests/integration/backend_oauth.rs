@@ -24,14 +24,14 @@ const INITIAL_TOKEN: &str = "initial-access-token-for-tests";
 const ACCESS_TTL: Duration = Duration::from_secs(3);
 
 /// The authorization server + protected backend, and a registered machine client.
-struct Upstream {
-    gw: TestGateway,
-    client_id: String,
-    client_secret: String,
+pub(crate) struct Upstream {
+    pub gw: TestGateway,
+    pub client_id: String,
+    pub client_secret: String,
     _fixture: HttpFixture,
 }
 
-async fn upstream() -> Upstream {
+pub(crate) async fn upstream() -> Upstream {
     let fixture = HttpFixture::start_with(0, 1, &["--rich"]);
     let config = format!(
         "[oauth]\ndcr_initial_access_token = {INITIAL_TOKEN:?}\n\n[[backends]]\nname = \"fx\"\nurl = \"{}\"\n",
@@ -58,7 +58,7 @@ async fn upstream() -> Upstream {
 }
 
 /// Waits (on the credential's attempt counter) until `condition` holds on its status.
-async fn wait_token(
+pub(crate) async fn wait_token(
     credential: &Credential,
     attempts: &mut watch::Receiver<u64>,
     what: &str,
@@ -77,14 +77,14 @@ async fn wait_token(
     }
 }
 
-fn current_token(credential: &Credential) -> String {
+pub(crate) fn current_token(credential: &Credential) -> String {
     let snapshot = credential.load();
     let headers = snapshot.as_ref().as_ref().expect("a token");
     let value = headers[0].1.to_str().unwrap();
     value.strip_prefix("Bearer ").unwrap().to_string()
 }
 
-async fn introspect(up: &Upstream, token: &str) -> Value {
+pub(crate) async fn introspect(up: &Upstream, token: &str) -> Value {
     let reply = post_form(
         &up.gw.url("/oauth/introspect"),
         Some((&up.client_id, &up.client_secret)),
@@ -95,7 +95,7 @@ async fn introspect(up: &Upstream, token: &str) -> Value {
     reply.body
 }
 
-async fn call_headers(client: &McpClient, id: u64) -> Value {
+pub(crate) async fn call_headers(client: &McpClient, id: u64) -> Value {
     client
         .request(
             id,

@@ -7,6 +7,7 @@ mod admin_users;
 mod audit;
 mod backend_credentials;
 mod backend_oauth;
+mod backend_oauth_admin;
 mod backends;
 mod binary;
 mod cors;

@@ -16,7 +16,7 @@ use ractor::{ActorProcessingErr, ActorRef};
 use tokio::sync::Notify;
 
 use super::Credential;
-use super::credential::run_token_loop;
+use super::credential::{PersistedTokens, TokenLoopTarget, run_token_loop};
 use super::driver::Driver;
 use super::forwarding::StdioCommands;
 use super::status::StatusBoard;
@@ -44,6 +44,8 @@ pub struct BackendArgs {
     pub log: slog::Logger,
     /// Forwarded messages for a stdio child (the sender sits in this incarnation's `Upstream`).
     pub(crate) commands: Option<StdioCommands>,
+    /// Where an OAuth backend's rotated refresh tokens are kept across restarts.
+    pub persisted_tokens: Option<Arc<PersistedTokens>>,
 }
 
 pub struct BackendActorState {
@@ -91,8 +93,12 @@ impl ThreadLocalActor for BackendActor {
             ) => Some(tokio::task::spawn_local(run_token_loop(
                 args.credential.clone(),
                 oauth.clone(),
-                url.clone(),
-                args.spec.timeout,
+                TokenLoopTarget {
+                    backend: args.spec.name.clone(),
+                    url: url.clone(),
+                    timeout: args.spec.timeout,
+                    persisted: args.persisted_tokens.clone(),
+                },
                 args.log.clone(),
             ))),
             _ => None,

@@ -28,7 +28,9 @@ mod stdio;
 
 pub use actor::{BackendActor, BackendArgs, BackendMsg};
 pub use capabilities::{BackendCapabilities, CAPABILITY_TTL};
-pub use credential::{Credential, CredentialStatsSnapshot, TokenState, TokenStatus};
+pub use credential::{
+    Credential, CredentialStatsSnapshot, PersistedTokens, TokenState, TokenStatus,
+};
 pub use driver::OFFLINE_AFTER;
 pub use error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
 pub(crate) use jsonrpc::SseParser;

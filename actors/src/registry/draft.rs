@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::secrets::SecretBox;
 use crate::spec::SecretString;
-use crate::storage::backends::{BackendRecord, StoredCredential};
+use crate::storage::backends::{BackendRecord, StoredCredential, StoredOAuth};
 
 /// Longest backend name, tool prefix or header name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -47,6 +47,10 @@ pub enum AuthKind {
     Basic,
     /// `<auth_header>: <token>`, e.g. `X-API-Key`.
     Header,
+    /// OAuth 2.0: the backend's actor obtains access tokens with the client credentials grant.
+    OAuthClientCredentials,
+    /// OAuth 2.0: the backend's actor obtains access tokens with the refresh-token grant.
+    OAuthRefreshToken,
 }
 
 impl AuthKind {
@@ -56,7 +60,16 @@ impl AuthKind {
             AuthKind::Bearer => "bearer",
             AuthKind::Basic => "basic",
             AuthKind::Header => "header",
+            AuthKind::OAuthClientCredentials => "oauth_client_credentials",
+            AuthKind::OAuthRefreshToken => "oauth_refresh_token",
         }
+    }
+
+    pub fn is_oauth(self) -> bool {
+        matches!(
+            self,
+            AuthKind::OAuthClientCredentials | AuthKind::OAuthRefreshToken
+        )
     }
 
     pub fn parse(text: &str) -> Option<AuthKind> {
@@ -65,6 +78,8 @@ impl AuthKind {
             "bearer" => Some(AuthKind::Bearer),
             "basic" => Some(AuthKind::Basic),
             "header" => Some(AuthKind::Header),
+            "oauth_client_credentials" => Some(AuthKind::OAuthClientCredentials),
+            "oauth_refresh_token" => Some(AuthKind::OAuthRefreshToken),
             _ => None,
         }
     }
@@ -85,6 +100,16 @@ pub struct BackendDraft {
     pub auth_header: Option<Option<String>>,
     /// `Some(None)` removes the stored token.
     pub auth_token: Option<Option<SecretString>>,
+    /// OAuth kinds only. `Some(None)`: discover the token endpoint.
+    pub token_url: Option<Option<url::Url>>,
+    pub client_id: Option<String>,
+    /// `Some(None)`: a public client.
+    pub client_secret: Option<Option<SecretString>>,
+    pub scope: Option<Option<String>>,
+    /// RFC 8707 `resource`; `Some(None)`: the backend's URL.
+    pub resource: Option<Option<String>>,
+    /// The refresh-token grant's starting token (write-only, like every secret).
+    pub refresh_token: Option<Option<SecretString>>,
 }
 
 impl BackendDraft {
@@ -101,6 +126,12 @@ impl BackendDraft {
             (self.auth_type.is_some(), "auth_type"),
             (self.auth_header.is_some(), "auth_header"),
             (self.auth_token.is_some(), "auth_token"),
+            (self.token_url.is_some(), "token_url"),
+            (self.client_id.is_some(), "client_id"),
+            (self.client_secret.is_some(), "client_secret"),
+            (self.scope.is_some(), "scope"),
+            (self.resource.is_some(), "resource"),
+            (self.refresh_token.is_some(), "refresh_token"),
         ];
         fields
             .iter()
@@ -212,7 +243,7 @@ pub(crate) fn resolve(
     if url.is_none() {
         problems.push("url: required (an http:// or https:// MCP endpoint)".to_string());
     }
-    let credential = resolve_credential(current, &draft, secrets, &mut problems);
+    let (credential, oauth) = resolve_auth(current, &draft, secrets, &mut problems);
     let timeout = draft.timeout.map(|t| t.as_millis() as i64);
     let health = draft.health_interval.map(|h| h.as_secs() as i64);
     let record = BackendRecord {
@@ -235,6 +266,7 @@ pub(crate) fn resolve(
             .or(current.map(|c| c.health_interval_s))
             .unwrap_or(DEFAULT_HEALTH_INTERVAL.as_secs() as i64),
         credential,
+        oauth,
     };
     if problems.is_empty() {
         Ok(record)
@@ -243,16 +275,52 @@ pub(crate) fn resolve(
     }
 }
 
-fn resolve_credential(
+/// The stored auth kind of `current` (static or OAuth).
+pub(crate) fn stored_kind(current: Option<&BackendRecord>) -> AuthKind {
+    let Some(current) = current else {
+        return AuthKind::None;
+    };
+    match (&current.credential, &current.oauth) {
+        (Some(c), _) => AuthKind::parse(&c.auth_type).unwrap_or(AuthKind::None),
+        (None, Some(o)) if o.grant == "refresh_token" => AuthKind::OAuthRefreshToken,
+        (None, Some(_)) => AuthKind::OAuthClientCredentials,
+        (None, None) => AuthKind::None,
+    }
+}
+
+/// The static credential or the OAuth credential the record ends up with (never both).
+fn resolve_auth(
     current: Option<&BackendRecord>,
     draft: &BackendDraft,
     secrets: &SecretBox,
     problems: &mut Vec<String>,
+) -> (Option<StoredCredential>, Option<StoredOAuth>) {
+    let stored_kind = stored_kind(current);
+    let kind = draft.auth_type.unwrap_or(stored_kind);
+    if kind.is_oauth() {
+        let stored = current.and_then(|c| c.oauth.as_ref());
+        let oauth = super::oauth::resolve(stored, draft, kind, secrets, problems);
+        return (None, oauth);
+    }
+    super::oauth::refuse_oauth_fields(draft, problems);
+    let credential = resolve_credential(current, draft, stored_kind, secrets, problems);
+    (credential, None)
+}
+
+fn resolve_credential(
+    current: Option<&BackendRecord>,
+    draft: &BackendDraft,
+    stored_kind: AuthKind,
+    secrets: &SecretBox,
+    problems: &mut Vec<String>,
 ) -> Option<StoredCredential> {
     let stored = current.and_then(|c| c.credential.as_ref());
-    let stored_kind = stored
-        .and_then(|c| AuthKind::parse(&c.auth_type))
-        .unwrap_or(AuthKind::None);
+    // Leaving OAuth for a static kind: nothing of the OAuth credential carries over.
+    let stored_kind = if stored_kind.is_oauth() {
+        AuthKind::None
+    } else {
+        stored_kind
+    };
     let new_token = match &draft.auth_token {
         Some(Some(token)) if !token.expose().is_empty() => Some(Some(token)),
         Some(_) => Some(None),

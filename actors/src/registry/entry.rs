@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use super::draft::AuthKind;
+use super::draft::{AuthKind, stored_kind};
+use super::oauth::OAuthView;
 use crate::backend::BackendStatus;
-use crate::spec::{BackendAuth, BackendSpec, BackendTransport, OAuthGrant, SpecOrigin};
+use crate::spec::{BackendAuth, BackendSpec, BackendTransport, SpecOrigin};
 use crate::storage::backends::StoredBackend;
 use crate::storage::mask_password;
 
@@ -54,7 +55,10 @@ pub struct BackendEntry {
     pub health_interval: Duration,
     pub auth_type: &'static str,
     pub auth_header: Option<String>,
+    /// A static credential's token is set (OAuth backends: see `oauth`).
     pub has_auth_token: bool,
+    /// OAuth backends: their client settings, secrets as `has_*` only.
+    pub oauth: Option<OAuthView>,
     /// The supervisor's view, when the backend runs.
     pub status: Option<BackendStatus>,
     /// Why a database backend is not running (its credential does not decrypt, a name clash).
@@ -80,15 +84,14 @@ pub(crate) fn file_entry(spec: &BackendSpec, status: Option<BackendStatus>) -> B
             (AuthKind::Basic, None)
         }
         Some(BackendAuth::Header { name, .. }) => (AuthKind::Header, Some(name.clone())),
-        Some(BackendAuth::OAuth(_)) => (AuthKind::None, None),
-    };
-    // OAuth kinds are file-only for now, so they are not `AuthKind`s (which the API accepts).
-    let auth_type = match &spec.auth {
         Some(BackendAuth::OAuth(oauth)) => match oauth.grant {
-            OAuthGrant::ClientCredentials => "oauth_client_credentials",
-            OAuthGrant::RefreshToken(_) => "oauth_refresh_token",
+            crate::spec::OAuthGrant::ClientCredentials => (AuthKind::OAuthClientCredentials, None),
+            crate::spec::OAuthGrant::RefreshToken(_) => (AuthKind::OAuthRefreshToken, None),
         },
-        _ => auth_type.as_str(),
+    };
+    let oauth = match &spec.auth {
+        Some(BackendAuth::OAuth(oauth)) => Some(OAuthView::of_spec(oauth)),
+        _ => None,
     };
     BackendEntry {
         id: BackendId::File(spec.name.clone()),
@@ -101,9 +104,10 @@ pub(crate) fn file_entry(spec: &BackendSpec, status: Option<BackendStatus>) -> B
         enabled: spec.enabled,
         timeout: spec.timeout,
         health_interval: spec.health_interval,
-        auth_type,
+        auth_type: auth_type.as_str(),
         auth_header,
-        has_auth_token: spec.auth.is_some(),
+        has_auth_token: spec.auth.is_some() && oauth.is_none(),
+        oauth,
         status,
         problem: None,
         created_at_ms: None,
@@ -118,9 +122,7 @@ pub(crate) fn database_entry(
 ) -> BackendEntry {
     let r = &row.record;
     let credential = r.credential.as_ref();
-    let auth_type = credential
-        .and_then(|c| AuthKind::parse(&c.auth_type))
-        .unwrap_or(AuthKind::None);
+    let auth_type = stored_kind(Some(r));
     BackendEntry {
         id: BackendId::Database(row.id),
         name: r.name.clone(),
@@ -142,6 +144,7 @@ pub(crate) fn database_entry(
         auth_type: auth_type.as_str(),
         auth_header: credential.and_then(|c| c.auth_header.clone()),
         has_auth_token: credential.is_some(),
+        oauth: r.oauth.as_ref().map(OAuthView::of_stored),
         status,
         problem,
         created_at_ms: Some(row.created_at_ms),

@@ -72,9 +72,10 @@ pub(crate) fn to_spec(row: &StoredBackend, secrets: &SecretBox) -> Result<Backen
             ));
         }
     };
-    let auth = match &r.credential {
-        None => None,
-        Some(credential) => {
+    let auth = match (&r.credential, &r.oauth) {
+        (None, None) => None,
+        (None, Some(oauth)) => Some(BackendAuth::OAuth(super::oauth::to_spec(oauth, secrets)?)),
+        (Some(credential), _) => {
             let token = secrets
                 .open(&credential.token)
                 .map_err(|e| format!("the backend credential cannot be used: {e}"))?;
@@ -118,6 +119,10 @@ fn backend_auth(
             value: token,
         }),
         (Some(AuthKind::Header), None) => Err("auth_type `header` without a header name".into()),
-        (Some(AuthKind::None) | None, _) => Err(format!("unknown stored auth_type `{kind}`")),
+        (
+            Some(AuthKind::None | AuthKind::OAuthClientCredentials | AuthKind::OAuthRefreshToken)
+            | None,
+            _,
+        ) => Err(format!("unknown stored auth_type `{kind}`")),
     }
 }

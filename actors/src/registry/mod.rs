@@ -17,6 +17,7 @@ mod draft;
 mod entry;
 mod error;
 mod merge;
+mod oauth;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -30,7 +31,9 @@ pub use draft::{
 };
 pub use entry::{BackendEntry, BackendId};
 pub use error::RegistryError;
+pub use oauth::OAuthView;
 
+use crate::backend::PersistedTokens;
 use crate::secrets::SecretBox;
 use crate::spec::BackendSpec;
 use crate::storage::backends::{self as store, StoredBackend};
@@ -99,6 +102,12 @@ impl BackendRegistry {
     /// Every change to the merged list, as applied.
     pub fn subscribe_desired(&self) -> watch::Receiver<Arc<Vec<BackendSpec>>> {
         self.desired.subscribe()
+    }
+
+    /// Where OAuth backends (file and database) keep their rotated refresh tokens: the same
+    /// database, sealed with the same key as the stored credentials.
+    pub fn persisted_tokens(&self) -> Arc<PersistedTokens> {
+        PersistedTokens::new(self.db.clone(), self.secrets.clone())
     }
 
     /// Connects the registry to the running supervisor; changes before this only update state.
@@ -178,7 +187,7 @@ impl BackendRegistry {
         slog::info!(self.log, "Backend created through the admin API.";
             "by" => by, "backend" => &stored.record.name, "id" => stored.id,
             "url" => stored.record.url.as_deref().map(crate::storage::mask_password),
-            "auth_type" => stored.record.credential.as_ref().map_or("none", |c| c.auth_type.as_str()));
+            "auth_type" => draft::stored_kind(Some(&stored.record)).as_str());
         self.refresh_and_apply(&mut known).await?;
         drop(known);
         self.get(&BackendId::Database(stored.id)).await

@@ -2,14 +2,17 @@
 //! (`crate::registry`), which validates every value before it reaches this module and merges these
 //! rows with the config file's backends.
 //!
-//! Credentials live in `backend_credentials` (one row per backend that has one), stored sealed
-//! ([`crate::secrets::Sealed`]); this module never sees a token in clear. Writes replace the whole row: the registry computes the new state (validation needs it
+//! Credentials live in `backend_credentials` (static ones) or `backend_oauth` (OAuth clients),
+//! one row per backend that has one, secrets stored sealed ([`crate::secrets::Sealed`]); this
+//! module never sees a secret in clear. Writes replace the whole row: the registry computes the new state (validation needs it
 //! anyway), so there is exactly one update statement to keep correct on both databases.
 
 use diesel::prelude::*;
 
+pub use super::backend_oauth::StoredOAuth;
 use super::schema::{backend_credentials, backends, revisions};
 use super::{DbConn, StorageError, now_ms};
+use super::{backend_oauth, backend_token_state};
 use crate::secrets::Sealed;
 
 /// A stored backend. Times are unix milliseconds.
@@ -33,8 +36,11 @@ pub struct BackendRecord {
     pub enabled: bool,
     pub timeout_ms: i64,
     pub health_interval_s: i64,
-    /// `None`: the gateway sends no credential (auth_type `none`).
+    /// A static credential; `None` with `oauth` also `None`: the gateway sends no credential
+    /// (auth_type `none`).
     pub credential: Option<StoredCredential>,
+    /// An OAuth client credential (never together with `credential`).
+    pub oauth: Option<StoredOAuth>,
 }
 
 /// A credential as stored: the kind, the header name for `header`, the sealed token.
@@ -122,6 +128,7 @@ fn from_rows(row: BackendRow, credential: Option<CredentialRow>) -> StoredBacken
             timeout_ms,
             health_interval_s,
             credential,
+            oauth: None,
         },
         created_at_ms: row.8,
         updated_at_ms: row.9,
@@ -151,31 +158,41 @@ pub fn create(conn: &mut DbConn, record: &BackendRecord) -> Result<StoredBackend
             .returning(backends::id)
             .get_result::<i64>(conn)
             .map_err(|err| StorageError::conflict_or(err, conflict(&record.name)))?;
-        write_credential(conn, id, record.credential.as_ref())?;
+        write_credential(conn, id, record)?;
         found(find(conn, id)?, id)
     })
 }
 
 /// Every stored backend, by id.
 pub fn list(conn: &mut DbConn) -> Result<Vec<StoredBackend>, StorageError> {
-    Ok(backends::table
+    let mut oauth = backend_oauth::all(conn)?;
+    let mut rows: Vec<StoredBackend> = backends::table
         .left_join(backend_credentials::table)
         .select((BACKEND_COLUMNS, CREDENTIAL_COLUMNS.nullable()))
         .order(backends::id.asc())
         .load::<(BackendRow, Option<CredentialRow>)>(conn)?
         .into_iter()
         .map(|(row, credential)| from_rows(row, credential))
-        .collect())
+        .collect();
+    for row in &mut rows {
+        row.record.oauth = oauth.remove(&row.id);
+    }
+    Ok(rows)
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<StoredBackend>, StorageError> {
-    Ok(backends::table
+    let Some(mut stored) = backends::table
         .left_join(backend_credentials::table)
         .filter(backends::id.eq(id))
         .select((BACKEND_COLUMNS, CREDENTIAL_COLUMNS.nullable()))
         .first::<(BackendRow, Option<CredentialRow>)>(conn)
         .optional()?
-        .map(|(row, credential)| from_rows(row, credential)))
+        .map(|(row, credential)| from_rows(row, credential))
+    else {
+        return Ok(None);
+    };
+    stored.record.oauth = backend_oauth::find(conn, id)?;
+    Ok(Some(stored))
 }
 
 /// Replaces every written column of backend `id` and its credential. `NotFound` when absent,
@@ -186,6 +203,11 @@ pub fn replace(
     record: &BackendRecord,
 ) -> Result<StoredBackend, StorageError> {
     super::in_transaction(conn, |conn| {
+        let old_name: Option<String> = backends::table
+            .find(id)
+            .select(backends::name)
+            .first(conn)
+            .optional()?;
         let changed = diesel::update(backends::table.find(id))
             .set((
                 backends::name.eq(&record.name),
@@ -202,7 +224,10 @@ pub fn replace(
         if changed == 0 {
             return Err(not_found(id));
         }
-        write_credential(conn, id, record.credential.as_ref())?;
+        if let Some(old) = old_name.filter(|old| *old != record.name) {
+            backend_token_state::rename(conn, &old, &record.name)?;
+        }
+        write_credential(conn, id, record)?;
         found(find(conn, id)?, id)
     })
 }
@@ -214,6 +239,8 @@ pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredBackend, StorageError>
         // Explicit rather than relying on ON DELETE CASCADE, which SQLite honours only while
         // `PRAGMA foreign_keys` is on for this connection.
         diesel::delete(backend_credentials::table.find(id)).execute(conn)?;
+        backend_oauth::write(conn, id, None)?;
+        backend_token_state::delete(conn, &stored.record.name)?;
         diesel::delete(backends::table.find(id)).execute(conn)?;
         Ok(stored)
     })
@@ -222,17 +249,18 @@ pub fn delete(conn: &mut DbConn, id: i64) -> Result<StoredBackend, StorageError>
 /// Whether any stored credential exists (the secrets-key check only matters then).
 pub fn has_credentials(conn: &mut DbConn) -> Result<bool, StorageError> {
     let count: i64 = backend_credentials::table.count().get_result(conn)?;
-    Ok(count > 0)
+    Ok(count + backend_oauth::count(conn)? + backend_token_state::count(conn)? > 0)
 }
 
 fn write_credential(
     conn: &mut DbConn,
     id: i64,
-    credential: Option<&StoredCredential>,
+    record: &BackendRecord,
 ) -> Result<(), StorageError> {
+    backend_oauth::write(conn, id, record.oauth.as_ref())?;
     // Delete + insert: upsert does not compile through the MultiConnection.
     diesel::delete(backend_credentials::table.find(id)).execute(conn)?;
-    if let Some(c) = credential {
+    if let Some(c) = &record.credential {
         diesel::insert_into(backend_credentials::table)
             .values((
                 backend_credentials::backend_id.eq(id),
@@ -264,9 +292,11 @@ pub fn revision(conn: &mut DbConn) -> Result<i64, StorageError> {
         .first(conn)?)
 }
 
-/// Re-seals every stored credential with `reseal` (open under the old key, seal under the new)
-/// in one transaction: either every row moves to the new key or none does. A row that does not
-/// open fails the whole rotation (`Corrupt`, naming the backend id, never the value).
+/// Re-seals every stored secret with `reseal` (open under the old key, seal under the new) in one
+/// transaction: static tokens, OAuth client secrets and configured refresh tokens, and the
+/// latest (rotated) refresh tokens of `backend_token_state`. Either every value moves to the new
+/// key or none does; one that does not open fails the whole rotation (`Corrupt`, naming the
+/// backend, never the value). Returns how many values were re-sealed.
 pub fn reseal_credentials(
     conn: &mut DbConn,
     reseal: impl Fn(&Sealed) -> Result<Sealed, String>,
@@ -294,6 +324,8 @@ pub fn reseal_credentials(
                 ))
                 .execute(conn)?;
         }
-        Ok(rows.len())
+        let oauth = backend_oauth::reseal(conn, &reseal)?;
+        let rotated = backend_token_state::reseal(conn, &reseal)?;
+        Ok(rows.len() + oauth + rotated)
     })
 }

@@ -13,6 +13,8 @@
 pub mod api_tokens;
 pub mod audit_records;
 pub mod authorization_codes;
+pub mod backend_oauth;
+pub mod backend_token_state;
 pub mod backends;
 mod connection;
 mod database_url;

@@ -61,6 +61,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    backend_oauth (backend_id) {
+        backend_id -> BigInt,
+        grant_type -> Text,
+        token_url -> Nullable<Text>,
+        client_id -> Text,
+        client_secret_ciphertext -> Nullable<Text>,
+        client_secret_nonce -> Nullable<Text>,
+        scope -> Nullable<Text>,
+        resource -> Nullable<Text>,
+        refresh_token_ciphertext -> Nullable<Text>,
+        refresh_token_nonce -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    backend_token_state (backend_name) {
+        backend_name -> Text,
+        configured_fingerprint -> Text,
+        refresh_token_ciphertext -> Text,
+        refresh_token_nonce -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     token_families (sid) {
         sid -> Text,
         user_id -> BigInt,
@@ -229,6 +255,7 @@ diesel::table! {
 }
 
 diesel::joinable!(backend_credentials -> backends (backend_id));
+diesel::joinable!(backend_oauth -> backends (backend_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -241,6 +268,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     backends,
     backend_credentials,
+    backend_oauth,
+    backend_token_state,
     token_families,
     refresh_tokens,
     api_tokens,

@@ -20,7 +20,8 @@ use ractor::{
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
 use crate::backend::{
-    BackendActor, BackendArgs, BackendMsg, BackendState, BackendStatus, Credential, StatusBoard,
+    BackendActor, BackendArgs, BackendMsg, BackendState, BackendStatus, Credential,
+    PersistedTokens, StatusBoard,
 };
 use crate::spec::{BackendSpec, BackendTransport};
 use crate::upstream::Upstream;
@@ -49,6 +50,7 @@ pub(crate) enum BackendSupervisorMsg {
 pub(crate) struct BackendSupervisorArgs {
     pub specs: Vec<BackendSpec>,
     pub board: Arc<StatusBoard>,
+    pub persisted_tokens: Option<Arc<PersistedTokens>>,
     pub log: slog::Logger,
 }
 
@@ -65,6 +67,7 @@ struct Child {
 pub(crate) struct BackendSupervisorState {
     spawner: ThreadLocalActorSpawner,
     board: Arc<StatusBoard>,
+    persisted_tokens: Option<Arc<PersistedTokens>>,
     log: slog::Logger,
     children: BTreeMap<String, Child>,
     names_by_id: HashMap<ActorId, String>,
@@ -85,6 +88,7 @@ impl Actor for BackendSupervisor {
         let mut state = BackendSupervisorState {
             spawner: ThreadLocalActorSpawner::new(),
             board: args.board,
+            persisted_tokens: args.persisted_tokens,
             log: args.log,
             children: BTreeMap::new(),
             names_by_id: HashMap::new(),
@@ -226,6 +230,7 @@ impl BackendSupervisorState {
             board: self.board.clone(),
             log: self.log.new(slog::o!("backend" => name.to_owned())),
             commands,
+            persisted_tokens: self.persisted_tokens.clone(),
         };
         let spawned = myself
             .get_cell()

@@ -26,6 +26,7 @@ use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSuperviso
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
 use crate::audit::{AuditHandle, AuditMsg};
+use crate::backend::PersistedTokens;
 use crate::backend::StatusBoard;
 use crate::ratelimit::RateLimitSettings;
 use crate::ratelimit::RateLimiter;
@@ -71,6 +72,7 @@ pub(crate) struct GatewayArgs {
     pub rate_limiter: Arc<RateLimiter>,
     pub reap_every: Duration,
     pub audit: Option<AuditHandle>,
+    pub persisted_tokens: Option<Arc<PersistedTokens>>,
     pub log: slog::Logger,
 }
 
@@ -109,6 +111,8 @@ pub(crate) struct GatewayState {
     sessions: SessionChild,
     rate_limits: RateLimitChild,
     audit: Option<AuditChild>,
+    /// Handed to every backend supervisor incarnation (OAuth backends' rotated refresh tokens).
+    persisted_tokens: Option<Arc<PersistedTokens>>,
 }
 
 pub(crate) struct GatewaySupervisor;
@@ -148,6 +152,7 @@ impl Actor for GatewaySupervisor {
                 actor: None,
                 backoff: Backoff::default(),
             }),
+            persisted_tokens: args.persisted_tokens,
         };
         // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
         state.start_sessions(&myself).await?;
@@ -388,6 +393,7 @@ impl GatewayState {
         let args = BackendSupervisorArgs {
             specs: self.desired.clone(),
             board: self.board.clone(),
+            persisted_tokens: self.persisted_tokens.clone(),
             log: self.log.clone(),
         };
         let (backends, _join) =

@@ -99,6 +99,7 @@ impl GatewayHandle {
             RateLimitSettings::default(),
             REAP_INTERVAL,
             None,
+            None,
             log,
         )
         .await
@@ -118,19 +119,22 @@ impl GatewayHandle {
             RateLimitSettings::default(),
             REAP_INTERVAL,
             audit,
+            None,
             log,
         )
         .await
     }
 
     /// [`GatewayHandle::start_with_sessions`] with the rate limits in force from the start, how
-    /// often the `RateLimitActor` reaps idle keys, and the AuditActor over `audit`'s queue.
+    /// often the `RateLimitActor` reaps idle keys, the AuditActor over `audit`'s queue, and
+    /// where OAuth backends keep their rotated refresh tokens (`None`: in memory only).
     pub async fn start_with_limits(
         backends: Vec<BackendSpec>,
         session_limits: SessionLimits,
         rate_limits: RateLimitSettings,
         reap_every: std::time::Duration,
         audit: Option<crate::audit::AuditHandle>,
+        persisted_tokens: Option<Arc<crate::backend::PersistedTokens>>,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
         let rate_limiter = Arc::new(RateLimiter::new(rate_limits));
@@ -146,6 +150,7 @@ impl GatewayHandle {
             rate_limiter: rate_limiter.clone(),
             reap_every,
             audit,
+            persisted_tokens,
             log,
         };
         let (gateway, join) = Actor::spawn(None, GatewaySupervisor, args)

@@ -24,6 +24,7 @@ fn record(name: &str, secrets: Option<&SecretBox>) -> BackendRecord {
             auth_header: None,
             token: s.seal(TOKEN),
         }),
+        oauth: None,
     }
 }
 
@@ -142,7 +143,83 @@ fn stored_ciphertext_hides_the_token_and_needs_the_key(t: &TestDb) {
     );
 }
 
+/// OAuth credentials and rotated refresh tokens are stored sealed, and one re-seal moves every
+/// secret (static tokens, client secrets, configured and rotated refresh tokens) to a new key.
+fn oauth_rows_and_token_state_are_sealed_and_resealed(t: &TestDb) {
+    use actors::storage::backend_token_state::{self as token_state, StoredTokenState};
+    use actors::storage::backends::StoredOAuth;
+    let old = SecretBox::new(&[4; 32]);
+    let new = SecretBox::new(&[5; 32]);
+    let mut oauth_backend = record("oauth", None);
+    oauth_backend.oauth = Some(StoredOAuth {
+        grant: "refresh_token".into(),
+        token_url: Some("https://as.example/token".into()),
+        client_id: "gw".into(),
+        client_secret: Some(old.seal("client-secret-1")),
+        scope: Some("mcp".into()),
+        resource: None,
+        refresh_token: Some(old.seal("rt-configured")),
+    });
+    t.db.run_blocking(|c| {
+        assert!(!backends::has_credentials(c)?);
+        let stored = backends::create(c, &oauth_backend)?;
+        assert_eq!(stored.record, oauth_backend);
+        assert_eq!(backends::list(c)?[0].record.oauth, oauth_backend.oauth);
+        assert!(backends::has_credentials(c)?);
+        backends::create(c, &record("static", Some(&old)))?;
+        assert_eq!(token_state::find(c, "file-backend")?, None);
+        let state = StoredTokenState {
+            configured_fingerprint: "f".repeat(64),
+            refresh_token: old.seal("rt-rotated-2"),
+        };
+        token_state::save(c, "file-backend", &state)?;
+        token_state::save(c, "file-backend", &state)?;
+        assert_eq!(token_state::find(c, "file-backend")?, Some(state));
+
+        let count = backends::reseal_credentials(c, |s| actors::secrets::reseal(&old, &new, s))?;
+        assert_eq!(
+            count, 4,
+            "static token, client secret, configured and rotated tokens"
+        );
+        let oauth = backends::find(c, stored.id)?.unwrap().record.oauth.unwrap();
+        for (sealed, clear) in [
+            (oauth.client_secret.unwrap(), "client-secret-1"),
+            (oauth.refresh_token.unwrap(), "rt-configured"),
+            (
+                token_state::find(c, "file-backend")?.unwrap().refresh_token,
+                "rt-rotated-2",
+            ),
+        ] {
+            assert!(old.open(&sealed).is_err());
+            assert_eq!(new.open(&sealed).unwrap().expose(), clear);
+        }
+        // A renamed backend keeps its latest token; a deleted one takes it (and its OAuth row)
+        // along.
+        let state = StoredTokenState {
+            configured_fingerprint: "e".repeat(64),
+            refresh_token: new.seal("rt-of-oauth"),
+        };
+        token_state::save(c, "oauth", &state)?;
+        let mut renamed = backends::find(c, stored.id)?.unwrap().record;
+        renamed.name = "oauth-renamed".into();
+        backends::replace(c, stored.id, &renamed)?;
+        assert_eq!(token_state::find(c, "oauth")?, None);
+        assert_eq!(token_state::find(c, "oauth-renamed")?, Some(state));
+        backends::delete(c, stored.id)?;
+        assert_eq!(token_state::find(c, "oauth-renamed")?, None);
+        let oauth_rows = backends::list(c)?
+            .into_iter()
+            .filter(|b| b.record.oauth.is_some())
+            .count();
+        assert_eq!(oauth_rows, 0);
+        assert!(token_state::find(c, "file-backend")?.is_some());
+        Ok(())
+    })
+    .expect("OAuth rows");
+}
+
 crate::on_both_backends!(
+    oauth_rows_and_token_state_are_sealed_and_resealed,
     create_list_replace_delete,
     names_are_unique_and_missing_rows_are_reported,
     stored_ciphertext_hides_the_token_and_needs_the_key,

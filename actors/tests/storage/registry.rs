@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use actors::registry::{AuthKind, BackendDraft, BackendId, BackendRegistry, RegistryError};
 use actors::secrets::SecretBox;
-use actors::spec::{BackendAuth, BackendSpec, BackendTransport, SecretString, SpecOrigin};
+use actors::spec::{
+    BackendAuth, BackendSpec, BackendTransport, OAuthClientSpec, OAuthGrant, SecretString,
+    SpecOrigin,
+};
 
 use crate::fixture::TestDb;
 
@@ -222,7 +225,160 @@ fn a_wrong_key_leaves_the_backend_out_with_a_reason(t: &TestDb) {
     });
 }
 
+/// OAuth drafts: the spec the token loop runs, the view (settings, never secrets), partial
+/// updates that keep the secrets, and the rules (client_id required, refresh_token only with
+/// its grant, static fields refused, switching back to a static kind drops the OAuth row).
+fn oauth_drafts_become_oauth_specs(t: &TestDb) {
+    block_on(async {
+        let reg = registry(t, 1, vec![]).await;
+        let mut d = draft("remote");
+        d.auth_type = Some(AuthKind::OAuthClientCredentials);
+        d.client_id = Some("gw-client".into());
+        d.client_secret = Some(Some(SecretString::new("cs-secret-1")));
+        d.scope = Some(Some("mcp:tools".into()));
+        let created = reg.create(d, "admin").await.unwrap();
+        let id = created.id.clone();
+        assert_eq!(created.auth_type, "oauth_client_credentials");
+        assert!(!created.has_auth_token);
+        let view = created.oauth.clone().expect("an OAuth view");
+        assert_eq!(view.client_id, "gw-client");
+        assert!(view.has_client_secret && !view.has_refresh_token);
+        assert_eq!(view.token_url, None, "discovered");
+        assert!(!format!("{created:?}").contains("cs-secret-1"));
+        let spec = reg.desired().await.pop().unwrap();
+        assert_eq!(
+            spec.auth,
+            Some(BackendAuth::OAuth(OAuthClientSpec {
+                grant: OAuthGrant::ClientCredentials,
+                token_url: None,
+                client_id: "gw-client".into(),
+                client_secret: Some(SecretString::new("cs-secret-1")),
+                scope: Some("mcp:tools".into()),
+                resource: None,
+            }))
+        );
+
+        // The refresh-token grant needs its token; the client secret is kept.
+        let switch = BackendDraft {
+            auth_type: Some(AuthKind::OAuthRefreshToken),
+            token_url: Some(Some(url::Url::parse("https://as.example/token").unwrap())),
+            ..BackendDraft::default()
+        };
+        match reg.update(&id, switch.clone(), "admin").await {
+            Err(RegistryError::Invalid(problems)) => {
+                assert_eq!(
+                    problems,
+                    ["refresh_token: required for auth_type \"oauth_refresh_token\""]
+                )
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let switch = BackendDraft {
+            refresh_token: Some(Some(SecretString::new("rt-configured"))),
+            ..switch
+        };
+        let updated = reg.update(&id, switch, "admin").await.unwrap();
+        let view = updated.oauth.unwrap();
+        assert_eq!(view.grant, "refresh_token");
+        assert!(view.has_client_secret && view.has_refresh_token);
+        let Some(BackendAuth::OAuth(oauth)) = reg.desired().await.pop().unwrap().auth else {
+            panic!("an OAuth spec")
+        };
+        assert_eq!(
+            oauth.grant,
+            OAuthGrant::RefreshToken(SecretString::new("rt-configured"))
+        );
+        assert_eq!(oauth.client_secret, Some(SecretString::new("cs-secret-1")));
+        assert_eq!(
+            oauth.token_url.map(|u| u.to_string()),
+            Some("https://as.example/token".into())
+        );
+
+        // Static fields do not mix with OAuth, nor OAuth fields with static kinds.
+        let mixed = BackendDraft {
+            auth_token: Some(Some(SecretString::new("static"))),
+            ..BackendDraft::default()
+        };
+        match reg.update(&id, mixed, "admin").await {
+            Err(RegistryError::Invalid(problems)) => {
+                assert!(
+                    problems[0].starts_with("auth_token: does not apply"),
+                    "{problems:?}"
+                )
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let mut bad = draft("bad");
+        bad.auth_type = Some(AuthKind::OAuthClientCredentials);
+        bad.refresh_token = Some(Some(SecretString::new("rt")));
+        match reg.create(bad, "admin").await {
+            Err(RegistryError::Invalid(problems)) => assert_eq!(
+                problems,
+                [
+                    "client_id: required for auth_type \"oauth_client_credentials\"",
+                    "refresh_token: only applies to auth_type \"oauth_refresh_token\""
+                ]
+            ),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let mut bad = draft("bad");
+        bad.auth_token = Some(Some(SecretString::new("tok")));
+        bad.client_id = Some("x".into());
+        match reg.create(bad, "admin").await {
+            Err(RegistryError::Invalid(problems)) => {
+                assert!(
+                    problems[0].starts_with("client_id: only applies"),
+                    "{problems:?}"
+                )
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+
+        // Back to a static credential: the OAuth settings go.
+        let back = BackendDraft {
+            auth_type: Some(AuthKind::Bearer),
+            auth_token: Some(Some(SecretString::new("tok-b"))),
+            ..BackendDraft::default()
+        };
+        let updated = reg.update(&id, back, "admin").await.unwrap();
+        assert_eq!(updated.auth_type, "bearer");
+        assert!(updated.oauth.is_none());
+        assert_eq!(
+            reg.desired().await.pop().unwrap().auth,
+            Some(BackendAuth::Bearer(SecretString::new("tok-b")))
+        );
+    });
+}
+
+/// The latest refresh token is used only while the configured one is the token it grew from.
+fn a_stored_refresh_token_follows_its_configured_token(t: &TestDb) {
+    block_on(async {
+        let reg = registry(t, 1, vec![]).await;
+        let tokens = reg.persisted_tokens();
+        let configured = SecretString::new("rt-configured-a");
+        assert_eq!(tokens.latest("b", &configured).await.unwrap(), None);
+        let latest = SecretString::new("rt-rotated-1");
+        tokens.save("b", &configured, &latest).await.unwrap();
+        assert_eq!(
+            tokens.latest("b", &configured).await.unwrap(),
+            Some(latest.clone())
+        );
+        // The operator configured another token: start over from it.
+        let replaced = SecretString::new("rt-configured-b");
+        assert_eq!(tokens.latest("b", &replaced).await.unwrap(), None);
+        // Another backend with the same configured token has its own state.
+        assert_eq!(tokens.latest("c", &configured).await.unwrap(), None);
+        // Another key cannot open it: a clear error, and the loop falls back to the configured.
+        let other = registry(t, 2, vec![]).await.persisted_tokens();
+        let error = other.latest("b", &configured).await.unwrap_err();
+        assert!(error.contains("different secrets key"), "{error}");
+        assert!(!error.contains("rt-"), "{error}");
+    });
+}
+
 crate::on_both_backends!(
+    a_stored_refresh_token_follows_its_configured_token,
+    oauth_drafts_become_oauth_specs,
     create_merges_with_file_backends_and_never_shows_the_token,
     bad_requests_get_the_right_errors,
     a_name_on_both_sides_refuses_reload_and_boot,

@@ -4,6 +4,9 @@
 //! Fields are the original gateway's (`name`, `url`, `tool_prefix`, `enabled`, `auth_type`,
 //! `auth_token`, `timeout` in seconds) plus `transport`, `timeout_ms`, `health_interval_s` and
 //! `auth_header`. The original's README spelled the token `backend_token`: accepted as an alias.
+//! OAuth backends (`auth_type` `oauth_client_credentials` / `oauth_refresh_token`) take the
+//! config file's keys: `token_url` (absent: discovered), `client_id`, `client_secret`, `scope`,
+//! `resource`, `refresh_token`; secrets are write-only and never echoed in a problem.
 //! `description` and `routing_strategy`, which its console sends, are accepted and ignored.
 
 use std::time::Duration;
@@ -51,6 +54,12 @@ pub fn parse(body: &Value, creating: bool) -> Result<BackendDraft, Vec<String>> 
             check_header_name(v).map(|()| v.to_string())
         }),
         auth_token: None,
+        token_url: p.nullable_string("token_url", parse_backend_url),
+        client_id: p.required_string("client_id", false, check_client_id),
+        client_secret: p.secret("client_secret"),
+        scope: p.nullable_string("scope", check_scope),
+        resource: p.nullable_string("resource", |v| parse_backend_url(v).map(|u| u.to_string())),
+        refresh_token: p.secret("refresh_token"),
     };
     draft.auth_token = p.token();
     p.unknown_fields();
@@ -198,7 +207,8 @@ impl Parser<'_> {
                 None => {
                     self.problem(
                         "auth_type",
-                        "must be \"none\", \"bearer\", \"basic\" or \"header\"",
+                        "must be \"none\", \"bearer\", \"basic\", \"header\", \
+                         \"oauth_client_credentials\" or \"oauth_refresh_token\"",
                     );
                     None
                 }
@@ -221,6 +231,11 @@ impl Parser<'_> {
         } else {
             "auth_token"
         };
+        self.secret(field)
+    }
+
+    /// A write-only value (`null` clears it); never echoed.
+    fn secret(&mut self, field: &str) -> Option<Option<SecretString>> {
         match self.fields.get(field)? {
             Value::Null => Some(None),
             Value::String(t) if t.contains(['\r', '\n', '\0']) => {
@@ -249,6 +264,12 @@ impl Parser<'_> {
             "auth_header",
             "auth_token",
             "backend_token",
+            "token_url",
+            "client_id",
+            "client_secret",
+            "scope",
+            "resource",
+            "refresh_token",
         ];
         let unknown: Vec<String> = self
             .fields
@@ -264,6 +285,25 @@ impl Parser<'_> {
             self.problem(&field, "unknown field");
         }
     }
+}
+
+fn check_client_id(id: &str) -> Result<String, String> {
+    if id.is_empty() || id.len() > 512 || id.chars().any(char::is_control) {
+        return Err("must be 1 to 512 characters without control characters".into());
+    }
+    Ok(id.to_string())
+}
+
+/// Space-separated scope tokens (RFC 6749 §3.3).
+fn check_scope(scope: &str) -> Result<String, String> {
+    let bad = |c: char| c.is_control() || c == '"' || c == '\\' || !c.is_ascii();
+    if scope.len() > 1024 || scope.chars().any(bad) {
+        return Err(
+            "must be space-separated scope tokens (printable ASCII without \" or \\, at most 1024)"
+                .into(),
+        );
+    }
+    Ok(scope.trim().to_string())
 }
 
 #[cfg(test)]
@@ -318,6 +358,40 @@ mod tests {
         let problems = parse(&json!({ "timeout": 2, "timeout_ms": 3000 }), false).unwrap_err();
         assert!(problems[0].starts_with("timeout_ms: disagrees"));
         assert!(parse(&json!([]), false).is_err());
+    }
+
+    #[test]
+    fn oauth_fields_parse_and_secrets_are_never_echoed() {
+        let draft = parse(
+            &json!({ "name": "remote", "url": "https://mcp.example/mcp",
+                     "auth_type": "oauth_refresh_token", "client_id": "gw",
+                     "client_secret": "s3cret", "refresh_token": "rt-1", "scope": "mcp:tools",
+                     "resource": "https://mcp.example/mcp", "token_url": null }),
+            true,
+        )
+        .unwrap();
+        assert_eq!(draft.auth_type, Some(AuthKind::OAuthRefreshToken));
+        assert_eq!(draft.client_id.as_deref(), Some("gw"));
+        assert_eq!(draft.client_secret, Some(Some(SecretString::new("s3cret"))));
+        assert_eq!(draft.refresh_token, Some(Some(SecretString::new("rt-1"))));
+        assert_eq!(draft.token_url, Some(None));
+        let problems = parse(
+            &json!({ "client_secret": 7, "refresh_token": ["rt-x"], "client_id": "",
+                     "token_url": "ftp://x/token", "scope": "a\"b" }),
+            false,
+        )
+        .unwrap_err();
+        let text = problems.join("\n");
+        for expected in [
+            "client_secret: must be a string or null",
+            "refresh_token: must be a string or null",
+            "client_id: must be 1 to 512",
+            "token_url: uses the scheme",
+            "scope: must be space-separated",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert!(!text.contains("rt-x"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A [`BackendEntry`] as the API shows it. Credentials appear only as `has_auth_token` (the
-//! original returned decrypted tokens here). `timeout` is in seconds like the original's,
+//! original returned decrypted tokens here); an OAuth backend's client settings are shown, its
+//! secrets only as `has_client_secret` / `has_refresh_token`. `timeout` is in seconds like the original's,
 //! rounded up; `timeout_ms` is exact.
 
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ pub fn id(id: &BackendId) -> Value {
 }
 
 pub fn entry(e: &BackendEntry) -> Value {
+    let oauth = e.oauth.as_ref();
     let timeout_ms = e.timeout.as_millis() as u64;
     let status = e.status.as_ref();
     // Disabled backends do not run; a database backend with a problem is left out (`last_error`
@@ -49,6 +51,12 @@ pub fn entry(e: &BackendEntry) -> Value {
         "auth_type": e.auth_type,
         "auth_header": e.auth_header,
         "has_auth_token": e.has_auth_token,
+        "token_url": oauth.and_then(|o| o.token_url.clone()),
+        "client_id": oauth.map(|o| o.client_id.clone()),
+        "scope": oauth.and_then(|o| o.scope.clone()),
+        "resource": oauth.and_then(|o| o.resource.clone()),
+        "has_client_secret": oauth.is_some_and(|o| o.has_client_secret),
+        "has_refresh_token": oauth.is_some_and(|o| o.has_refresh_token),
         "state": state,
         "last_error": last_error,
         "tool_count": status.map_or(0, |s| s.tool_count),

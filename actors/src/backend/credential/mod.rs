@@ -7,6 +7,7 @@
 
 mod discovery;
 mod oauth;
+mod persisted;
 mod status;
 
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use arc_swap::ArcSwap;
 use awc::http::header::{HeaderName, HeaderValue};
 use tokio::sync::{Notify, watch};
 
-pub(crate) use oauth::run_token_loop;
+pub(crate) use oauth::{TokenLoopTarget, run_token_loop};
+pub use persisted::{PersistedTokens, fingerprint as refresh_token_fingerprint};
 pub use status::{CredentialStats, CredentialStatsSnapshot, TokenState, TokenStatus};
 
 use crate::spec::{BackendAuth, BackendSpec};

@@ -3,8 +3,11 @@
 //! `Authorization: Bearer …` into the credential snapshot, and gets a new one at 80 % of the
 //! token's lifetime, on demand, and after the backend rejected the current one. Failures keep
 //! the last token (it may still work) and retry with exponential backoff (1 s doubling to
-//! 60 s). Nothing here logs a token, a secret or a response body.
+//! 60 s). A rotated refresh token is stored (sealed) before it is used, and a loop starts from
+//! the stored one when there is one ([`super::PersistedTokens`]). Nothing here logs a token, a
+//! secret or a response body.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -12,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::status::now_ms;
-use super::{Credential, TokenState, TokenStatus, discovery, header};
+use super::{Credential, PersistedTokens, TokenState, TokenStatus, discovery, header};
 use crate::spec::{OAuthClientSpec, OAuthGrant, SecretString};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -44,15 +47,29 @@ struct Obtained {
     refresh_token: Option<SecretString>,
 }
 
-/// Runs until the task is aborted (the actor stops). `backend_url` is the default RFC 8707
+/// Which backend a token loop serves, and where its rotated refresh tokens are kept (`None`:
+/// in memory only, as in tests that run the tree without a database).
+pub(crate) struct TokenLoopTarget {
+    pub backend: String,
+    pub url: url::Url,
+    pub timeout: Duration,
+    pub persisted: Option<Arc<PersistedTokens>>,
+}
+
+/// Runs until the task is aborted (the actor stops). The target's URL is the default RFC 8707
 /// resource and where discovery starts.
 pub(crate) async fn run_token_loop(
     credential: Credential,
     oauth: OAuthClientSpec,
-    backend_url: url::Url,
-    timeout: Duration,
+    target: TokenLoopTarget,
     log: slog::Logger,
 ) {
+    let TokenLoopTarget {
+        backend,
+        url: backend_url,
+        timeout,
+        persisted,
+    } = target;
     let Some(shared) = credential.oauth.clone() else {
         return;
     };
@@ -62,10 +79,26 @@ pub(crate) async fn run_token_loop(
         .disable_redirects()
         .finish();
     let mut token_url = oauth.token_url.clone();
-    let mut refresh_token = match &oauth.grant {
+    let configured = match &oauth.grant {
         OAuthGrant::RefreshToken(token) => Some(token.clone()),
         OAuthGrant::ClientCredentials => None,
     };
+    let mut refresh_token = configured.clone();
+    if let (Some(configured), Some(store)) = (&configured, &persisted) {
+        match store.latest(&backend, configured).await {
+            Ok(Some(latest)) => {
+                slog::info!(
+                    log,
+                    "continuing from the backend's last rotated refresh token"
+                );
+                refresh_token = Some(latest);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                slog::warn!(log, "starting from the configured refresh token"; "error" => error)
+            }
+        }
+    }
     let mut backoff = FIRST_BACKOFF;
     loop {
         let before = shared.status.load_full();
@@ -90,6 +123,14 @@ pub(crate) async fn run_token_loop(
                 let value = format!("Bearer {}", obtained.access_token.expose());
                 credential.publish(header("authorization", &value).map(|h| vec![h]));
                 if let Some(rotated) = obtained.refresh_token {
+                    // Stored before the next use: after a restart the old one may be refused.
+                    if let (Some(configured), Some(store)) = (&configured, &persisted)
+                        && refresh_token.as_ref() != Some(&rotated)
+                        && let Err(error) = store.save(&backend, configured, &rotated).await
+                    {
+                        slog::warn!(log, "the rotated refresh token is kept in memory only";
+                            "error" => error);
+                    }
                     refresh_token = Some(rotated);
                 }
                 let wait = obtained

@@ -1,0 +1,2 @@
+DROP TABLE backend_token_state;
+DROP TABLE backend_oauth;
