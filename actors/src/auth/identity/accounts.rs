@@ -84,31 +84,7 @@ impl Identity {
     /// Creates a `user`-role account after checking the password policy. The caller decides
     /// whether registration is open.
     pub async fn register(&self, new: Registration) -> Result<User, AuthError> {
-        let mut problems = Vec::new();
-        let username = new.username.trim().to_string();
-        if username.is_empty() || username.chars().count() > 64 {
-            problems.push("username must be 1 to 64 characters long".to_string());
-        } else if !username
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-        {
-            problems.push("username may only contain letters, digits and . _ - @".to_string());
-        }
-        let email = new.email.trim().to_string();
-        let valid_email = email.len() <= 254
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-            && !email.chars().any(char::is_whitespace);
-        if !valid_email {
-            problems.push("email must be an address like name@example.com".to_string());
-        }
-        if let Err(rules) = self.settings.password_policy.check(&new.password) {
-            problems.extend(rules.into_iter().map(|r| format!("password {r}")));
-        }
-        if !problems.is_empty() {
-            return Err(AuthError::InvalidAccount(problems));
-        }
+        let (username, email) = self.check_account(&new)?;
         let hash = self.hasher.hash(&new.password).await?;
         let created = self
             .db
@@ -134,6 +110,86 @@ impl Identity {
             })?;
         self.refresh_directory().await?;
         Ok(created)
+    }
+
+    /// Whether an enabled administrator exists, from the directory snapshot (no I/O; another
+    /// process's `create-admin` shows within one refresher tick).
+    pub fn admin_exists(&self) -> bool {
+        self.directory
+            .load()
+            .values()
+            .any(|(status, _)| status.enabled && status.role == Role::Admin)
+    }
+
+    /// The setup wizard's first administrator: the same rules as registration, created only
+    /// while no enabled administrator exists — checked and written in one transaction (on
+    /// PostgreSQL under an advisory lock, so two concurrent wizards cannot both win).
+    pub async fn create_first_admin(&self, new: Registration) -> Result<User, AuthError> {
+        let (username, email) = self.check_account(&new)?;
+        let hash = self.hasher.hash(&new.password).await?;
+        let created = self
+            .db
+            .run(move |c| {
+                crate::storage::in_transaction(c, |c| {
+                    if let crate::storage::DbConn::Postgres(pg) = c {
+                        use diesel::RunQueryDsl as _;
+                        diesel::sql_query("SELECT pg_advisory_xact_lock(7101)").execute(pg)?;
+                    }
+                    if users::count_admins(c)? > 0 {
+                        return Err(StorageError::Conflict(
+                            "an administrator already exists".into(),
+                        ));
+                    }
+                    users::create(
+                        c,
+                        NewUser {
+                            username: &username,
+                            email: &email,
+                            password_hash: &hash,
+                            role: Role::Admin,
+                        },
+                    )
+                })
+            })
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(message) => AuthError::Conflict(message),
+                other => other.into(),
+            })?;
+        self.refresh_directory().await?;
+        Ok(created)
+    }
+
+    /// A new account's username and email (trimmed), after checking them and the password
+    /// against the rules; every broken rule is listed.
+    fn check_account(&self, new: &Registration) -> Result<(String, String), AuthError> {
+        let mut problems = Vec::new();
+        let username = new.username.trim().to_string();
+        if username.is_empty() || username.chars().count() > 64 {
+            problems.push("username must be 1 to 64 characters long".to_string());
+        } else if !username
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
+            problems.push("username may only contain letters, digits and . _ - @".to_string());
+        }
+        let email = new.email.trim().to_string();
+        let valid_email = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !valid_email {
+            problems.push("email must be an address like name@example.com".to_string());
+        }
+        if let Err(rules) = self.settings.password_policy.check(&new.password) {
+            problems.extend(rules.into_iter().map(|r| format!("password {r}")));
+        }
+        if problems.is_empty() {
+            Ok((username, email))
+        } else {
+            Err(AuthError::InvalidAccount(problems))
+        }
     }
 
     /// The caller's account (`GET /auth/me`).
