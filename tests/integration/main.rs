@@ -8,6 +8,7 @@ mod backend_credentials;
 mod backend_oauth;
 mod backends;
 mod binary;
+mod console;
 mod cors;
 mod daemon;
 mod external_idp;

@@ -19,7 +19,7 @@
 
 mod audit;
 mod body;
-mod credentials;
+pub(crate) mod credentials;
 mod error;
 mod groups;
 mod policies;
