@@ -8,6 +8,10 @@
 //! `/mcp/<server>` those for `<public_url>/mcp/<server>` (and login tokens for `/mcp`); the admin
 //! API and `/metrics` take login and API tokens, never an OAuth client's. Roles and scopes are
 //! checked later, by the handlers.
+//!
+//! Without a bearer token, `/admin` and `/admin/…` also accept the admin console's session
+//! cookie (`console::guard`): a console page without a usable session is sent to the sign-in
+//! page, and a cookie-authenticated change without its CSRF token is refused (403).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
