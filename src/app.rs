@@ -194,6 +194,9 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         log.clone(),
     );
     let _ = state.registry.set(registry.clone());
+    let _ = state.console.set(web::console::ConsoleSettings {
+        setup_token_file: first_start::setup_token_path(&config.data_dir),
+    });
     let _ = state.audit.set(audit.clone());
     let security = actors::security::SecurityEvents::start(
         db.clone(),

@@ -83,10 +83,16 @@ pub enum SecretSource {
     Generated(PathBuf),
 }
 
+/// Where the setup token lives: `<data_dir>/setup-token` (the setup wizard reads it there and
+/// removes it once the first administrator exists).
+pub fn setup_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("setup-token")
+}
+
 /// While no administrator exists, a fresh one-time token in `<data_dir>/setup-token`; once one
 /// exists, the file is removed. Returns the token when one was issued.
 pub fn setup_token(data_dir: &Path, admin_exists: bool) -> anyhow::Result<Option<String>> {
-    let path = data_dir.join("setup-token");
+    let path = setup_token_path(data_dir);
     if admin_exists {
         match fs::remove_file(&path) {
             Ok(()) => {}

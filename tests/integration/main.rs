@@ -10,6 +10,7 @@ mod backend_oauth;
 mod backend_oauth_admin;
 mod backends;
 mod binary;
+mod console;
 mod cors;
 mod daemon;
 mod external_idp;

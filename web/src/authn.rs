@@ -8,6 +8,10 @@
 //! `/mcp/<server>` those for `<public_url>/mcp/<server>` (and login tokens for `/mcp`); the admin
 //! API and `/metrics` take login and API tokens, never an OAuth client's. Roles and scopes are
 //! checked later, by the handlers.
+//!
+//! Without a bearer token, `/admin` and `/admin/…` also accept the admin console's session
+//! cookie (`console::guard`): a console page without a usable session is sent to the sign-in
+//! page, and a cookie-authenticated change without its CSRF token is refused (403).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,6 +21,7 @@ use actix_web::{Error, HttpMessage, web};
 use actors::auth::external::Verdict;
 use actors::auth::identity::{AuthError, CredentialKind, Principal};
 
+use crate::console::guard::{self as console, CookieAuth};
 use crate::error::WebError;
 use crate::request_context::RequestContext;
 use crate::state::{AppState, WebSettings};
@@ -57,6 +62,7 @@ fn is_public(path: &str) -> bool {
             | "/mcp/.well-known/openid-configuration"
     ) || path.starts_with("/.well-known/")
         || path.starts_with("/oauth/register/")
+        || crate::console::is_public(path)
 }
 
 /// What a path needs from a token besides being valid.
@@ -143,7 +149,7 @@ fn bearer_token(req: &ServiceRequest) -> Option<&str> {
 /// Rejections are returned as responses, not errors, so the outer request-context layer still
 /// stamps them with the request id and logs them.
 pub async fn require_auth<B: MessageBody>(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -167,6 +173,10 @@ pub async fn require_auth<B: MessageBody>(
             .await
             .map(ServiceResponse::map_into_left_body);
     }
+    let console_page = crate::console::is_page(&path);
+    // The console's session cookie, read only where no bearer token was sent.
+    let mut cookie_sid = None;
+    let mut stale_cookie = false;
     let outcome = match bearer_token(&req) {
         Some(token) => Some(
             authenticate(&state, token)
@@ -177,10 +187,30 @@ pub async fn require_auth<B: MessageBody>(
                     Ok::<_, String>(principal)
                 }),
         ),
+        None if console::in_scope(&path) => match console::authenticate(&state, &req) {
+            CookieAuth::Valid(principal) => {
+                cookie_sid = principal.sid.clone();
+                Some(Ok(principal))
+            }
+            // A stale cookie on a public page (the sign-in form) is no reason to refuse it.
+            CookieAuth::Invalid(_) if public => None,
+            CookieAuth::Invalid(reason) => {
+                stale_cookie = true;
+                Some(Err(reason))
+            }
+            CookieAuth::Absent => None,
+        },
         None => None,
     };
     let caller = match outcome {
         Some(Ok(principal)) => Some(Caller::User(principal)),
+        Some(Err(reason)) if console_page && !public => {
+            if let Some(ctx) = req.extensions().get::<RequestContext>() {
+                slog::info!(ctx.log, "Console session refused."; "reason" => &reason, "path" => &path);
+            }
+            let response = console::to_sign_in(&state, stale_cookie);
+            return Ok(req.into_response(response).map_into_right_body());
+        }
         Some(Err(reason)) if !public && settings.auth_required => {
             if let Some(ctx) = req.extensions().get::<RequestContext>() {
                 slog::info!(ctx.log, "Bearer token rejected."; "reason" => &reason, "path" => &path);
@@ -197,6 +227,11 @@ pub async fn require_auth<B: MessageBody>(
                 resource_metadata: resource.metadata_url(&settings),
             };
             return Ok(req.error_response(rejection).map_into_right_body());
+        }
+        // A browser that is not signed in gets the sign-in page, not a JSON 401.
+        None if console_page && !public => {
+            let response = console::to_sign_in(&state, false);
+            return Ok(req.into_response(response).map_into_right_body());
         }
         _ if !settings.auth_required => Some(Caller::Anonymous),
         _ if public => None,
@@ -215,6 +250,24 @@ pub async fn require_auth<B: MessageBody>(
             return Ok(req.error_response(rejection).map_into_right_body());
         }
     };
+    if let Some(sid) = cookie_sid.filter(|_| !public)
+        && !console::csrf_ok(&mut req, &state, &sid).await
+    {
+        if let Some(ctx) = req.extensions().get::<RequestContext>() {
+            slog::warn!(ctx.log, "Console change refused: missing or wrong CSRF token."; "path" => &path);
+        }
+        if let Some(caller) = &caller {
+            req.extensions_mut().insert(caller.clone());
+        }
+        crate::security_events::record(
+            &state,
+            req.request(),
+            actors::security::SecurityEventType::Forbidden,
+            &[("reason", "csrf token missing or wrong".into())],
+        );
+        let response = console::csrf_refusal(&path);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
     if let Some(caller) = caller {
         req.extensions_mut().insert(caller);
     }

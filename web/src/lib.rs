@@ -8,6 +8,7 @@ pub mod admin_api;
 pub mod audit_events;
 pub mod auth_routes;
 pub mod authn;
+pub mod console;
 pub mod cors;
 pub mod error;
 pub mod health;
@@ -31,6 +32,7 @@ pub use state::{AppState, WebSettings};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     admin_api::configure(cfg);
     auth_routes::configure(cfg);
+    console::configure(cfg);
     health::configure(cfg);
     jwks::configure(cfg);
     login::configure(cfg);

@@ -74,6 +74,9 @@ pub struct AppState {
     pub audit: Arc<OnceLock<actors::audit::AuditHandle>>,
     /// The security events sink; set at boot before the server starts. Unset: nothing recorded.
     pub security: Arc<OnceLock<actors::security::SecurityEvents>>,
+    /// The admin console's settings (the setup token's file); set at boot before the server
+    /// starts. Unset: the setup wizard answers that setup is unavailable.
+    pub console: Arc<OnceLock<crate::console::ConsoleSettings>>,
     /// The MCP endpoint's sessions, routing table and settings.
     pub mcp: Arc<crate::mcp::McpState>,
     /// The OAuth authorization server's clients, resolver, limiter and settings.
@@ -103,6 +106,7 @@ impl AppState {
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             audit: Arc::new(OnceLock::new()),
             security: Arc::new(OnceLock::new()),
+            console: Arc::new(OnceLock::new()),
             mcp,
             oauth,
             metrics: Arc::new(crate::metrics::Metrics::default()),

@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, mpsc};
 
 pub use actor::AuditMsg;
 use actor::{AuditActor, AuditArgs};
-pub use query::WindowStats;
+pub use query::{SERIES_POINTS, SeriesPoint, WindowStats};
 
 use crate::storage::Database;
 use crate::storage::audit_records::AuditRow;

@@ -28,6 +28,20 @@ pub struct WindowStats {
     pub top_users: Vec<(String, u64)>,
     /// True when the window held more than the rows read.
     pub truncated: bool,
+    /// The window cut into [`SERIES_POINTS`] equal slices, oldest first (the console's chart).
+    pub series: Vec<SeriesPoint>,
+}
+
+/// How many slices [`WindowStats::series`] has.
+pub const SERIES_POINTS: usize = 24;
+
+/// Requests in one slice of the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SeriesPoint {
+    /// Unix milliseconds where the slice starts.
+    pub start_ms: i64,
+    pub total: u64,
+    pub errors: u64,
 }
 
 impl AuditHandle {
@@ -48,17 +62,38 @@ impl AuditHandle {
         window_minutes: u64,
         top: usize,
     ) -> Result<WindowStats, StorageError> {
+        let since_ms = super::now_ms() - (window_minutes as i64) * 60_000;
         let filter = AuditFilter {
             kind: Some("mcp".into()),
-            since_ms: Some(super::now_ms() - (window_minutes as i64) * 60_000),
+            since_ms: Some(since_ms),
             ..AuditFilter::default()
         };
         let rows = self.search(filter, STATS_MAX_ROWS + 1).await?;
-        Ok(summarise(&rows, window_minutes, top))
+        Ok(summarise(&rows, since_ms, window_minutes, top))
     }
 }
 
-fn summarise(rows: &[AuditRow], window_minutes: u64, top: usize) -> WindowStats {
+/// Counts per slice of the window starting at `since_ms`.
+fn series(rows: &[AuditRow], since_ms: i64, window_minutes: u64) -> Vec<SeriesPoint> {
+    let slice_ms = ((window_minutes as i64) * 60_000 / SERIES_POINTS as i64).max(1);
+    let mut points: Vec<SeriesPoint> = (0..SERIES_POINTS)
+        .map(|i| SeriesPoint {
+            start_ms: since_ms + i as i64 * slice_ms,
+            ..SeriesPoint::default()
+        })
+        .collect();
+    for row in rows {
+        let index = ((row.at_ms - since_ms).max(0) / slice_ms) as usize;
+        let point = &mut points[index.min(SERIES_POINTS - 1)];
+        point.total += 1;
+        if row.outcome != "ok" {
+            point.errors += 1;
+        }
+    }
+    points
+}
+
+fn summarise(rows: &[AuditRow], since_ms: i64, window_minutes: u64, top: usize) -> WindowStats {
     let truncated = rows.len() as i64 > STATS_MAX_ROWS;
     let rows = &rows[..rows.len().min(STATS_MAX_ROWS as usize)];
     let total = rows.len() as u64;
@@ -106,5 +141,51 @@ fn summarise(rows: &[AuditRow], window_minutes: u64, top: usize) -> WindowStats 
         }),
         top_users: ranked(|r| r.username.as_ref()),
         truncated,
+        series: series(rows, since_ms, window_minutes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(at_ms: i64, outcome: &str) -> AuditRow {
+        AuditRow {
+            id: at_ms,
+            at_ms,
+            kind: "mcp".into(),
+            event: None,
+            user_id: None,
+            username: Some("alice".into()),
+            method: Some("tools/call".into()),
+            backend: None,
+            item: Some("echo".into()),
+            outcome: outcome.into(),
+            error_code: None,
+            latency_us: Some(1000),
+            ip: None,
+            details: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_series_cuts_the_window_into_equal_slices() {
+        // 24 minutes from t = 0: one slice per minute.
+        let rows = [
+            row(0, "ok"),
+            row(59_999, "error"),
+            row(60_000, "ok"),
+            row(24 * 60_000, "ok"),
+        ];
+        let stats = summarise(&rows, 0, 24, 5);
+        assert_eq!(stats.series.len(), SERIES_POINTS);
+        assert_eq!((stats.series[0].total, stats.series[0].errors), (2, 1));
+        assert_eq!(stats.series[1].start_ms, 60_000);
+        assert_eq!(stats.series[1].total, 1);
+        // A row stamped at the very end falls in the last slice.
+        assert_eq!(stats.series[23].total, 1);
+        assert_eq!(stats.top_tools, vec![("echo".to_string(), 4)]);
     }
 }

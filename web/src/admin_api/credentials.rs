@@ -12,7 +12,7 @@ use super::{AdminApiError, admin_call, backend_id, view};
 use crate::state::AppState;
 
 /// The running incarnation's credential, when the backend runs.
-pub(super) fn credential_of(state: &AppState, name: &str) -> Option<Credential> {
+pub(crate) fn credential_of(state: &AppState, name: &str) -> Option<Credential> {
     let upstream = state.gateway.get()?.upstream(name)?;
     Some(upstream.credential().clone())
 }

@@ -11,15 +11,16 @@
 //! Authorization policies and groups: see `policies.rs` and `groups.rs`; the audit trail
 //! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`.
 //!
-//! Admin role required: the authn middleware answers 401 without a valid bearer token, these
-//! handlers 403 for a non-admin. Each handler is one call into the [`BackendRegistry`], which
+//! Admin role required: the authn middleware answers 401 without a valid bearer token or
+//! console session cookie (and 403 for a cookie-authenticated change without its CSRF token),
+//! these handlers 403 for a non-admin. Each handler is one call into the [`BackendRegistry`], which
 //! stores, seals credentials and applies the change to the running supervisor at once.
 //!
 //! [`BackendRegistry`]: actors::registry::BackendRegistry
 
 mod audit;
 mod body;
-mod credentials;
+pub(crate) mod credentials;
 mod error;
 mod groups;
 mod policies;

@@ -5,10 +5,10 @@
 //! introspection (`POST /oauth/introspect`, RFC 7662). The discovery documents are in
 //! `well_known`; the decisions and storage are in `actors::auth::authorization`.
 
-mod authorize;
+pub(crate) mod authorize;
 mod client_auth;
 pub mod error;
-mod form;
+pub(crate) mod form;
 mod register;
 mod revoke;
 mod token;

@@ -17,6 +17,8 @@ pub enum Purpose {
     PendingRequest,
     Session,
     Csrf,
+    /// The admin console's CSRF tokens, bound to the console session's token family.
+    ConsoleCsrf,
 }
 
 impl Purpose {
@@ -25,6 +27,7 @@ impl Purpose {
             Purpose::PendingRequest => b"pending-request",
             Purpose::Session => b"session",
             Purpose::Csrf => b"csrf",
+            Purpose::ConsoleCsrf => b"console-csrf",
         }
     }
 }

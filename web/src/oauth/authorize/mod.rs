@@ -16,7 +16,7 @@
 
 mod pages;
 mod request;
-mod session;
+pub(crate) mod session;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;

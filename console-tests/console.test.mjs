@@ -1,0 +1,235 @@
+// Browser tests of the admin console: the real gateway binary on a temporary data directory,
+// driven through headless Chromium. Run by run.sh (which installs what is missing); each page
+// visited is saved as artifacts/<name>.png.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const binary = process.env.GATEWAY_BIN ?? join(here, "..", "target", "debug", "authmcp-gateway");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const artifacts = join(here, "artifacts");
+const PASSWORD = "Console-Passw0rd!";
+
+let gateway, base, dataDir, workDir, browser;
+let gatewayOutput = "";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns true or `ms` pass. */
+async function waitFor(what, check, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${gatewayOutput}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  workDir = mkdtempSync(join(tmpdir(), "authmcp-console-"));
+  dataDir = join(workDir, "data");
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const config = join(workDir, "gateway.toml");
+  writeFileSync(
+    config,
+    [
+      `data_dir = ${JSON.stringify(dataDir)}`,
+      "[server]",
+      `host = "127.0.0.1"`,
+      `port = ${port}`,
+      `public_url = ${JSON.stringify(base)}`,
+      "[auth]",
+      "bcrypt_cost = 4",
+      "allow_registration = true",
+      "[rate_limit]",
+      "login_max = 1000",
+      "",
+    ].join("\n"),
+  );
+  // A clean environment: no stray DATABASE_URL, PORT or the like from the caller.
+  gateway = spawn(binary, ["start", "--config", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? workDir },
+  });
+  gateway.stdout.on("data", (d) => (gatewayOutput += d));
+  gateway.stderr.on("data", (d) => (gatewayOutput += d));
+  await waitFor("the gateway to answer /health/ready", async () => {
+    try {
+      return (await fetch(`${base}/health/ready`)).status === 200;
+    } catch {
+      return false;
+    }
+  });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (gateway && gateway.exitCode === null) {
+    const exited = new Promise((r) => gateway.once("exit", r));
+    gateway.kill("SIGTERM");
+    await exited;
+  }
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** A fresh browser context (its own cookies) whose page must not log errors (CSP violations
+ * show up as console errors). */
+async function newPage() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  return { context, page, errors };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, username, password) {
+  await page.goto(`${base}/admin/login`);
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+}
+
+test("setup wizard: a wrong token is refused, the right one creates the admin", async () => {
+  const { context, page, errors } = await newPage();
+  await page.goto(`${base}/`);
+  assert.equal(new URL(page.url()).pathname, "/setup");
+  await shot(page, "setup");
+  const fill = async (token) => {
+    await page.fill("#setup_token", token);
+    await page.fill("#username", "root");
+    await page.fill("#email", "root@example.test");
+    await page.fill("#password", PASSWORD);
+    await page.fill("#password_confirm", PASSWORD);
+    await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+  };
+  await fill("not-the-setup-token");
+  assert.match(await page.textContent("[role=alert]"), /The setup token is wrong/);
+  await shot(page, "setup-wrong-token");
+  // The refusal page itself came with 403, which Chromium logs; nothing else may be logged.
+  assert.deepEqual(errors.splice(0), ["Failed to load resource: the server responded with a status of 403 (Forbidden)"]);
+  const token = readFileSync(join(dataDir, "setup-token"), "utf8").trim();
+  await fill(token);
+  assert.equal(new URL(page.url()).pathname, "/admin");
+  assert.equal(await page.textContent("h1"), "Dashboard");
+  await shot(page, "dashboard");
+  // The wizard is gone once an administrator exists (a signed-in one ends up on the dashboard).
+  await page.goto(`${base}/setup`);
+  assert.equal(new URL(page.url()).pathname, "/admin");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("sign-in: a bad password is refused with a message, a good one lands on the dashboard", async () => {
+  const { context, page, errors } = await newPage();
+  await page.goto(`${base}/admin`);
+  assert.equal(new URL(page.url()).pathname, "/admin/login", "not signed in: to the sign-in form");
+  await signIn(page, "root", "Wrong-Passw0rd!");
+  assert.equal(await page.textContent("[role=alert]"), "Invalid username or password.");
+  await shot(page, "login-bad-password");
+  await signIn(page, "root", PASSWORD);
+  assert.equal(new URL(page.url()).pathname, "/admin");
+  // The window picker works without a button press (the console's script) and with one.
+  await Promise.all([page.waitForURL(/window=7d/), page.selectOption("#window", "7d")]);
+  assert.match(await page.textContent(".card .label"), /7 days/);
+  await shot(page, "dashboard-7d");
+  const session = (await context.cookies()).find((c) => c.name === "authmcp_console");
+  assert.ok(session.httpOnly, "the session cookie is HttpOnly");
+  assert.equal(session.sameSite, "Lax");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("CSRF: a form or API change without the right token is refused with 403", async () => {
+  const { context, page } = await newPage();
+  await signIn(page, "root", PASSWORD);
+  // A sign-out form whose token was tampered with.
+  await page.locator("form.logout input[name=csrf_token]").evaluate((el) => (el.value = "forged"));
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/admin/logout")),
+    page.click("form.logout button"),
+  ]);
+  assert.equal(response.status(), 403);
+  assert.equal(await page.textContent("h1"), "Form expired");
+  await shot(page, "csrf-refused");
+  // The same cookies without any token, as a cross-site form post would send them.
+  const noToken = await context.request.post(`${base}/admin/logout`, { form: {}, maxRedirects: 0 });
+  assert.equal(noToken.status(), 403);
+  const api = await context.request.delete(`${base}/admin/api/mcp-servers/999`, {
+    headers: { "X-CSRF-Token": "forged" },
+  });
+  assert.equal(api.status(), 403);
+  assert.equal((await api.json()).error, "csrf_failed");
+  // Still signed in: nothing was changed.
+  await page.goto(`${base}/admin`);
+  assert.equal(new URL(page.url()).pathname, "/admin");
+  await context.close();
+});
+
+test("a non-administrator cannot sign in to the console", async () => {
+  const registered = await fetch(`${base}/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "alice", email: "alice@example.test", password: PASSWORD }),
+  });
+  assert.ok(registered.ok, `register: ${registered.status}`);
+  const { context, page } = await newPage();
+  await signIn(page, "alice", PASSWORD);
+  assert.equal(new URL(page.url()).pathname, "/admin/login");
+  assert.match(await page.textContent("[role=alert]"), /not an administrator/);
+  await shot(page, "login-not-admin");
+  assert.equal((await context.cookies()).find((c) => c.name === "authmcp_console"), undefined);
+  await context.close();
+});
+
+test("sign-out ends the session", async () => {
+  const { context, page, errors } = await newPage();
+  await signIn(page, "root", PASSWORD);
+  const cookie = (await context.cookies()).find((c) => c.name === "authmcp_console");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.logout button")]);
+  assert.equal(new URL(page.url()).pathname, "/admin/login");
+  await shot(page, "login");
+  // The old cookie, replayed, is refused: the session was revoked, not just forgotten.
+  const replay = await browser.newContext();
+  await replay.addCookies([cookie]);
+  const again = await replay.newPage();
+  await again.goto(`${base}/admin`);
+  assert.equal(new URL(again.url()).pathname, "/admin/login");
+  await replay.close();
+  assert.deepEqual(errors, []);
+  await context.close();
+});

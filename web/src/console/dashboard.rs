@@ -1,0 +1,232 @@
+//! `GET /admin`: the dashboard. Everything is read from what the gateway already keeps — the
+//! audit trail's window summary, the backends' published status, the security events and the
+//! backends' token state — and rendered on the server, charts included.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::audit::WindowStats;
+use actors::backend::{BackendState, TokenState};
+use actors::storage::security_events::EventFilter;
+use serde::Serialize;
+use tera::Context;
+
+use super::{chart, guard, page};
+use crate::admin_api::credentials::credential_of;
+use crate::oauth::request_log;
+use crate::state::AppState;
+
+/// The windows one can pick: query value, label, minutes.
+const WINDOWS: [(&str, &str, u64); 3] = [
+    ("1h", "1 hour", 60),
+    ("24h", "24 hours", 24 * 60),
+    ("7d", "7 days", 7 * 24 * 60),
+];
+const DEFAULT_WINDOW: usize = 1;
+/// A backend token expiring sooner than this is listed.
+const EXPIRY_WARNING_MS: i64 = 24 * 3600 * 1000;
+
+#[derive(Serialize)]
+struct WindowChoice {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct Ranked {
+    name: String,
+    count: u64,
+    share: u32,
+}
+
+#[derive(Serialize)]
+struct ServerLine {
+    name: String,
+    state: String,
+    transport: &'static str,
+    tool_count: usize,
+}
+
+#[derive(Serialize)]
+struct TokenWarning {
+    server: String,
+    state: String,
+    expires: String,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct EventLine {
+    at: String,
+    event_type: String,
+    severity: String,
+    username: String,
+    ip: String,
+    endpoint: String,
+}
+
+fn ranked(list: &[(String, u64)]) -> Vec<Ranked> {
+    let largest = list.first().map(|(_, n)| *n).unwrap_or(0);
+    list.iter()
+        .map(|(name, count)| Ranked {
+            name: name.clone(),
+            count: *count,
+            share: chart::share(*count, largest),
+        })
+        .collect()
+}
+
+fn millis(value: Option<f64>) -> String {
+    match value {
+        Some(ms) if ms < 10.0 => format!("{ms:.1} ms"),
+        Some(ms) => format!("{ms:.0} ms"),
+        None => "–".into(),
+    }
+}
+
+/// Backends whose token failed, is being refreshed late, or expires within a day.
+fn token_warnings(state: &AppState, names: &[String]) -> Vec<TokenWarning> {
+    let now = actors::storage::unix_ms_now();
+    names
+        .iter()
+        .filter_map(|name| {
+            let status = credential_of(state, name)?.token_status()?;
+            let expiring_soon = status
+                .expires_at_ms
+                .is_some_and(|at| at - now < EXPIRY_WARNING_MS);
+            let troubled = matches!(status.state, TokenState::Failed | TokenState::Expiring);
+            (troubled || expiring_soon).then(|| TokenWarning {
+                server: name.clone(),
+                state: serde_json::to_value(status.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                expires: status
+                    .expires_at_ms
+                    .map(|at| format!("{} UTC", chart::utc(at)))
+                    .unwrap_or_else(|| "unknown".into()),
+                error: status.last_error.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let admin = match guard::admin_page(&req, &state) {
+        Ok(admin) => admin,
+        Err(response) => return *response,
+    };
+    let log = request_log(&req, &state.log);
+    let query =
+        crate::oauth::form::Params::parse(req.query_string().as_bytes()).unwrap_or_default();
+    let chosen = query
+        .get("window")
+        .and_then(|w| WINDOWS.iter().position(|(value, _, _)| *value == w))
+        .unwrap_or(DEFAULT_WINDOW);
+    let (_, window_label, minutes) = WINDOWS[chosen];
+    let mut notices = Vec::new();
+    let stats = match state.audit.get() {
+        Some(audit) => match audit.window_stats(minutes, 8).await {
+            Ok(stats) => stats,
+            Err(error) => {
+                slog::error!(log, "Dashboard: cannot read the audit trail."; "error" => %error);
+                notices.push("Request figures are unavailable: the audit trail could not be read.");
+                WindowStats::default()
+            }
+        },
+        None => WindowStats::default(),
+    };
+    let statuses = state
+        .gateway
+        .get()
+        .map(|g| g.statuses())
+        .unwrap_or_default();
+    let servers_online = statuses
+        .iter()
+        .filter(|s| s.state == BackendState::Online)
+        .count();
+    let names: Vec<String> = statuses.iter().map(|s| s.name.clone()).collect();
+    let events = match state.security.get() {
+        Some(sink) => sink
+            .list(EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .await
+            .unwrap_or_else(|error| {
+                slog::error!(log, "Dashboard: cannot read the security events."; "error" => %error);
+                notices.push("Security events are unavailable: they could not be read.");
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
+    let mut c = Context::new();
+    c.insert(
+        "windows",
+        &WINDOWS
+            .iter()
+            .enumerate()
+            .map(|(i, (value, label, _))| WindowChoice {
+                value,
+                label,
+                selected: i == chosen,
+            })
+            .collect::<Vec<_>>(),
+    );
+    c.insert("window_label", window_label);
+    c.insert("notice", &(!notices.is_empty()).then(|| notices.join(" ")));
+    c.insert(
+        "success_rate",
+        &format!("{:.1} %", stats.success_rate * 100.0),
+    );
+    c.insert("p50", &millis(stats.p50_latency_ms));
+    c.insert("p95", &millis(stats.p95_latency_ms));
+    c.insert("per_minute", &format!("{:.2}", stats.requests_per_minute));
+    c.insert("servers_online", &servers_online);
+    c.insert("servers_total", &statuses.len());
+    c.insert("chart", &chart::requests(&stats.series, minutes));
+    c.insert("top_tools", &ranked(&stats.top_tools));
+    c.insert("top_users", &ranked(&stats.top_users));
+    c.insert(
+        "servers",
+        &statuses
+            .iter()
+            .map(|s| ServerLine {
+                name: s.name.clone(),
+                state: s.state.to_string(),
+                transport: s.transport,
+                tool_count: s.tool_count,
+            })
+            .collect::<Vec<_>>(),
+    );
+    c.insert("token_warnings", &token_warnings(&state, &names));
+    c.insert(
+        "security_events",
+        &events
+            .iter()
+            .map(|e| EventLine {
+                at: chart::utc(e.at_ms),
+                event_type: e.event_type.clone(),
+                severity: e.severity.clone(),
+                username: e.username.clone().unwrap_or_default(),
+                ip: e.ip.clone().unwrap_or_default(),
+                endpoint: e.endpoint.clone().unwrap_or_default(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    c.insert("stats", &stats);
+    page::render(
+        StatusCode::OK,
+        "admin/dashboard.html",
+        c,
+        Some(&page::Chrome {
+            username: &admin.principal.username,
+            csrf_token: &admin.csrf_token,
+            current: "/admin",
+        }),
+    )
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin").route(web::get().to(dashboard)));
+}

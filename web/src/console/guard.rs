@@ -1,0 +1,159 @@
+//! What `authn` asks of the console: who the session cookie names, whether a cookie-
+//! authenticated change carries its CSRF token, and the answers for a browser that is not
+//! signed in (a redirect to the sign-in page rather than a JSON 401).
+
+use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, web};
+use actors::auth::identity::{CredentialKind, Principal};
+
+use super::session::{self, CSRF_HEADER};
+use crate::oauth::form::Params;
+use crate::state::AppState;
+
+/// What the request's session cookie says.
+pub(crate) enum CookieAuth {
+    Absent,
+    Valid(Principal),
+    /// Present but unusable (expired, revoked, disabled user, forged); why, for the log.
+    Invalid(String),
+}
+
+/// Whether the console cookie is read for `path` at all: console pages and the admin API.
+pub(crate) fn in_scope(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+pub(crate) fn https(state: &AppState) -> bool {
+    state.settings.load().public_url.starts_with("https://")
+}
+
+/// The session cookie's principal, verified like a bearer token (signature, expiry, the
+/// revocation and user snapshots; no database query). Only console sessions count: a login
+/// token with a family id.
+pub(crate) fn authenticate(state: &AppState, req: &ServiceRequest) -> CookieAuth {
+    let Some(token) = session::cookie(req.headers(), session::cookie_name(https(state))) else {
+        return CookieAuth::Absent;
+    };
+    match state.identity.authenticate(token) {
+        Ok(p) if p.credential == CredentialKind::Login && p.sid.is_some() => CookieAuth::Valid(p),
+        Ok(_) => CookieAuth::Invalid("the cookie does not hold a console session".into()),
+        Err(e) => CookieAuth::Invalid(format!("console session refused: {e}")),
+    }
+}
+
+fn changes_something(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn is_form(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// For a cookie-authenticated request: true when it changes nothing, or carries session
+/// `sid`'s CSRF token in `X-CSRF-Token` or (a form) in the field `csrf_token`. A form body is
+/// read here and put back for the handler.
+pub(crate) async fn csrf_ok(req: &mut ServiceRequest, state: &AppState, sid: &str) -> bool {
+    if !changes_something(req.method()) {
+        return true;
+    }
+    let signer = &state.oauth.signer;
+    if let Some(header) = req.headers().get(CSRF_HEADER) {
+        return session::csrf_matches(signer, sid, header.to_str().ok());
+    }
+    if !is_form(req) {
+        return false;
+    }
+    let Ok(body) = req.extract::<web::Bytes>().await else {
+        return false;
+    };
+    let presented = Params::parse(&body)
+        .ok()
+        .and_then(|p| p.get("csrf_token").map(str::to_string));
+    req.set_payload(Payload::from(body));
+    session::csrf_matches(signer, sid, presented.as_deref())
+}
+
+/// The refusal of a change without its CSRF token: a page for forms, JSON for the API.
+pub(crate) fn csrf_refusal(path: &str) -> HttpResponse {
+    if super::is_page(path) {
+        return super::page::error(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form does not belong to your current console session (it may be from an \
+             older sign-in). Reload the page and try again.",
+            Some(("/admin", "Back to the console")),
+        );
+    }
+    HttpResponse::Forbidden()
+        .insert_header(("cache-control", "no-store"))
+        .json(serde_json::json!({
+            "error": "csrf_failed",
+            "detail": "Missing or wrong CSRF token: a change made with the console's session \
+                       cookie must send the value of the `csrf_token` cookie in the \
+                       `X-CSRF-Token` header (or the form field `csrf_token`). Bearer-token \
+                       calls need none.",
+        }))
+}
+
+/// A browser that is not (or no longer) signed in, on a console page: to the sign-in page,
+/// dropping a stale cookie.
+pub(crate) fn to_sign_in(state: &AppState, stale_cookie: bool) -> HttpResponse {
+    let cookies = if stale_cookie {
+        session::end_cookies(https(state))
+    } else {
+        Vec::new()
+    };
+    super::page::see_other("/admin/login", &cookies)
+}
+
+/// The administrator viewing a console page, and the CSRF token its forms carry.
+pub(crate) struct AdminPage {
+    pub principal: Principal,
+    pub csrf_token: String,
+}
+
+/// The signed-in administrator, or the answer for anyone else: the sign-in page for a browser
+/// without a session, a 403 page for a signed-in non-administrator.
+pub(crate) fn admin_page(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+) -> Result<AdminPage, Box<HttpResponse>> {
+    use actix_web::HttpMessage as _;
+    let caller = req.extensions().get::<crate::authn::Caller>().cloned();
+    match caller {
+        Some(crate::authn::Caller::User(p)) if p.is_admin() => {
+            let csrf_token = p
+                .sid
+                .as_deref()
+                .map(|sid| session::csrf_token(&state.oauth.signer, sid))
+                .unwrap_or_default();
+            Ok(AdminPage {
+                principal: p,
+                csrf_token,
+            })
+        }
+        Some(crate::authn::Caller::User(_)) => {
+            crate::security_events::record(
+                state,
+                req,
+                actors::security::SecurityEventType::Forbidden,
+                &[("reason", "not an administrator".into())],
+            );
+            Err(Box::new(super::page::error(
+                StatusCode::FORBIDDEN,
+                "Administrators only",
+                "The console is for administrators; this account is not one.",
+                None,
+            )))
+        }
+        _ => Err(Box::new(to_sign_in(state, false))),
+    }
+}

@@ -1,0 +1,100 @@
+//! The admin console: server-rendered pages (tera templates from `templates/admin/`, compiled
+//! in), one stylesheet and one small script served from `/admin/static/`, the setup wizard and
+//! the administrator's cookie session.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/` | 303 to `/setup` while no administrator exists, else to `/admin` |
+//! | GET, POST | `/setup` | the first administrator (needs the one-time setup token); 303 to `/admin/login` once one exists |
+//! | GET, POST | `/admin/login` | the sign-in form; sets the session cookie, 303 to `/admin` |
+//! | POST | `/admin/api/login` | the same as JSON (`{"username","password"}` → cookie + `{"username","csrf_token","expires_in"}`) |
+//! | POST | `/admin/logout` | ends the session (its token family is revoked), 303 to `/admin/login` |
+//! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
+//! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
+//!
+//! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
+//! database query; the revocation snapshot covers logout, disabled users and revoked sessions)
+//! and checks CSRF on cookie-authenticated changes (`guard.rs`). Forms shown before sign-in
+//! (login, setup) take their CSRF token from the authorization server's browser session.
+
+mod assets;
+mod chart;
+mod dashboard;
+pub(crate) mod guard;
+mod login;
+mod page;
+pub(crate) mod session;
+mod setup;
+
+use std::path::PathBuf;
+
+use actix_web::web;
+
+/// What the console needs from boot; set once before the server starts.
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// `<data_dir>/setup-token`, written at start while no administrator exists.
+    pub setup_token_file: PathBuf,
+}
+
+/// The console's pages, in the original's order; only built pages are listed in the nav (the
+/// rest come with later work and have no routes yet).
+pub(crate) const NAV: &[NavItem] = &[NavItem {
+    path: "/admin",
+    label: "Dashboard",
+}];
+
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct NavItem {
+    pub path: &'static str,
+    pub label: &'static str,
+}
+
+/// A console page (HTML, redirect to sign-in when unauthenticated), as opposed to the JSON
+/// admin API under `/admin/api`.
+pub(crate) fn is_page(path: &str) -> bool {
+    (path == "/admin" || path.starts_with("/admin/"))
+        && path != "/admin/api"
+        && !path.starts_with("/admin/api/")
+}
+
+/// Paths the console serves to anyone (each handles a signed-in caller itself).
+pub(crate) fn is_public(path: &str) -> bool {
+    matches!(path, "/" | "/setup" | "/admin/login" | "/admin/api/login")
+        || path.starts_with("/admin/static/")
+}
+
+/// Whether an enabled administrator exists. The directory snapshot answers once one does; while
+/// it says none, the directory is reloaded first, so an administrator just made by
+/// `create-admin` in another process counts at once (a query only while setup is pending).
+pub(crate) async fn admin_exists(state: &crate::state::AppState) -> bool {
+    if state.identity.admin_exists() {
+        return true;
+    }
+    let _ = state.identity.refresh_directory().await;
+    state.identity.admin_exists()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    assets::configure(cfg);
+    setup::configure(cfg);
+    login::configure(cfg);
+    dashboard::configure(cfg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_public_paths() {
+        assert!(is_page("/admin"));
+        assert!(is_page("/admin/users"));
+        assert!(!is_page("/admin/api/users"));
+        assert!(!is_page("/administrator"));
+        assert!(is_public("/admin/static/console.abc.css"));
+        assert!(is_public("/setup"));
+        assert!(!is_public("/admin"));
+        assert!(!is_public("/admin/logout"));
+    }
+}
