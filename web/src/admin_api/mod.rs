@@ -22,6 +22,7 @@ mod body;
 mod credentials;
 mod error;
 mod groups;
+mod live_feed;
 mod policies;
 mod policy_body;
 mod query;
