@@ -17,9 +17,9 @@ use super::chain::{GENESIS, row_hash};
 use super::file::JsonLines;
 use super::redact::Redactor;
 use super::{AuditEvent, AuditHandle};
-use crate::batch::{BatchMsg, BatchWriter, Queue};
+use crate::batch::{BatchMsg, BatchWriter, InsertFn, PruneFn, Queue};
+use crate::storage::Database;
 use crate::storage::audit_records::{self, AuditRow};
-use crate::storage::{Database, DbConn, StorageError};
 
 pub(crate) struct AuditWriter {
     handle: AuditHandle,
@@ -35,10 +35,8 @@ impl BatchWriter for AuditWriter {
     type Args = AuditHandle;
     const WHAT: &'static str = "audit records";
     const RETRY_FAILED: bool = true;
-    const INSERT: fn(&mut DbConn, &[AuditRow]) -> Result<(), StorageError> =
-        audit_records::insert_batch;
-    const PRUNE: fn(&mut DbConn, Option<i64>, Option<i64>) -> Result<usize, StorageError> =
-        audit_records::prune;
+    const INSERT: InsertFn<AuditRow> = audit_records::insert_batch;
+    const PRUNE: PruneFn = audit_records::prune;
 
     async fn start(
         handle: AuditHandle,

@@ -20,6 +20,11 @@ use crate::storage::{Database, DbConn, StorageError};
 /// How often retention runs (and once at start).
 const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
+/// Inserts a batch of rows in one transaction.
+pub(crate) type InsertFn<R> = fn(&mut DbConn, &[R]) -> Result<(), StorageError>;
+/// Deletes rows older than a time (unix ms) and beyond a row count; how many went.
+pub(crate) type PruneFn = fn(&mut DbConn, Option<i64>, Option<i64>) -> Result<usize, StorageError>;
+
 /// A table written in batches; its state is the actor's state.
 pub(crate) trait BatchWriter: Sized + Send + Sync + 'static {
     type Item: Send + 'static;
@@ -29,9 +34,8 @@ pub(crate) trait BatchWriter: Sized + Send + Sync + 'static {
     const WHAT: &'static str;
     /// Keep a batch that failed to commit and retry it (same rows), or drop it (counted).
     const RETRY_FAILED: bool;
-    const INSERT: fn(&mut DbConn, &[Self::Row]) -> Result<(), StorageError>;
-    /// Deletes rows older than a time (unix ms) and beyond a row count; how many went.
-    const PRUNE: fn(&mut DbConn, Option<i64>, Option<i64>) -> Result<usize, StorageError>;
+    const INSERT: InsertFn<Self::Row>;
+    const PRUNE: PruneFn;
 
     /// Reads what the writer continues from (next id, chain head) and starts its helpers.
     fn start(

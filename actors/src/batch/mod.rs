@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::mpsc;
 
-pub(crate) use actor::{BatchWriter, spawn};
+pub(crate) use actor::{BatchWriter, InsertFn, PruneFn, spawn};
 
 /// What a batched writer's actor is asked to do.
 pub enum BatchMsg {

@@ -14,9 +14,9 @@ use ractor::{ActorProcessingErr, ActorRef};
 use tokio::task::AbortHandle;
 
 use super::{SecurityEvent, SecurityEvents, scanner};
-use crate::batch::{BatchMsg, BatchWriter, Queue};
+use crate::batch::{BatchMsg, BatchWriter, InsertFn, PruneFn, Queue};
+use crate::storage::Database;
 use crate::storage::security_events::{self, SecurityEventRow};
-use crate::storage::{Database, DbConn, StorageError};
 
 pub(crate) struct SecurityWriter {
     events: SecurityEvents,
@@ -30,10 +30,8 @@ impl BatchWriter for SecurityWriter {
     type Args = SecurityEvents;
     const WHAT: &'static str = "security events";
     const RETRY_FAILED: bool = false;
-    const INSERT: fn(&mut DbConn, &[SecurityEventRow]) -> Result<(), StorageError> =
-        security_events::insert_batch;
-    const PRUNE: fn(&mut DbConn, Option<i64>, Option<i64>) -> Result<usize, StorageError> =
-        security_events::prune;
+    const INSERT: InsertFn<SecurityEventRow> = security_events::insert_batch;
+    const PRUNE: PruneFn = security_events::prune;
 
     async fn start(
         events: SecurityEvents,
