@@ -622,6 +622,11 @@ fn install_metrics(
                 "authmcp_security_events_dropped",
                 "Security events refused because the queue was full",
                 stats.dropped,
+            )?;
+            out.counter(
+                "authmcp_security_events_suppressed",
+                "unauthorized events left out by the per-(IP, endpoint) throttle",
+                stats.suppressed,
             )
         }));
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use actors::security::{SecurityEvents, SecurityStats};
 use actors::storage::security_events::{EventFilter, SecurityEventRow};
+use actors::storage::users::Role;
 use serde_json::{Value, json};
 
 use crate::fixture::fixture_binary;
@@ -15,7 +16,7 @@ use crate::http;
 use crate::mcp_client::McpClient;
 use crate::oauth_flow::{Setup, post_form, public_client};
 use crate::postgres::{Db, database_toml};
-use crate::users::{PASSWORD, create_mcp_user, login};
+use crate::users::{PASSWORD, create_mcp_user, create_user, login};
 
 fn sink(gw: &TestGateway) -> SecurityEvents {
     gw.state
@@ -134,6 +135,21 @@ async fn unauthorized_is_throttled_per_ip_and_endpoint(db: Db) {
         stats
             .recorded_by_type
             .contains(&("unauthorized", rows.len() as u64))
+    );
+    // The suppressed ones show on /metrics.
+    create_user(&gw, "root", Role::Admin);
+    let admin = login(&gw, "root").await;
+    let mut scraped = awc::Client::default()
+        .get(gw.url("/metrics"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&scraped.body().limit(1 << 20).await.unwrap()).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l == "authmcp_security_events_suppressed_total 4"),
+        "{text}"
     );
 }
 
