@@ -143,7 +143,7 @@ pub async fn batch(
             Ok(message) => {
                 // Each request of a batch is one audit record, with its own answer's outcome.
                 let record = audit.begin(state, session, &message);
-                let scan = PayloadScan::begin(audit.req, state, &message);
+                let scan = PayloadScan::begin(audit.req, state, &message, body);
                 let before = responses.len();
                 let answering = answer(state, http, session, access, &message, body);
                 match super::measured::measured(state, message.method(), answering).await {
@@ -638,7 +638,7 @@ fn rewrite(
 
 /// `raw` (a message read from `body`) as bytes sharing `body`'s buffer: forwarding a message
 /// unchanged copies nothing, however large. A `raw` from elsewhere is copied.
-fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
+pub(super) fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
     let bytes = raw.get().as_bytes();
     let inside = body.as_ptr_range();
     if inside.contains(&bytes.as_ptr()) && bytes.as_ptr_range().end <= inside.end {

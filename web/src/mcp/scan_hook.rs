@@ -28,12 +28,14 @@ pub(crate) struct PayloadScan {
 }
 
 impl PayloadScan {
-    /// Scans `message`'s arguments now (`tools/call`) and returns the hook for its result;
-    /// `None` when scanning is off or the message is not a request of a scanned method.
+    /// Scans `message`'s arguments now (`tools/call`; `message` was read from `body`) and
+    /// returns the hook for its result; `None` when scanning is off or the message is not a
+    /// request of a scanned method.
     pub(crate) fn begin(
         req: &HttpRequest,
         state: &AppState,
         message: &Envelope<'_>,
+        body: &Bytes,
     ) -> Option<PayloadScan> {
         let security = state.security.get().filter(|s| s.scans_payloads())?;
         message.id()?;
@@ -68,7 +70,7 @@ impl PayloadScan {
         if method == "tools/call"
             && let Some(params) = message.params
         {
-            scan.hand_over(params.get().as_bytes(), Direction::Arguments);
+            scan.hand_over(&super::dispatch::shared(body, params), Direction::Arguments);
         }
         Some(scan)
     }
@@ -97,7 +99,7 @@ impl PayloadScan {
             .boxed_local()
     }
 
-    fn hand_over(&self, payload: &[u8], direction: Direction) {
+    fn hand_over(&self, payload: &Bytes, direction: Direction) {
         let cap = payload.len().min(self.security.scan_max_bytes());
         self.security.scan(ScanJob {
             bytes: payload[..cap].to_vec(),
