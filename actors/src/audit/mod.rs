@@ -6,6 +6,7 @@
 //!                 counted, WARN at most every 10 s)  transaction each; hash chain; live feed;
 //!                                                    retention; JSON lines file
 //! ```
+//! The AuditActor is the generic batched writer (`crate::batch`) over `AuditWriter`.
 //! The queue outlives the actor: a restarted AuditActor picks it up where the old one stopped
 //! and reads the chain head back from the database, so the chain continues across restarts of
 //! the actor and of the process. Overflow policy: drop the newest record (the one that does not
