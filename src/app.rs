@@ -166,14 +166,23 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         audit_settings(&config),
         log.new(slog::o!("actor" => "audit")),
     );
+    let security = actors::security::SecurityEvents::new(
+        db.clone(),
+        security_settings(&config),
+        log.new(slog::o!("actor" => "security")),
+    );
     // The RateLimitActor in the tree owns the limits (reloads) and reaps idle keys; the
-    // AuditActor writes the trail (stopped last at shutdown, after the queue is written).
+    // SecurityActor and the AuditActor write their tables (stopped last at shutdown, after
+    // their queues are written).
     let (gateway, ended_sessions, supervisor_task) = GatewayHandle::start_with_limits(
         registry.desired().await,
         limits,
         rate_limit_settings(&config),
         REAP_INTERVAL,
-        Some(audit.clone()),
+        actors::supervisor::Writers {
+            audit: Some(audit.clone()),
+            security: Some(security.clone()),
+        },
         Some(registry.persisted_tokens()),
         log.clone(),
     )
@@ -198,12 +207,6 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         setup_token_file: first_start::setup_token_path(&config.data_dir),
     });
     let _ = state.audit.set(audit.clone());
-    let security = actors::security::SecurityEvents::start(
-        db.clone(),
-        security_settings(&config),
-        log.new(slog::o!("part" => "security")),
-        stop_rx.clone(),
-    );
     let _ = state.security.set(security.clone());
     install_metrics(&state, &config, &ctx, &audit, &security);
     let _ = state.policies.set(policies.clone());
@@ -294,9 +297,13 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         .close_streams(tokio::time::Instant::now() + cut_off * 3 / 4);
     server_handle.stop(true).await;
     let _ = server_task.await;
-    // Every request answered is in the audit queue by now: write it all before anything stops.
+    // Every request answered is in the audit and security queues by now: write them before
+    // anything stops.
     if let Some(audit) = running.state.audit.get() {
         audit.flush().await;
+    }
+    if let Some(security) = running.state.security.get() {
+        security.flush().await;
     }
     running.gateway.shutdown().await;
     drop(closer);
@@ -421,6 +428,7 @@ pub fn security_settings(config: &GatewayConfig) -> actors::security::SecuritySe
         max_rows: (s.max_rows > 0).then_some(s.max_rows),
         brute_force_threshold: s.brute_force_threshold,
         brute_force_window: std::time::Duration::from_secs(s.brute_force_window_s),
+        unauthorized_window: std::time::Duration::from_secs(s.unauthorized_window_s),
         scan_payloads: s.scan_payloads,
         scan_queue_capacity: s.scan_queue_capacity,
         scan_max_bytes: s.scan_max_bytes,
@@ -618,6 +626,11 @@ fn install_metrics(
                 "authmcp_security_events_dropped",
                 "Security events refused because the queue was full",
                 stats.dropped,
+            )?;
+            out.counter(
+                "authmcp_security_events_suppressed",
+                "unauthorized events left out by the per-(IP, endpoint) throttle",
+                stats.suppressed,
             )
         }));
 }

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod batch;
 pub mod mcp;
 pub mod mcp_audit;
 pub mod ratelimit;

@@ -235,6 +235,11 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(300)),
     ),
     key(
+        "security.unauthorized_window_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(60)),
+    ),
+    key(
         "security.scan_payloads",
         Kind::Bool,
         Some(BuiltIn::Bool(true)),

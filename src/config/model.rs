@@ -220,7 +220,11 @@ pub struct SecurityConfig {
     /// raise a `brute_force` event; 0 switches the detector off.
     pub brute_force_threshold: u32,
     pub brute_force_window_s: u64,
-    /// Scan tool arguments and results (off the request path) for `suspicious_payload`.
+    /// At most one `unauthorized` event per (IP, endpoint) within this many seconds; the next
+    /// one counts those left out. 0 records every one.
+    pub unauthorized_window_s: u64,
+    /// Scan MCP payloads (off the request path) for `suspicious_payload`: `tools/call`
+    /// arguments and results, `prompts/get` and `resources/read` results.
     pub scan_payloads: bool,
     /// Payload copies waiting for the scanner before new ones are dropped (counted).
     pub scan_queue_capacity: usize,

@@ -262,6 +262,7 @@ fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
         .take_uint("brute_force_threshold", 0, 1_000_000)
         .map(|n| n as u32);
     let brute_force_window_s = r.take_uint("brute_force_window_s", 1, 86_400);
+    let unauthorized_window_s = r.take_uint("unauthorized_window_s", 0, 86_400);
     let scan_payloads = r.take_bool("scan_payloads");
     let scan_queue_capacity = r.take_uint("scan_queue_capacity", 1, 1_000_000);
     let scan_max_bytes = r.take_uint("scan_max_bytes", 1024, 64 * 1024 * 1024);
@@ -275,6 +276,7 @@ fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
         max_rows: max_rows?,
         brute_force_threshold: brute_force_threshold?,
         brute_force_window_s: brute_force_window_s?,
+        unauthorized_window_s: unauthorized_window_s?,
         scan_payloads: scan_payloads?,
         scan_queue_capacity: scan_queue_capacity? as usize,
         scan_max_bytes: scan_max_bytes? as usize,

@@ -102,7 +102,7 @@ async fn records_are_written_exported_and_streamed(db: Db) {
         .expect("open the feed");
     assert_eq!(feed.status().as_u16(), 200);
     let first = feed.next().await.unwrap().unwrap();
-    assert!(first.starts_with(b": feed"), "{first:?}");
+    assert!(first.starts_with(b": audit"), "{first:?}");
 
     let client = session_with_tools(&gw, &token).await;
     let echoed = client

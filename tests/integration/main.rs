@@ -37,6 +37,7 @@ mod relay;
 mod reload;
 mod secrets_rotation;
 mod security_events;
+mod security_sources;
 mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;

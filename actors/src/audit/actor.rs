@@ -1,64 +1,47 @@
-//! `AuditActor`: drains the audit queue into `audit_records` in batches, one transaction each,
-//! chaining every row to the one before; publishes committed rows to the live feed and the JSON
-//! lines file; applies retention.
+//! `AuditActor`: the batched writer (`crate::batch`) of `audit_records`. Each row is numbered
+//! and chained to the one before; committed rows go to the live feed and the JSON lines file;
+//! retention by age and rows.
 //!
 //! Parent: GatewaySupervisor, which restarts it with backoff. State worth keeping (the queue,
 //! the counters) lives in the [`AuditHandle`]; the chain head is read back from the database on
-//! start. A batch that fails to commit is kept and retried on the next tick (same ids and
-//! hashes), and the queue is not read meanwhile — so the queue fills and overflow is counted,
-//! rather than records vanishing.
+//! start. A batch that fails to commit is kept and retried (same ids and hashes), and the queue
+//! is not read meanwhile — so the queue fills and overflow is counted, rather than records
+//! vanishing.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{ActorProcessingErr, ActorRef};
 
 use super::chain::{GENESIS, row_hash};
 use super::file::JsonLines;
 use super::redact::Redactor;
-use super::{AuditEvent, AuditHandle, now_ms};
+use super::{AuditEvent, AuditHandle};
+use crate::batch::{BatchMsg, BatchWriter, InsertFn, PruneFn, Queue};
+use crate::storage::Database;
 use crate::storage::audit_records::{self, AuditRow};
 
-/// How often retention runs (and once at start).
-const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
-
-pub enum AuditMsg {
-    /// Write what is queued (the interval tick, or a full batch).
-    Drain,
-    /// Write everything queued and answer when committed.
-    Flush(RpcReplyPort<()>),
-    Prune,
-    PruneNow(RpcReplyPort<u64>),
-}
-
-pub(crate) struct AuditArgs {
-    pub handle: AuditHandle,
-}
-
-pub(crate) struct AuditState {
+pub(crate) struct AuditWriter {
     handle: AuditHandle,
     redactor: Redactor,
     next_id: i64,
     head_hash: String,
-    /// A batch that could not be committed; retried before anything new is read.
-    pending: Vec<AuditRow>,
     file: Option<JsonLines>,
 }
 
-pub(crate) struct AuditActor;
+impl BatchWriter for AuditWriter {
+    type Item = AuditEvent;
+    type Row = AuditRow;
+    type Args = AuditHandle;
+    const WHAT: &'static str = "audit records";
+    const RETRY_FAILED: bool = true;
+    const INSERT: InsertFn<AuditRow> = audit_records::insert_batch;
+    const PRUNE: PruneFn = audit_records::prune;
 
-impl Actor for AuditActor {
-    type Msg = AuditMsg;
-    type State = AuditState;
-    type Arguments = AuditArgs;
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        args: AuditArgs,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let handle = args.handle;
+    async fn start(
+        handle: AuditHandle,
+        _myself: &ActorRef<BatchMsg>,
+    ) -> Result<Self, ActorProcessingErr> {
         let settings = handle.settings().clone();
         let redactor = Redactor::new(&settings.redact_patterns)?;
         let head = handle.db.run(audit_records::chain_head).await?;
@@ -73,101 +56,42 @@ impl Actor for AuditActor {
             )?),
             None => None,
         };
-        myself.send_interval(settings.flush_interval, || AuditMsg::Drain);
-        myself.send_interval(PRUNE_INTERVAL, || AuditMsg::Prune);
-        let _ = myself.cast(AuditMsg::Prune);
         slog::debug!(handle.shared.log, "Audit actor started."; "next_id" => last_id + 1);
-        Ok(AuditState {
+        Ok(AuditWriter {
             handle,
             redactor,
             next_id: last_id + 1,
             head_hash,
-            pending: Vec::new(),
             file,
         })
     }
 
-    async fn handle(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match message {
-            AuditMsg::Drain => {
-                state.drain(false).await;
-            }
-            AuditMsg::Flush(reply) => {
-                state.drain(true).await;
-                let _ = reply.send(());
-            }
-            AuditMsg::Prune => {
-                state.prune().await;
-            }
-            AuditMsg::PruneNow(reply) => {
-                let n = state.prune().await;
-                let _ = reply.send(n);
-            }
-        }
-        Ok(())
+    fn queue(&self) -> &Queue<AuditEvent> {
+        &self.handle.shared.queue
     }
 
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        // Shutdown: everything accepted so far reaches the database before the process exits.
-        state.drain(true).await;
-        let stats = state.handle.stats();
-        slog::info!(state.handle.shared.log, "Audit trail flushed.";
-            "written" => stats.written, "dropped" => stats.dropped, "unwritten" => stats.queued + state.pending.len() as u64);
-        Ok(())
-    }
-}
-
-impl AuditState {
-    /// Writes batches until the queue is empty. `everything`: also what arrives while writing
-    /// stops only at an empty queue (the same), but a failed commit is retried a few times
-    /// instead of waiting for the next tick.
-    async fn drain(&mut self, everything: bool) {
-        self.handle
-            .shared
-            .drain_asked
-            .store(false, Ordering::Release);
-        let batch_size = self.handle.settings().batch_size.max(1);
-        let mut attempts_left = if everything { 3 } else { 1 };
-        loop {
-            if self.pending.is_empty() {
-                let events = self.take(batch_size).await;
-                if events.is_empty() {
-                    return;
-                }
-                self.pending = events.into_iter().map(|e| self.chain(e)).collect();
-            }
-            if !self.commit().await {
-                attempts_left -= 1;
-                if attempts_left == 0 {
-                    return;
-                }
-            }
-        }
+    fn db(&self) -> &Database {
+        &self.handle.db
     }
 
-    async fn take(&mut self, n: usize) -> Vec<AuditEvent> {
-        let rx = self.handle.shared.rx.clone();
-        let mut rx = rx.lock().await;
-        let mut events = Vec::with_capacity(n.min(rx.len()));
-        while events.len() < n {
-            match rx.try_recv() {
-                Ok(event) => events.push(event),
-                Err(_) => break,
-            }
-        }
-        events
+    fn log(&self) -> &slog::Logger {
+        &self.handle.shared.log
     }
 
-    fn chain(&mut self, e: AuditEvent) -> AuditRow {
+    fn batch_size(&self) -> usize {
+        self.handle.settings().batch_size
+    }
+
+    fn flush_interval(&self) -> Duration {
+        self.handle.settings().flush_interval
+    }
+
+    fn retention(&self) -> (Option<Duration>, Option<u64>) {
+        let settings = self.handle.settings();
+        (settings.retention, settings.max_rows)
+    }
+
+    fn to_row(&mut self, e: AuditEvent) -> AuditRow {
         let capture = self.handle.settings().capture_payloads;
         let details = details_json(&e, capture.then_some(&self.redactor));
         let mut row = AuditRow {
@@ -194,77 +118,14 @@ impl AuditState {
         row
     }
 
-    /// Commits `pending`; true when it went in.
-    async fn commit(&mut self) -> bool {
-        let rows = Arc::new(std::mem::take(&mut self.pending));
-        let to_write = rows.clone();
-        let result = self
-            .handle
-            .db
-            .run(move |conn| audit_records::insert_batch(conn, &to_write))
-            .await;
-        let counters = &self.handle.shared.counters;
-        match result {
-            Ok(()) => {
-                counters
-                    .written
-                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                counters.batches.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = counters.last_error.lock() {
-                    *last = None;
-                }
-                let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
-                if let Some(file) = &mut self.file
-                    && let Err(error) = file.append(&rows)
-                {
-                    slog::warn!(self.handle.shared.log, "Could not append to the audit JSON lines file."; "error" => %error);
-                }
-                for row in rows {
-                    let _ = self.handle.shared.feed.send(Arc::new(row));
-                }
-                true
-            }
-            Err(error) => {
-                slog::error!(self.handle.shared.log, "Could not write audit records; retrying."; "error" => %error, "records" => rows.len());
-                if let Ok(mut last) = counters.last_error.lock() {
-                    *last = Some(error.to_string());
-                }
-                self.pending = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
-                false
-            }
-        }
-    }
-
-    async fn prune(&mut self) -> u64 {
-        let settings = self.handle.settings();
-        let older_than = settings
-            .retention
-            .map(|age| now_ms() - age.as_millis() as i64);
-        let keep = settings.max_rows.map(|n| n as i64);
-        if older_than.is_none() && keep.is_none() {
-            return 0;
-        }
-        match self
-            .handle
-            .db
-            .run(move |conn| audit_records::prune(conn, older_than, keep))
-            .await
+    fn committed(&mut self, rows: Vec<AuditRow>) {
+        if let Some(file) = &mut self.file
+            && let Err(error) = file.append(&rows)
         {
-            Ok(n) => {
-                if n > 0 {
-                    slog::info!(self.handle.shared.log, "Pruned old audit records."; "records" => n);
-                }
-                self.handle
-                    .shared
-                    .counters
-                    .pruned
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                n as u64
-            }
-            Err(error) => {
-                slog::error!(self.handle.shared.log, "Could not prune audit records."; "error" => %error);
-                0
-            }
+            slog::warn!(self.handle.shared.log, "Could not append to the audit JSON lines file."; "error" => %error);
+        }
+        for row in rows {
+            let _ = self.handle.shared.feed.send(Arc::new(row));
         }
     }
 }

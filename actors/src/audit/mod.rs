@@ -6,6 +6,7 @@
 //!                 counted, WARN at most every 10 s)  transaction each; hash chain; live feed;
 //!                                                    retention; JSON lines file
 //! ```
+//! The AuditActor is the generic batched writer (`crate::batch`) over `AuditWriter`.
 //! The queue outlives the actor: a restarted AuditActor picks it up where the old one stopped
 //! and reads the chain head back from the database, so the chain continues across restarts of
 //! the actor and of the process. Overflow policy: drop the newest record (the one that does not
@@ -18,18 +19,21 @@ mod query;
 pub mod redact;
 pub mod verify;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwapOption;
+use futures_util::future::BoxFuture;
 use ractor::{ActorCell, ActorRef};
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
-pub use actor::AuditMsg;
-use actor::{AuditActor, AuditArgs};
+use crate::batch::{self, BatchMsg, Counters, Queue, WriterHandle};
+use actor::AuditWriter;
 pub use query::{SERIES_POINTS, SeriesPoint, WindowStats};
+
+/// The AuditActor's messages (the batched writers' own).
+pub type AuditMsg = BatchMsg;
 
 use crate::storage::Database;
 use crate::storage::audit_records::AuditRow;
@@ -185,26 +189,10 @@ pub struct AuditStats {
     pub last_error: Option<String>,
 }
 
-#[derive(Default)]
-struct Counters {
-    accepted: AtomicU64,
-    written: AtomicU64,
-    dropped: AtomicU64,
-    batches: AtomicU64,
-    pruned: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
 struct Shared {
     settings: AuditSettings,
-    tx: mpsc::Sender<AuditEvent>,
-    /// The queue's receiving end; the running actor holds the lock.
-    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<AuditEvent>>>,
-    counters: Counters,
+    queue: Queue<AuditEvent>,
     feed: broadcast::Sender<Arc<AuditRow>>,
-    actor: ArcSwapOption<ActorRef<AuditMsg>>,
-    /// Set when a full batch asked the actor to write; cleared by the actor when it starts.
-    drain_asked: AtomicBool,
     started: Instant,
     /// Milliseconds since `started` of the last overflow warning (+1; 0 = never).
     last_drop_warning: AtomicU64,
@@ -220,17 +208,12 @@ pub struct AuditHandle {
 
 impl AuditHandle {
     pub fn new(db: Database, settings: AuditSettings, log: slog::Logger) -> AuditHandle {
-        let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         AuditHandle {
             shared: Arc::new(Shared {
+                queue: Queue::new(settings.queue_capacity, settings.batch_size),
                 settings,
-                tx,
-                rx: Arc::new(tokio::sync::Mutex::new(rx)),
-                counters: Counters::default(),
                 feed,
-                actor: ArcSwapOption::empty(),
-                drain_asked: AtomicBool::new(false),
                 started: Instant::now(),
                 last_drop_warning: AtomicU64::new(0),
                 log,
@@ -255,25 +238,11 @@ impl AuditHandle {
 
     /// Queues `event` without waiting. A full queue drops it (counted, warned about).
     pub fn record(&self, event: AuditEvent) {
-        let shared = &self.shared;
-        if !shared.settings.enabled {
+        if !self.shared.settings.enabled {
             return;
         }
-        match shared.tx.try_send(event) {
-            Ok(()) => {
-                shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                let depth = shared.tx.max_capacity() - shared.tx.capacity();
-                if depth >= shared.settings.batch_size
-                    && !shared.drain_asked.swap(true, Ordering::AcqRel)
-                    && let Some(actor) = shared.actor.load().as_ref()
-                {
-                    let _ = actor.cast(AuditMsg::Drain);
-                }
-            }
-            Err(_) => {
-                let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                self.warn_dropped(dropped);
-            }
+        if let Err(dropped) = self.shared.queue.push(event) {
+            self.warn_dropped(dropped);
         }
     }
 
@@ -295,16 +264,16 @@ impl AuditHandle {
 
     /// The numbers for monitoring. Reads atomics only.
     pub fn stats(&self) -> AuditStats {
-        let c = &self.shared.counters;
-        let tx = &self.shared.tx;
+        let queue = &self.shared.queue;
+        let c = &queue.counters;
         AuditStats {
-            queued: (tx.max_capacity() - tx.capacity()) as u64,
-            accepted: c.accepted.load(Ordering::Relaxed),
-            written: c.written.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            batches: c.batches.load(Ordering::Relaxed),
-            pruned: c.pruned.load(Ordering::Relaxed),
-            last_error: c.last_error.lock().map(|e| e.clone()).unwrap_or(None),
+            queued: queue.depth(),
+            accepted: Counters::get(&c.accepted),
+            written: Counters::get(&c.written),
+            dropped: Counters::get(&c.dropped),
+            batches: Counters::get(&c.batches),
+            pruned: Counters::get(&c.pruned),
+            last_error: c.last_error(),
         }
     }
 
@@ -317,26 +286,17 @@ impl AuditHandle {
     /// Writes everything queued so far and returns when it is committed (or the actor is
     /// down). For shutdown and tests; the request path never calls it.
     pub async fn flush(&self) {
-        let Some(actor) = self.shared.actor.load_full() else {
-            return;
-        };
-        let _ = actor.call(AuditMsg::Flush, None).await;
+        self.shared.queue.flush().await;
     }
 
     /// Runs retention now; returns the rows pruned.
     pub async fn prune_now(&self) -> u64 {
-        let Some(actor) = self.shared.actor.load_full() else {
-            return 0;
-        };
-        match actor.call(AuditMsg::PruneNow, None).await {
-            Ok(ractor::rpc::CallResult::Success(n)) => n,
-            _ => 0,
-        }
+        self.shared.queue.prune_now().await
     }
 
     /// The running actor, `None` while it is being restarted or when the trail is off.
     pub fn actor(&self) -> Option<Arc<ActorRef<AuditMsg>>> {
-        self.shared.actor.load_full()
+        self.shared.queue.actor()
     }
 
     /// Spawns an AuditActor over this handle's queue (linked to `supervisor` when given).
@@ -344,22 +304,26 @@ impl AuditHandle {
         &self,
         supervisor: Option<ActorCell>,
     ) -> Result<ActorRef<AuditMsg>, ractor::SpawnErr> {
-        let args = AuditArgs {
-            handle: self.clone(),
-        };
-        let (actor, _join) = match supervisor {
-            Some(supervisor) => {
-                ractor::Actor::spawn_linked(None, AuditActor, args, supervisor).await?
-            }
-            None => ractor::Actor::spawn(None, AuditActor, args).await?,
-        };
-        self.shared.actor.store(Some(Arc::new(actor.clone())));
-        Ok(actor)
+        batch::spawn::<AuditWriter>(self.clone(), &self.shared.queue, supervisor).await
+    }
+}
+
+impl WriterHandle for AuditHandle {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    fn spawn(
+        &self,
+        supervisor: ActorCell,
+    ) -> BoxFuture<'static, Result<ActorRef<BatchMsg>, ractor::SpawnErr>> {
+        let handle = self.clone();
+        Box::pin(async move { handle.spawn_actor(Some(supervisor)).await })
     }
 
     /// Marks the actor as down; records keep queueing meanwhile.
-    pub(crate) fn withdraw(&self) {
-        self.shared.actor.store(None);
+    fn withdraw(&self) {
+        self.shared.queue.withdraw();
     }
 }
 

@@ -1,26 +1,33 @@
 //! Security events: who was refused, with what, from where — one row each in `security_events`.
 //!
 //! ```text
-//! request path ──record()──▶ bounded queue ──▶ writer task (batched inserts, retention,
-//!               (try_send; full → dropped,        live feed for the admin stream)
-//!                counted, never waits)
+//! request path ──record()──▶ bounded queue ──▶ SecurityActor (under GatewaySupervisor):
+//!               (try_send; full → dropped,      batched inserts (`crate::batch`), retention,
+//!                counted, never waits)          live feed for the admin stream
+//!              ──scan()────▶ scan queue ──────▶ its scanner task (detectors → record())
 //! ```
-//! The request path never waits on the database: `record` is a `try_send`. Brute force is
-//! detected here too, from the login failures the sign-in routes report (`login_failed`), with
-//! in-memory counters per IP and per username over a sliding window.
+//! The request path never waits on the database: `record` is a `try_send`. The queues, counters
+//! and feed belong to [`SecurityEvents`], so events keep queueing while the actor restarts.
+//! Brute force is detected here too, from the login failures the sign-in routes report
+//! (`login_failed`), with in-memory counters per IP and per username over a sliding window.
 
+mod actor;
 mod brute_force;
 pub mod detectors;
 mod scanner;
+mod throttle;
 mod tool_hashes;
-mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use ractor::{ActorCell, ActorRef};
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::batch::{self, BatchMsg, Counters as BatchCounters, Queue, WriterHandle};
 
 pub use scanner::ScanJob;
 pub use tool_hashes::definition_hash;
@@ -202,6 +209,9 @@ pub struct SecuritySettings {
     /// raise a `brute_force` event (0: off).
     pub brute_force_threshold: u32,
     pub brute_force_window: Duration,
+    /// At most one `unauthorized` event per (IP, endpoint) within this window; the next one
+    /// counts those left out (zero: every one is recorded).
+    pub unauthorized_window: Duration,
     /// Scan tool arguments and results for `suspicious_payload` (off the request path).
     pub scan_payloads: bool,
     /// Payload copies waiting for the scanner before new ones are dropped (counted).
@@ -225,6 +235,7 @@ impl Default for SecuritySettings {
             max_rows: Some(1_000_000),
             brute_force_threshold: 5,
             brute_force_window: Duration::from_secs(300),
+            unauthorized_window: Duration::from_secs(60),
             scan_payloads: true,
             scan_queue_capacity: 1_000,
             scan_max_bytes: 256 * 1024,
@@ -244,6 +255,8 @@ pub struct SecurityStats {
     pub queued: u64,
     /// Events accepted into the queue since start, by type (in [`SecurityEventType::ALL`] order).
     pub recorded_by_type: Vec<(&'static str, u64)>,
+    /// `unauthorized` events left out by the per-(IP, endpoint) throttle.
+    pub suppressed: u64,
     /// Events committed to the database.
     pub written: u64,
     /// Events refused because the queue was full.
@@ -256,34 +269,30 @@ pub struct SecurityStats {
     pub scan_dropped: u64,
 }
 
-pub(crate) enum Queued {
-    Event(SecurityEvent),
-    /// Answer once everything queued before it is committed.
-    Flush(oneshot::Sender<()>),
-}
-
 #[derive(Default)]
 pub(crate) struct Counters {
     recorded: [AtomicU64; 10],
-    written: AtomicU64,
-    dropped: AtomicU64,
-    pruned: AtomicU64,
+    suppressed: AtomicU64,
     scanned: AtomicU64,
     scan_dropped: AtomicU64,
 }
 
 pub(crate) struct Shared {
     settings: SecuritySettings,
-    tx: mpsc::Sender<Queued>,
+    queue: Queue<SecurityEvent>,
     scan_tx: mpsc::Sender<ScanJob>,
+    /// The scanner's end of `scan_tx`; the running SecurityActor's scanner task holds the lock.
+    scan_rx: tokio::sync::Mutex<mpsc::Receiver<ScanJob>>,
     counters: Counters,
     feed: broadcast::Sender<Arc<SecurityEventRow>>,
     brute_force: brute_force::Tracker,
+    unauthorized: throttle::Throttle,
     tools: tool_hashes::Known,
     log: slog::Logger,
 }
 
-/// The sink: cheap to clone; `record` never waits.
+/// The sink: cheap to clone; `record` never waits. Its queue, counters and live feed outlive
+/// the SecurityActor that writes it (see [`SecurityEvents::spawn_actor`]).
 #[derive(Clone)]
 pub struct SecurityEvents {
     shared: Arc<Shared>,
@@ -291,58 +300,83 @@ pub struct SecurityEvents {
 }
 
 impl SecurityEvents {
-    /// Builds the sink and spawns its writer task, which runs until `stop` turns true (and then
-    /// writes what is queued).
-    pub fn start(
-        db: Database,
-        settings: SecuritySettings,
-        log: slog::Logger,
-        stop: tokio::sync::watch::Receiver<bool>,
-    ) -> SecurityEvents {
-        let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
+    /// Builds the sink. Events queue from now on; a SecurityActor writes them once spawned
+    /// (by GatewaySupervisor in the gateway, by hand in tests).
+    pub fn new(db: Database, settings: SecuritySettings, log: slog::Logger) -> SecurityEvents {
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let (scan_tx, scan_rx) = mpsc::channel(settings.scan_queue_capacity.max(1));
-        let events = SecurityEvents {
+        SecurityEvents {
             shared: Arc::new(Shared {
                 brute_force: brute_force::Tracker::new(
                     settings.brute_force_threshold,
                     settings.brute_force_window,
                 ),
+                unauthorized: throttle::Throttle::new(settings.unauthorized_window),
+                queue: Queue::new(settings.queue_capacity, settings.batch_size),
                 settings,
-                tx,
                 scan_tx,
+                scan_rx: tokio::sync::Mutex::new(scan_rx),
                 counters: Counters::default(),
                 feed,
                 tools: tool_hashes::Known::default(),
                 log,
             }),
             db,
-        };
-        tokio::spawn(scanner::run(events.clone(), scan_rx, stop.clone()));
-        tokio::spawn(writer::run(events.clone(), rx, stop));
-        events
+        }
+    }
+
+    /// Spawns a SecurityActor (the batched writer and the payload scanner) over this sink's
+    /// queues, linked to `supervisor` when given.
+    pub async fn spawn_actor(
+        &self,
+        supervisor: Option<ActorCell>,
+    ) -> Result<ActorRef<BatchMsg>, ractor::SpawnErr> {
+        batch::spawn::<actor::SecurityWriter>(self.clone(), &self.shared.queue, supervisor).await
+    }
+
+    /// The running SecurityActor, `None` while it is being restarted.
+    pub fn actor(&self) -> Option<Arc<ActorRef<BatchMsg>>> {
+        self.shared.queue.actor()
     }
 
     pub fn settings(&self) -> &SecuritySettings {
         &self.shared.settings
     }
 
-    /// Queues `event` without waiting; a full queue drops it (counted).
-    pub fn record(&self, event: SecurityEvent) {
+    /// Queues `event` without waiting; a full queue drops it (counted). `unauthorized` is
+    /// throttled: at most one per (IP, endpoint) per `unauthorized_window`, the next one
+    /// carrying how many were left out meanwhile (`details.suppressed`).
+    pub fn record(&self, mut event: SecurityEvent) {
         let shared = &self.shared;
         if !shared.settings.enabled {
             return;
+        }
+        if event.event_type == SecurityEventType::Unauthorized {
+            match shared
+                .unauthorized
+                .admit(event.ip.as_deref(), event.endpoint.as_deref())
+            {
+                None => {
+                    shared.counters.suppressed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Some(0) => {}
+                Some(suppressed) => {
+                    event = event
+                        .detail("suppressed", suppressed)
+                        .detail("window_s", shared.settings.unauthorized_window.as_secs());
+                }
+            }
         }
         let index = SecurityEventType::ALL
             .iter()
             .position(|t| *t == event.event_type)
             .unwrap_or(0);
-        match shared.tx.try_send(Queued::Event(event)) {
+        match shared.queue.push(event) {
             Ok(()) => {
                 shared.counters.recorded[index].fetch_add(1, Ordering::Relaxed);
             }
-            Err(_) => {
-                let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            Err(dropped) => {
                 // Powers of two only: a flood does not turn into a flood of warnings.
                 if dropped.is_power_of_two() {
                     slog::warn!(shared.log, "Security event queue full: events are being dropped.";
@@ -413,17 +447,18 @@ impl SecurityEvents {
 
     pub fn stats(&self) -> SecurityStats {
         let c = &self.shared.counters;
-        let tx = &self.shared.tx;
+        let queue = &self.shared.queue;
         SecurityStats {
-            queued: (tx.max_capacity() - tx.capacity()) as u64,
+            queued: queue.depth(),
             recorded_by_type: SecurityEventType::ALL
                 .iter()
                 .zip(c.recorded.iter())
                 .map(|(t, n)| (t.as_str(), n.load(Ordering::Relaxed)))
                 .collect(),
-            written: c.written.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            pruned: c.pruned.load(Ordering::Relaxed),
+            suppressed: c.suppressed.load(Ordering::Relaxed),
+            written: BatchCounters::get(&queue.counters.written),
+            dropped: BatchCounters::get(&queue.counters.dropped),
+            pruned: BatchCounters::get(&queue.counters.pruned),
             scanned: c.scanned.load(Ordering::Relaxed),
             scan_dropped: c.scan_dropped.load(Ordering::Relaxed),
         }
@@ -434,12 +469,10 @@ impl SecurityEvents {
         self.shared.feed.subscribe()
     }
 
-    /// Waits until everything queued so far is committed. For shutdown and tests.
+    /// Waits until everything queued so far is committed (at once while the actor is down).
+    /// For shutdown and tests.
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.shared.tx.send(Queued::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.shared.queue.flush().await;
     }
 
     /// Events matching `filter`, newest first.
@@ -450,5 +483,24 @@ impl SecurityEvents {
         self.db
             .run(move |c| crate::storage::security_events::list(c, &filter))
             .await
+    }
+}
+
+impl WriterHandle for SecurityEvents {
+    fn name(&self) -> &'static str {
+        "security"
+    }
+
+    fn spawn(
+        &self,
+        supervisor: ActorCell,
+    ) -> BoxFuture<'static, Result<ActorRef<BatchMsg>, ractor::SpawnErr>> {
+        let events = self.clone();
+        Box::pin(async move { events.spawn_actor(Some(supervisor)).await })
+    }
+
+    /// Marks the actor as down; events keep queueing meanwhile.
+    fn withdraw(&self) {
+        self.shared.queue.withdraw();
     }
 }

@@ -4,8 +4,6 @@
 
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{mpsc, watch};
-
 use super::detectors::{self, Direction};
 use super::{SecurityEvent, SecurityEventType, SecurityEvents};
 
@@ -25,19 +23,12 @@ pub struct ScanJob {
     pub item: Option<String>,
 }
 
-pub(super) async fn run(
-    events: SecurityEvents,
-    mut rx: mpsc::Receiver<ScanJob>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            job = rx.recv() => {
-                let Some(job) = job else { return };
-                scan_one(&events, job);
-            }
-            _ = stop.changed() => return,
-        }
+/// The SecurityActor's scanner task: runs until the actor aborts it (which releases the queue
+/// for the next incarnation's task).
+pub(super) async fn run(events: SecurityEvents) {
+    let mut rx = events.shared.scan_rx.lock().await;
+    while let Some(job) = rx.recv().await {
+        scan_one(&events, job);
     }
 }
 

@@ -1,7 +1,8 @@
 //! `GatewaySupervisor`: the root of the actor tree.
 //!
-//! Children: `BackendSupervisor`, `SessionActor`, `RateLimitActor` and (when the audit trail
-//! is on) `AuditActor`. Each is restarted with its own backoff when it fails or stops unasked:
+//! Children: `BackendSupervisor`, `SessionActor`, `RateLimitActor` and the batched writers
+//! given (`AuditActor`, `SecurityActor`). Each is restarted with its own backoff when it fails
+//! or stops unasked:
 //! - it holds the desired backend list, so a restarted `BackendSupervisor` rebuilds every backend
 //!   from that list; meanwhile the status board still answers every reader;
 //! - it holds the session store, its limits and the `ended` channel, so a restarted
@@ -9,8 +10,9 @@
 //!   `create`/`end` with `Unavailable` and lookups keep working;
 //! - the rate limiter (settings and buckets) lives outside the `RateLimitActor`, so requests
 //!   keep being limited while it restarts; only reloads and reaping wait for it.
-//! - the audit queue lives in the `AuditHandle`, so a restarted `AuditActor` continues with
-//!   what was queued meanwhile (and reads the chain head back from the database).
+//! - a batched writer's queue lives in its handle (`AuditHandle`, `SecurityEvents`), so a
+//!   restarted `AuditActor` or `SecurityActor` continues with what was queued meanwhile (the
+//!   audit actor reads the chain head back from the database).
 //!
 //! A child stopping during shutdown is expected and not restarted.
 
@@ -25,9 +27,9 @@ use tokio::sync::mpsc;
 use super::backends::{BackendSupervisor, BackendSupervisorArgs, BackendSupervisorMsg};
 use super::backoff::Backoff;
 use super::{ReloadOutcome, SupervisorError};
-use crate::audit::{AuditHandle, AuditMsg};
 use crate::backend::PersistedTokens;
 use crate::backend::StatusBoard;
+use crate::batch::{BatchMsg, WriterHandle};
 use crate::ratelimit::RateLimitSettings;
 use crate::ratelimit::RateLimiter;
 use crate::ratelimit::actor::{RateLimitActor, RateLimitArgs, RateLimitMsg};
@@ -39,8 +41,8 @@ use crate::upstream::UpstreamSession;
 const BACKENDS_STOP_BOUND: Duration = Duration::from_secs(60);
 /// How long shutdown waits for the session actor (it only touches memory).
 const SESSIONS_STOP_BOUND: Duration = Duration::from_secs(5);
-/// How long shutdown waits for the audit actor to write what is queued.
-const AUDIT_STOP_BOUND: Duration = Duration::from_secs(30);
+/// How long shutdown waits for each batched writer to write what is queued.
+const WRITER_STOP_BOUND: Duration = Duration::from_secs(30);
 
 pub(crate) type Sessions = SessionHandle<UpstreamSession>;
 pub(crate) type EndedSender = mpsc::UnboundedSender<Arc<ClientSession<UpstreamSession>>>;
@@ -55,7 +57,8 @@ pub(crate) enum GatewayMsg {
     ApplyRateLimits(RateLimitSettings, RpcReplyPort<Result<(), SupervisorError>>),
     ReapRateLimits(RpcReplyPort<Option<usize>>),
     RestartRateLimits,
-    RestartAudit,
+    /// Restart the batched writer at this index of `GatewayState::writers`.
+    RestartWriter(usize),
     CheckNow(String, RpcReplyPort<bool>),
     #[cfg(feature = "fault-injection")]
     InjectPanic(String, RpcReplyPort<bool>),
@@ -71,15 +74,17 @@ pub(crate) struct GatewayArgs {
     pub ended: EndedSender,
     pub rate_limiter: Arc<RateLimiter>,
     pub reap_every: Duration,
-    pub audit: Option<AuditHandle>,
+    /// Started in this order, stopped in the reverse one (the audit trail first, so last).
+    pub writers: Vec<Arc<dyn WriterHandle>>,
     pub persisted_tokens: Option<Arc<PersistedTokens>>,
     pub log: slog::Logger,
 }
 
-/// What the supervisor keeps to restart the `AuditActor`.
-struct AuditChild {
-    handle: AuditHandle,
-    actor: Option<ActorRef<AuditMsg>>,
+/// What the supervisor keeps to restart a batched writer (`AuditActor`, `SecurityActor`): the
+/// handle that owns its queue.
+struct WriterChild {
+    handle: Arc<dyn WriterHandle>,
+    actor: Option<ActorRef<BatchMsg>>,
     backoff: Backoff,
 }
 
@@ -110,7 +115,7 @@ pub(crate) struct GatewayState {
     backoff: Backoff,
     sessions: SessionChild,
     rate_limits: RateLimitChild,
-    audit: Option<AuditChild>,
+    writers: Vec<WriterChild>,
     /// Handed to every backend supervisor incarnation (OAuth backends' rotated refresh tokens).
     persisted_tokens: Option<Arc<PersistedTokens>>,
 }
@@ -147,16 +152,20 @@ impl Actor for GatewaySupervisor {
                 actor: None,
                 backoff: Backoff::default(),
             },
-            audit: args.audit.map(|handle| AuditChild {
-                handle,
-                actor: None,
-                backoff: Backoff::default(),
-            }),
+            writers: args
+                .writers
+                .into_iter()
+                .map(|handle| WriterChild {
+                    handle,
+                    actor: None,
+                    backoff: Backoff::default(),
+                })
+                .collect(),
             persisted_tokens: args.persisted_tokens,
         };
         // A failure here fails `GatewayHandle::start`: nothing is running yet to retry with.
         state.start_sessions(&myself).await?;
-        let started = match state.start_audit(&myself).await {
+        let started = match state.start_writers(&myself).await {
             Ok(()) => match state.start_rate_limits(&myself).await {
                 Ok(()) => state.start_backends(&myself).await,
                 Err(error) => Err(error),
@@ -164,8 +173,11 @@ impl Actor for GatewaySupervisor {
             Err(error) => Err(error),
         };
         if let Err(error) = started {
-            if let Some(audit) = state.audit.as_mut().and_then(|a| a.actor.take()) {
-                audit.stop(None);
+            for writer in &mut state.writers {
+                writer.handle.withdraw();
+                if let Some(actor) = writer.actor.take() {
+                    actor.stop(None);
+                }
             }
             if let Some(sessions) = state.sessions.actor.take() {
                 sessions.stop(None);
@@ -268,13 +280,13 @@ impl Actor for GatewaySupervisor {
                     .is_some_and(|a| a.cast(RateLimitMsg::Panic).is_ok());
                 let _ = reply.send(sent);
             }
-            GatewayMsg::RestartAudit => {
-                if state.audit.as_ref().is_some_and(|a| a.actor.is_none())
-                    && let Err(error) = state.start_audit(&myself).await
+            GatewayMsg::RestartWriter(index) => {
+                if state.writers.get(index).is_some_and(|w| w.actor.is_none())
+                    && let Err(error) = state.start_writer(&myself, index).await
                 {
-                    slog::error!(state.log, "Could not restart the audit actor; records queue meanwhile.";
-                        "error" => %error);
-                    state.schedule_audit_restart(&myself);
+                    slog::error!(state.log, "Could not restart a batched writer; its records queue meanwhile.";
+                        "writer" => state.writers[index].handle.name(), "error" => %error);
+                    state.schedule_writer_restart(&myself, index);
                 }
             }
             GatewayMsg::CheckNow(name, reply) => match &state.backends {
@@ -336,15 +348,17 @@ impl Actor for GatewaySupervisor {
             state.rate_limits.actor = None;
             slog::error!(state.log, "Rate-limit actor failed; restarting it (limits stay in force)."; "error" => why);
             state.schedule_rate_limits_restart(&myself);
-        } else if let Some(audit) = state.audit.as_mut().filter(|a| {
-            a.actor
+        } else if let Some(index) = state.writers.iter().position(|w| {
+            w.actor
                 .as_ref()
                 .is_some_and(|a| a.get_id() == cell.get_id())
         }) {
-            audit.actor = None;
-            audit.handle.withdraw();
-            slog::error!(state.log, "Audit actor failed; restarting it (records keep queueing)."; "error" => why);
-            state.schedule_audit_restart(&myself);
+            let writer = &mut state.writers[index];
+            writer.actor = None;
+            writer.handle.withdraw();
+            slog::error!(state.log, "Batched writer failed; restarting it (records keep queueing).";
+                "writer" => writer.handle.name(), "error" => why);
+            state.schedule_writer_restart(&myself, index);
         }
         Ok(())
     }
@@ -371,12 +385,13 @@ impl Actor for GatewaySupervisor {
                 .stop_and_wait(Some("gateway shutdown".into()), Some(BACKENDS_STOP_BOUND))
                 .await;
         }
-        // Last: requests answered while the others stopped are in its queue; it writes them all.
-        if let Some(audit) = state.audit.as_mut() {
-            audit.handle.withdraw();
-            if let Some(actor) = audit.actor.take() {
+        // Last (the audit trail last of all): requests answered while the others stopped are
+        // in their queues; each writes them all before it stops.
+        for writer in state.writers.iter_mut().rev() {
+            writer.handle.withdraw();
+            if let Some(actor) = writer.actor.take() {
                 let _ = actor
-                    .stop_and_wait(Some("gateway shutdown".into()), Some(AUDIT_STOP_BOUND))
+                    .stop_and_wait(Some("gateway shutdown".into()), Some(WRITER_STOP_BOUND))
                     .await;
             }
         }
@@ -450,14 +465,23 @@ impl GatewayState {
         Ok(())
     }
 
-    async fn start_audit(
+    async fn start_writers(
         &mut self,
         myself: &ActorRef<GatewayMsg>,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(child) = self.audit.as_mut() else {
-            return Ok(());
-        };
-        let actor = child.handle.spawn_actor(Some(myself.get_cell())).await?;
+        for index in 0..self.writers.len() {
+            self.start_writer(myself, index).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_writer(
+        &mut self,
+        myself: &ActorRef<GatewayMsg>,
+        index: usize,
+    ) -> Result<(), ActorProcessingErr> {
+        let child = &mut self.writers[index];
+        let actor = child.handle.spawn(myself.get_cell()).await?;
         child.actor = Some(actor);
         child.backoff.mark_up();
         Ok(())
@@ -468,15 +492,19 @@ impl GatewayState {
         cast_after(myself, delay, || GatewayMsg::RestartRateLimits);
     }
 
-    fn schedule_audit_restart(&mut self, myself: &ActorRef<GatewayMsg>) {
-        if let Some(child) = self.audit.as_mut() {
+    fn schedule_writer_restart(&mut self, myself: &ActorRef<GatewayMsg>, index: usize) {
+        if let Some(child) = self.writers.get_mut(index) {
             let delay = child.backoff.next_delay();
-            cast_after(myself, delay, || GatewayMsg::RestartAudit);
+            cast_after(myself, delay, move || GatewayMsg::RestartWriter(index));
         }
     }
 }
 
-fn cast_after(myself: &ActorRef<GatewayMsg>, delay: Duration, message: fn() -> GatewayMsg) {
+fn cast_after(
+    myself: &ActorRef<GatewayMsg>,
+    delay: Duration,
+    message: impl FnOnce() -> GatewayMsg + Send + 'static,
+) {
     let myself = myself.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;

@@ -6,6 +6,8 @@
 //! │   └── BackendActor × N          (thread-local, on one backend I/O thread)
 //! ├── SessionActor                  (client sessions; the store outlives it)
 //! ├── RateLimitActor                (limits config on reload, reaping; the limiter outlives it)
+//! ├── SecurityActor                 (security events: batched writes, payload scanner, live
+//! │                                  feed; the queues outlive it)
 //! └── AuditActor                    (audit trail: batched writes, hash chain, live feed; the
 //!                                    queue outlives it)
 //! ```
@@ -62,6 +64,28 @@ pub struct ReloadOutcome {
     pub unchanged: Vec<String>,
 }
 
+/// The batched writers the tree runs (each `None`: not run). Their handles own the queues, so
+/// callers keep them to record; the tree restarts their actors and stops them after everything
+/// else, the audit trail last.
+#[derive(Clone, Default)]
+pub struct Writers {
+    pub audit: Option<crate::audit::AuditHandle>,
+    pub security: Option<crate::security::SecurityEvents>,
+}
+
+impl Writers {
+    fn into_handles(self) -> Vec<Arc<dyn crate::batch::WriterHandle>> {
+        let mut handles: Vec<Arc<dyn crate::batch::WriterHandle>> = Vec::new();
+        if let Some(audit) = self.audit {
+            handles.push(Arc::new(audit));
+        }
+        if let Some(security) = self.security {
+            handles.push(Arc::new(security));
+        }
+        handles
+    }
+}
+
 /// A cheap, cloneable handle on the running supervision tree.
 #[derive(Clone)]
 pub struct GatewayHandle {
@@ -98,19 +122,19 @@ impl GatewayHandle {
             session_limits,
             RateLimitSettings::default(),
             REAP_INTERVAL,
-            None,
+            Writers::default(),
             None,
             log,
         )
         .await
     }
 
-    /// [`GatewayHandle::start_with_sessions`] plus the AuditActor over `audit`'s queue (when
-    /// given). Shutdown stops the audit actor last, after it wrote everything queued.
-    pub async fn start_with_audit(
+    /// [`GatewayHandle::start_with_sessions`] plus the batched writers' actors over their
+    /// handles' queues. Shutdown stops them last, after they wrote everything queued.
+    pub async fn start_with_writers(
         backends: Vec<BackendSpec>,
         session_limits: SessionLimits,
-        audit: Option<crate::audit::AuditHandle>,
+        writers: Writers,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
         Self::start_with_limits(
@@ -118,7 +142,7 @@ impl GatewayHandle {
             session_limits,
             RateLimitSettings::default(),
             REAP_INTERVAL,
-            audit,
+            writers,
             None,
             log,
         )
@@ -126,14 +150,14 @@ impl GatewayHandle {
     }
 
     /// [`GatewayHandle::start_with_sessions`] with the rate limits in force from the start, how
-    /// often the `RateLimitActor` reaps idle keys, the AuditActor over `audit`'s queue, and
-    /// where OAuth backends keep their rotated refresh tokens (`None`: in memory only).
+    /// often the `RateLimitActor` reaps idle keys, the batched writers' actors, and where OAuth
+    /// backends keep their rotated refresh tokens (`None`: in memory only).
     pub async fn start_with_limits(
         backends: Vec<BackendSpec>,
         session_limits: SessionLimits,
         rate_limits: RateLimitSettings,
         reap_every: std::time::Duration,
-        audit: Option<crate::audit::AuditHandle>,
+        writers: Writers,
         persisted_tokens: Option<Arc<crate::backend::PersistedTokens>>,
         log: slog::Logger,
     ) -> Result<(GatewayHandle, EndedSessions, tokio::task::JoinHandle<()>), SupervisorError> {
@@ -149,7 +173,7 @@ impl GatewayHandle {
             ended,
             rate_limiter: rate_limiter.clone(),
             reap_every,
-            audit,
+            writers: writers.into_handles(),
             persisted_tokens,
             log,
         };

@@ -272,10 +272,13 @@ fn the_json_lines_file_holds_every_record_and_rotates(t: &TestDb) {
 fn the_supervisor_restarts_a_stopped_audit_actor_and_the_chain_continues(t: &TestDb) {
     block_on(async {
         let audit = AuditHandle::new(t.db.clone(), AuditSettings::default(), log());
-        let (gateway, _ended, join) = actors::supervisor::GatewayHandle::start_with_audit(
+        let (gateway, _ended, join) = actors::supervisor::GatewayHandle::start_with_writers(
             Vec::new(),
             actors::session::SessionLimits::default(),
-            Some(audit.clone()),
+            actors::supervisor::Writers {
+                audit: Some(audit.clone()),
+                ..Default::default()
+            },
             log(),
         )
         .await

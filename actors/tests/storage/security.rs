@@ -6,7 +6,6 @@ use actors::security::{
     SecurityEvent, SecurityEventType, SecurityEvents, SecuritySettings, definition_hash,
 };
 use actors::storage::security_events::{self, EventFilter};
-use tokio::sync::watch;
 
 use crate::fixture::TestDb;
 
@@ -21,6 +20,15 @@ fn log() -> slog::Logger {
     slog::Logger::root(slog::Discard, slog::o!())
 }
 
+/// A sink with its SecurityActor running (no supervisor).
+async fn start(t: &TestDb, settings: SecuritySettings) -> SecurityEvents {
+    let sink = SecurityEvents::new(t.db.clone(), settings, log());
+    sink.spawn_actor(None)
+        .await
+        .expect("the security actor starts");
+    sink
+}
+
 fn all(limit: i64) -> EventFilter {
     EventFilter {
         limit,
@@ -30,8 +38,7 @@ fn all(limit: i64) -> EventFilter {
 
 fn events_are_written_and_listed_with_filters(t: &TestDb) {
     runtime().block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
-        let sink = SecurityEvents::start(t.db.clone(), SecuritySettings::default(), log(), stop);
+        let sink = start(t, SecuritySettings::default()).await;
         sink.record(
             SecurityEvent::new(SecurityEventType::InvalidToken)
                 .endpoint("/mcp")
@@ -102,9 +109,7 @@ fn ids_continue_after_a_restart(t: &TestDb) {
     let rt = runtime();
     for _ in 0..2 {
         rt.block_on(async {
-            let (_stop_tx, stop) = watch::channel(false);
-            let sink =
-                SecurityEvents::start(t.db.clone(), SecuritySettings::default(), log(), stop);
+            let sink = start(t, SecuritySettings::default()).await;
             sink.record(SecurityEvent::new(SecurityEventType::Unauthorized));
             sink.flush().await;
         });
@@ -115,16 +120,15 @@ fn ids_continue_after_a_restart(t: &TestDb) {
     assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 1]);
 }
 
-/// The request path never waits: with the writer not yet running (a current-thread runtime
-/// runs it only when the test yields), a queue of one takes one event and counts the rest.
+/// The request path never waits: with the actor idle (a current-thread runtime runs it only
+/// when the test yields), a queue of one takes one event and counts the rest.
 fn a_full_queue_drops_and_counts(t: &TestDb) {
     runtime().block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
         let settings = SecuritySettings {
             queue_capacity: 1,
             ..SecuritySettings::default()
         };
-        let sink = SecurityEvents::start(t.db.clone(), settings, log(), stop);
+        let sink = start(t, settings).await;
         for _ in 0..5 {
             sink.record(SecurityEvent::new(SecurityEventType::RateLimited));
         }
@@ -142,16 +146,15 @@ fn a_full_queue_drops_and_counts(t: &TestDb) {
 
 fn retention_prunes_by_rows_and_age(t: &TestDb) {
     runtime().block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
         // The writer's own retention is off here: the test prunes by hand, step by step.
         let settings = SecuritySettings {
             retention: None,
             max_rows: None,
             ..SecuritySettings::default()
         };
-        let sink = SecurityEvents::start(t.db.clone(), settings, log(), stop);
+        let sink = start(t, settings).await;
         for i in 0..5 {
-            let mut event = SecurityEvent::new(SecurityEventType::Unauthorized);
+            let mut event = SecurityEvent::new(SecurityEventType::Forbidden);
             event.at_ms = 1_000 * (i + 1);
             sink.record(event);
         }
@@ -183,8 +186,7 @@ fn tool_definition_changes_are_detected_and_remembered_across_restarts(t: &TestD
     assert_ne!(h1, h2);
     let rt = runtime();
     rt.block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
-        let sink = SecurityEvents::start(t.db.clone(), SecuritySettings::default(), log(), stop);
+        let sink = start(t, SecuritySettings::default()).await;
         let tools = |h: &str| {
             vec![
                 ("read".to_string(), h.to_string()),
@@ -214,8 +216,7 @@ fn tool_definition_changes_are_detected_and_remembered_across_restarts(t: &TestD
     });
     // A new process: the hashes come back from the database.
     rt.block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
-        let sink = SecurityEvents::start(t.db.clone(), SecuritySettings::default(), log(), stop);
+        let sink = start(t, SecuritySettings::default()).await;
         let changed = sink
             .check_tool_definitions("files", vec![("read".to_string(), h2.clone())])
             .await
@@ -246,8 +247,7 @@ fn concurrent_comparisons_report_a_change_once(t: &TestDb) {
     let v1 = definition_hash(&serde_json::json!({"name": "read", "description": "v1"}));
     let v2 = definition_hash(&serde_json::json!({"name": "read", "description": "v2"}));
     runtime().block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
-        let sink = SecurityEvents::start(t.db.clone(), SecuritySettings::default(), log(), stop);
+        let sink = start(t, SecuritySettings::default()).await;
         let read = |h: &str| vec![("read".to_string(), h.to_string())];
         sink.check_tool_definitions("files", read(&v1))
             .await
@@ -264,12 +264,11 @@ fn concurrent_comparisons_report_a_change_once(t: &TestDb) {
 /// one copy and counts the rest as dropped; the one taken is scanned and recorded.
 fn a_full_scan_queue_drops_and_counts(t: &TestDb) {
     runtime().block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
         let settings = SecuritySettings {
             scan_queue_capacity: 1,
             ..SecuritySettings::default()
         };
-        let sink = SecurityEvents::start(t.db.clone(), settings, log(), stop);
+        let sink = start(t, settings).await;
         for _ in 0..3 {
             let bytes = br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#.to_vec();
             sink.scan(actors::security::ScanJob {
@@ -299,7 +298,105 @@ fn a_full_scan_queue_drops_and_counts(t: &TestDb) {
     });
 }
 
+fn aws_key_job() -> actors::security::ScanJob {
+    let bytes = br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#.to_vec();
+    actors::security::ScanJob {
+        original_len: bytes.len(),
+        bytes,
+        direction: actors::security::detectors::Direction::Result,
+        user_id: Some(1),
+        username: Some("alice".into()),
+        ip: None,
+        endpoint: Some("/mcp".into()),
+        method: Some("tools/call".into()),
+        item: Some("echo".into()),
+    }
+}
+
+/// The SecurityActor under GatewaySupervisor, stopped and then crashed (as a panic would): each
+/// time a new one is started with backoff; events recorded while it was down and after are all
+/// stored, the new incarnation's scanner takes the scan queue over, and shutdown writes what is
+/// still queued.
+fn the_supervisor_restarts_the_security_actor(t: &TestDb) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sink = SecurityEvents::new(t.db.clone(), SecuritySettings::default(), log());
+        let (gateway, _ended, join) = actors::supervisor::GatewayHandle::start_with_writers(
+            Vec::new(),
+            actors::session::SessionLimits::default(),
+            actors::supervisor::Writers {
+                security: Some(sink.clone()),
+                ..Default::default()
+            },
+            log(),
+        )
+        .await
+        .unwrap();
+        sink.record(SecurityEvent::new(SecurityEventType::Forbidden));
+        sink.flush().await;
+        for crash in [false, true] {
+            let old = sink.actor().expect("running under the supervisor");
+            if crash {
+                old.cast(actors::batch::BatchMsg::Fail("test crash".into()))
+                    .unwrap();
+            } else {
+                old.stop(Some("test".into()));
+            }
+            // Queued while it is (or is about to be) down; written by the next incarnation.
+            sink.record(SecurityEvent::new(SecurityEventType::InvalidToken));
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            while sink.actor().is_none_or(|now| now.get_id() == old.get_id()) {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the security actor was not restarted"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        // The third incarnation's scanner works.
+        sink.scan(aws_key_job());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while sink.stats().scanned < 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nothing was scanned"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Not flushed: shutdown writes it.
+        sink.record(SecurityEvent::new(SecurityEventType::TokenReuse));
+        gateway.shutdown().await;
+        let _ = join.await;
+        let stats = sink.stats();
+        assert_eq!((stats.written, stats.dropped, stats.queued), (5, 0, 0));
+    });
+    let rows =
+        t.db.run_blocking(|c| security_events::list(c, &all(10)))
+            .unwrap();
+    let mut types: Vec<&str> = rows.iter().map(|r| r.event_type.as_str()).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "forbidden",
+            "invalid_token",
+            "invalid_token",
+            "suspicious_payload",
+            "token_reuse"
+        ]
+    );
+    // Ids continue across the incarnations.
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+}
+
 crate::on_both_backends!(
+    the_supervisor_restarts_the_security_actor,
     a_full_scan_queue_drops_and_counts,
     concurrent_comparisons_report_a_change_once,
     events_are_written_and_listed_with_filters,

@@ -6,15 +6,10 @@
 //! | GET | `/admin/api/mcp-stats` | counts, success rate, p50/p95 latency, requests/min, top tools and users over `window_minutes` (default 60) |
 //! | GET | `/admin/api/mcp-activity/stream` | server-sent events, one `audit` event per record as it is written; filters `user`, `backend`, `tool`, `outcome`, `kind` |
 
-use std::sync::Arc;
-
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actors::audit::AuditHandle;
 use actors::storage::audit_records::{AuditFilter, AuditRow};
-use futures_util::stream;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::query::{Query, bad, limit, number, text, with_details_object};
 use super::{AdminApiError, admin_caller};
@@ -172,32 +167,12 @@ async fn activity(
     q: Query,
 ) -> Result<HttpResponse, AdminApiError> {
     let audit = audit_of(&req, &state)?;
-    let filter = Arc::new(filter(&q)?);
-    let feed = audit.subscribe();
-    // A first comment so clients (and proxies) see the stream open at once.
-    let opened =
-        stream::once(async { Ok::<_, actix_web::Error>(Bytes::from_static(b": feed\n\n")) });
-    let events = stream::unfold((feed, filter), |(mut feed, filter)| async move {
-        loop {
-            match feed.recv().await {
-                Ok(row) if matches(&filter, &row) => {
-                    let event = format!("event: audit\nid: {}\ndata: {}\n\n", row.id, view(&row));
-                    return Some((Ok(Bytes::from(event)), (feed, filter)));
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => {
-                    let note = format!("event: lagged\ndata: {{\"skipped\":{n}}}\n\n");
-                    return Some((Ok(Bytes::from(note)), (feed, filter)));
-                }
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
-    use futures_util::StreamExt;
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-store"))
-        .streaming(opened.chain(events)))
+    let filter = filter(&q)?;
+    Ok(super::live_feed::serve(
+        audit.subscribe(),
+        "audit",
+        move |row: &AuditRow| matches(&filter, row).then(|| (row.id, view(row))),
+    ))
 }
 
 fn matches(f: &AuditFilter, row: &AuditRow) -> bool {

@@ -23,6 +23,7 @@ mod body;
 pub(crate) mod credentials;
 mod error;
 mod groups;
+mod live_feed;
 mod policies;
 mod policy_body;
 mod query;

@@ -5,15 +5,10 @@
 //! | GET | `/admin/api/security-events` | `{"events": [...], "count": n, "stats": {...}}`, newest first; filters `type`, `severity`, `user`, `since`/`until` (unix ms), `limit` (1–10000, default 100) |
 //! | GET | `/admin/api/security-events/stream` | server-sent events, one `security` event per event as it is written; same filters (but `limit`) |
 
-use std::sync::Arc;
-
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actors::security::{SecurityEventType, SecurityEvents, Severity};
 use actors::storage::security_events::{EventFilter, SecurityEventRow};
-use futures_util::stream;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::query::{Query, bad, limit, number, text, with_details_object};
 use super::{AdminApiError, admin_caller};
@@ -87,33 +82,12 @@ async fn stream_events(
     q: Query,
 ) -> Result<HttpResponse, AdminApiError> {
     let sink = sink_of(&req, &state)?;
-    let filter = Arc::new(filter(&q)?);
-    let feed = sink.subscribe();
-    // A first comment so clients (and proxies) see the stream open at once.
-    let opened =
-        stream::once(async { Ok::<_, actix_web::Error>(Bytes::from_static(b": security\n\n")) });
-    let events = stream::unfold((feed, filter), |(mut feed, filter)| async move {
-        loop {
-            match feed.recv().await {
-                Ok(row) if filter.matches(&row) => {
-                    let event =
-                        format!("event: security\nid: {}\ndata: {}\n\n", row.id, view(&row));
-                    return Some((Ok(Bytes::from(event)), (feed, filter)));
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => {
-                    let note = format!("event: lagged\ndata: {{\"skipped\":{n}}}\n\n");
-                    return Some((Ok(Bytes::from(note)), (feed, filter)));
-                }
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
-    use futures_util::StreamExt;
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-store"))
-        .streaming(opened.chain(events)))
+    let filter = filter(&q)?;
+    Ok(super::live_feed::serve(
+        sink.subscribe(),
+        "security",
+        move |row: &SecurityEventRow| filter.matches(row).then(|| (row.id, view(row))),
+    ))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

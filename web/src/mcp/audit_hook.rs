@@ -40,9 +40,6 @@ pub(crate) struct PendingRecord {
     audit: AuditHandle,
     event: AuditEvent,
     started: Instant,
-    /// A tool call's result goes to the payload scanner too (see `actors::security::scanner`).
-    /// With the request's path.
-    scan_result: Option<(actors::security::SecurityEvents, String)>,
 }
 
 impl PendingRecord {
@@ -143,24 +140,10 @@ impl PendingRecord {
         if audit.captures_payloads() {
             event.request_payload = Some(message.raw.get().to_string());
         }
-        let scan_result = (method == "tools/call")
-            .then(|| state.security.get().filter(|s| s.scans_payloads()).cloned())
-            .flatten();
-        let scan_result = scan_result.map(|s| (s, req.path().to_string()));
-        if let (Some((security, _)), Some(params)) = (&scan_result, message.params) {
-            security.scan(scan_job(
-                security,
-                &event,
-                req.path(),
-                params.get().as_bytes(),
-                actors::security::detectors::Direction::Arguments,
-            ));
-        }
         Some(PendingRecord {
             audit,
             event,
             started,
-            scan_result,
         })
     }
 
@@ -210,42 +193,11 @@ impl PendingRecord {
         if self.audit.captures_payloads() {
             self.event.response_payload = Some(String::from_utf8_lossy(body).into_owned());
         }
-        if let Some((security, endpoint)) = self.scan_result.take() {
-            security.scan(scan_job(
-                &security,
-                &self.event,
-                &endpoint,
-                body,
-                actors::security::detectors::Direction::Result,
-            ));
-        }
     }
 
     fn record(mut self) {
         self.event.latency_us = Some(self.started.elapsed().as_micros() as i64);
         self.audit.record(self.event);
-    }
-}
-
-/// A capped copy of `payload` with the request's who and what, for the scanner.
-fn scan_job(
-    security: &actors::security::SecurityEvents,
-    event: &AuditEvent,
-    endpoint: &str,
-    payload: &[u8],
-    direction: actors::security::detectors::Direction,
-) -> actors::security::ScanJob {
-    let cap = payload.len().min(security.scan_max_bytes());
-    actors::security::ScanJob {
-        bytes: payload[..cap].to_vec(),
-        original_len: payload.len(),
-        direction,
-        user_id: event.user_id,
-        username: event.username.clone(),
-        ip: event.ip.clone(),
-        endpoint: (!endpoint.is_empty()).then(|| endpoint.to_string()),
-        method: event.method.clone(),
-        item: event.item.clone(),
     }
 }
 
@@ -263,7 +215,7 @@ impl Drop for StreamGuard {
 }
 
 /// A JSON-RPC response (has an id, no method): the end of a streamed answer.
-fn is_response(message: &[u8]) -> bool {
+pub(super) fn is_response(message: &[u8]) -> bool {
     let Ok(raw) = serde_json::from_slice::<&RawValue>(message) else {
         return false;
     };

@@ -21,6 +21,7 @@ use super::access::Access;
 use super::audit_hook::PendingRecord;
 use super::forward::{self, Answer, error};
 use super::post::Session;
+use super::scan_hook::PayloadScan;
 use super::{limits, one_backend, reply, tasks};
 use crate::state::AppState;
 
@@ -34,12 +35,16 @@ pub async fn single(
     body: &Bytes,
     in_flight: InFlight<UpstreamSession>,
     record: Option<PendingRecord>,
+    scan: Option<PayloadScan>,
 ) -> HttpResponse {
     let answering = answer(state, http, session, access, &message, body);
     match super::measured::measured(state, message.method(), answering).await {
         Answer::Json(body) => {
             if let Some(record) = record {
                 record.answered(&body);
+            }
+            if let Some(scan) = scan {
+                scan.answered(&body);
             }
             reply::json(body)
         }
@@ -52,6 +57,10 @@ pub async fn single(
         Answer::Stream(stream) => {
             let stream = match record {
                 Some(record) => record.watch_stream(stream),
+                None => stream,
+            };
+            let stream = match scan {
+                Some(scan) => scan.watch_stream(stream),
                 None => stream,
             };
             super::answer_stream::serve(state, session, stream, in_flight)
@@ -134,6 +143,7 @@ pub async fn batch(
             Ok(message) => {
                 // Each request of a batch is one audit record, with its own answer's outcome.
                 let record = audit.begin(state, session, &message);
+                let scan = PayloadScan::begin(audit.req, state, &message, body);
                 let before = responses.len();
                 let answering = answer(state, http, session, access, &message, body);
                 match super::measured::measured(state, message.method(), answering).await {
@@ -159,6 +169,9 @@ pub async fn batch(
                         Some(answer) => record.answered(answer),
                         None => record.finished("failed", 0),
                     }
+                }
+                if let (Some(scan), Some(answer)) = (scan, responses.get(before)) {
+                    scan.answered(answer);
                 }
             }
         }
@@ -625,7 +638,7 @@ fn rewrite(
 
 /// `raw` (a message read from `body`) as bytes sharing `body`'s buffer: forwarding a message
 /// unchanged copies nothing, however large. A `raw` from elsewhere is copied.
-fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
+pub(super) fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
     let bytes = raw.get().as_bytes();
     let inside = body.as_ptr_range();
     if inside.contains(&bytes.as_ptr()) && bytes.as_ptr_range().end <= inside.end {

@@ -26,6 +26,7 @@ mod measured;
 mod one_backend;
 mod post;
 mod reply;
+mod scan_hook;
 mod tasks;
 
 use std::sync::Arc;

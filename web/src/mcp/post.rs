@@ -89,8 +89,9 @@ pub async fn handle(
             let in_flight = session.begin();
             let record =
                 super::audit_hook::PendingRecord::begin(&req, &state, &session, &message, started);
+            let scan = super::scan_hook::PayloadScan::begin(&req, &state, &message, &body);
             dispatch::single(
-                &state, &http, &session, &access, message, &body, in_flight, record,
+                &state, &http, &session, &access, message, &body, in_flight, record, scan,
             )
             .await
         }

@@ -171,6 +171,17 @@ async fn token(
                     &[("client_id", client.client_id.clone().into())],
                 );
             }
+            if grant_type == "password"
+                && matches!(&refused, GrantError::InvalidGrant(why)
+                    if why == actors::auth::authorization::INVALID_CREDENTIALS)
+            {
+                // A wrong password here is a sign-in attempt like any other.
+                crate::security_events::login_failed(
+                    &state,
+                    &req,
+                    form.get("username").unwrap_or(""),
+                );
+            }
             crate::audit_events::record(&req, &state, "token_refused", "failed", |e| {
                 e.client_id = Some(client.client_id.clone());
                 e.details = Some(format!("grant_type={grant_type} error={}", refused.code()));

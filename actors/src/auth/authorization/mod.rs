@@ -90,6 +90,10 @@ impl From<StorageError> for GrantError {
     }
 }
 
+/// The `invalid_grant` reason of a password grant with a wrong password or an unknown user:
+/// the token endpoint counts these towards brute-force detection.
+pub const INVALID_CREDENTIALS: &str = "invalid username or password";
+
 /// Identity errors while issuing: the user is gone or disabled, the grant was revoked.
 impl From<AuthError> for GrantError {
     fn from(error: AuthError) -> Self {
@@ -98,9 +102,7 @@ impl From<AuthError> for GrantError {
                 GrantError::InvalidGrant("the account is disabled".into())
             }
             AuthError::UnknownUser => GrantError::InvalidGrant("the user no longer exists".into()),
-            AuthError::InvalidCredentials => {
-                GrantError::InvalidGrant("invalid username or password".into())
-            }
+            AuthError::InvalidCredentials => GrantError::InvalidGrant(INVALID_CREDENTIALS.into()),
             AuthError::InvalidGrant(why) => {
                 GrantError::InvalidGrant(format!("refresh token: {why}"))
             }

@@ -149,7 +149,10 @@ impl Identity {
     /// while no enabled administrator exists — checked and written in one transaction (on
     /// PostgreSQL under an advisory lock, so two concurrent wizards cannot both win).
     pub async fn create_first_admin(&self, new: Registration) -> Result<User, AuthError> {
-        let (username, email) = (new.username.trim().to_string(), new.email.trim().to_string());
+        let (username, email) = (
+            new.username.trim().to_string(),
+            new.email.trim().to_string(),
+        );
         let problems = account_problems(
             &username,
             &email,
