@@ -3,6 +3,10 @@
 //! when the stream ends without one). Recording is a `try_send` on the audit queue: it never
 //! waits, and it happens before the answer reaches the client, so every acknowledged request
 //! is queued (and flushed at shutdown).
+//!
+//! The backend is the one dispatch routed the request to ([`PendingRecord::routed_to`]), not
+//! looked up again here. A `tools/call`'s arguments and result go to the payload scanner as
+//! slices of the buffers they arrived in, never copied on the request path.
 
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
@@ -13,7 +17,11 @@ use actors::session::SessionScope;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 use std::time::Instant;
+
+use actors::security::detectors::Direction;
+use actors::security::{ScanSubject, SecurityEvents};
 
 use super::post::Session;
 use crate::state::AppState;
@@ -21,6 +29,8 @@ use crate::state::AppState;
 /// What a batch needs to begin one record per request in it.
 pub(crate) struct BatchAudit<'a> {
     pub req: &'a HttpRequest,
+    /// The batch's body, which every message in it borrows from.
+    pub body: &'a Bytes,
     pub started: Instant,
 }
 
@@ -31,7 +41,7 @@ impl BatchAudit<'_> {
         session: &Session,
         message: &Envelope<'_>,
     ) -> Option<PendingRecord> {
-        PendingRecord::begin(self.req, state, session, message, self.started)
+        PendingRecord::begin(self.req, state, session, message, self.body, self.started)
     }
 }
 
@@ -40,9 +50,9 @@ pub(crate) struct PendingRecord {
     audit: AuditHandle,
     event: AuditEvent,
     started: Instant,
-    /// A tool call's result goes to the payload scanner too (see `actors::security::scanner`).
-    /// With the request's path.
-    scan_result: Option<(actors::security::SecurityEvents, String)>,
+    /// A tool call's result goes to the payload scanner too (see `actors::security::scanner`),
+    /// with the same subject as its arguments.
+    scan_result: Option<(SecurityEvents, Arc<ScanSubject>)>,
 }
 
 impl PendingRecord {
@@ -53,9 +63,10 @@ impl PendingRecord {
         state: &AppState,
         session: &Session,
         message: &Envelope<'_>,
+        body: &Bytes,
         started: Instant,
     ) -> Option<PendingRecord> {
-        Self::begin_in(req, state, Some(session), message, started)
+        Self::begin_in(req, state, Some(session), message, body, started)
     }
 
     /// `initialize`, which has no session yet: recorded by its HTTP status, with the session id
@@ -64,17 +75,18 @@ impl PendingRecord {
         req: &HttpRequest,
         state: &AppState,
         message: &Envelope<'_>,
+        body: &Bytes,
         started: Instant,
         response: &actix_web::HttpResponse,
     ) {
-        let Some(mut record) = Self::begin_in(req, state, None, message, started) else {
+        let Some(mut record) = Self::begin_in(req, state, None, message, body, started) else {
             return;
         };
         record.event.session_id = response
             .headers()
             .get(super::reply::SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .map(Arc::from);
         if !response.status().is_success() {
             record.event.outcome = "error".into();
         }
@@ -87,6 +99,7 @@ impl PendingRecord {
         state: &AppState,
         session: Option<&Session>,
         message: &Envelope<'_>,
+        body: &Bytes,
         started: Instant,
     ) -> Option<PendingRecord> {
         let audit = state.audit.get()?.clone();
@@ -107,31 +120,22 @@ impl PendingRecord {
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => param("uri"),
             _ => None,
         };
-        let backend = match session.map(|s| &s.scope) {
-            None => None,
-            Some(SessionScope::Backend(backend)) => Some(backend.clone()),
-            Some(SessionScope::Aggregate) => item.as_deref().and_then(|item| {
-                let table = state.mcp.routing.load();
-                match method {
-                    "tools/call" => table.tools.route(item).map(|r| r.backend.to_string()),
-                    "prompts/get" => table.prompts.route(item).map(|r| r.backend.to_string()),
-                    _ => table.route_uri(item).map(|r| r.backend.to_string()),
-                }
-            }),
-        };
-        let caller = req.extensions_caller();
+        let extensions = req.extensions();
+        let principal = extensions
+            .get::<crate::authn::Caller>()
+            .and_then(|c| c.principal());
         // Only the address: cloning the whole context (its logger) per request is waste.
-        let client_ip = req
-            .extensions()
+        let client_ip = extensions
             .get::<crate::request_context::RequestContext>()
             .and_then(|c| c.client_ip);
         let mut event = AuditEvent::now(AuditKind::Mcp, "ok");
-        event.user_id = caller.as_ref().map(|c| c.0);
-        event.username = caller.as_ref().map(|c| c.1.clone());
-        event.client_id = caller.and_then(|c| c.2);
-        event.session_id = session.map(|s| s.id.to_string());
+        event.user_id = principal.map(|p| p.user_id);
+        event.username = principal.map(|p| p.username.clone());
+        event.client_id = principal.and_then(|p| p.client_id.clone());
+        drop(extensions);
+        // The session's own id, shared.
+        event.session_id = session.map(|s| s.id.clone());
         event.method = Some(method.to_string());
-        event.backend = backend;
         event.item = item;
         event.request_bytes = Some(message.raw.get().len() as i64);
         event.ip = client_ip.map(|ip| ip.to_string());
@@ -143,19 +147,25 @@ impl PendingRecord {
         if audit.captures_payloads() {
             event.request_payload = Some(message.raw.get().to_string());
         }
-        let scan_result = (method == "tools/call")
+        let security = (method == "tools/call")
             .then(|| state.security.get().filter(|s| s.scans_payloads()).cloned())
             .flatten();
-        let scan_result = scan_result.map(|s| (s, req.path().to_string()));
-        if let (Some((security, _)), Some(params)) = (&scan_result, message.params) {
-            security.scan(scan_job(
-                security,
-                &event,
-                req.path(),
-                params.get().as_bytes(),
-                actors::security::detectors::Direction::Arguments,
-            ));
-        }
+        let scan_result = security.map(|security| {
+            let subject = Arc::new(ScanSubject {
+                user_id: event.user_id,
+                username: event.username.clone(),
+                ip: client_ip,
+                endpoint: Some(req.path().to_string()),
+                method: event.method.clone(),
+                item: event.item.clone(),
+            });
+            if let Some(params) = message.params {
+                // A slice of the body the message was read from: nothing is copied.
+                let arguments = super::dispatch::shared(body, params);
+                security.scan(&arguments, Direction::Arguments, || subject.clone());
+            }
+            (security, subject)
+        });
         Some(PendingRecord {
             audit,
             event,
@@ -164,8 +174,19 @@ impl PendingRecord {
         })
     }
 
+    /// Names the backend dispatch routed the request to (`routed`); on a backend's own
+    /// endpoint, that backend even when the request was answered before being forwarded.
+    pub(crate) fn routed_to(mut self, routed: Option<Arc<str>>, scope: &SessionScope) -> Self {
+        self.event.backend = match (routed, scope) {
+            (Some(backend), _) => Some(backend),
+            (None, SessionScope::Backend(backend)) => Some(Arc::from(backend.as_str())),
+            (None, SessionScope::Aggregate) => None,
+        };
+        self
+    }
+
     /// Finishes with a JSON answer (its `error`, if any, is the outcome).
-    pub(crate) fn answered(mut self, body: &[u8]) {
+    pub(crate) fn answered(mut self, body: &Bytes) {
         self.set_response(body, body.len());
         self.record();
     }
@@ -201,7 +222,7 @@ impl PendingRecord {
             .boxed_local()
     }
 
-    fn set_response(&mut self, body: &[u8], total: usize) {
+    fn set_response(&mut self, body: &Bytes, total: usize) {
         self.event.response_bytes = Some(total as i64);
         if let Some(code) = error_code(body) {
             self.event.outcome = "error".into();
@@ -210,42 +231,14 @@ impl PendingRecord {
         if self.audit.captures_payloads() {
             self.event.response_payload = Some(String::from_utf8_lossy(body).into_owned());
         }
-        if let Some((security, endpoint)) = self.scan_result.take() {
-            security.scan(scan_job(
-                &security,
-                &self.event,
-                &endpoint,
-                body,
-                actors::security::detectors::Direction::Result,
-            ));
+        if let Some((security, subject)) = self.scan_result.take() {
+            security.scan(body, Direction::Result, || subject);
         }
     }
 
     fn record(mut self) {
         self.event.latency_us = Some(self.started.elapsed().as_micros() as i64);
         self.audit.record(self.event);
-    }
-}
-
-/// A capped copy of `payload` with the request's who and what, for the scanner.
-fn scan_job(
-    security: &actors::security::SecurityEvents,
-    event: &AuditEvent,
-    endpoint: &str,
-    payload: &[u8],
-    direction: actors::security::detectors::Direction,
-) -> actors::security::ScanJob {
-    let cap = payload.len().min(security.scan_max_bytes());
-    actors::security::ScanJob {
-        bytes: payload[..cap].to_vec(),
-        original_len: payload.len(),
-        direction,
-        user_id: event.user_id,
-        username: event.username.clone(),
-        ip: event.ip.clone(),
-        endpoint: (!endpoint.is_empty()).then(|| endpoint.to_string()),
-        method: event.method.clone(),
-        item: event.item.clone(),
     }
 }
 
@@ -280,21 +273,4 @@ fn error_code(body: &[u8]) -> Option<i64> {
             .and_then(|c| c.get().parse().ok())
             .unwrap_or(0),
     )
-}
-
-/// The caller's user id, name and OAuth client, when authenticated.
-trait CallerExt {
-    fn extensions_caller(&self) -> Option<(i64, String, Option<String>)>;
-}
-
-impl CallerExt for HttpRequest {
-    fn extensions_caller(&self) -> Option<(i64, String, Option<String>)> {
-        let extensions = self.extensions();
-        let principal = extensions.get::<crate::authn::Caller>()?.principal()?;
-        Some((
-            principal.user_id,
-            principal.username.clone(),
-            principal.client_id.clone(),
-        ))
-    }
 }

@@ -36,7 +36,9 @@ pub async fn single(
     record: Option<PendingRecord>,
 ) -> HttpResponse {
     let answering = answer(state, http, session, access, &message, body);
-    match super::measured::measured(state, message.method(), answering).await {
+    let (answer, routed) = super::measured::measured(state, message.method(), answering).await;
+    let record = record.map(|record| record.routed_to(routed, &session.scope));
+    match answer {
         Answer::Json(body) => {
             if let Some(record) = record {
                 record.answered(&body);
@@ -136,7 +138,10 @@ pub async fn batch(
                 let record = audit.begin(state, session, &message);
                 let before = responses.len();
                 let answering = answer(state, http, session, access, &message, body);
-                match super::measured::measured(state, message.method(), answering).await {
+                let (answer, routed) =
+                    super::measured::measured(state, message.method(), answering).await;
+                let record = record.map(|record| record.routed_to(routed, &session.scope));
+                match answer {
                     Answer::Json(body) => responses.push(body),
                     Answer::JsonParts(parts) => responses.push(parts.concat().into()),
                     // In a batch only the final response of a stream is kept.
@@ -289,6 +294,7 @@ async fn aggregate(
             let Some(route) = catalog.route(&name) else {
                 return unknown();
             };
+            crate::metrics::note_route(&route.backend);
             if let Some(step_up) = access.step_up(&route.backend, kind, &name) {
                 return step_up;
             }
@@ -338,15 +344,18 @@ async fn aggregate(
                     "`params.uri` is required.",
                 );
             };
-            if let Some(step_up) = table
-                .route_uri(&uri)
+            let route = table.route_uri(&uri);
+            if let Some(route) = &route {
+                crate::metrics::note_route(&route.backend);
+            }
+            if let Some(step_up) = route
+                .as_ref()
                 .and_then(|r| access.step_up(&r.backend, ItemKind::Resource, &uri))
             {
                 return step_up;
             }
-            let Some(route) = table
-                .route_uri(&uri)
-                .filter(|r| allowed(access, method, r, ItemKind::Resource, &uri))
+            let Some(route) =
+                route.filter(|r| allowed(access, method, r, ItemKind::Resource, &uri))
             else {
                 return error(
                     Some(id),
@@ -388,6 +397,7 @@ async fn aggregate(
                     .is_some_and(|r| allowed(access, "tools/call", r, ItemKind::Tool, other)) =>
         {
             let route = table.tools.route(other).expect("checked");
+            crate::metrics::note_route(&route.backend);
             if let Err(rejection) = limits::check_tool(state, access, other) {
                 return Answer::Json(limits::rate_limited(&rejection, Some(id)));
             }
@@ -625,7 +635,7 @@ fn rewrite(
 
 /// `raw` (a message read from `body`) as bytes sharing `body`'s buffer: forwarding a message
 /// unchanged copies nothing, however large. A `raw` from elsewhere is copied.
-fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
+pub(super) fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
     let bytes = raw.get().as_bytes();
     let inside = body.as_ptr_range();
     if inside.contains(&bytes.as_ptr()) && bytes.as_ptr_range().end <= inside.end {

@@ -73,7 +73,7 @@ pub async fn handle(
                 };
                 recorder.finish(&state.metrics, exchange, outcome);
                 super::audit_hook::PendingRecord::initialized(
-                    &req, &state, &message, started, &response,
+                    &req, &state, &message, &body, started, &response,
                 );
                 return response;
             }
@@ -87,8 +87,9 @@ pub async fn handle(
             // Held until the answer is fully sent (a streamed answer outlives this handler), so a
             // session is never evicted or reaped mid-answer.
             let in_flight = session.begin();
-            let record =
-                super::audit_hook::PendingRecord::begin(&req, &state, &session, &message, started);
+            let record = super::audit_hook::PendingRecord::begin(
+                &req, &state, &session, &message, &body, started,
+            );
             dispatch::single(
                 &state, &http, &session, &access, message, &body, in_flight, record,
             )
@@ -124,7 +125,11 @@ pub async fn handle(
                 return batch_refused(&rejection, &items);
             }
             let _in_flight = session.begin();
-            let audit = super::audit_hook::BatchAudit { req: &req, started };
+            let audit = super::audit_hook::BatchAudit {
+                req: &req,
+                body: &body,
+                started,
+            };
             dispatch::batch(&state, &http, &session, &access, items, &body, audit).await
         }
     }
