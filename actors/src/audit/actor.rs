@@ -102,7 +102,7 @@ impl BatchWriter for AuditWriter {
             user_id: e.user_id,
             username: e.username,
             method: e.method,
-            backend: e.backend,
+            backend: e.backend.as_deref().map(str::to_string),
             item: e.item,
             outcome: e.outcome,
             error_code: e.error_code,
@@ -140,7 +140,7 @@ fn details_json(e: &AuditEvent, redactor: Option<&Redactor>) -> Option<String> {
         }
     };
     put("client_id", e.client_id.clone().map(Into::into));
-    put("session_id", e.session_id.clone().map(Into::into));
+    put("session_id", e.session_id.as_deref().map(Into::into));
     put("user_agent", e.user_agent.clone().map(Into::into));
     put("request_bytes", e.request_bytes.map(Into::into));
     put("response_bytes", e.response_bytes.map(Into::into));

@@ -71,9 +71,11 @@ pub struct AuditEvent {
     pub user_id: Option<i64>,
     pub username: Option<String>,
     pub client_id: Option<String>,
-    pub session_id: Option<String>,
+    /// Shared with the session (an `Arc`, not a copy per record).
+    pub session_id: Option<Arc<str>>,
     pub method: Option<String>,
-    pub backend: Option<String>,
+    /// Shared with the routing table.
+    pub backend: Option<Arc<str>>,
     /// The tool, prompt or resource the request named.
     pub item: Option<String>,
     /// `ok`, `error` (a JSON-RPC error answer) or `failed`/`denied` for auth events.

@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::batch::{self, BatchMsg, Counters as BatchCounters, Queue, WriterHandle};
 
-pub use scanner::ScanJob;
+pub use scanner::{ScanJob, ScanSubject};
 pub use tool_hashes::definition_hash;
 
 use crate::storage::Database;
@@ -391,22 +391,33 @@ impl SecurityEvents {
         self.shared.settings.enabled && self.shared.settings.scan_payloads
     }
 
-    /// The most of a payload worth copying for [`SecurityEvents::scan`].
-    pub fn scan_max_bytes(&self) -> usize {
-        self.shared.settings.scan_max_bytes
-    }
-
-    /// Hands a payload copy to the scanner without waiting; a full queue drops it (counted).
-    pub fn scan(&self, job: ScanJob) {
+    /// Hands `payload` (tool arguments or a result) to the scanner without waiting. A queue
+    /// slot is reserved first: when the queue is full the payload is dropped (counted) before
+    /// anything is built — `subject` is only called once the slot is held. The job shares
+    /// `payload`'s buffer, capped at `scan_max_bytes` (see [`ScanJob::new`]). True when queued.
+    pub fn scan(
+        &self,
+        payload: &bytes::Bytes,
+        direction: detectors::Direction,
+        subject: impl FnOnce() -> Arc<ScanSubject>,
+    ) -> bool {
         if !self.scans_payloads() {
-            return;
+            return false;
         }
-        if self.shared.scan_tx.try_send(job).is_err() {
+        let Ok(slot) = self.shared.scan_tx.try_reserve() else {
             self.shared
                 .counters
                 .scan_dropped
                 .fetch_add(1, Ordering::Relaxed);
-        }
+            return false;
+        };
+        slot.send(ScanJob::new(
+            payload,
+            self.shared.settings.scan_max_bytes,
+            direction,
+            subject(),
+        ));
+        true
     }
 
     /// A failed sign-in (wrong password, unknown user). Raises `brute_force` once a threshold

@@ -261,7 +261,8 @@ fn concurrent_comparisons_report_a_change_once(t: &TestDb) {
 }
 
 /// Scanning never makes a request wait: with the scanner not yet running, a queue of one takes
-/// one copy and counts the rest as dropped; the one taken is scanned and recorded.
+/// one payload and counts the rest as dropped (refused before a job is built); the one taken is
+/// scanned and recorded with its request's who and what.
 fn a_full_scan_queue_drops_and_counts(t: &TestDb) {
     runtime().block_on(async {
         let settings = SecuritySettings {
@@ -269,20 +270,31 @@ fn a_full_scan_queue_drops_and_counts(t: &TestDb) {
             ..SecuritySettings::default()
         };
         let sink = start(t, settings).await;
-        for _ in 0..3 {
-            let bytes = br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#.to_vec();
-            sink.scan(actors::security::ScanJob {
-                original_len: bytes.len(),
-                bytes,
-                direction: actors::security::detectors::Direction::Result,
-                user_id: Some(1),
-                username: Some("alice".into()),
-                ip: None,
-                endpoint: Some("/mcp".into()),
-                method: Some("tools/call".into()),
-                item: Some("echo".into()),
-            });
-        }
+        let subject = std::sync::Arc::new(actors::security::ScanSubject {
+            user_id: Some(1),
+            username: Some("alice".into()),
+            endpoint: Some("/mcp".into()),
+            method: Some("tools/call".into()),
+            item: Some("echo".into()),
+            ..Default::default()
+        });
+        let payload = bytes::Bytes::from_static(br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#);
+        let built = std::cell::Cell::new(0);
+        let queued: Vec<bool> = (0..3)
+            .map(|_| {
+                sink.scan(
+                    &payload,
+                    actors::security::detectors::Direction::Result,
+                    || {
+                        built.set(built.get() + 1);
+                        subject.clone()
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(queued, [true, false, false]);
+        // A refused payload builds no job: the slot is reserved before anything else.
+        assert_eq!(built.get(), 1);
         assert_eq!(sink.stats().scan_dropped, 2);
         // Let the scanner run, then write what it recorded.
         while sink.stats().scanned < 1 {
@@ -295,22 +307,29 @@ fn a_full_scan_queue_drops_and_counts(t: &TestDb) {
         let details = rows[0].details.as_deref().unwrap();
         assert!(details.contains("aws_access_key"), "{details}");
         assert!(!details.contains("AKIAIOSFODNN7EXAMPLE"), "{details}");
+        // The request's who and what, shared by its jobs, reach the event.
+        assert_eq!(rows[0].username.as_deref(), Some("alice"));
+        assert_eq!(rows[0].endpoint.as_deref(), Some("/mcp"));
+        assert!(details.contains(r#""item":"echo""#), "{details}");
     });
 }
 
-fn aws_key_job() -> actors::security::ScanJob {
-    let bytes = br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#.to_vec();
-    actors::security::ScanJob {
-        original_len: bytes.len(),
-        bytes,
-        direction: actors::security::detectors::Direction::Result,
+/// Scans a result holding an AWS key, as `alice` calling `echo`.
+fn scan_aws_key(sink: &SecurityEvents) -> bool {
+    let subject = std::sync::Arc::new(actors::security::ScanSubject {
         user_id: Some(1),
         username: Some("alice".into()),
-        ip: None,
         endpoint: Some("/mcp".into()),
         method: Some("tools/call".into()),
         item: Some("echo".into()),
-    }
+        ..Default::default()
+    });
+    let payload = bytes::Bytes::from_static(br#"{"text":"AKIAIOSFODNN7EXAMPLE"}"#);
+    sink.scan(
+        &payload,
+        actors::security::detectors::Direction::Result,
+        || subject,
+    )
 }
 
 /// The SecurityActor under GatewaySupervisor, stopped and then crashed (as a panic would): each
@@ -358,7 +377,7 @@ fn the_supervisor_restarts_the_security_actor(t: &TestDb) {
             }
         }
         // The third incarnation's scanner works.
-        sink.scan(aws_key_job());
+        assert!(scan_aws_key(&sink), "queued");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         while sink.stats().scanned < 1 {
             assert!(

@@ -3,6 +3,10 @@
 //! when the stream ends without one). Recording is a `try_send` on the audit queue: it never
 //! waits, and it happens before the answer reaches the client, so every acknowledged request
 //! is queued (and flushed at shutdown).
+//!
+//! The backend is the one dispatch routed the request to ([`PendingRecord::routed_to`]), not
+//! looked up again here. A `tools/call`'s arguments and result go to the payload scanner as
+//! slices of the buffers they arrived in, never copied on the request path.
 
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
@@ -13,6 +17,7 @@ use actors::session::SessionScope;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::post::Session;
@@ -71,7 +76,7 @@ impl PendingRecord {
             .headers()
             .get(super::reply::SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .map(Arc::from);
         if !response.status().is_success() {
             record.event.outcome = "error".into();
         }
@@ -104,31 +109,22 @@ impl PendingRecord {
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => param("uri"),
             _ => None,
         };
-        let backend = match session.map(|s| &s.scope) {
-            None => None,
-            Some(SessionScope::Backend(backend)) => Some(backend.clone()),
-            Some(SessionScope::Aggregate) => item.as_deref().and_then(|item| {
-                let table = state.mcp.routing.load();
-                match method {
-                    "tools/call" => table.tools.route(item).map(|r| r.backend.to_string()),
-                    "prompts/get" => table.prompts.route(item).map(|r| r.backend.to_string()),
-                    _ => table.route_uri(item).map(|r| r.backend.to_string()),
-                }
-            }),
-        };
-        let caller = req.extensions_caller();
+        let extensions = req.extensions();
+        let principal = extensions
+            .get::<crate::authn::Caller>()
+            .and_then(|c| c.principal());
         // Only the address: cloning the whole context (its logger) per request is waste.
-        let client_ip = req
-            .extensions()
+        let client_ip = extensions
             .get::<crate::request_context::RequestContext>()
             .and_then(|c| c.client_ip);
         let mut event = AuditEvent::now(AuditKind::Mcp, "ok");
-        event.user_id = caller.as_ref().map(|c| c.0);
-        event.username = caller.as_ref().map(|c| c.1.clone());
-        event.client_id = caller.and_then(|c| c.2);
-        event.session_id = session.map(|s| s.id.to_string());
+        event.user_id = principal.map(|p| p.user_id);
+        event.username = principal.map(|p| p.username.clone());
+        event.client_id = principal.and_then(|p| p.client_id.clone());
+        drop(extensions);
+        // The session's own id, shared.
+        event.session_id = session.map(|s| s.id.clone());
         event.method = Some(method.to_string());
-        event.backend = backend;
         event.item = item;
         event.request_bytes = Some(message.raw.get().len() as i64);
         event.ip = client_ip.map(|ip| ip.to_string());
@@ -147,8 +143,19 @@ impl PendingRecord {
         })
     }
 
+    /// Names the backend dispatch routed the request to (`routed`); on a backend's own
+    /// endpoint, that backend even when the request was answered before being forwarded.
+    pub(crate) fn routed_to(mut self, routed: Option<Arc<str>>, scope: &SessionScope) -> Self {
+        self.event.backend = match (routed, scope) {
+            (Some(backend), _) => Some(backend),
+            (None, SessionScope::Backend(backend)) => Some(Arc::from(backend.as_str())),
+            (None, SessionScope::Aggregate) => None,
+        };
+        self
+    }
+
     /// Finishes with a JSON answer (its `error`, if any, is the outcome).
-    pub(crate) fn answered(mut self, body: &[u8]) {
+    pub(crate) fn answered(mut self, body: &Bytes) {
         self.set_response(body, body.len());
         self.record();
     }
@@ -184,7 +191,7 @@ impl PendingRecord {
             .boxed_local()
     }
 
-    fn set_response(&mut self, body: &[u8], total: usize) {
+    fn set_response(&mut self, body: &Bytes, total: usize) {
         self.event.response_bytes = Some(total as i64);
         if let Some(code) = error_code(body) {
             self.event.outcome = "error".into();
@@ -232,21 +239,4 @@ fn error_code(body: &[u8]) -> Option<i64> {
             .and_then(|c| c.get().parse().ok())
             .unwrap_or(0),
     )
-}
-
-/// The caller's user id, name and OAuth client, when authenticated.
-trait CallerExt {
-    fn extensions_caller(&self) -> Option<(i64, String, Option<String>)>;
-}
-
-impl CallerExt for HttpRequest {
-    fn extensions_caller(&self) -> Option<(i64, String, Option<String>)> {
-        let extensions = self.extensions();
-        let principal = extensions.get::<crate::authn::Caller>()?.principal()?;
-        Some((
-            principal.user_id,
-            principal.username.clone(),
-            principal.client_id.clone(),
-        ))
-    }
 }

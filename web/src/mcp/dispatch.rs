@@ -38,7 +38,9 @@ pub async fn single(
     scan: Option<PayloadScan>,
 ) -> HttpResponse {
     let answering = answer(state, http, session, access, &message, body);
-    match super::measured::measured(state, message.method(), answering).await {
+    let (answer, routed) = super::measured::measured(state, message.method(), answering).await;
+    let record = record.map(|record| record.routed_to(routed, &session.scope));
+    match answer {
         Answer::Json(body) => {
             if let Some(record) = record {
                 record.answered(&body);
@@ -146,7 +148,10 @@ pub async fn batch(
                 let scan = PayloadScan::begin(audit.req, state, &message, body);
                 let before = responses.len();
                 let answering = answer(state, http, session, access, &message, body);
-                match super::measured::measured(state, message.method(), answering).await {
+                let (answer, routed) =
+                    super::measured::measured(state, message.method(), answering).await;
+                let record = record.map(|record| record.routed_to(routed, &session.scope));
+                match answer {
                     Answer::Json(body) => responses.push(body),
                     Answer::JsonParts(parts) => responses.push(parts.concat().into()),
                     // In a batch only the final response of a stream is kept.
@@ -302,6 +307,7 @@ async fn aggregate(
             let Some(route) = catalog.route(&name) else {
                 return unknown();
             };
+            crate::metrics::note_route(&route.backend);
             if let Some(step_up) = access.step_up(&route.backend, kind, &name) {
                 return step_up;
             }
@@ -351,15 +357,18 @@ async fn aggregate(
                     "`params.uri` is required.",
                 );
             };
-            if let Some(step_up) = table
-                .route_uri(&uri)
+            let route = table.route_uri(&uri);
+            if let Some(route) = &route {
+                crate::metrics::note_route(&route.backend);
+            }
+            if let Some(step_up) = route
+                .as_ref()
                 .and_then(|r| access.step_up(&r.backend, ItemKind::Resource, &uri))
             {
                 return step_up;
             }
-            let Some(route) = table
-                .route_uri(&uri)
-                .filter(|r| allowed(access, method, r, ItemKind::Resource, &uri))
+            let Some(route) =
+                route.filter(|r| allowed(access, method, r, ItemKind::Resource, &uri))
             else {
                 return error(
                     Some(id),
@@ -401,6 +410,7 @@ async fn aggregate(
                     .is_some_and(|r| allowed(access, "tools/call", r, ItemKind::Tool, other)) =>
         {
             let route = table.tools.route(other).expect("checked");
+            crate::metrics::note_route(&route.backend);
             if let Err(rejection) = limits::check_tool(state, access, other) {
                 return Answer::Json(limits::rate_limited(&rejection, Some(id)));
             }

@@ -1,8 +1,12 @@
 //! An answer measured for `/metrics`: the request counted by method, backend and outcome, the
 //! gateway's own time and the backend's recorded (see `crate::metrics`). A streamed answer is
 //! counted when its response passes through, before the client receives it.
+//!
+//! It also hands back the backend the request was routed to, for the audit record: dispatch
+//! already resolved it, so the audit does not route the request a second time.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 
@@ -10,13 +14,16 @@ use super::forward::Answer;
 use crate::metrics::{self, Recorder, outcome};
 use crate::state::AppState;
 
+/// The answer, and the backend the request was routed to (or forwarded to; `None`: the gateway
+/// answered it itself).
 pub(super) async fn measured(
     state: &AppState,
     method: Option<&str>,
     answering: impl Future<Output = Answer>,
-) -> Answer {
+) -> (Answer, Option<Arc<str>>) {
     let recorder = Recorder::start(method);
     let (answer, exchange) = metrics::measure(answering).await;
+    let routed = exchange.routed.clone().or_else(|| exchange.backend.clone());
     let metrics = &state.metrics;
     let finished = match &answer {
         Answer::Json(body) => metrics::response_outcome(body).unwrap_or(outcome::OK),
@@ -35,9 +42,9 @@ pub(super) async fn measured(
                     message
                 })
                 .boxed_local();
-            return Answer::Stream(stream);
+            return (Answer::Stream(stream), routed);
         }
     };
     recorder.finish(metrics, exchange, finished);
-    answer
+    (answer, routed)
 }

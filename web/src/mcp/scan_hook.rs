@@ -2,7 +2,8 @@
 //! `tools/call` arguments when the request is dispatched, and the results of `tools/call`,
 //! `prompts/get` and `resources/read` when their response passes (a JSON answer, or the
 //! response at the end of a stream). Runs whenever `security.scan_payloads` is on, whether or
-//! not the audit trail is. Handing over is a `try_send` of a capped copy: it never waits.
+//! not the audit trail is. Handing over never waits and copies nothing: the queue slot is
+//! reserved first, then the job shares the payload's buffer (see `actors::security::scanner`).
 
 use actix_web::HttpMessage;
 use actix_web::HttpRequest;
@@ -10,21 +11,18 @@ use actix_web::web::Bytes;
 use actors::mcp::envelope::Envelope;
 use actors::mcp::json;
 use actors::security::detectors::Direction;
-use actors::security::{ScanJob, SecurityEvents};
+use actors::security::{ScanSubject, SecurityEvents};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
+use std::sync::Arc;
 
 use crate::state::AppState;
 
 /// A request whose result is to be scanned, with who sent it.
 pub(crate) struct PayloadScan {
     security: SecurityEvents,
-    user_id: Option<i64>,
-    username: Option<String>,
-    ip: Option<String>,
-    endpoint: String,
-    method: &'static str,
-    item: Option<String>,
+    /// Who and what, shared by the arguments' and the result's jobs.
+    subject: Arc<ScanSubject>,
 }
 
 impl PayloadScan {
@@ -60,12 +58,14 @@ impl PayloadScan {
             .and_then(|c| c.client_ip);
         let scan = PayloadScan {
             security: security.clone(),
-            user_id: principal.as_ref().map(|p| p.0),
-            username: principal.map(|p| p.1),
-            ip: ip.map(|ip| ip.to_string()),
-            endpoint: req.path().to_string(),
-            method,
-            item,
+            subject: Arc::new(ScanSubject {
+                user_id: principal.as_ref().map(|p| p.0),
+                username: principal.map(|p| p.1),
+                ip,
+                endpoint: Some(req.path().to_string()),
+                method: Some(method.to_string()),
+                item,
+            }),
         };
         if method == "tools/call"
             && let Some(params) = message.params
@@ -100,17 +100,7 @@ impl PayloadScan {
     }
 
     fn hand_over(&self, payload: &Bytes, direction: Direction) {
-        let cap = payload.len().min(self.security.scan_max_bytes());
-        self.security.scan(ScanJob {
-            bytes: payload[..cap].to_vec(),
-            original_len: payload.len(),
-            direction,
-            user_id: self.user_id,
-            username: self.username.clone(),
-            ip: self.ip.clone(),
-            endpoint: Some(self.endpoint.clone()),
-            method: Some(self.method.to_string()),
-            item: self.item.clone(),
-        });
+        self.security
+            .scan(payload, direction, || self.subject.clone());
     }
 }

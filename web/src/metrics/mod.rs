@@ -38,7 +38,8 @@ use prometheus_client::registry::Registry;
 
 pub use collectors::{FnCollector, Out};
 pub use request::{
-    BackendExchange, Recorder, backend_wait, measure, note_backend, outcome, response_outcome,
+    BackendExchange, Recorder, backend_wait, measure, note_backend, note_route, outcome,
+    response_outcome,
 };
 pub use route::{Scraper, configure};
 

@@ -55,7 +55,8 @@ pub mod outcome {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RequestLabels {
     pub method: &'static str,
-    pub backend: String,
+    /// Shared with the routing table's name (an existing series costs no allocation).
+    pub backend: Arc<str>,
     pub outcome: &'static str,
 }
 
@@ -66,7 +67,7 @@ pub(crate) struct MethodLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct BackendLabels {
-    pub backend: String,
+    pub backend: Arc<str>,
 }
 
 /// The index of a message's method label in [`METHODS`].
@@ -83,8 +84,12 @@ pub fn method_index(method: Option<&str>) -> usize {
 /// What `forward` noted about its exchange with a backend while a request was handled.
 #[derive(Debug, Default, Clone)]
 pub struct BackendExchange {
-    /// The backend the request was routed to (`None`: the gateway answered itself).
-    pub backend: Option<String>,
+    /// The backend the request was forwarded to (`None`: the gateway answered itself).
+    pub backend: Option<Arc<str>>,
+    /// The backend dispatch resolved the request's tool, prompt or resource to, noted even when
+    /// the request was then refused (policy, step-up, a limit) rather than forwarded: the audit
+    /// trail names it. Shares the routing table's `Arc`.
+    pub routed: Option<Arc<str>>,
     /// Time spent waiting for the backend (opening its session and the request until its
     /// reply or, for a stream, its headers).
     pub waited: Duration,
@@ -112,8 +117,20 @@ pub fn note_backend(backend: &str) {
     let _ = EXCHANGE.try_with(|e| {
         let mut e = e.borrow_mut();
         if e.backend.is_none() {
-            e.backend = Some(backend.to_string());
+            let name = match &e.routed {
+                Some(routed) if **routed == *backend => routed.clone(),
+                _ => Arc::from(backend),
+            };
+            e.backend = Some(name);
         }
+    });
+}
+
+/// Notes the backend dispatch routed the current request to, before deciding whether to
+/// forward it (see [`BackendExchange::routed`]).
+pub fn note_route(backend: &Arc<str>) {
+    let _ = EXCHANGE.try_with(|e| {
+        e.borrow_mut().routed.get_or_insert_with(|| backend.clone());
     });
 }
 
@@ -205,15 +222,18 @@ impl Drop for StreamedRequest {
     }
 }
 
+/// The empty `backend` label (answered by the gateway), allocated once.
+static NO_BACKEND: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+
 impl Metrics {
     fn count(
         &self,
         method: usize,
-        backend: Option<String>,
+        backend: Option<Arc<str>>,
         outcome: &'static str,
         backend_time: Option<Duration>,
     ) {
-        let backend = backend.unwrap_or_default();
+        let backend = backend.unwrap_or_else(|| NO_BACKEND.clone());
         if let (Some(waited), false) = (backend_time, backend.is_empty()) {
             self.backend_seconds
                 .get_or_create(&BackendLabels {
@@ -343,6 +363,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let exchange = || BackendExchange {
             backend: Some("files".into()),
+            routed: None,
             waited: Duration::ZERO,
             sent_at: Some(Instant::now()),
         };
