@@ -344,3 +344,49 @@ async fn users_and_servers_pages_on_sqlite() {
 async fn users_and_servers_pages_on_postgres() {
     users_page(Db::Postgres).await;
 }
+
+/// A config-file backend is listed read-only (no change forms), its detail page is reached by
+/// its `file:<name>` id, and a forged change is refused with 409 and the reason.
+#[actix_rt::test]
+async fn config_file_backends_are_read_only() {
+    let fixture = HttpFixture::start(2);
+    let gw = crate::harness::TestGateway::start_with(
+        &format!(
+            "[[backends]]\nname = \"ff\"\nurl = \"{}\"\nhealth_interval_s = 60\n",
+            fixture.url()
+        ),
+        |c| c.rate_limit.login_max = 1000,
+    )
+    .await;
+    gw.wait_online(1).await;
+    create_user(&gw, "admin", Role::Admin);
+    let mut admin = Browser::new(&gw);
+    sign_in(&mut admin, "admin").await;
+    let page = admin.get("/admin/mcp-servers").await;
+    let row_start = page.body.find("data-server=\"ff\"").expect("ff listed");
+    let row = &page.body[row_start..page.body[row_start..].find("</tr>").unwrap() + row_start];
+    assert!(row.contains("config file"), "{row}");
+    assert!(
+        !row.contains("<form"),
+        "no change forms for a file backend: {row}"
+    );
+    assert!(
+        row.contains("href=\"/admin/mcp-servers/file%3Aff\""),
+        "{row}"
+    );
+    let detail = admin.get("/admin/mcp-servers/file%3Aff").await;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert!(detail.body.contains("config file (read-only)"));
+    let csrf = page.field("csrf_token");
+    let refused = admin
+        .post_form(
+            "/admin/mcp-servers/file%3Aff/status",
+            &[("csrf_token", &csrf), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("role=\"alert\""), "{}", refused.body);
+    let missing = admin.get("/admin/mcp-servers/12345").await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    gw.stop().await.unwrap();
+}
