@@ -233,3 +233,131 @@ test("sign-out ends the session", async () => {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+/** Starts the rmcp fixture server (`--tools 2`); it exits when its stdin closes. */
+async function startFixture() {
+  const fixtureBin = process.env.FIXTURE_BIN ?? join(here, "..", "target", "debug", "examples", "mcp_fixture_server");
+  const child = spawn(fixtureBin, ["http", "--port", "0", "--tools", "2"], { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the fixture server exited (${code}): ${out}`)));
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/LISTENING (\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, stop: () => child.stdin.end() };
+}
+
+/** One JSON-RPC call on /mcp with `token`; the answer may come as JSON or as an SSE stream. */
+async function mcp(token, session, body) {
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+  if (session) Object.assign(headers, { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" });
+  const response = await fetch(`${base}/mcp`, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = await response.text();
+  assert.ok(response.status < 300, `${body.method}: ${response.status} ${text}`);
+  const json = (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
+    ? text.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5))).find((m) => m.id === body.id)
+    : text ? JSON.parse(text) : null;
+  return { json, session: response.headers.get("mcp-session-id") ?? session };
+}
+
+async function toolsOnMcp(username, password) {
+  const login = await fetch(`${base}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  assert.equal(login.status, 200, await login.clone().text());
+  const { access_token: token } = await login.json();
+  const init = await mcp(token, null, {
+    jsonrpc: "2.0", id: 1, method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "console-test", version: "1" } },
+  });
+  await mcp(token, init.session, { jsonrpc: "2.0", method: "notifications/initialized" });
+  const listed = await mcp(token, init.session, { jsonrpc: "2.0", id: 2, method: "tools/list" });
+  return listed.json.result.tools.map((t) => t.name).sort();
+}
+
+test("MCP servers and users: a backend added in the console goes online; a restricted user sees only the permitted tool on /mcp", async () => {
+  const fixture = await startFixture();
+  const { context, page, errors } = await newPage();
+  try {
+    await signIn(page, "root", PASSWORD);
+    await page.click("nav >> text=MCP servers");
+    assert.equal(new URL(page.url()).pathname, "/admin/mcp-servers");
+    await page.fill("#name", "fx");
+    await page.fill("#url", fixture.url);
+    await page.selectOption("#auth_type", "bearer");
+    await page.fill("#auth_token", "console-test-secret");
+    await Promise.all([page.waitForLoadState("load"), page.click("#add-server button[type=submit]")]);
+    assert.match(await page.textContent("[role=status]"), /Backend fx added/);
+    assert.ok(!(await page.content()).includes("console-test-secret"), "the token is never echoed");
+    const row = page.locator("tr[data-server=fx]");
+    await waitFor("fx to go online", async () => {
+      await page.reload();
+      return (await row.locator(".state").textContent()) === "online";
+    });
+    assert.equal((await row.locator("td.num").textContent()).trim(), "2");
+    await shot(page, "mcp-servers");
+    await Promise.all([page.waitForLoadState("load"), row.locator("a").first().click()]);
+    assert.deepEqual(await page.locator("#tools code").allTextContents(), ["fx_echo", "fx_add"]);
+    await shot(page, "mcp-server-detail");
+
+    await page.click("nav >> text=Users");
+    await page.fill("#username", "carol");
+    await page.fill("#email", "carol@example.test");
+    await page.fill("#password", PASSWORD);
+    await Promise.all([page.waitForLoadState("load"), page.click("#create-user button[type=submit]")]);
+    assert.match(await page.textContent("[role=status]"), /User carol created/);
+    await shot(page, "users");
+    const carol = page.locator("tr[data-user=carol]");
+    await Promise.all([page.waitForLoadState("load"), carol.locator("text=Permissions").click()]);
+    await page.selectOption("select[name=server_0]", "fx");
+    await page.fill("input[name=tools_0]", "fx_echo");
+    await Promise.all([page.waitForLoadState("load"), page.click("#permissions button[type=submit]")]);
+    assert.match(await page.textContent("[role=status]"), /Permissions saved/);
+    await shot(page, "user-permissions");
+
+    // The routing table follows the backends asynchronously: wait until carol sees a tool.
+    let seen = [];
+    await waitFor("carol to see a tool on /mcp", async () => (seen = await toolsOnMcp("carol", PASSWORD)).length > 0);
+    assert.deepEqual(seen, ["fx_echo"]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    fixture.stop();
+  }
+});
+
+test("CSRF on the users and servers forms: a tampered or missing token is refused with 403", async () => {
+  const { context, page } = await newPage();
+  await signIn(page, "root", PASSWORD);
+  await page.goto(`${base}/admin/users`);
+  await page.locator("#create-user input[name=csrf_token]").evaluate((el) => (el.value = "forged"));
+  await page.fill("#username", "mallory");
+  await page.fill("#email", "mallory@example.test");
+  await page.fill("#password", PASSWORD);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/admin/users") && r.request().method() === "POST"),
+    page.click("#create-user button[type=submit]"),
+  ]);
+  assert.equal(response.status(), 403);
+  assert.equal(await page.textContent("h1"), "Form expired");
+  for (const path of ["/admin/mcp-servers", "/admin/users", "/admin/users/1/revoke"]) {
+    const noToken = await context.request.post(`${base}${path}`, {
+      form: { name: "x", url: "http://127.0.0.1:9/mcp", username: "mallory" },
+      maxRedirects: 0,
+    });
+    assert.equal(noToken.status(), 403, path);
+  }
+  await page.goto(`${base}/admin/users`);
+  assert.equal(await page.locator("tr[data-user=mallory]").count(), 0);
+  await context.close();
+});

@@ -18,7 +18,7 @@ if [[ ! -f "$stamp" ]]; then
   touch "$stamp"
 fi
 if [[ -z "${GATEWAY_BIN:-}" ]]; then
-  (cd .. && cargo build --locked --bin authmcp-gateway)
+  (cd .. && cargo build --locked --bin authmcp-gateway --example mcp_fixture_server)
 fi
 rm -rf artifacts
 node --test --test-concurrency=1 console.test.mjs

@@ -17,20 +17,20 @@ use crate::users::{PASSWORD, create_user, login, set_enabled};
 const ADMIN_PASSWORD: &str = "Setup-Passw0rd!";
 
 /// A cookie-keeping client that does not follow redirects.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     cookies: BTreeMap<String, String>,
     client: awc::Client,
 }
 
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 impl Page {
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -38,12 +38,12 @@ impl Page {
             .to_string()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 
     /// The value of the hidden or text input `name`.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -56,7 +56,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(gw: &TestGateway) -> Browser {
+    pub(crate) fn new(gw: &TestGateway) -> Browser {
         Browser {
             base: gw.base_url.clone(),
             cookies: BTreeMap::new(),
@@ -67,11 +67,11 @@ impl Browser {
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name).map(String::as_str)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         method: awc::http::Method,
         path: &str,
@@ -116,11 +116,11 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.send(awc::http::Method::GET, path, &[], None).await
     }
 
-    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -133,7 +133,12 @@ impl Browser {
         .await
     }
 
-    async fn post_json(&mut self, path: &str, headers: &[(&str, &str)], body: Value) -> Page {
+    pub(crate) async fn post_json(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Page {
         self.send(
             awc::http::Method::POST,
             path,
@@ -144,7 +149,7 @@ impl Browser {
     }
 }
 
-async fn gateway(db: Db) -> (TestGateway, Option<crate::postgres::PgDatabase>) {
+pub(crate) async fn gateway(db: Db) -> (TestGateway, Option<crate::postgres::PgDatabase>) {
     let (database, pg) = database_toml(db);
     let gw = TestGateway::start_with(&database, |c| {
         // Every test here signs in several times from 127.0.0.1.

@@ -11,6 +11,7 @@ mod backend_oauth_admin;
 mod backends;
 mod binary;
 mod console;
+mod console_pages;
 mod cors;
 mod daemon;
 mod external_idp;

@@ -55,10 +55,15 @@ pub fn set_enabled(gateway: &TestGateway, username: &str, enabled: bool) {
 
 /// Logs in through the real endpoint and returns the access token.
 pub async fn login(gateway: &TestGateway, username: &str) -> String {
+    login_with(gateway, username, PASSWORD).await
+}
+
+/// As [`login`], with another password.
+pub async fn login_with(gateway: &TestGateway, username: &str, password: &str) -> String {
     let reply = http::post_json(
         &gateway.url("/auth/login"),
         None,
-        &serde_json::json!({ "username": username, "password": PASSWORD }),
+        &serde_json::json!({ "username": username, "password": password }),
     )
     .await;
     assert_eq!(reply.status, 200, "login failed: {}", reply.body);

@@ -19,7 +19,7 @@
 //! [`BackendRegistry`]: actors::registry::BackendRegistry
 
 mod audit;
-mod body;
+pub(crate) mod body;
 pub(crate) mod credentials;
 mod error;
 mod groups;
@@ -30,8 +30,8 @@ mod query;
 mod scan;
 mod security;
 mod tokens;
-mod users;
-mod view;
+pub(crate) mod users;
+pub(crate) mod view;
 
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, AdminApiError> {
     })
 }
 
-fn backend_id(raw: &str) -> Result<BackendId, AdminApiError> {
+pub(crate) fn backend_id(raw: &str) -> Result<BackendId, AdminApiError> {
     BackendId::parse(raw).ok_or_else(|| {
         AdminApiError::NotFound(format!(
             "No backend with id `{raw}` (ids are numbers, or file:<name> for config-file backends)."

@@ -402,7 +402,7 @@ async fn set_permissions(
 
 /// One `{"server", "tools"?, "prompts"?, "resources"?, "effect"?, "description"?}` entry as a
 /// policy about `user:<username>` (`server` may be a pattern; `backends` is accepted too).
-fn permission_rule(
+pub(crate) fn permission_rule(
     entry: &Value,
     username: &str,
 ) -> Result<actors::auth::policy::PolicyRule, Vec<String>> {

@@ -10,6 +10,8 @@
 //! | POST | `/admin/api/login` | the same as JSON (`{"username","password"}` → cookie + `{"username","csrf_token","expires_in"}`) |
 //! | POST | `/admin/logout` | ends the session (its token family is revoked), 303 to `/admin/login` |
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
+//! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
+//! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete, tools (`servers.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
@@ -20,11 +22,15 @@
 mod assets;
 mod chart;
 mod dashboard;
+mod forms;
 pub(crate) mod guard;
 mod login;
 mod page;
+mod servers;
 pub(crate) mod session;
 mod setup;
+mod user_permissions;
+mod users;
 
 use std::path::PathBuf;
 
@@ -39,10 +45,20 @@ pub struct ConsoleSettings {
 
 /// The console's pages, in the original's order; only built pages are listed in the nav (the
 /// rest come with later work and have no routes yet).
-pub(crate) const NAV: &[NavItem] = &[NavItem {
-    path: "/admin",
-    label: "Dashboard",
-}];
+pub(crate) const NAV: &[NavItem] = &[
+    NavItem {
+        path: "/admin",
+        label: "Dashboard",
+    },
+    NavItem {
+        path: "/admin/mcp-servers",
+        label: "MCP servers",
+    },
+    NavItem {
+        path: "/admin/users",
+        label: "Users",
+    },
+];
 
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct NavItem {
@@ -80,6 +96,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     setup::configure(cfg);
     login::configure(cfg);
     dashboard::configure(cfg);
+    servers::configure(cfg);
+    // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` too.
+    user_permissions::configure(cfg);
+    users::configure(cfg);
 }
 
 #[cfg(test)]

@@ -28,6 +28,26 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../../templates/admin/dashboard.html"),
         ),
         (
+            "admin/users.html",
+            include_str!("../../../templates/admin/users.html"),
+        ),
+        (
+            "admin/permissions.html",
+            include_str!("../../../templates/admin/permissions.html"),
+        ),
+        (
+            "admin/confirm.html",
+            include_str!("../../../templates/admin/confirm.html"),
+        ),
+        (
+            "admin/servers.html",
+            include_str!("../../../templates/admin/servers.html"),
+        ),
+        (
+            "admin/server.html",
+            include_str!("../../../templates/admin/server.html"),
+        ),
+        (
             "admin/error.html",
             include_str!("../../../templates/admin/error.html"),
         ),
@@ -158,6 +178,6 @@ mod tests {
     #[test]
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
-        assert_eq!(TEMPLATES.get_template_names().count(), 5);
+        assert_eq!(TEMPLATES.get_template_names().count(), 10);
     }
 }

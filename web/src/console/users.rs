@@ -1,0 +1,376 @@
+//! `/admin/users`: the accounts page. Every change is a plain form (CSRF field, no script
+//! needed) calling the same identity-service functions as `/admin/api/users`, then a redirect
+//! back with a flash message; a refused change shows the page again with the reasons (password
+//! policy, self-lockout, last administrator) above the table.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/admin/users` | the table and the create form |
+//! | POST | `/admin/users` | create (`username`, `email`, `password`, `role`) |
+//! | POST | `/admin/users/{id}/status` | `enabled=true|false` |
+//! | POST | `/admin/users/{id}/role` | `role=admin|user` |
+//! | POST | `/admin/users/{id}/password` | `password`: reset, signs the user out |
+//! | POST | `/admin/users/{id}/revoke` | ends every session and token of the user |
+//! | GET, POST | `/admin/users/{id}/delete` | the confirm page, then the deletion |
+//!
+//! The permissions editor is `user_permissions.rs`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::auth::identity::NewAccount;
+use actors::storage::users::{AccountChange, Role, User};
+use serde::Serialize;
+use tera::Context;
+
+use super::guard::{self, AdminPage};
+use super::{chart, forms, page};
+use crate::admin_api::AdminApiError;
+use crate::oauth::form::Params;
+use crate::oauth::request_log;
+use crate::state::AppState;
+
+const FLASH: &[(&str, &str)] = &[
+    ("created", "User {name} created."),
+    ("enabled", "User {name} enabled."),
+    ("disabled", "User {name} disabled and signed out."),
+    ("role", "The role of {name} changed."),
+    (
+        "password",
+        "The password of {name} was reset; they are signed out everywhere.",
+    ),
+    ("revoked", "Every session and token of {name} is revoked."),
+    (
+        "deleted",
+        "User {name} deleted, with their sessions, tokens and own permissions.",
+    ),
+    ("permissions", "The permissions of {name} were saved."),
+];
+
+#[derive(Serialize)]
+struct Row {
+    id: i64,
+    username: String,
+    email: String,
+    role: &'static str,
+    enabled: bool,
+    created: String,
+    last_login: String,
+    is_self: bool,
+}
+
+/// What the create form shows back after a refusal (never the password).
+#[derive(Default, Serialize)]
+pub(super) struct Filled {
+    username: String,
+    email: String,
+    role: String,
+}
+
+pub(super) fn chrome<'a>(admin: &'a AdminPage) -> page::Chrome<'a> {
+    page::Chrome {
+        username: &admin.principal.username,
+        csrf_token: &admin.csrf_token,
+        current: "/admin/users",
+    }
+}
+
+async fn render(
+    state: &AppState,
+    admin: &AdminPage,
+    status: StatusCode,
+    flash: Option<String>,
+    errors: &[String],
+    filled: &Filled,
+) -> HttpResponse {
+    let users = match state.identity.users().await {
+        Ok(users) => users,
+        Err(error) => {
+            slog::error!(state.log, "Users page: cannot list the accounts."; "error" => %error);
+            return page::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Users unavailable",
+                "The accounts could not be read; try again in a moment.",
+                Some(("/admin", "Back to the dashboard")),
+            );
+        }
+    };
+    let rows: Vec<Row> = users
+        .iter()
+        .map(|u| Row {
+            id: u.id,
+            username: u.username.clone(),
+            email: u.email.clone(),
+            role: u.role.as_str(),
+            enabled: u.enabled,
+            created: chart::utc(u.created_at_ms),
+            last_login: u.last_login_at_ms.map(chart::utc).unwrap_or_default(),
+            is_self: u.id == admin.principal.user_id,
+        })
+        .collect();
+    let mut c = Context::new();
+    c.insert("users", &rows);
+    c.insert("flash", &flash);
+    c.insert("errors", errors);
+    c.insert("filled", filled);
+    page::render(status, "admin/users.html", c, Some(&chrome(admin)))
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let admin = match guard::admin_page(&req, &state) {
+        Ok(admin) => admin,
+        Err(response) => return *response,
+    };
+    let flash = forms::flash(&forms::query(&req), FLASH);
+    render(
+        &state,
+        &admin,
+        StatusCode::OK,
+        flash,
+        &[],
+        &Filled::default(),
+    )
+    .await
+}
+
+/// The page again, with `error`'s reasons (and the create form as it was sent).
+async fn refused(
+    state: &AppState,
+    admin: &AdminPage,
+    error: AdminApiError,
+    filled: &Filled,
+) -> HttpResponse {
+    let (status, errors) = forms::messages(&error);
+    render(state, admin, status, None, &errors, filled).await
+}
+
+fn role(text: Option<&str>) -> Result<Role, AdminApiError> {
+    match text.unwrap_or("user") {
+        "admin" => Ok(Role::Admin),
+        "user" => Ok(Role::User),
+        _ => Err(AdminApiError::InvalidInput(
+            "user",
+            vec!["role: must be `admin` or `user`".into()],
+        )),
+    }
+}
+
+/// The signed-in administrator and the posted form, or the answer for anyone else.
+async fn admin_form(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<(AdminPage, Params), Box<HttpResponse>> {
+    let admin = guard::admin_page(req, state)?;
+    let params = forms::read(req, payload, "/admin/users").await?;
+    Ok((admin, params))
+}
+
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (admin, params) = match admin_form(&req, &state, payload).await {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let log = request_log(&req, &state.log);
+    let filled = Filled {
+        username: params.get("username").unwrap_or("").to_string(),
+        email: params.get("email").unwrap_or("").to_string(),
+        role: params.get("role").unwrap_or("user").to_string(),
+    };
+    let role = match role(params.get("role")) {
+        Ok(role) => role,
+        Err(error) => return refused(&state, &admin, error, &filled).await,
+    };
+    let created = state
+        .identity
+        .create_account(NewAccount {
+            username: filled.username.clone(),
+            email: filled.email.clone(),
+            password: params.get("password").unwrap_or("").to_string(),
+            role,
+        })
+        .await;
+    match created {
+        Ok(user) => {
+            slog::info!(log, "User created in the console.";
+                "by" => &admin.principal.username, "user" => &user.username,
+                "role" => user.role.as_str());
+            forms::done("/admin/users", "created", &user.username)
+        }
+        Err(error) => {
+            let error = AdminApiError::from_auth(error, &log);
+            refused(&state, &admin, error, &filled).await
+        }
+    }
+}
+
+/// The user `raw` names, or the page saying there is none.
+pub(super) async fn find_user(state: &AppState, raw: &str) -> Result<User, Box<HttpResponse>> {
+    let found = match raw.parse::<i64>() {
+        Ok(id) => state.identity.user(id).await.ok(),
+        Err(_) => None,
+    };
+    found.ok_or_else(|| {
+        Box::new(page::error(
+            StatusCode::NOT_FOUND,
+            "No such user",
+            &format!("There is no user with id `{raw}`; it may have been deleted."),
+            Some(("/admin/users", "Back to the users")),
+        ))
+    })
+}
+
+async fn act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (raw_id, action) = path.into_inner();
+    apply(req, state, &raw_id, &action, payload).await
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    apply(req, state, &id, "delete", payload).await
+}
+
+/// One per-user action: `status`, `role`, `password`, `revoke` or `delete`.
+async fn apply(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw_id: &str,
+    action: &str,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (admin, params) = match admin_form(&req, &state, payload).await {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let user = match find_user(&state, raw_id).await {
+        Ok(user) => user,
+        Err(response) => return *response,
+    };
+    let log = request_log(&req, &state.log);
+    let by = admin.principal.user_id;
+    let identity = &state.identity;
+    let outcome: Result<&str, AdminApiError> = match action {
+        "status" => {
+            let enabled = params.get("enabled") == Some("true");
+            let change = AccountChange {
+                enabled: Some(enabled),
+                ..AccountChange::default()
+            };
+            identity
+                .change_account(user.id, change, by)
+                .await
+                .map(|_| if enabled { "enabled" } else { "disabled" })
+                .map_err(|e| AdminApiError::from_auth(e, &log))
+        }
+        "role" => match role(params.get("role")) {
+            Ok(role) => {
+                let change = AccountChange {
+                    role: Some(role),
+                    ..AccountChange::default()
+                };
+                identity
+                    .change_account(user.id, change, by)
+                    .await
+                    .map(|_| "role")
+                    .map_err(|e| AdminApiError::from_auth(e, &log))
+            }
+            Err(error) => Err(error),
+        },
+        "password" => identity
+            .reset_password(user.id, params.get("password").unwrap_or(""))
+            .await
+            .map(|_| "password")
+            .map_err(|e| AdminApiError::from_auth(e, &log)),
+        "revoke" => identity
+            .revoke_user(user.id)
+            .await
+            .map(|_| "revoked")
+            .map_err(|e| AdminApiError::from_auth(e, &log)),
+        "delete" => {
+            let deleted = identity
+                .delete_account(user.id, by)
+                .await
+                .map(|_| "deleted")
+                .map_err(|e| AdminApiError::from_auth(e, &log));
+            // The user's own policies went with the account: rebuild now, not at the next poll.
+            if deleted.is_ok()
+                && let Some(policies) = state.policies.get()
+            {
+                let _ = policies.refresh().await;
+            }
+            deleted
+        }
+        _ => Err(AdminApiError::NotFound(format!(
+            "There is no user action `{action}`."
+        ))),
+    };
+    match outcome {
+        Ok(code) => {
+            slog::info!(log, "User changed in the console.";
+                "by" => &admin.principal.username, "user" => &user.username, "change" => code);
+            forms::done("/admin/users", code, &user.username)
+        }
+        Err(error) => refused(&state, &admin, error, &Filled::default()).await,
+    }
+}
+
+/// The confirm step before a deletion (a page, so it works without script).
+async fn confirm_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let admin = match guard::admin_page(&req, &state) {
+        Ok(admin) => admin,
+        Err(response) => return *response,
+    };
+    let user = match find_user(&state, &id).await {
+        Ok(user) => user,
+        Err(response) => return *response,
+    };
+    let mut c = Context::new();
+    c.insert("title", "Delete user");
+    c.insert(
+        "question",
+        &format!(
+            "Delete the user {} ({})? Their sessions, tokens and own permissions go with the \
+             account. This cannot be undone.",
+            user.username, user.email
+        ),
+    );
+    c.insert("action", &format!("/admin/users/{}/delete", user.id));
+    c.insert("confirm_label", "Delete user");
+    c.insert("back", "/admin/users");
+    page::render(
+        StatusCode::OK,
+        "admin/confirm.html",
+        c,
+        Some(&chrome(&admin)),
+    )
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/admin/users")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/admin/users/{id}/delete")
+            .route(web::get().to(confirm_delete))
+            .route(web::post().to(delete)),
+    )
+    .service(web::resource("/admin/users/{id}/{action}").route(web::post().to(act)));
+}
