@@ -81,6 +81,32 @@ async fn accounts_are_created_listed_changed_and_deleted(db: Db) {
     .await;
     assert_eq!(weak.status, 400);
     assert!(weak.body.to_string().contains("password"), "{}", weak.body);
+    // The successful creation is a permission change in the audit trail (the refusals are not).
+    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
+    loop {
+        let trail = http::get(
+            &gw.url("/admin/api/mcp-requests?kind=auth&user=root"),
+            Some(&root),
+        )
+        .await;
+        let changes: Vec<&Value> = trail.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["event"] == "permission_change")
+            .collect();
+        if !changes.is_empty() {
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(changes[0]["method"], "POST /admin/api/users");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no permission_change: {}",
+            trail.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let listed = http::get(&url, Some(&root)).await;
     assert_eq!(listed.status, 200);

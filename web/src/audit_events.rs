@@ -48,7 +48,7 @@ pub(crate) fn record(
 }
 
 /// Middleware: a successful change to who may do what through the admin API — policies,
-/// groups and their members, grants, API tokens, revoked sessions — is a `permission_change`
+/// groups and their members, accounts (API or console), API tokens, revoked sessions — is a `permission_change`
 /// auth event naming the request (method and path; ids only, no body).
 pub async fn admin_changes(
     req: actix_web::dev::ServiceRequest,
@@ -58,8 +58,12 @@ pub async fn admin_changes(
         *req.method(),
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
     ) && is_permission_path(req.path());
+    let console_form = req.path().starts_with("/admin/users");
     let response = next.call(req).await?;
-    if watched && response.status().is_success() {
+    // A console form that worked answers 303 (post-redirect-get); one refused renders a 4xx.
+    let done = response.status().is_success()
+        || (console_form && response.status() == actix_web::http::StatusCode::SEE_OTHER);
+    if watched && done {
         let request = response.request();
         if let Some(state) = request.app_data::<actix_web::web::Data<AppState>>() {
             record(request, state, "permission_change", "ok", |_| {});
@@ -76,6 +80,8 @@ fn is_permission_path(path: &str) -> bool {
     ]
     .iter()
     .any(|p| path.starts_with(p))
-        // Accounts: creation, role, status, password, deletion, permissions, grants, sign-outs.
+        // Accounts: creation, role, status, password, deletion, permissions, grants, sign-outs,
+        // through the API or the console's users pages.
         || path.starts_with("/admin/api/users")
+        || path.starts_with("/admin/users")
 }
