@@ -6,7 +6,7 @@ use super::management::NewAccount;
 use super::{AuthError, Identity, TokenGrant, TokenResponse};
 use crate::auth::opaque;
 use crate::storage::api_tokens::{self, ApiTokenInfo, NewApiToken};
-use crate::storage::users::{self, NewUser, Role, User};
+use crate::storage::users::{self, Role, User};
 use crate::storage::{StorageError, now_ms};
 
 /// `POST /auth/register`'s fields.
@@ -143,57 +143,6 @@ impl Identity {
             .load()
             .values()
             .any(|(status, _)| status.enabled && status.role == Role::Admin)
-    }
-
-    /// The setup wizard's first administrator: the same rules as registration, created only
-    /// while no enabled administrator exists — checked and written in one transaction (on
-    /// PostgreSQL under an advisory lock, so two concurrent wizards cannot both win).
-    pub async fn create_first_admin(&self, new: Registration) -> Result<User, AuthError> {
-        let (username, email) = (
-            new.username.trim().to_string(),
-            new.email.trim().to_string(),
-        );
-        let problems = account_problems(
-            &username,
-            &email,
-            &new.password,
-            &self.settings.password_policy,
-        );
-        if !problems.is_empty() {
-            return Err(AuthError::InvalidAccount(problems));
-        }
-        let hash = self.hasher.hash(&new.password).await?;
-        let created = self
-            .db
-            .run(move |c| {
-                crate::storage::in_transaction(c, |c| {
-                    if let crate::storage::DbConn::Postgres(pg) = c {
-                        use diesel::RunQueryDsl as _;
-                        diesel::sql_query("SELECT pg_advisory_xact_lock(7101)").execute(pg)?;
-                    }
-                    if users::count_admins(c)? > 0 {
-                        return Err(StorageError::Conflict(
-                            "an administrator already exists".into(),
-                        ));
-                    }
-                    users::create(
-                        c,
-                        NewUser {
-                            username: &username,
-                            email: &email,
-                            password_hash: &hash,
-                            role: Role::Admin,
-                        },
-                    )
-                })
-            })
-            .await
-            .map_err(|e| match e {
-                StorageError::Conflict(message) => AuthError::Conflict(message),
-                other => other.into(),
-            })?;
-        self.refresh_directory().await?;
-        Ok(created)
     }
 
     /// The caller's account (`GET /auth/me`).

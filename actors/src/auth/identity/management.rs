@@ -5,7 +5,7 @@
 //! administrator.
 
 use super::accounts::{account_problems, password_problems, valid_email};
-use super::{AuthError, Identity};
+use super::{AuthError, Identity, Registration};
 use crate::storage::users::{self, AccountChange, NewUser, Role, User};
 use crate::storage::{StorageError, in_transaction, policies, tokens};
 
@@ -16,6 +16,13 @@ pub struct NewAccount {
     pub email: String,
     pub password: String,
     pub role: Role,
+}
+
+/// Who may be created: anyone (a taken name aside), or only the first administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Creation {
+    Any,
+    FirstAdmin,
 }
 
 impl Identity {
@@ -34,6 +41,23 @@ impl Identity {
 
     /// Creates an account after checking username, email and the password policy.
     pub async fn create_account(&self, new: NewAccount) -> Result<User, AuthError> {
+        self.insert_account(new, Creation::Any).await
+    }
+
+    /// The setup wizard's first administrator: the same rules, created only while no enabled
+    /// administrator exists — checked and written in one transaction (on PostgreSQL under an
+    /// advisory lock, so two concurrent wizards cannot both win).
+    pub async fn create_first_admin(&self, new: Registration) -> Result<User, AuthError> {
+        let account = NewAccount {
+            username: new.username,
+            email: new.email,
+            password: new.password,
+            role: Role::Admin,
+        };
+        self.insert_account(account, Creation::FirstAdmin).await
+    }
+
+    async fn insert_account(&self, new: NewAccount, creation: Creation) -> Result<User, AuthError> {
         let (username, email) = (
             new.username.trim().to_string(),
             new.email.trim().to_string(),
@@ -52,23 +76,39 @@ impl Identity {
         let created = self
             .db
             .run(move |c| {
-                users::create(
-                    c,
-                    NewUser {
-                        username: &username,
-                        email: &email,
-                        password_hash: &hash,
-                        role,
-                    },
-                )
+                in_transaction(c, |c| {
+                    if creation == Creation::FirstAdmin {
+                        if let crate::storage::DbConn::Postgres(pg) = c {
+                            use diesel::RunQueryDsl as _;
+                            diesel::sql_query("SELECT pg_advisory_xact_lock(7101)").execute(pg)?;
+                        }
+                        if users::count_admins(c)? > 0 {
+                            return Err(StorageError::Conflict(
+                                "an administrator already exists".into(),
+                            ));
+                        }
+                    }
+                    users::create(
+                        c,
+                        NewUser {
+                            username: &username,
+                            email: &email,
+                            password_hash: &hash,
+                            role,
+                        },
+                    )
+                })
             })
             .await
-            .map_err(|e| match e {
+            .map_err(|e| match (e, creation) {
+                (StorageError::Conflict(message), Creation::FirstAdmin) => {
+                    AuthError::Conflict(message)
+                }
                 // The name is taken: say so (the caller has to pick another), and nothing else.
-                StorageError::Conflict(_) => {
+                (StorageError::Conflict(_), Creation::Any) => {
                     AuthError::Conflict("this username is already taken".into())
                 }
-                other => other.into(),
+                (other, _) => other.into(),
             })?;
         self.refresh_directory().await?;
         Ok(created)
