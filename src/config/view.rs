@@ -220,3 +220,73 @@ pub fn settings_view(c: &GatewayConfig) -> Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::settings_view;
+    use crate::config::{Sources, load_in_dir};
+
+    /// Every secret a configuration can hold, each a distinct marker that must not appear.
+    const SECRETS: [&str; 9] = [
+        "jwt-secret-marker-0123456789abcdef0123456789",
+        "db-password-marker",
+        "dcr-token-marker-0123456789",
+        "scrape-token-marker-0123456789",
+        "bearer-token-marker",
+        "header-value-marker",
+        "client-secret-marker",
+        "refresh-token-marker",
+        "stdio-env-marker",
+    ];
+
+    #[test]
+    fn no_secret_appears_in_the_settings_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        let [jwt, db, dcr, scrape, bearer, header, secret, refresh, env] = SECRETS;
+        let text = format!(
+            "[auth]\njwt_secret = \"{jwt}\"\n\
+             [database]\nurl = \"postgres://gw:{db}@db.internal:5432/gw\"\n\
+             [oauth]\ndcr_initial_access_token = \"{dcr}\"\n\
+             [metrics]\nscrape_token = \"{scrape}\"\n\
+             [[backends]]\nname = \"a\"\nurl = \"http://a/mcp\"\nauth_token = \"{bearer}\"\n\
+             headers = {{ \"X-Tenant\" = \"{header}\" }}\n\
+             [[backends]]\nname = \"b\"\nurl = \"http://b/mcp\"\n\
+             auth_type = \"oauth_client_credentials\"\ntoken_url = \"https://as/token\"\n\
+             client_id = \"gw\"\nclient_secret = \"{secret}\"\n\
+             [[backends]]\nname = \"c\"\nurl = \"http://c/mcp\"\n\
+             auth_type = \"oauth_refresh_token\"\ntoken_url = \"https://as/token\"\n\
+             client_id = \"gw\"\nrefresh_token = \"{refresh}\"\n\
+             [[backends]]\nname = \"d\"\ncommand = \"srv\"\nenv = {{ \"API_KEY\" = \"{env}\" }}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        let sources = Sources {
+            config_file: Some(file),
+            ..Sources::default()
+        };
+        let cfg = load_in_dir(&sources, &HashMap::new(), dir.path()).unwrap();
+        let view = settings_view(&cfg);
+        let shown = view.to_string();
+        for marker in SECRETS {
+            assert!(!shown.contains(marker), "{marker} leaked: {shown}");
+        }
+        // Masked, not dropped: an administrator still sees that each is set.
+        assert_eq!(view["auth"]["jwt_secret"], super::MASK);
+        assert_eq!(view["metrics"]["scrape_token"], super::MASK);
+        assert!(
+            view["database"]["url"]
+                .as_str()
+                .unwrap()
+                .contains("db.internal")
+        );
+        assert_eq!(view["backends"][0]["auth"]["type"], "bearer");
+        assert_eq!(view["backends"][0]["headers"]["X-Tenant"], super::MASK);
+        assert_eq!(view["backends"][1]["auth"]["client_id"], "gw");
+        assert_eq!(
+            view["backends"][3]["transport"]["env"]["API_KEY"],
+            super::MASK
+        );
+    }
+}
