@@ -271,7 +271,26 @@ async fn stats_settings_and_the_openapi_document(db: Db) {
     gw.stop().await.unwrap();
 }
 
+/// `GET /admin/api/settings` shows the configuration a SIGHUP reload applied.
+async fn settings_follow_a_reload(db: Db) {
+    let (database, _pg) = database_toml(db);
+    let mut gw = TestGateway::start(&database).await;
+    create_user(&gw, "root", Role::Admin);
+    let root = login(&gw, "root").await;
+    let before = send("GET", &gw.url("/admin/api/settings"), Some(&root), None).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_ne!(before.body["rate_limit"]["login_max"], 7);
+    let outcome = gw
+        .reload_with(&format!("{database}[rate_limit]\nlogin_max = 7\n"))
+        .await;
+    assert_eq!(outcome.reloads_applied, 1, "{outcome:?}");
+    let after = send("GET", &gw.url("/admin/api/settings"), Some(&root), None).await;
+    assert_eq!(after.body["rate_limit"]["login_max"], 7, "{}", after.body);
+    gw.stop().await.unwrap();
+}
+
 crate::on_both_databases!(
     clients_are_listed_rotated_and_deleted_with_their_grants,
     stats_settings_and_the_openapi_document,
+    settings_follow_a_reload,
 );
