@@ -176,7 +176,14 @@ async fn clients_are_listed_rotated_and_deleted_with_their_grants(db: Db) {
     let after = send("GET", &consents_url, Some(&root), None).await;
     assert_eq!(after.body["consents"], json!([]));
 
-    // Deleting the client revokes what was issued to it before the call returns.
+    // Deleting the client revokes what was issued to it before the call returns, and takes
+    // its remembered consents with it.
+    let (cid, resource) = (client_id.clone(), gw.url("/mcp"));
+    db_handle
+        .run_blocking(move |c| {
+            actors::storage::oauth_consents::store(c, alice_id, &cid, &resource, "mcp")
+        })
+        .unwrap();
     assert_ne!(http::get(&gw.url("/mcp"), Some(&access)).await.status, 401);
     let deleted = send(
         "DELETE",
@@ -192,6 +199,11 @@ async fn clients_are_listed_rotated_and_deleted_with_their_grants(db: Db) {
         deleted.body
     );
     assert_eq!(http::get(&gw.url("/mcp"), Some(&access)).await.status, 401);
+    let (cid, resource) = (client_id.clone(), gw.url("/mcp"));
+    let left = db_handle
+        .run_blocking(move |c| actors::storage::oauth_consents::find(c, alice_id, &cid, &resource))
+        .unwrap();
+    assert_eq!(left, None, "the client's consents outlived it");
     let gone = send(
         "GET",
         &gw.url(&format!("{CLIENTS}/{client_id}")),
