@@ -202,6 +202,9 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         oauth,
         log.clone(),
     );
+    state
+        .config_view
+        .store(Arc::new(crate::config::settings_view(&config)));
     let _ = state.registry.set(registry.clone());
     let _ = state.console.set(web::console::ConsoleSettings {
         setup_token_file: first_start::setup_token_path(&config.data_dir),
@@ -802,6 +805,10 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         slog::info!(log, "Rate limits reloaded.");
     }
     running.state.settings.store(Arc::new(web_settings(&new)));
+    running
+        .state
+        .config_view
+        .store(Arc::new(crate::config::settings_view(&new)));
     running.state.metrics.configure(metrics_settings(&new));
     running
         .state

@@ -30,6 +30,7 @@ mod rate_limits;
 mod reader;
 mod sources;
 mod validate;
+mod view;
 
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ pub use diff::restart_only_changes;
 pub use error::{ConfigError, ConfigReport};
 pub use model::*;
 pub use sources::{DEFAULT_CONFIG_FILE, Sources};
+pub use view::{MASK, settings_view};
 
 /// Loads and validates the configuration, reading the process environment.
 pub fn load(sources: &Sources) -> Result<GatewayConfig, ConfigReport> {

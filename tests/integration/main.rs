@@ -3,6 +3,7 @@
 //! No mocks.
 
 mod admin_api;
+mod admin_oauth_clients;
 mod admin_users;
 mod audit;
 mod backend_credentials;

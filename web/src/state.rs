@@ -70,6 +70,9 @@ pub struct AppState {
     /// Until then only the gateway's own tokens are recognised.
     pub external: Arc<OnceLock<Arc<ExternalIdentities>>>,
     pub settings: Arc<ArcSwap<WebSettings>>,
+    /// The effective configuration with every secret masked, as `GET /admin/api/settings`
+    /// serves it: rendered by the binary (which owns the config types) at start and on reload.
+    pub config_view: Arc<ArcSwap<serde_json::Value>>,
     /// The audit trail's queue; set at boot before the server starts. Unset: nothing recorded.
     pub audit: Arc<OnceLock<actors::audit::AuditHandle>>,
     /// The security events sink; set at boot before the server starts. Unset: nothing recorded.
@@ -104,6 +107,7 @@ impl AppState {
             policies: Arc::new(OnceLock::new()),
             external: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
+            config_view: Arc::new(ArcSwap::from_pointee(serde_json::Value::Null)),
             audit: Arc::new(OnceLock::new()),
             security: Arc::new(OnceLock::new()),
             console: Arc::new(OnceLock::new()),

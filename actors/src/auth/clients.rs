@@ -21,6 +21,7 @@ use super::client_metadata::{
     AuthMethod, ClientMetadata, ClientSource, GrantType, MetadataError, redirect_uri_matches,
 };
 use crate::storage::oauth_clients::{self, ClientRow, ClientWrite};
+use crate::storage::oauth_consents::{self, ConsentRow};
 use crate::storage::{Database, StorageError, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +261,62 @@ impl ClientRegistry {
         } else {
             Err(ClientError::NotFound(client_id.to_string()))
         }
+    }
+
+    /// Revokes every token family issued to the client, then deletes it; its authorization
+    /// codes and remembered consents go with it (`ON DELETE CASCADE`). Returns how many
+    /// families were revoked; the caller refreshes the identity service's revocation list.
+    pub async fn delete_with_grants(&self, client_id: &str) -> Result<usize, ClientError> {
+        if self.get(client_id).await?.is_none() {
+            return Err(ClientError::NotFound(client_id.to_string()));
+        }
+        let id = client_id.to_string();
+        let revoked = self
+            .db
+            .run(move |c| crate::storage::tokens::revoke_client_families(c, &id))
+            .await?;
+        self.delete(client_id).await?;
+        Ok(revoked)
+    }
+
+    /// Gives a confidential client a new secret (returned once, stored as its digest); the old
+    /// one stops working at once. `Ok(None)`: the client is public and has no secret.
+    pub async fn rotate_secret(&self, client_id: &str) -> Result<Option<String>, ClientError> {
+        let client = self
+            .get(client_id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(client_id.to_string()))?;
+        if client.is_public() {
+            return Ok(None);
+        }
+        let secret = random_token(32);
+        let (id, digest) = (client_id.to_string(), sha256_hex(&secret));
+        let found = self
+            .db
+            .run(move |c| oauth_clients::set_secret_hash(c, &id, &digest))
+            .await?;
+        if !found {
+            return Err(ClientError::NotFound(client_id.to_string()));
+        }
+        Ok(Some(secret))
+    }
+
+    /// The consents users remembered for the client.
+    pub async fn consents(&self, client_id: &str) -> Result<Vec<ConsentRow>, ClientError> {
+        let id = client_id.to_string();
+        Ok(self
+            .db
+            .run(move |c| oauth_consents::list_for_client(c, &id))
+            .await?)
+    }
+
+    /// Forgets the client's remembered consents (its next authorization asks again).
+    pub async fn forget_consents(&self, client_id: &str) -> Result<usize, ClientError> {
+        let id = client_id.to_string();
+        Ok(self
+            .db
+            .run(move |c| oauth_consents::delete_for_client(c, &id))
+            .await?)
     }
 
     /// Every client, oldest first (for the console).

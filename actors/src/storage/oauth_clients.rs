@@ -147,3 +147,20 @@ pub fn touch(conn: &mut DbConn, client_id: &str, at_ms: i64) -> Result<(), Stora
         .execute(conn)?;
     Ok(())
 }
+
+/// Replaces a confidential client's secret digest (the admin API's rotation); the new secret
+/// does not expire. Whether the client exists.
+pub fn set_secret_hash(
+    conn: &mut DbConn,
+    client_id: &str,
+    secret_hash: &str,
+) -> Result<bool, StorageError> {
+    let changed = diesel::update(oauth_clients::table.find(client_id))
+        .set((
+            oauth_clients::client_secret_hash.eq(Some(secret_hash)),
+            oauth_clients::client_secret_expires_at.eq(None::<i64>),
+            oauth_clients::updated_at.eq(now_ms()),
+        ))
+        .execute(conn)?;
+    Ok(changed > 0)
+}

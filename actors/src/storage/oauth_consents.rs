@@ -66,3 +66,39 @@ pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> Result<usize, Storage
             .execute(conn)?,
     )
 }
+
+/// One remembered consent of a client, for the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct ConsentRow {
+    pub user_id: i64,
+    pub resource: String,
+    pub scope: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Every consent remembered for `client_id`, by user then resource.
+pub fn list_for_client(
+    conn: &mut DbConn,
+    client_id: &str,
+) -> Result<Vec<ConsentRow>, StorageError> {
+    Ok(oauth_consents::table
+        .filter(oauth_consents::client_id.eq(client_id))
+        .order((oauth_consents::user_id, oauth_consents::resource))
+        .select((
+            oauth_consents::user_id,
+            oauth_consents::resource,
+            oauth_consents::scope,
+            oauth_consents::created_at,
+            oauth_consents::updated_at,
+        ))
+        .load(conn)?)
+}
+
+/// Forgets every consent given to `client_id`: its next authorization asks again.
+pub fn delete_for_client(conn: &mut DbConn, client_id: &str) -> Result<usize, StorageError> {
+    Ok(
+        diesel::delete(oauth_consents::table.filter(oauth_consents::client_id.eq(client_id)))
+            .execute(conn)?,
+    )
+}

@@ -309,3 +309,40 @@ pub fn revocations_revision(conn: &mut DbConn) -> Result<i64, StorageError> {
         .select(revisions::value)
         .first(conn)?)
 }
+
+/// Revokes every live family issued to `client_id`, whoever's (the client is being deleted);
+/// returns how many.
+pub fn revoke_client_families(conn: &mut DbConn, client_id: &str) -> Result<usize, StorageError> {
+    super::in_transaction(conn, |conn| {
+        let now = now_ms();
+        let sids: Vec<String> = token_families::table
+            .filter(token_families::client_id.eq(client_id))
+            .filter(token_families::revoked_at.is_null())
+            .filter(token_families::expires_at.gt(now))
+            .select(token_families::sid)
+            .load(conn)?;
+        if sids.is_empty() {
+            return Ok(0);
+        }
+        diesel::update(token_families::table.filter(token_families::sid.eq_any(&sids)))
+            .set(token_families::revoked_at.eq(now))
+            .execute(conn)?;
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::family_id.eq_any(&sids))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        Ok(sids.len())
+    })
+}
+
+/// Live (unrevoked, unexpired) families: signed-in sessions and OAuth grants.
+pub fn count_live_families(conn: &mut DbConn) -> Result<i64, StorageError> {
+    Ok(token_families::table
+        .filter(token_families::revoked_at.is_null())
+        .filter(token_families::expires_at.gt(now_ms()))
+        .count()
+        .get_result(conn)?)
+}

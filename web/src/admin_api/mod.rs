@@ -9,7 +9,9 @@
 //! | DELETE | `/admin/api/mcp-servers/{id}` | 200 + `{"id","name","message"}` |
 //!
 //! Authorization policies and groups: see `policies.rs` and `groups.rs`; the audit trail
-//! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`.
+//! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`; OAuth clients:
+//! `oauth_clients.rs`; dashboard figures (`stats`): `stats.rs`; the effective configuration
+//! (`settings`): `settings.rs`; the OpenAPI document of all of them (`openapi.json`): `openapi.rs`.
 //!
 //! Admin role required: the authn middleware answers 401 without a valid bearer token or
 //! console session cookie (and 403 for a cookie-authenticated change without its CSRF token),
@@ -24,11 +26,15 @@ pub(crate) mod credentials;
 mod error;
 mod groups;
 mod live_feed;
+mod oauth_clients;
+mod openapi;
 mod policies;
 mod policy_body;
 mod query;
 mod scan;
 mod security;
+mod settings;
+mod stats;
 mod tokens;
 pub(crate) mod users;
 pub(crate) mod view;
@@ -240,6 +246,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     credentials::configure(cfg);
     scan::configure(cfg);
     users::configure(cfg);
+    oauth_clients::configure(cfg);
+    stats::configure(cfg);
+    settings::configure(cfg);
+    openapi::configure(cfg);
     cfg.service(list)
         .service(create)
         .service(show)

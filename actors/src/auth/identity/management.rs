@@ -31,6 +31,11 @@ impl Identity {
         Ok(self.db.run(users::list).await?)
     }
 
+    /// Live sessions: unrevoked, unexpired token families (logins and OAuth grants).
+    pub async fn live_sessions(&self) -> Result<i64, AuthError> {
+        Ok(self.db.run(tokens::count_live_families).await?)
+    }
+
     /// One account; `NotFound` when there is none with that id.
     pub async fn user(&self, id: i64) -> Result<User, AuthError> {
         self.db

@@ -1,0 +1,225 @@
+//! OAuth clients of the built-in authorization server, for administrators:
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | GET | `/admin/api/oauth-clients` | `{"clients": [...]}`, oldest first (never a secret or its digest) |
+//! | GET | `/admin/api/oauth-clients/{id}` | one client |
+//! | DELETE | `/admin/api/oauth-clients/{id}` | its tokens revoked, its codes and consents gone → `{"client_id", "revoked_sessions"}` |
+//! | POST | `/admin/api/oauth-clients/{id}/rotate-secret` | confidential clients: a new secret, shown once; the old one stops working |
+//! | GET | `/admin/api/oauth-clients/{id}/consents` | `{"consents": [...]}`: the scopes each user approved, per resource |
+//! | DELETE | `/admin/api/oauth-clients/{id}/consents` | forgets them (the next authorization asks again) → `{"forgotten": n}` |
+//!
+//! `{id}` is the client id, URL-encoded (a CIMD client's id is its metadata document's URL).
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use serde_json::{Value, json};
+
+use actors::auth::clients::{Client, ClientError};
+use actors::storage::StorageError;
+
+use super::{AdminApiError, admin_caller};
+use crate::state::AppState;
+
+/// A client as the API shows it: what it registered and how, never a credential.
+fn view(c: &Client) -> Value {
+    let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+    json!({
+        "client_id": c.client_id,
+        "client_name": c.client_name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": grants,
+        "response_types": c.response_types,
+        "token_endpoint_auth_method": c.token_endpoint_auth_method.as_str(),
+        "client_type": if c.is_public() { "public" } else { "confidential" },
+        "scope": c.scope,
+        "registered_by": c.source.as_str(),
+        "created_at_ms": c.created_at_ms,
+        "updated_at_ms": c.updated_at_ms,
+        "last_used_at_ms": c.last_used_at_ms,
+        "client_secret_expires_at_ms": c.client_secret_expires_at_ms,
+    })
+}
+
+fn failed(error: ClientError, log: &slog::Logger) -> AdminApiError {
+    match error {
+        ClientError::NotFound(id) => {
+            AdminApiError::NotFound(format!("No OAuth client `{id}` is registered."))
+        }
+        ClientError::Storage(StorageError::Locked | StorageError::Pool(_)) => {
+            slog::warn!(log, "OAuth client change failed: database busy."; "error" => %error);
+            AdminApiError::Unavailable("The database is busy; retry in a moment.".into())
+        }
+        other => {
+            slog::error!(log, "OAuth client operation failed."; "error" => %other);
+            AdminApiError::Internal(
+                "The OAuth clients could not be read or changed; the gateway log has the cause."
+                    .into(),
+            )
+        }
+    }
+}
+
+#[get("/admin/api/oauth-clients")]
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
+    let (_, log) = admin_caller(&req, &state)?;
+    let clients = state
+        .oauth
+        .clients
+        .list()
+        .await
+        .map_err(|e| failed(e, &log))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(json!({ "clients": clients.iter().map(view).collect::<Vec<_>>() })))
+}
+
+#[get("/admin/api/oauth-clients/{id}")]
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (_, log) = admin_caller(&req, &state)?;
+    let client = state
+        .oauth
+        .clients
+        .get(&id)
+        .await
+        .map_err(|e| failed(e, &log))?
+        .ok_or_else(|| failed(ClientError::NotFound(id.to_string()), &log))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(view(&client)))
+}
+
+#[delete("/admin/api/oauth-clients/{id}")]
+async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (admin, log) = admin_caller(&req, &state)?;
+    let revoked = state
+        .oauth
+        .clients
+        .delete_with_grants(&id)
+        .await
+        .map_err(|e| failed(e, &log))?;
+    // The request path learns of the revoked families before this call returns.
+    if let Err(error) = state.identity.refresh_revocations().await {
+        slog::error!(log, "Could not refresh revocations after deleting an OAuth client."; "error" => %error);
+    }
+    slog::info!(log, "OAuth client deleted."; "client_id" => id.as_str(), "revoked_sessions" => revoked, "by" => &admin);
+    Ok(HttpResponse::Ok().json(json!({
+        "client_id": id.as_str(),
+        "revoked_sessions": revoked,
+        "message": "OAuth client deleted; its tokens, codes and consents no longer work.",
+    })))
+}
+
+#[post("/admin/api/oauth-clients/{id}/rotate-secret")]
+async fn rotate_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (admin, log) = admin_caller(&req, &state)?;
+    let secret = state
+        .oauth
+        .clients
+        .rotate_secret(&id)
+        .await
+        .map_err(|e| failed(e, &log))?
+        .ok_or_else(|| {
+            AdminApiError::Conflict(format!(
+                "OAuth client `{}` is public (token_endpoint_auth_method none) and has no secret to rotate.",
+                id.as_str()
+            ))
+        })?;
+    slog::info!(log, "OAuth client secret rotated."; "client_id" => id.as_str(), "by" => &admin);
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(json!({
+            "client_id": id.as_str(),
+            "client_secret": secret,
+            "client_secret_expires_at": 0,
+            "message": "Store this secret now: it is not shown again. The previous secret no longer works.",
+        })))
+}
+
+#[get("/admin/api/oauth-clients/{id}/consents")]
+async fn consents(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (_, log) = admin_caller(&req, &state)?;
+    let clients = &state.oauth.clients;
+    if clients
+        .get(&id)
+        .await
+        .map_err(|e| failed(e, &log))?
+        .is_none()
+    {
+        return Err(failed(ClientError::NotFound(id.to_string()), &log));
+    }
+    let rows = clients.consents(&id).await.map_err(|e| failed(e, &log))?;
+    let users = state
+        .identity
+        .users()
+        .await
+        .map_err(|e| AdminApiError::from_auth(e, &log))?;
+    let name_of = |user_id: i64| {
+        users
+            .iter()
+            .find(|u| u.id == user_id)
+            .map(|u| u.username.clone())
+    };
+    let consents: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "user_id": r.user_id,
+                "username": name_of(r.user_id),
+                "resource": r.resource,
+                "scope": r.scope,
+                "created_at_ms": r.created_at_ms,
+                "updated_at_ms": r.updated_at_ms,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "client_id": id.as_str(), "consents": consents })))
+}
+
+#[delete("/admin/api/oauth-clients/{id}/consents")]
+async fn forget_consents(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (admin, log) = admin_caller(&req, &state)?;
+    let clients = &state.oauth.clients;
+    if clients
+        .get(&id)
+        .await
+        .map_err(|e| failed(e, &log))?
+        .is_none()
+    {
+        return Err(failed(ClientError::NotFound(id.to_string()), &log));
+    }
+    let forgotten = clients
+        .forget_consents(&id)
+        .await
+        .map_err(|e| failed(e, &log))?;
+    slog::info!(log, "OAuth client consents forgotten."; "client_id" => id.as_str(), "consents" => forgotten, "by" => &admin);
+    Ok(HttpResponse::Ok().json(json!({ "client_id": id.as_str(), "forgotten": forgotten })))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(show)
+        .service(remove)
+        .service(rotate_secret)
+        .service(consents)
+        .service(forget_consents);
+}
