@@ -416,3 +416,61 @@ async fn backends_written_by_another_process_are_picked_up() {
     assert_eq!(server(&list.body, "elsewhere")["origin"], "database");
     gw.stop().await.unwrap();
 }
+
+/// `…/tools` (the original's path), `…/prompts` and `…/resources`: the cached lists, each item
+/// as the backend sent it, tools and prompts with the name clients see.
+#[actix_rt::test]
+async fn a_backends_items_are_listed_from_its_cached_capabilities() {
+    let fixture = HttpFixture::start_with(0, 2, &["--rich"]);
+    let (gw, admin) = admin_gateway(&file_backend("fx", &fixture)).await;
+    gw.wait_online(1).await;
+    let base = gw.url(&format!("{SERVERS}/file:fx"));
+    let tools = http::get(&format!("{base}/tools"), Some(&admin)).await;
+    assert_eq!(tools.status, 200, "{}", tools.body);
+    let listed = tools.body["tools"].as_array().unwrap();
+    assert_eq!(tools.body["count"], listed.len());
+    assert!(
+        listed.len() > 2,
+        "the fixture's tools and the rich ones: {}",
+        tools.body
+    );
+    for tool in listed {
+        let name = tool["name"].as_str().unwrap();
+        assert_eq!(tool["exposed_as"], format!("fx_{name}"));
+        assert!(
+            tool["inputSchema"].is_object(),
+            "as the backend sent it: {tool}"
+        );
+    }
+    let prompts = http::get(&format!("{base}/prompts"), Some(&admin)).await;
+    assert!(
+        prompts.body["prompts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["exposed_as"] == "fx_greet"),
+        "{}",
+        prompts.body
+    );
+    let resources = http::get(&format!("{base}/resources"), Some(&admin)).await;
+    let text = resources.body["resources"].to_string();
+    assert!(
+        text.contains("fixture://static") && text.contains("fixture://item/{id}"),
+        "resources and templates: {text}"
+    );
+    assert_eq!(
+        http::get(&gw.url(&format!("{SERVERS}/file:nope/tools")), Some(&admin))
+            .await
+            .status,
+        404
+    );
+    create_user(&gw, "plain", Role::User);
+    let plain = login(&gw, "plain").await;
+    assert_eq!(
+        http::get(&format!("{base}/tools"), Some(&plain))
+            .await
+            .status,
+        403
+    );
+    gw.stop().await.unwrap();
+}

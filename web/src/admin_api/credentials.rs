@@ -37,7 +37,7 @@ pub(super) fn token_view(state: &AppState, entry: &BackendEntry) -> Value {
     }
 }
 
-async fn entry_for(
+pub(super) async fn entry_for(
     req: &HttpRequest,
     state: &AppState,
     raw_id: &str,

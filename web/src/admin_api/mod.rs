@@ -33,6 +33,7 @@ mod policy_body;
 mod query;
 mod scan;
 mod security;
+mod server_items;
 mod settings;
 mod stats;
 mod tokens;
@@ -245,6 +246,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tokens::configure(cfg);
     credentials::configure(cfg);
     scan::configure(cfg);
+    server_items::configure(cfg);
     users::configure(cfg);
     oauth_clients::configure(cfg);
     stats::configure(cfg);
