@@ -216,7 +216,7 @@ pub struct SecuritySettings {
     pub scan_payloads: bool,
     /// Payload copies waiting for the scanner before new ones are dropped (counted).
     pub scan_queue_capacity: usize,
-    /// At most this many bytes of a payload are copied and scanned.
+    /// At most this many bytes of a payload are scanned (a slice of its buffer; see `ScanJob::new`).
     pub scan_max_bytes: usize,
     /// A payload larger than this is itself suspicious (`oversized`).
     pub oversized_bytes: usize,

@@ -59,6 +59,21 @@ fn failed(error: ClientError, log: &slog::Logger) -> AdminApiError {
     }
 }
 
+/// Client `id`, or 404.
+async fn existing_client(
+    state: &AppState,
+    id: &str,
+    log: &slog::Logger,
+) -> Result<Client, AdminApiError> {
+    state
+        .oauth
+        .clients
+        .get(id)
+        .await
+        .map_err(|e| failed(e, log))?
+        .ok_or_else(|| failed(ClientError::NotFound(id.to_string()), log))
+}
+
 #[get("/admin/api/oauth-clients")]
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
     let (_, log) = admin_caller(&req, &state)?;
@@ -80,13 +95,7 @@ async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (_, log) = admin_caller(&req, &state)?;
-    let client = state
-        .oauth
-        .clients
-        .get(&id)
-        .await
-        .map_err(|e| failed(e, &log))?
-        .ok_or_else(|| failed(ClientError::NotFound(id.to_string()), &log))?;
+    let client = existing_client(&state, &id, &log).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(view(&client)))
@@ -154,15 +163,8 @@ async fn consents(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (_, log) = admin_caller(&req, &state)?;
+    existing_client(&state, &id, &log).await?;
     let clients = &state.oauth.clients;
-    if clients
-        .get(&id)
-        .await
-        .map_err(|e| failed(e, &log))?
-        .is_none()
-    {
-        return Err(failed(ClientError::NotFound(id.to_string()), &log));
-    }
     let rows = clients.consents(&id).await.map_err(|e| failed(e, &log))?;
     let users = state
         .identity
@@ -198,15 +200,8 @@ async fn forget_consents(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (admin, log) = admin_caller(&req, &state)?;
+    existing_client(&state, &id, &log).await?;
     let clients = &state.oauth.clients;
-    if clients
-        .get(&id)
-        .await
-        .map_err(|e| failed(e, &log))?
-        .is_none()
-    {
-        return Err(failed(ClientError::NotFound(id.to_string()), &log));
-    }
     let forgotten = clients
         .forget_consents(&id)
         .await
