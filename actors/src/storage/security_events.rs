@@ -99,8 +99,9 @@ pub fn list(
     if let Some(t) = filter.since_ms {
         query = query.filter(security_events::at_ms.ge(t));
     }
+    // Half-open like the audit trail's: since ≤ at < until.
     if let Some(t) = filter.until_ms {
-        query = query.filter(security_events::at_ms.le(t));
+        query = query.filter(security_events::at_ms.lt(t));
     }
     Ok(query
         .order(security_events::id.desc())
