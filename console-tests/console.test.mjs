@@ -268,7 +268,8 @@ async function mcp(token, session, body) {
   return { json, session: response.headers.get("mcp-session-id") ?? session };
 }
 
-async function toolsOnMcp(username, password) {
+/** Signs `username` in on /auth/login and opens an MCP session with the user's token. */
+async function mcpSession(username, password) {
   const login = await fetch(`${base}/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -281,7 +282,12 @@ async function toolsOnMcp(username, password) {
     params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "console-test", version: "1" } },
   });
   await mcp(token, init.session, { jsonrpc: "2.0", method: "notifications/initialized" });
-  const listed = await mcp(token, init.session, { jsonrpc: "2.0", id: 2, method: "tools/list" });
+  return { token, session: init.session };
+}
+
+async function toolsOnMcp(username, password) {
+  const { token, session } = await mcpSession(username, password);
+  const listed = await mcp(token, session, { jsonrpc: "2.0", id: 2, method: "tools/list" });
   return listed.json.result.tools.map((t) => t.name).sort();
 }
 
@@ -360,4 +366,69 @@ test("CSRF on the users and servers forms: a tampered or missing token is refuse
   await page.goto(`${base}/admin/users`);
   assert.equal(await page.locator("tr[data-user=mallory]").count(), 0);
   await context.close();
+});
+
+test("MCP activity, security events, audit: a tools/call through /mcp appears in the live table without a reload; the chain verifies", async () => {
+  const fixture = await startFixture();
+  const { context, page, errors } = await newPage();
+  try {
+    await signIn(page, "root", PASSWORD);
+    // A backend, and a user allowed everywhere, through the admin API with the console's cookie.
+    const csrf = (await context.cookies()).find((c) => c.name === "csrf_token").value;
+    const api = async (method, path, data) => {
+      const response = await context.request.fetch(`${base}${path}`, { method, data, headers: { "X-CSRF-Token": csrf } });
+      assert.ok(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`);
+      return response.json();
+    };
+    await api("POST", "/admin/api/mcp-servers", { name: "fy", url: fixture.url });
+    const registered = await fetch(`${base}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "dave", email: "dave@example.test", password: PASSWORD }),
+    });
+    assert.ok(registered.ok, `register: ${registered.status}`);
+    const dave = (await api("GET", "/admin/api/users")).users.find((u) => u.username === "dave");
+    await api("POST", `/admin/api/users/${dave.id}/grant-all-backends`);
+    await waitFor("dave to see fy_echo on /mcp", async () => (await toolsOnMcp("dave", PASSWORD)).includes("fy_echo"));
+
+    await page.click("nav a[href=\"/admin/mcp-activity\"]");
+    assert.equal(new URL(page.url()).pathname, "/admin/mcp-activity");
+    await page.fill("#tool", "fy_echo");
+    await Promise.all([page.waitForLoadState("load"), page.click("#filters button[type=submit]")]);
+    assert.equal(new URL(page.url()).searchParams.get("tool"), "fy_echo");
+    // The feed is open once the script says so (the stream's first bytes arrived).
+    await page.waitForFunction(() => document.getElementById("live-status").textContent.startsWith("Live:"));
+    assert.equal(await page.locator("#requests tbody tr").count(), 0, "no fy_echo call yet");
+
+    const { token, session } = await mcpSession("dave", PASSWORD);
+    const called = await mcp(token, session, {
+      jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "fy_echo", arguments: { text: "from the browser" } },
+    });
+    assert.ok(called.json.result, JSON.stringify(called.json));
+    const row = page.locator("#requests tbody tr.live-new").first();
+    await row.waitFor();
+    const cells = await row.locator("td").allTextContents();
+    assert.deepEqual(cells.slice(2, 7), ["dave", "tools/call", "fy", "fy_echo", "ok"]);
+    assert.match(cells[1], /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    await shot(page, "mcp-activity");
+    await Promise.all([page.waitForLoadState("load"), row.locator("a").click()]);
+    assert.match(await page.textContent("h1"), /^Audit record \d+$/);
+    assert.match(await page.textContent("#record"), /fy_echo/);
+    await shot(page, "mcp-request");
+
+    await page.click("nav a[href=\"/admin/security-logs\"]");
+    assert.equal(new URL(page.url()).pathname, "/admin/security-logs");
+    await page.waitForFunction(() => document.getElementById("live-status").textContent.startsWith("Live:"));
+    await shot(page, "security-logs");
+
+    await page.click("nav a[href=\"/admin/logs\"]");
+    assert.equal(new URL(page.url()).pathname, "/admin/logs");
+    await Promise.all([page.waitForLoadState("load"), page.click("#verify button[type=submit]")]);
+    assert.match(await page.textContent("#verdict"), /^Hash chain intact: \d+ records verified/);
+    await shot(page, "audit-log");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    fixture.stop();
+  }
 });

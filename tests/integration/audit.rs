@@ -20,7 +20,7 @@ use crate::mcp_client::McpClient;
 use crate::postgres::{Db, database_toml};
 use crate::users::{create_mcp_user, create_user, login};
 
-fn stdio_backend(name: &str) -> String {
+pub(crate) fn stdio_backend(name: &str) -> String {
     format!(
         "[[backends]]\nname = {name:?}\ncommand = {:?}\nargs = [\"stdio\", \"--tools\", \"3\"]\ntool_prefix = \"loc_\"\n",
         fixture_binary().display()
@@ -29,7 +29,7 @@ fn stdio_backend(name: &str) -> String {
 
 /// A session whose tool list includes `loc_echo` (the routing table follows the backend
 /// asynchronously: re-list until it does).
-async fn session_with_tools(gw: &TestGateway, token: &str) -> McpClient {
+pub(crate) async fn session_with_tools(gw: &TestGateway, token: &str) -> McpClient {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mut client = McpClient::new(&gw.url("/mcp"), Some(token));

@@ -30,7 +30,7 @@ use tokio::sync::broadcast;
 
 use crate::batch::{self, BatchMsg, Counters, Queue, WriterHandle};
 use actor::AuditWriter;
-pub use query::{SERIES_POINTS, SeriesPoint, WindowStats};
+pub use query::{BackendStats, SERIES_POINTS, SeriesPoint, WindowStats};
 
 /// The AuditActor's messages (the batched writers' own).
 pub type AuditMsg = BatchMsg;

@@ -26,10 +26,23 @@ pub struct WindowStats {
     /// `[name, count]`, busiest first.
     pub top_tools: Vec<(String, u64)>,
     pub top_users: Vec<(String, u64)>,
+    /// Per backend, busiest first (requests no backend answered, such as `initialize`, are left
+    /// out).
+    pub backends: Vec<BackendStats>,
     /// True when the window held more than the rows read.
     pub truncated: bool,
     /// The window cut into [`SERIES_POINTS`] equal slices, oldest first (the console's chart).
     pub series: Vec<SeriesPoint>,
+}
+
+/// One backend's requests in the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BackendStats {
+    pub backend: String,
+    pub total: u64,
+    pub errors: u64,
+    pub p50_latency_ms: Option<f64>,
+    pub p95_latency_ms: Option<f64>,
 }
 
 /// How many slices [`WindowStats::series`] has.
@@ -56,9 +69,31 @@ impl AuditHandle {
             .await
     }
 
+    /// One row by id.
+    pub async fn get(&self, id: i64) -> Result<Option<AuditRow>, StorageError> {
+        self.db.run(move |conn| audit_records::get(conn, id)).await
+    }
+
+    /// Walks the hash chain like `authmcp-gateway audit verify`, on the blocking threads.
+    pub async fn verify(&self) -> Result<super::verify::VerifyReport, StorageError> {
+        self.db.run(super::verify::verify).await
+    }
+
     /// Numbers over the MCP requests of the last `window_minutes`, `top` names per list.
     pub async fn window_stats(
         &self,
+        window_minutes: u64,
+        top: usize,
+    ) -> Result<WindowStats, StorageError> {
+        self.window_stats_of(AuditFilter::default(), window_minutes, top)
+            .await
+    }
+
+    /// [`Self::window_stats`] over the MCP requests that also pass `filter` (its user,
+    /// backend, tool and outcome; its kind and times are replaced by the window's).
+    pub async fn window_stats_of(
+        &self,
+        filter: AuditFilter,
         window_minutes: u64,
         top: usize,
     ) -> Result<WindowStats, StorageError> {
@@ -66,11 +101,55 @@ impl AuditHandle {
         let filter = AuditFilter {
             kind: Some("mcp".into()),
             since_ms: Some(since_ms),
-            ..AuditFilter::default()
+            until_ms: None,
+            before_id: None,
+            ..filter
         };
         let rows = self.search(filter, STATS_MAX_ROWS + 1).await?;
         Ok(summarise(&rows, since_ms, window_minutes, top))
     }
+}
+
+/// The `p` percentile (0–1, nearest rank) of sorted latencies in µs, in milliseconds.
+fn percentile_ms(sorted_us: &[i64], p: f64) -> Option<f64> {
+    (!sorted_us.is_empty()).then(|| {
+        let rank = ((p * sorted_us.len() as f64).ceil() as usize).clamp(1, sorted_us.len());
+        sorted_us[rank - 1] as f64 / 1000.0
+    })
+}
+
+fn per_backend(rows: &[AuditRow]) -> Vec<BackendStats> {
+    let mut groups: HashMap<&str, (u64, u64, Vec<i64>)> = HashMap::new();
+    for row in rows {
+        let Some(backend) = row.backend.as_deref() else {
+            continue;
+        };
+        let (total, errors, latencies) = groups.entry(backend).or_default();
+        *total += 1;
+        if row.outcome != "ok" {
+            *errors += 1;
+        }
+        latencies.extend(row.latency_us);
+    }
+    let mut list: Vec<BackendStats> = groups
+        .into_iter()
+        .map(|(backend, (total, errors, mut latencies))| {
+            latencies.sort_unstable();
+            BackendStats {
+                backend: backend.to_string(),
+                total,
+                errors,
+                p50_latency_ms: percentile_ms(&latencies, 0.50),
+                p95_latency_ms: percentile_ms(&latencies, 0.95),
+            }
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.total
+            .cmp(&a.total)
+            .then_with(|| a.backend.cmp(&b.backend))
+    });
+    list
 }
 
 /// Counts per slice of the window starting at `since_ms`.
@@ -100,12 +179,6 @@ fn summarise(rows: &[AuditRow], since_ms: i64, window_minutes: u64, top: usize) 
     let ok = rows.iter().filter(|r| r.outcome == "ok").count() as u64;
     let mut latencies: Vec<i64> = rows.iter().filter_map(|r| r.latency_us).collect();
     latencies.sort_unstable();
-    let percentile = |p: f64| {
-        (!latencies.is_empty()).then(|| {
-            let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
-            latencies[rank - 1] as f64 / 1000.0
-        })
-    };
     let ranked = |key: fn(&AuditRow) -> Option<&String>| {
         let mut counts: HashMap<&str, u64> = HashMap::new();
         for row in rows {
@@ -131,8 +204,8 @@ fn summarise(rows: &[AuditRow], since_ms: i64, window_minutes: u64, top: usize) 
         } else {
             ok as f64 / total as f64
         },
-        p50_latency_ms: percentile(0.50),
-        p95_latency_ms: percentile(0.95),
+        p50_latency_ms: percentile_ms(&latencies, 0.50),
+        p95_latency_ms: percentile_ms(&latencies, 0.95),
         requests_per_minute: total as f64 / window_minutes.max(1) as f64,
         top_tools: ranked(|r| {
             (r.method.as_deref() == Some("tools/call"))
@@ -140,6 +213,7 @@ fn summarise(rows: &[AuditRow], since_ms: i64, window_minutes: u64, top: usize) 
                 .flatten()
         }),
         top_users: ranked(|r| r.username.as_ref()),
+        backends: per_backend(rows),
         truncated,
         series: series(rows, since_ms, window_minutes),
     }
@@ -158,7 +232,7 @@ mod tests {
             user_id: None,
             username: Some("alice".into()),
             method: Some("tools/call".into()),
-            backend: None,
+            backend: Some(if outcome == "ok" { "a" } else { "b" }.into()),
             item: Some("echo".into()),
             outcome: outcome.into(),
             error_code: None,
@@ -187,5 +261,12 @@ mod tests {
         // A row stamped at the very end falls in the last slice.
         assert_eq!(stats.series[23].total, 1);
         assert_eq!(stats.top_tools, vec![("echo".to_string(), 4)]);
+        let backends: Vec<(&str, u64, u64)> = stats
+            .backends
+            .iter()
+            .map(|b| (b.backend.as_str(), b.total, b.errors))
+            .collect();
+        assert_eq!(backends, vec![("a", 3, 0), ("b", 1, 1)]);
+        assert_eq!(stats.backends[0].p95_latency_ms, Some(1.0));
     }
 }

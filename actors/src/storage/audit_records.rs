@@ -161,6 +161,17 @@ pub struct AuditFilter {
     pub outcome: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
+    /// Only rows with a smaller id: the next page after a page ending at this id.
+    pub before_id: Option<i64>,
+}
+
+/// One row by id.
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Option<AuditRow>, StorageError> {
+    Ok(audit_records::table
+        .find(id)
+        .select(AuditRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The newest matching rows first, at most `limit`.
@@ -190,6 +201,9 @@ pub fn search(
     }
     if let Some(until) = filter.until_ms {
         query = query.filter(audit_records::at_ms.lt(until));
+    }
+    if let Some(before) = filter.before_id {
+        query = query.filter(audit_records::id.lt(before));
     }
     Ok(query
         .order(audit_records::id.desc())

@@ -30,6 +30,8 @@ pub struct EventFilter {
     pub user: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
+    /// Only events with a smaller id: the next page after a page ending at this id.
+    pub before_id: Option<i64>,
     pub limit: i64,
 }
 
@@ -45,7 +47,8 @@ impl EventFilter {
                 .as_ref()
                 .is_none_or(|u| row.username.as_deref() == Some(u))
             && self.since_ms.is_none_or(|t| row.at_ms >= t)
-            && self.until_ms.is_none_or(|t| row.at_ms <= t)
+            && self.until_ms.is_none_or(|t| row.at_ms < t)
+            && self.before_id.is_none_or(|id| row.id < id)
     }
 }
 
@@ -102,6 +105,9 @@ pub fn list(
     // Half-open like the audit trail's: since ≤ at < until.
     if let Some(t) = filter.until_ms {
         query = query.filter(security_events::at_ms.lt(t));
+    }
+    if let Some(id) = filter.before_id {
+        query = query.filter(security_events::id.lt(id));
     }
     Ok(query
         .order(security_events::id.desc())

@@ -2,15 +2,18 @@
 //!
 //! | method | path | answer |
 //! |---|---|---|
-//! | GET | `/admin/api/mcp-requests` | records, newest first; filters `user`, `backend`, `tool`, `outcome`, `kind` (`mcp`/`auth`), `since`/`until` (unix ms), `limit` (≤ 10000, default 100); `format=json` (default), `jsonl` or `csv` |
+//! | GET | `/admin/api/mcp-requests` | records, newest first; filters `user`, `backend`, `tool`, `outcome`, `kind` (`mcp`/`auth`), `since`/`until` (unix ms), `before` (an id: older records, the next page), `limit` (≤ 10000, default 100); `format=json` (default), `jsonl` or `csv` |
 //! | GET | `/admin/api/mcp-stats` | counts, success rate, p50/p95 latency, requests/min, top tools and users over `window_minutes` (default 60) |
 //! | GET | `/admin/api/mcp-activity/stream` | server-sent events, one `audit` event per record as it is written; filters `user`, `backend`, `tool`, `outcome`, `kind` |
+//! | POST | `/admin/api/audit/verify` | walks the hash chain like `authmcp-gateway audit verify` (on the blocking threads): `{"intact","checked","anchor_id","first_break"}` |
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actors::audit::AuditHandle;
+use actors::audit::verify::{ChainBreak, VerifyReport};
 use actors::storage::audit_records::{AuditFilter, AuditRow};
 use serde_json::{Value, json};
 
+use super::export::{self, Format};
 use super::query::{Query, bad, limit, number, text, with_details_object};
 use super::{AdminApiError, admin_caller};
 use crate::state::AppState;
@@ -24,7 +27,8 @@ fn audit_of(req: &HttpRequest, state: &AppState) -> Result<AuditHandle, AdminApi
     })
 }
 
-fn filter(q: &Query) -> Result<AuditFilter, AdminApiError> {
+/// The listing's filters from the query (also read by the console's pages).
+pub(crate) fn filter(q: &Query) -> Result<AuditFilter, AdminApiError> {
     let text = |key: &str| text(q, key);
     if let Some(kind) = text("kind")
         && kind != "mcp"
@@ -40,6 +44,7 @@ fn filter(q: &Query) -> Result<AuditFilter, AdminApiError> {
         outcome: text("outcome"),
         since_ms: number(q, "since")?,
         until_ms: number(q, "until")?,
+        before_id: number(q, "before")?,
     })
 }
 
@@ -57,33 +62,15 @@ async fn requests(
     let audit = audit_of(&req, &state)?;
     let filter = filter(&q)?;
     let limit = limit(&q)?;
-    let format = q.get("format").map(String::as_str).unwrap_or("json");
-    if !matches!(format, "json" | "jsonl" | "csv") {
-        return Err(bad(format!("format: `{format}` is not json, jsonl or csv")));
-    }
+    let format = export::format(&q)?;
     let rows = audit
         .search(filter, limit)
         .await
         .map_err(|e| AdminApiError::Internal(format!("Could not read the audit trail: {e}.")))?;
     Ok(match format {
-        "jsonl" => {
-            let mut body = String::new();
-            for row in &rows {
-                body.push_str(&view(row).to_string());
-                body.push('\n');
-            }
-            HttpResponse::Ok()
-                .content_type("application/x-ndjson")
-                .body(body)
-        }
-        "csv" => HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "content-disposition",
-                "attachment; filename=\"mcp-requests.csv\"",
-            ))
-            .body(csv(&rows)),
-        _ => HttpResponse::Ok().json(json!({
+        Format::Jsonl => export::jsonl(rows.iter().map(view)),
+        Format::Csv => export::csv("mcp-requests.csv", CSV_COLUMNS, rows.iter().map(csv_row)),
+        Format::Json => HttpResponse::Ok().json(json!({
             "records": rows.iter().map(view).collect::<Vec<_>>(),
             "count": rows.len(),
         })),
@@ -92,49 +79,25 @@ async fn requests(
 
 const CSV_COLUMNS: &str = "id,at_ms,kind,event,user_id,username,method,backend,item,outcome,error_code,latency_us,ip,details,prev_hash,hash";
 
-fn csv(rows: &[AuditRow]) -> String {
-    let mut out = String::from(CSV_COLUMNS);
-    out.push('\n');
-    for r in rows {
-        let int = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-        let fields = [
-            r.id.to_string(),
-            r.at_ms.to_string(),
-            r.kind.clone(),
-            r.event.clone().unwrap_or_default(),
-            int(r.user_id),
-            r.username.clone().unwrap_or_default(),
-            r.method.clone().unwrap_or_default(),
-            r.backend.clone().unwrap_or_default(),
-            r.item.clone().unwrap_or_default(),
-            r.outcome.clone(),
-            int(r.error_code),
-            int(r.latency_us),
-            r.ip.clone().unwrap_or_default(),
-            r.details.clone().unwrap_or_default(),
-            r.prev_hash.clone(),
-            r.hash.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet
-/// never runs a value as a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+fn csv_row(r: &AuditRow) -> Vec<String> {
+    vec![
+        r.id.to_string(),
+        r.at_ms.to_string(),
+        r.kind.clone(),
+        r.event.clone().unwrap_or_default(),
+        export::int(r.user_id),
+        r.username.clone().unwrap_or_default(),
+        r.method.clone().unwrap_or_default(),
+        r.backend.clone().unwrap_or_default(),
+        r.item.clone().unwrap_or_default(),
+        r.outcome.clone(),
+        export::int(r.error_code),
+        export::int(r.latency_us),
+        r.ip.clone().unwrap_or_default(),
+        r.details.clone().unwrap_or_default(),
+        r.prev_hash.clone(),
+        r.hash.clone(),
+    ]
 }
 
 #[get("/admin/api/mcp-stats")]
@@ -186,19 +149,43 @@ fn matches(f: &AuditFilter, row: &AuditRow) -> bool {
         && f.outcome.as_ref().is_none_or(|o| *o == row.outcome)
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(requests).service(stats).service(activity);
+#[post("/admin/api/audit/verify")]
+async fn verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    let audit = audit_of(&req, &state)?;
+    let report = audit
+        .verify()
+        .await
+        .map_err(|e| AdminApiError::Internal(format!("Could not read the audit trail: {e}.")))?;
+    Ok(HttpResponse::Ok().json(verify_view(&report)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
+/// `{"intact", "checked", "anchor_id", "first_break"}`; the break (if any) with its `kind`, the
+/// ids it names and the sentence `audit verify` prints.
+pub(crate) fn verify_view(report: &VerifyReport) -> Value {
+    let first_break = report.first_break.as_ref().map(|found| {
+        let mut v = match found {
+            ChainBreak::Altered { id } => json!({"kind": "altered", "id": id}),
+            ChainBreak::Deleted { from, to } => json!({"kind": "deleted", "from": from, "to": to}),
+            ChainBreak::Inserted { id } => json!({"kind": "inserted", "id": id}),
+            ChainBreak::Unlinked { id } => json!({"kind": "unlinked", "id": id}),
+        };
+        v["message"] = json!(found.to_string());
+        v
+    });
+    json!({
+        "intact": report.first_break.is_none(),
+        "checked": report.checked,
+        "anchor_id": report.anchor_id,
+        "first_break": first_break,
+    })
+}
 
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
-    }
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(requests)
+        .service(stats)
+        .service(activity)
+        .service(verify);
 }

@@ -20,19 +20,20 @@
 //!
 //! [`BackendRegistry`]: actors::registry::BackendRegistry
 
-mod audit;
+pub(crate) mod audit;
 pub(crate) mod body;
 pub(crate) mod credentials;
 mod error;
+mod export;
 mod groups;
 mod live_feed;
 mod oauth_clients;
 mod openapi;
 mod policies;
 mod policy_body;
-mod query;
+pub(crate) mod query;
 mod scan;
-mod security;
+pub(crate) mod security;
 mod server_items;
 mod settings;
 mod stats;

@@ -47,6 +47,7 @@ const AUDIT_FILTERS: &[(&str, &str)] = &[
     ("kind", "string"),
     ("since", "integer"),
     ("until", "integer"),
+    ("before", "integer"),
     ("limit", "integer"),
     ("format", "string"),
 ];
@@ -56,7 +57,9 @@ const EVENT_FILTERS: &[(&str, &str)] = &[
     ("user", "string"),
     ("since", "integer"),
     ("until", "integer"),
+    ("before", "integer"),
     ("limit", "integer"),
+    ("format", "string"),
 ];
 const SERVER_BODY: &[(&str, &str)] = &[
     ("name", "string"),
@@ -122,7 +125,8 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op("get", "/admin/api/mcp-requests", "Audit records, newest first (json, jsonl or csv)", AUDIT_FILTERS, None, 200),
     op("get", "/admin/api/mcp-stats", "Audit summary over a window", &[("window_minutes", "integer")], None, 200),
     op("get", "/admin/api/mcp-activity/stream", "Server-sent events: audit records as written", AUDIT_FILTERS, None, 200),
-    op("get", "/admin/api/security-events", "Security events, newest first", EVENT_FILTERS, None, 200),
+    op("post", "/admin/api/audit/verify", "Verify the audit trail's hash chain (like `audit verify`)", &[], None, 200),
+    op("get", "/admin/api/security-events", "Security events, newest first (json, jsonl or csv)", EVENT_FILTERS, None, 200),
     op("get", "/admin/api/security-events/stream", "Server-sent events: security events as written", EVENT_FILTERS, None, 200),
     op("post", "/admin/api/run-mcp-audit", "Scan an MCP server for security problems", &[], Some(&[("url", "string"), ("server_id", "string")]), 200),
     op("get", "/admin/api/policies", "Authorization policies (file then database)", &[], None, 200),

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::AdminApiError;
 
-pub(super) type Query = web::Query<HashMap<String, String>>;
+pub(crate) type Query = web::Query<HashMap<String, String>>;
 
 /// Most records a listing returns when the caller names no `limit`, and at most.
 const DEFAULT_LIMIT: i64 = 100;
@@ -45,7 +45,7 @@ pub(super) fn limit(q: &Query) -> Result<i64, AdminApiError> {
 }
 
 /// A stored row for people and scripts: its `details` JSON text shown as an object.
-pub(super) fn with_details_object<R: Serialize>(row: &R, details: Option<&str>) -> Value {
+pub(crate) fn with_details_object<R: Serialize>(row: &R, details: Option<&str>) -> Value {
     let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
     if let Some(parsed) = details.and_then(|d| serde_json::from_str::<Value>(d).ok()) {
         v["details"] = parsed;

@@ -2,7 +2,7 @@
 //!
 //! | method | path | answer |
 //! |---|---|---|
-//! | GET | `/admin/api/security-events` | `{"events": [...], "count": n, "stats": {...}}`, newest first; filters `type`, `severity`, `user`, `since`/`until` (unix ms), `limit` (1–10000, default 100) |
+//! | GET | `/admin/api/security-events` | `{"events": [...], "count": n, "stats": {...}}`, newest first; filters `type`, `severity`, `user`, `since`/`until` (unix ms), `before` (an id: older events, the next page), `limit` (1–10000, default 100); `format=json` (default), `jsonl` or `csv` |
 //! | GET | `/admin/api/security-events/stream` | server-sent events, one `security` event per event as it is written; same filters (but `limit`) |
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -10,6 +10,7 @@ use actors::security::{SecurityEventType, SecurityEvents, Severity};
 use actors::storage::security_events::{EventFilter, SecurityEventRow};
 use serde_json::{Value, json};
 
+use super::export::{self, Format};
 use super::query::{Query, bad, limit, number, text, with_details_object};
 use super::{AdminApiError, admin_caller};
 use crate::state::AppState;
@@ -21,7 +22,8 @@ fn sink_of(req: &HttpRequest, state: &AppState) -> Result<SecurityEvents, AdminA
     })
 }
 
-fn filter(q: &Query) -> Result<EventFilter, AdminApiError> {
+/// The listing's filters from the query (also read by the console's page).
+pub(crate) fn filter(q: &Query) -> Result<EventFilter, AdminApiError> {
     let text = |key: &str| text(q, key);
     let event_type = text("type");
     if let Some(t) = &event_type
@@ -48,6 +50,7 @@ fn filter(q: &Query) -> Result<EventFilter, AdminApiError> {
         user: text("user"),
         since_ms: number(q, "since")?,
         until_ms: number(q, "until")?,
+        before_id: number(q, "before")?,
         limit,
     })
 }
@@ -65,14 +68,35 @@ async fn list(
 ) -> Result<HttpResponse, AdminApiError> {
     let sink = sink_of(&req, &state)?;
     let filter = filter(&q)?;
+    let format = export::format(&q)?;
     let rows = sink.list(filter).await.map_err(|e| {
         AdminApiError::Internal(format!("Could not read the security events: {e}."))
     })?;
-    Ok(HttpResponse::Ok().json(json!({
-        "events": rows.iter().map(view).collect::<Vec<_>>(),
-        "count": rows.len(),
-        "stats": sink.stats(),
-    })))
+    Ok(match format {
+        Format::Jsonl => export::jsonl(rows.iter().map(view)),
+        Format::Csv => export::csv("security-events.csv", CSV_COLUMNS, rows.iter().map(csv_row)),
+        Format::Json => HttpResponse::Ok().json(json!({
+            "events": rows.iter().map(view).collect::<Vec<_>>(),
+            "count": rows.len(),
+            "stats": sink.stats(),
+        })),
+    })
+}
+
+const CSV_COLUMNS: &str = "id,at_ms,event_type,severity,user_id,username,ip,endpoint,details";
+
+fn csv_row(r: &SecurityEventRow) -> Vec<String> {
+    vec![
+        r.id.to_string(),
+        r.at_ms.to_string(),
+        r.event_type.clone(),
+        r.severity.clone(),
+        export::int(r.user_id),
+        r.username.clone().unwrap_or_default(),
+        r.ip.clone().unwrap_or_default(),
+        r.endpoint.clone().unwrap_or_default(),
+        r.details.clone().unwrap_or_default(),
+    ]
 }
 
 #[get("/admin/api/security-events/stream")]

@@ -96,6 +96,53 @@ pub(crate) fn utc(ms: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DDTHH:MM[:SS]` (UTC, what a `datetime-local`
+/// field sends) → unix milliseconds; `None` for anything else.
+pub(crate) fn parse_utc(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (date.next()??, date.next()??, date.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, m as u32, d as u32);
+    // A date that does not exist (31 February) does not come back the same.
+    if civil_from_days(days) != (y, m as u32, d as u32) {
+        return None;
+    }
+    let mut seconds = 0;
+    if let Some(time) = time {
+        let parts: Vec<Option<i64>> = time.split(':').map(|p| p.parse().ok()).collect();
+        let limits = [24, 60, 60];
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        for (part, limit) in parts.iter().zip(limits) {
+            let value = (*part).filter(|v| (0..limit).contains(v))?;
+            seconds = seconds * 60 + value;
+        }
+        if parts.len() == 2 {
+            seconds *= 60;
+        }
+    }
+    Some((days * 86_400 + seconds) * 1000)
+}
+
+/// (year, month, day) → days since 1970-01-01, the inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -128,6 +175,25 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(utc(1_798_761_599_000), "2026-12-31 23:59:59");
+    }
+
+    #[test]
+    fn utc_times_parse_back() {
+        for ms in [0, 951_782_400_000, 1_798_761_599_000] {
+            assert_eq!(parse_utc(&utc(ms)), Some(ms));
+        }
+        assert_eq!(parse_utc("2000-02-29T00:01"), Some(951_782_460_000));
+        assert_eq!(parse_utc("2000-02-29"), Some(951_782_400_000));
+        for bad in [
+            "",
+            "2001-02-29",
+            "2000-13-01",
+            "2000-01-01T24:00",
+            "yesterday",
+            "2000-01-01T1",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
     }
 
     #[test]

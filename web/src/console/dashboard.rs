@@ -26,14 +26,14 @@ const DEFAULT_WINDOW: usize = 1;
 const EXPIRY_WARNING_MS: i64 = 24 * 3600 * 1000;
 
 #[derive(Serialize)]
-struct WindowChoice {
+pub(super) struct WindowChoice {
     value: &'static str,
     label: &'static str,
     selected: bool,
 }
 
 #[derive(Serialize)]
-struct Ranked {
+pub(super) struct Ranked {
     name: String,
     count: u64,
     share: u32,
@@ -65,7 +65,25 @@ struct EventLine {
     endpoint: String,
 }
 
-fn ranked(list: &[(String, u64)]) -> Vec<Ranked> {
+/// The window `value` names (else the default): its label, its minutes and the picker's choices.
+pub(super) fn pick_window(value: Option<&str>) -> (&'static str, u64, Vec<WindowChoice>) {
+    let chosen = value
+        .and_then(|w| WINDOWS.iter().position(|(v, _, _)| *v == w))
+        .unwrap_or(DEFAULT_WINDOW);
+    let choices = WINDOWS
+        .iter()
+        .enumerate()
+        .map(|(i, (value, label, _))| WindowChoice {
+            value,
+            label,
+            selected: i == chosen,
+        })
+        .collect();
+    let (_, label, minutes) = WINDOWS[chosen];
+    (label, minutes, choices)
+}
+
+pub(super) fn ranked(list: &[(String, u64)]) -> Vec<Ranked> {
     let largest = list.first().map(|(_, n)| *n).unwrap_or(0);
     list.iter()
         .map(|(name, count)| Ranked {
@@ -76,7 +94,8 @@ fn ranked(list: &[(String, u64)]) -> Vec<Ranked> {
         .collect()
 }
 
-fn millis(value: Option<f64>) -> String {
+/// Milliseconds for people: one decimal under 10 ms.
+pub(super) fn millis(value: Option<f64>) -> String {
     match value {
         Some(ms) if ms < 10.0 => format!("{ms:.1} ms"),
         Some(ms) => format!("{ms:.0} ms"),
@@ -119,11 +138,7 @@ async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let log = request_log(&req, &state.log);
     let query =
         crate::oauth::form::Params::parse(req.query_string().as_bytes()).unwrap_or_default();
-    let chosen = query
-        .get("window")
-        .and_then(|w| WINDOWS.iter().position(|(value, _, _)| *value == w))
-        .unwrap_or(DEFAULT_WINDOW);
-    let (_, window_label, minutes) = WINDOWS[chosen];
+    let (window_label, minutes, windows) = pick_window(query.get("window"));
     let mut notices = Vec::new();
     let stats = match state.audit.get() {
         Some(audit) => match audit.window_stats(minutes, 8).await {
@@ -161,18 +176,7 @@ async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         None => Vec::new(),
     };
     let mut c = Context::new();
-    c.insert(
-        "windows",
-        &WINDOWS
-            .iter()
-            .enumerate()
-            .map(|(i, (value, label, _))| WindowChoice {
-                value,
-                label,
-                selected: i == chosen,
-            })
-            .collect::<Vec<_>>(),
-    );
+    c.insert("windows", &windows);
     c.insert("window_label", window_label);
     c.insert("notice", &(!notices.is_empty()).then(|| notices.join(" ")));
     c.insert(

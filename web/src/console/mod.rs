@@ -12,6 +12,9 @@
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
 //! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
 //! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete, tools (`servers.rs`) |
+//! | GET | `/admin/mcp-activity`, `/admin/mcp-activity/{id}` | requests: window figures, per server, a live table; one audit record in full (`activity.rs`) |
+//! | GET | `/admin/security-logs` | security events: filters, pages, exports, a live tail (`security_logs.rs`) |
+//! | GET, POST | `/admin/logs`, `/admin/logs/verify` | the audit trail: search, pages, exports, hash-chain verification (`audit_logs.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
@@ -19,13 +22,17 @@
 //! and checks CSRF on cookie-authenticated changes (`guard.rs`). Forms shown before sign-in
 //! (login, setup) take their CSRF token from the authorization server's browser session.
 
+mod activity;
 mod assets;
+mod audit_logs;
 mod chart;
 mod dashboard;
 mod forms;
 pub(crate) mod guard;
 mod login;
 mod page;
+mod record_query;
+mod security_logs;
 mod servers;
 pub(crate) mod session;
 mod setup;
@@ -57,6 +64,18 @@ pub(crate) const NAV: &[NavItem] = &[
     NavItem {
         path: "/admin/users",
         label: "Users",
+    },
+    NavItem {
+        path: "/admin/mcp-activity",
+        label: "MCP activity",
+    },
+    NavItem {
+        path: "/admin/security-logs",
+        label: "Security events",
+    },
+    NavItem {
+        path: "/admin/logs",
+        label: "Audit",
     },
 ];
 
@@ -97,6 +116,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     login::configure(cfg);
     dashboard::configure(cfg);
     servers::configure(cfg);
+    activity::configure(cfg);
+    security_logs::configure(cfg);
+    audit_logs::configure(cfg);
     // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` too.
     user_permissions::configure(cfg);
     users::configure(cfg);

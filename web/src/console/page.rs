@@ -48,6 +48,22 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../../templates/admin/server.html"),
         ),
         (
+            "admin/mcp_activity.html",
+            include_str!("../../../templates/admin/mcp_activity.html"),
+        ),
+        (
+            "admin/mcp_request.html",
+            include_str!("../../../templates/admin/mcp_request.html"),
+        ),
+        (
+            "admin/security_logs.html",
+            include_str!("../../../templates/admin/security_logs.html"),
+        ),
+        (
+            "admin/audit_logs.html",
+            include_str!("../../../templates/admin/audit_logs.html"),
+        ),
+        (
             "admin/error.html",
             include_str!("../../../templates/admin/error.html"),
         ),
@@ -178,6 +194,6 @@ mod tests {
     #[test]
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
-        assert_eq!(TEMPLATES.get_template_names().count(), 10);
+        assert_eq!(TEMPLATES.get_template_names().count(), 14);
     }
 }

@@ -1,0 +1,169 @@
+//! `/admin/logs`: the audit trail, searched like `/admin/api/mcp-requests` (user, backend, tool,
+//! outcome, kind, a UTC time range), a page at a time, with export links to the API's JSON lines
+//! and CSV; and the "Verify hash chain" button, which runs the same walk as `authmcp-gateway
+//! audit verify` (on the blocking threads) and shows the outcome above the table.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/admin/logs` | `?user=&backend=&tool=&outcome=&kind=&from=&to=&before=` |
+//! | POST | `/admin/logs/verify` | the page again (same filters), with the verification's outcome |
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::audit::verify::VerifyReport;
+use serde::Serialize;
+use tera::Context;
+
+use super::activity::{OUTCOMES, RequestLine};
+use super::guard::{self, AdminPage};
+use super::record_query::{PAGE_SIZE, RecordQuery, page};
+use super::{forms, page as console_page};
+use crate::admin_api::audit;
+use crate::oauth::request_log;
+use crate::state::AppState;
+
+const PATH: &str = "/admin/logs";
+const FILTERS: &[&str] = &["user", "backend", "tool", "outcome", "kind"];
+/// The filters the exports carry.
+const API_KEYS: &[&str] = &[
+    "user", "backend", "tool", "outcome", "kind", "since", "until",
+];
+
+/// The verification's outcome as the page shows it.
+#[derive(Serialize)]
+struct Verdict {
+    intact: bool,
+    message: String,
+}
+
+fn verdict(report: &VerifyReport) -> Verdict {
+    let start = if report.anchor_id > 0 {
+        format!(
+            " (the chain starts after pruned record {})",
+            report.anchor_id
+        )
+    } else {
+        String::new()
+    };
+    match &report.first_break {
+        None => Verdict {
+            intact: true,
+            message: format!(
+                "Hash chain intact: {} records verified{start}.",
+                report.checked
+            ),
+        },
+        Some(found) => Verdict {
+            intact: false,
+            message: format!(
+                "Hash chain broken: {found}. {} records before it verified{start}.",
+                report.checked
+            ),
+        },
+    }
+}
+
+async fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &AdminPage,
+    verdict: Option<Verdict>,
+) -> HttpResponse {
+    let rq = RecordQuery::read(req, FILTERS);
+    let mut status = StatusCode::OK;
+    let mut problem = rq.problem.clone();
+    let mut rows = Vec::new();
+    let mut next = None;
+    let filter = match audit::filter(&rq.api) {
+        Ok(filter) => Some(filter),
+        Err(e) => {
+            let (s, messages) = forms::messages(&e);
+            status = s;
+            problem = Some(messages.join(" "));
+            None
+        }
+    };
+    match (filter, state.audit.get()) {
+        (_, None) => problem = Some("The audit trail is not running yet.".into()),
+        (None, _) => {}
+        (Some(_), _) if problem.is_some() => {}
+        (Some(filter), Some(trail)) => match trail.search(filter, PAGE_SIZE + 1).await {
+            Ok(found) => {
+                let (shown, last) = page(found, |r| r.id);
+                next = last.map(|id| rq.page_link(PATH, Some(id)));
+                rows = shown;
+            }
+            Err(error) => {
+                slog::error!(request_log(req, &state.log), "Audit log: cannot read the audit trail."; "error" => %error);
+                status = StatusCode::SERVICE_UNAVAILABLE;
+                problem = Some("The audit trail could not be read; try again in a moment.".into());
+            }
+        },
+    }
+    if status == StatusCode::OK && problem.is_some() {
+        status = StatusCode::BAD_REQUEST;
+    }
+    let mut c = Context::new();
+    c.insert("filled", &rq.filled);
+    c.insert("problem", &problem);
+    c.insert("verdict", &verdict);
+    c.insert("outcomes", OUTCOMES);
+    c.insert(
+        "records",
+        &rows.iter().map(RequestLine::of).collect::<Vec<_>>(),
+    );
+    c.insert("next", &next);
+    c.insert("later_page", &rq.is_later_page());
+    c.insert("first", &rq.page_link(PATH, None));
+    c.insert("exports", &rq.exports("/admin/api/mcp-requests", API_KEYS));
+    // The verify form posts back to the page it is on, filters included.
+    c.insert(
+        "verify_action",
+        &format!("{PATH}/verify?{}", req.query_string()),
+    );
+    console_page::render(
+        status,
+        "admin/audit_logs.html",
+        c,
+        Some(&console_page::Chrome {
+            username: &admin.principal.username,
+            csrf_token: &admin.csrf_token,
+            current: PATH,
+        }),
+    )
+}
+
+async fn logs(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match guard::admin_page(&req, &state) {
+        Ok(admin) => render(&req, &state, &admin, None).await,
+        Err(response) => *response,
+    }
+}
+
+/// The CSRF field was checked by the guard before this runs (the form has nothing else).
+async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let admin = match guard::admin_page(&req, &state) {
+        Ok(admin) => admin,
+        Err(response) => return *response,
+    };
+    let Some(trail) = state.audit.get() else {
+        return render(&req, &state, &admin, None).await;
+    };
+    let outcome = match trail.verify().await {
+        Ok(report) => verdict(&report),
+        Err(error) => {
+            slog::error!(request_log(&req, &state.log), "Audit log: cannot verify the hash chain."; "error" => %error);
+            Verdict {
+                intact: false,
+                message: "The audit trail could not be read to verify it; try again in a moment."
+                    .into(),
+            }
+        }
+    };
+    render(&req, &state, &admin, Some(outcome)).await
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(PATH).route(web::get().to(logs)))
+        .service(web::resource("/admin/logs/verify").route(web::post().to(verify)));
+}
