@@ -12,6 +12,8 @@
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
 //! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
 //! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete, tools (`servers.rs`) |
+//! | GET, POST | `/admin/settings…` | effective configuration with sources, runtime settings, reload (`settings.rs`) |
+//! | GET, POST | `/admin/mcp-audit` | the MCP security scanner: run, findings by severity, JSON export (`mcp_audit.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
@@ -25,9 +27,11 @@ mod dashboard;
 mod forms;
 pub(crate) mod guard;
 mod login;
+mod mcp_audit;
 mod page;
 mod servers;
 pub(crate) mod session;
+mod settings;
 mod setup;
 mod user_permissions;
 mod users;
@@ -57,6 +61,14 @@ pub(crate) const NAV: &[NavItem] = &[
     NavItem {
         path: "/admin/users",
         label: "Users",
+    },
+    NavItem {
+        path: "/admin/mcp-audit",
+        label: "Security audit",
+    },
+    NavItem {
+        path: "/admin/settings",
+        label: "Settings",
     },
 ];
 
@@ -100,6 +112,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` too.
     user_permissions::configure(cfg);
     users::configure(cfg);
+    settings::configure(cfg);
+    mcp_audit::configure(cfg);
 }
 
 #[cfg(test)]

@@ -48,6 +48,14 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../../templates/admin/server.html"),
         ),
         (
+            "admin/settings.html",
+            include_str!("../../../templates/admin/settings.html"),
+        ),
+        (
+            "admin/mcp_audit.html",
+            include_str!("../../../templates/admin/mcp_audit.html"),
+        ),
+        (
             "admin/error.html",
             include_str!("../../../templates/admin/error.html"),
         ),
@@ -178,6 +186,6 @@ mod tests {
     #[test]
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
-        assert_eq!(TEMPLATES.get_template_names().count(), 10);
+        assert_eq!(TEMPLATES.get_template_names().count(), 12);
     }
 }
