@@ -432,3 +432,56 @@ test("MCP activity, security events, audit: a tools/call through /mcp appears in
     fixture.stop();
   }
 });
+
+test("Settings: a runtime setting changed on the page takes effect at once and clears back to the file", async () => {
+  const { context, page, errors } = await newPage();
+  try {
+    await signIn(page, "root", PASSWORD);
+    await page.click("nav >> text=Settings");
+    assert.equal(new URL(page.url()).pathname, "/admin/settings");
+    const register = (name) =>
+      fetch(`${base}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: name, email: `${name}@example.test`, password: PASSWORD }),
+      });
+    // The file opens registration; the database switches it off.
+    const row = page.locator('tr[data-key="auth.allow_registration"]');
+    await row.locator("select[name=value]").selectOption("false");
+    await Promise.all([page.waitForLoadState("load"), row.locator("form.set-runtime button").click()]);
+    assert.match(await page.textContent("[role=status]"), /auth\.allow_registration is set in the database/);
+    assert.match(await row.textContent(), /overrides the file; SIGHUP keeps it/);
+    assert.equal((await register("late")).status, 403);
+    await shot(page, "settings");
+    await Promise.all([page.waitForLoadState("load"), row.locator("button", { hasText: "Clear" }).click()]);
+    assert.match(await page.textContent("[role=status]"), /back to the file's value/);
+    assert.equal((await register("later")).status, 201);
+    await Promise.all([page.waitForLoadState("load"), page.click("#reload-config button")]);
+    assert.match(await page.textContent("[role=status]"), /Configuration reloaded/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("Security audit: a scan of the gateway itself shows findings by severity and an export link", async () => {
+  const { context, page, errors } = await newPage();
+  try {
+    await signIn(page, "root", PASSWORD);
+    await page.click("nav >> text=Security audit");
+    assert.equal(new URL(page.url()).pathname, "/admin/mcp-audit");
+    await page.fill("#url", `${base}/mcp`);
+    await page.fill("#token", "console-scan-token");
+    await Promise.all([page.waitForLoadState("load"), page.click("#run-audit button[type=submit]")]);
+    await page.waitForSelector("#audit-report");
+    assert.equal(await page.inputValue("#token"), "", "the token is not echoed");
+    const href = await page.getAttribute("#download-report", "href");
+    assert.ok(href.startsWith("data:application/json;base64,"));
+    const report = JSON.parse(Buffer.from(href.split(",")[1], "base64").toString());
+    assert.equal(report.target, `${base}/mcp`);
+    await shot(page, "mcp-audit");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

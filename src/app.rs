@@ -31,12 +31,14 @@ use actors::secrets::{KeySource, SecretBox};
 use actors::session::SessionLimits;
 use actors::storage::{Database, users};
 use actors::supervisor::GatewayHandle;
+use web::config_control::ReloadOutcome;
 use web::mcp::{McpSettings, McpState};
 use web::oauth::{OAuthSettings, OAuthState};
 use web::{AppState, WebSettings};
 
 use crate::config::{self, GatewayConfig, OAuthConfig, Sources};
 use crate::first_start;
+use crate::runtime_settings::{ReloadRequest, RuntimeSettings, load_overrides};
 use crate::sd_notify::Notifier;
 
 /// What the running daemon can be asked to do.
@@ -81,6 +83,8 @@ pub struct RunContext {
 
 /// The parts that live for the whole run.
 struct Running {
+    /// Read on each reload for the runtime settings.
+    db: Database,
     config: GatewayConfig,
     state: AppState,
     gateway: GatewayHandle,
@@ -101,6 +105,7 @@ pub(crate) const SECRETS_KEY_ENV: &str = "AUTHMCP_SECRETS_KEY";
 pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<()> {
     let log = ctx.log.clone();
     let db = open_database(&config).await?;
+    let (config, runtime_revision) = with_runtime_settings(config, &db, &ctx).await?;
     let (secret, secret_source) =
         first_start::jwt_secret(config.auth.jwt_secret.as_deref(), &config.data_dir)?;
     if let first_start::SecretSource::Generated(path) = &secret_source {
@@ -214,6 +219,17 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     install_metrics(&state, &config, &ctx, &audit, &security);
     let _ = state.policies.set(policies.clone());
     let _ = state.external.set(external.clone());
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    let view = state.config_view.clone();
+    let runtime_settings = RuntimeSettings::new(
+        db.clone(),
+        ctx.sources.clone(),
+        reload_tx,
+        Box::new(move || view.load_full()),
+        runtime_revision,
+    );
+    let _ = state.config_control.set(runtime_settings.clone());
+    tokio::spawn(runtime_settings.follow_other_instances(log.clone(), stop_rx.clone()));
     let server = http_server(&config, state.clone(), ctx.listener.try_clone()?)?;
     let server_handle = server.handle();
     let server_task = tokio::spawn(server);
@@ -257,6 +273,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     }
 
     let mut running = Running {
+        db,
         config,
         state,
         gateway,
@@ -276,9 +293,17 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         };
         tokio::select! {
             message = ctx.control.recv() => match message {
-                Some(Control::Reload) => reload(&mut running, &ctx).await,
+                Some(Control::Reload) => {
+                    reload(&mut running, &ctx).await;
+                }
                 Some(Control::Shutdown) | None => break,
             },
+            // The admin API's reloads (a runtime setting changed, the reload button, another
+            // instance's change): the same path as SIGHUP, answered with the outcome.
+            Some(answer) = reload_rx.recv() => {
+                let outcome = reload(&mut running, &ctx).await;
+                let _ = answer.send(outcome);
+            }
             _ = tick => if let Some(n) = &ctx.notifier { n.watchdog() },
         }
     }
@@ -507,7 +532,6 @@ pub fn oauth_state(
     ));
     Arc::new(OAuthState {
         settings: OAuthSettings {
-            dcr_enabled: o.dcr_enabled,
             initial_access_token: o
                 .dcr_initial_access_token
                 .as_deref()
@@ -526,7 +550,7 @@ pub fn oauth_state(
 }
 
 /// The limits the RateLimitActor enforces: `[rate_limit]` plus the registration quota of
-/// `[oauth]` (restart-only there, so a reload carries the same one).
+/// `[oauth]` (reloadable, like the rest).
 pub fn rate_limit_settings(config: &GatewayConfig) -> RateLimitSettings {
     let r = &config.rate_limit;
     let quota = |max: u32, window| (max > 0).then_some(Quota { max, window });
@@ -656,6 +680,7 @@ pub fn web_settings(config: &GatewayConfig) -> WebSettings {
         auth_required: config.auth.required,
         allow_registration: config.auth.allow_registration,
         oauth_enabled: config.oauth.enabled,
+        dcr_enabled: config.oauth.dcr_enabled,
         external_issuers: config
             .auth
             .external_issuers
@@ -710,22 +735,18 @@ fn http_server(
 
 /// SIGHUP: load → validate → refuse restart-only changes → apply the backend diff → swap settings.
 /// Any failure keeps the running configuration.
-async fn reload(running: &mut Running, ctx: &RunContext) {
+async fn reload(running: &mut Running, ctx: &RunContext) -> ReloadOutcome {
     let log = &ctx.log;
     ctx.lifecycle.send_modify(|l| l.phase = Phase::Reloading);
     if let Some(n) = &ctx.notifier {
         n.reloading();
     }
-    let outcome = match &ctx.sources {
-        Some(sources) => config::load(sources).map_err(|report| report.to_string()),
-        None => Ok(running.config.clone()),
-    };
-    let result = match outcome {
-        Err(report) => {
-            for line in report.lines() {
+    let result = match load_for_reload(running, ctx).await {
+        Err(reasons) => {
+            for line in &reasons {
                 slog::error!(log, "Reload refused: invalid configuration."; "error" => line);
             }
-            Err(())
+            Err(reasons)
         }
         Ok(new) => apply(running, new, ctx).await,
     };
@@ -744,24 +765,88 @@ async fn reload(running: &mut Running, ctx: &RunContext) {
     }
     ctx.lifecycle.send_modify(|l| {
         l.phase = Phase::Ready;
-        match result {
+        match &result {
             Ok(()) => l.reloads_applied += 1,
-            Err(()) => l.reloads_failed += 1,
+            Err(_) => l.reloads_failed += 1,
         }
     });
     if let Some(n) = &ctx.notifier {
         n.ready();
     }
+    match result {
+        Ok(()) => ReloadOutcome::Applied,
+        Err(reasons) => ReloadOutcome::Failed(reasons),
+    }
 }
 
-async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> Result<(), ()> {
+/// The file, dotenv and environment as they are now, with the database's runtime settings on
+/// top; every problem as one line. Without sources (tests) the running configuration again.
+async fn load_for_reload(
+    running: &Running,
+    ctx: &RunContext,
+) -> Result<GatewayConfig, Vec<String>> {
+    let Some(sources) = &ctx.sources else {
+        return Ok(running.config.clone());
+    };
+    let (_, runtime) = load_overrides(&running.db)
+        .await
+        .map_err(|error| vec![format!("cannot read the runtime settings: {error}")])?;
+    let sources = Sources {
+        runtime,
+        ..sources.clone()
+    };
+    config::load(&sources).map_err(|report| report.errors.iter().map(ToString::to_string).collect())
+}
+
+/// At start: the configuration with the database's runtime settings laid over it (they win over
+/// the file), and the revision read. An override the rules refuse (the table edited by hand) is
+/// logged and the file's configuration used, rather than refusing to start.
+async fn with_runtime_settings(
+    config: GatewayConfig,
+    db: &Database,
+    ctx: &RunContext,
+) -> anyhow::Result<(GatewayConfig, i64)> {
+    let (revision, runtime) = load_overrides(db)
+        .await
+        .context("while reading the runtime settings")?;
+    let Some(sources) = ctx.sources.as_ref().filter(|_| !runtime.is_empty()) else {
+        return Ok((config, revision));
+    };
+    let sources = Sources {
+        runtime,
+        ..sources.clone()
+    };
+    match config::load(&sources) {
+        Ok(with_runtime) => {
+            slog::info!(ctx.log, "Runtime settings from the database applied over the file.";
+                "keys" => sources.runtime.keys().cloned().collect::<Vec<_>>().join(","));
+            Ok((with_runtime, revision))
+        }
+        Err(report) => {
+            for line in &report.errors {
+                slog::error!(ctx.log, "Runtime settings ignored: invalid."; "error" => %line);
+            }
+            Ok((config, revision))
+        }
+    }
+}
+
+/// Applies `new` or keeps the running configuration; the reasons when it kept it.
+async fn apply(
+    running: &mut Running,
+    new: GatewayConfig,
+    ctx: &RunContext,
+) -> Result<(), Vec<String>> {
     let log = &ctx.log;
     let refused = restart_only(&running.config, &new);
     if !refused.is_empty() {
         for field in &refused {
             slog::error!(log, "Reload refused: this setting only changes on restart; restart the gateway to apply it."; "field" => *field);
         }
-        return Err(());
+        return Err(refused
+            .iter()
+            .map(|f| format!("{f}: only changes on restart"))
+            .collect());
     }
     // The registry merges the file's backends with the database's and refuses a name on both.
     match running
@@ -776,16 +861,16 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         }
         Err(error @ actors::registry::RegistryError::Clash(_)) => {
             slog::error!(log, "Reload refused: a backend name is used by the config file and the database."; "error" => %error);
-            return Err(());
+            return Err(vec![error.to_string()]);
         }
         Err(error) => {
             slog::error!(log, "Reload failed while applying backends."; "error" => %error);
-            return Err(());
+            return Err(vec![format!("applying backends: {error}")]);
         }
     }
     if let Err(error) = running.policies.reload_file(file_policies(&new)).await {
         slog::error!(log, "Reload failed while applying policies."; "error" => %error);
-        return Err(());
+        return Err(vec![format!("applying policies: {error}")]);
     }
     slog::info!(log, "Policies reloaded."; "file_policies" => new.policies.len(),
         "default_policy" => new.auth.default_policy.as_str());
@@ -793,14 +878,14 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
         running.external.reload(new.auth.external_issuers.clone());
         slog::info!(log, "External issuers reloaded."; "issuers" => new.auth.external_issuers.len());
     }
-    if new.rate_limit != running.config.rate_limit {
+    if rate_limit_settings(&new) != rate_limit_settings(&running.config) {
         if let Err(error) = running
             .gateway
             .apply_rate_limits(rate_limit_settings(&new))
             .await
         {
             slog::error!(log, "Reload failed while applying rate limits."; "error" => %error);
-            return Err(());
+            return Err(vec![format!("applying rate limits: {error}")]);
         }
         slog::info!(log, "Rate limits reloaded.");
     }
@@ -823,6 +908,17 @@ async fn apply(running: &mut Running, new: GatewayConfig, ctx: &RunContext) -> R
     }
     running.config = new;
     Ok(())
+}
+
+/// `[oauth]` with its reloadable keys blanked, for comparing the restart-only rest.
+fn reloadable_oauth(o: &OAuthConfig) -> OAuthConfig {
+    OAuthConfig {
+        enabled: true,
+        dcr_enabled: true,
+        dcr_max_per_ip: 0,
+        dcr_window: Duration::ZERO,
+        ..o.clone()
+    }
 }
 
 /// Settings that the running process cannot change: the config module's list plus what this
@@ -915,15 +1011,10 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             old.logging.max_file_bytes != new.logging.max_file_bytes,
             "logging.max_file_bytes",
         ),
-        // `oauth.enabled` is reloadable (it only changes the advertised servers).
+        // `oauth.enabled` (the advertised servers) and registration (on/off in WebSettings, its
+        // quota in the rate limiter) are reloadable.
         (
-            OAuthConfig {
-                enabled: true,
-                ..old.oauth.clone()
-            } != OAuthConfig {
-                enabled: true,
-                ..new.oauth.clone()
-            },
+            reloadable_oauth(&old.oauth) != reloadable_oauth(&new.oauth),
             "oauth",
         ),
         (old.audit != new.audit, "audit"),

@@ -8,5 +8,6 @@ pub mod config;
 pub mod daemon;
 pub mod first_start;
 pub mod logging;
+pub mod runtime_settings;
 pub mod sd_notify;
 pub mod signals;

@@ -1,4 +1,5 @@
-//! Layering: built-in defaults → configuration file → `--env-file` → environment → flags.
+//! Layering: built-in defaults → configuration file → `--env-file` → environment → flags →
+//! runtime settings from the database (`Sources::runtime`).
 //!
 //! The `config` crate merges the layers; every value carries its origin (file path, variable name,
 //! flag) so validation can say where a bad value came from. Overrides are resolved here, in layer
@@ -16,10 +17,15 @@ use super::error::{ConfigError, ConfigReport};
 use super::keys::{BuiltIn, SCALAR_KEYS};
 use super::model::GatewayConfig;
 use super::paths::sqlite_url_for;
+use super::runtime;
 use super::sources::Sources;
 use super::validate::validate;
+use super::value_sources;
 
 pub(crate) const DEFAULTS_SOURCE: &str = "built-in defaults";
+/// Origins of environment values: `environment variable PORT`, `variable PORT in .env`.
+pub(crate) const ENV_PREFIX: &str = "environment variable ";
+pub(crate) const DOTENV_PREFIX: &str = "variable ";
 
 /// A TOML text already parsed, handed to the `config` builder with its path as origin.
 #[derive(Debug, Clone)]
@@ -53,14 +59,16 @@ pub(crate) fn load_in(
     if let Some(env_file) = &sources.env_file {
         let shown = env_file.display().to_string();
         if let Some(vars) = read_dotenv(&cwd.join(env_file), &shown, &mut report) {
-            let describe = |name: &str| format!("variable {name} in {shown}");
+            let describe = |name: &str| format!("{DOTENV_PREFIX}{name} in {shown}");
             overrides.extend(overrides_from_vars(&vars, &describe, cwd, &mut report));
         }
     }
     let env: BTreeMap<String, String> = process_env.clone().into_iter().collect();
-    let describe = |name: &str| format!("environment variable {name}");
+    let describe = |name: &str| format!("{ENV_PREFIX}{name}");
     overrides.extend(overrides_from_vars(&env, &describe, cwd, &mut report));
     overrides.extend(flag_overrides(sources, cwd));
+    // Last, so the database's runtime settings win over the file and the environment.
+    overrides.extend(runtime::overrides(&sources.runtime, &mut report));
 
     // A file that cannot be read or parsed would make every later error misleading.
     if file_path.is_some() && file.is_none() {
@@ -74,9 +82,13 @@ pub(crate) fn load_in(
         }
     };
     let fallback = file_source.as_deref().unwrap_or(DEFAULTS_SOURCE);
+    let origins = value_sources::collect(&root);
     let config = validate(root, fallback, cwd, &env, &mut report);
     match config {
-        Some(config) if report.is_empty() => Ok(config),
+        Some(mut config) if report.is_empty() => {
+            config.sources = origins;
+            Ok(config)
+        }
         _ => {
             if report.is_empty() {
                 // Every read that yields nothing records why; this guards that invariant.

@@ -2,14 +2,15 @@
 //!
 //! Layers, lowest first: built-in defaults, the TOML file (`config/authmcp-gateway.toml` when it
 //! exists, or `--config`), the `--env-file` dotenv file, the process environment (the original
-//! gateway's variable names and `AUTHMCP__SECTION__KEY`), then command-line flags. `load` reports
+//! gateway's variable names and `AUTHMCP__SECTION__KEY`), then command-line flags, then the
+//! runtime settings an administrator stored in the database (`runtime`, an allow-list). `load` reports
 //! every problem at once, each with its source and key; `restart_only_changes` tells a reload what
 //! it must refuse.
 //!
 //! Module map: `keys` (the scalar key table and defaults), `sources` (CLI inputs), `dotenv`,
 //! `env` (variables → overrides), `load` (merging with the `config` crate), `validate` and
 //! `backends`, `policies` and `external_issuers` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
-//! rules), `paths`, `diff`.
+//! rules), `paths`, `diff`, `runtime` (the database layer's allow-list), `value_sources` (each key's origin).
 
 mod auth;
 mod backend_auth;
@@ -28,8 +29,10 @@ mod paths;
 mod policies;
 mod rate_limits;
 mod reader;
+mod runtime;
 mod sources;
 mod validate;
+mod value_sources;
 mod view;
 
 #[cfg(test)]
@@ -40,7 +43,9 @@ use std::collections::HashMap;
 pub use diff::restart_only_changes;
 pub use error::{ConfigError, ConfigReport};
 pub use model::*;
+pub use runtime::{DATABASE_SOURCE, RUNTIME_KEYS, RuntimeKey, is_runtime_key};
 pub use sources::{DEFAULT_CONFIG_FILE, Sources};
+pub use value_sources::{ValueSource, ValueSources};
 pub use view::{MASK, settings_view};
 
 /// Loads and validates the configuration, reading the process environment.

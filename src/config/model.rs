@@ -30,6 +30,9 @@ pub struct GatewayConfig {
     pub backends: Vec<BackendSpec>,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
+    /// Where each key's value came from (default, file, environment, dotenv, flag, database),
+    /// recorded by `load`.
+    pub sources: super::ValueSources,
 }
 
 /// `[oauth]`: the gateway's own authorization server — on or off, client registration (RFC

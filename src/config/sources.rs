@@ -1,5 +1,7 @@
-//! Where a configuration comes from: the file, the dotenv file and the command-line flags.
+//! Where a configuration comes from: the file, the dotenv file, the command-line flags and the
+//! database's runtime settings.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{SourceArgs, StartArgs};
@@ -22,6 +24,9 @@ pub struct Sources {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub log_level: Option<String>,
+    /// Runtime settings from the database (key → JSON value), laid over everything else. Only
+    /// keys in [`super::RUNTIME_KEYS`]; the binary fills this from `runtime_settings`.
+    pub runtime: BTreeMap<String, serde_json::Value>,
 }
 
 impl Sources {
@@ -34,6 +39,7 @@ impl Sources {
             host: None,
             port: None,
             log_level: None,
+            runtime: BTreeMap::new(),
         }
     }
 

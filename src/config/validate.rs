@@ -83,6 +83,7 @@ pub(crate) fn validate(
         metrics: metrics?,
         backends: backends?,
         policies: policies?,
+        sources: Default::default(),
     })
 }
 

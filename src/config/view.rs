@@ -5,9 +5,12 @@
 //! masked; backend credentials, header values and stdio environment values are replaced by
 //! [`MASK`]; static bearer tokens (kept only as digests anyway) appear as a count.
 //!
-//! Where each value came from is not in here: the loader merges the layers (defaults, file,
-//! dotenv, environment, flags) with per-value origins, but [`GatewayConfig`] keeps only the
-//! result, so the view says so instead of guessing.
+//! `sources` says where each key's value came from, by dotted configuration key: `default`,
+//! `file` (with its path), `env` (the variable's name, the original's names included), `.env`
+//! (name and file), `flag`, or `database` (a runtime setting, which wins over the file and a
+//! SIGHUP keeps). The loader records it while merging (`value_sources`); the keys are the
+//! configuration's (`server.drain_timeout_ms`), which a few view fields show converted
+//! (`drain_timeout_s`).
 
 use std::time::Duration;
 
@@ -212,12 +215,7 @@ pub fn settings_view(c: &GatewayConfig) -> Value {
         },
         "backends": c.backends.iter().map(backend).collect::<Vec<_>>(),
         "policies": c.policies.len(),
-        "sources": {
-            "tracked": false,
-            "note": "Layers, lowest first: built-in defaults, the TOML file, the --env-file \
-                     dotenv file, the environment, command-line flags. The loaded configuration \
-                     keeps only the merged result, not each key's origin.",
-        },
+        "sources": c.sources.iter().map(|(k, s)| (k.clone(), s.to_json())).collect::<serde_json::Map<_, _>>(),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod admin_api;
 pub mod audit_events;
 pub mod auth_routes;
 pub mod authn;
+pub mod config_control;
 pub mod console;
 pub mod cors;
 pub mod error;

@@ -22,6 +22,8 @@ pub struct WebSettings {
     pub allow_registration: bool,
     /// The built-in authorization server is advertised (`oauth.enabled`).
     pub oauth_enabled: bool,
+    /// Dynamic client registration is open (`oauth.dcr_enabled`; a runtime setting).
+    pub dcr_enabled: bool,
     /// `[[auth.external_issuers]]`' issuers, in configuration order.
     pub external_issuers: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
@@ -73,6 +75,9 @@ pub struct AppState {
     /// The effective configuration with every secret masked, as `GET /admin/api/settings`
     /// serves it: rendered by the binary (which owns the config types) at start and on reload.
     pub config_view: Arc<ArcSwap<serde_json::Value>>,
+    /// Runtime settings and reloads (the binary's configuration wiring); set at boot before
+    /// the server starts. Unset: those admin routes answer 503.
+    pub config_control: Arc<OnceLock<Arc<dyn crate::config_control::ConfigControl>>>,
     /// The audit trail's queue; set at boot before the server starts. Unset: nothing recorded.
     pub audit: Arc<OnceLock<actors::audit::AuditHandle>>,
     /// The security events sink; set at boot before the server starts. Unset: nothing recorded.
@@ -108,6 +113,7 @@ impl AppState {
             external: Arc::new(OnceLock::new()),
             settings: Arc::new(ArcSwap::from_pointee(settings)),
             config_view: Arc::new(ArcSwap::from_pointee(serde_json::Value::Null)),
+            config_control: Arc::new(OnceLock::new()),
             audit: Arc::new(OnceLock::new()),
             security: Arc::new(OnceLock::new()),
             console: Arc::new(OnceLock::new()),

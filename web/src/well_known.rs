@@ -120,7 +120,7 @@ fn authorization_server_document(state: &AppState) -> Map<String, Value> {
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": oauth.cimd_enabled,
     }));
-    if oauth.dcr_enabled {
+    if state.settings.load().dcr_enabled {
         doc.insert(
             "registration_endpoint".into(),
             json!(format!("{issuer}/oauth/register")),

@@ -25,6 +25,7 @@ pub mod oauth_clients;
 pub mod oauth_consents;
 pub mod policies;
 pub mod refresher;
+pub mod runtime_settings;
 mod schema;
 pub mod security_events;
 pub mod settings;

@@ -283,3 +283,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     security_events,
     tool_definition_hashes
 );
+
+diesel::table! {
+    runtime_settings (key) {
+        key -> Text,
+        value_json -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}

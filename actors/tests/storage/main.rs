@@ -10,6 +10,7 @@ mod identity;
 mod oauth_clients;
 mod policies;
 mod registry;
+mod runtime_settings;
 mod schema;
 mod security;
 mod sqlite_only;

@@ -10,6 +10,7 @@ mod isolation;
 mod layers;
 mod metrics;
 mod policies;
+mod runtime_layer;
 mod shipped;
 mod tokens;
 mod validation;

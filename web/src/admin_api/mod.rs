@@ -32,10 +32,10 @@ mod openapi;
 mod policies;
 mod policy_body;
 pub(crate) mod query;
-mod scan;
+pub(crate) mod scan;
 pub(crate) mod security;
 mod server_items;
-mod settings;
+pub(crate) mod settings;
 mod stats;
 mod tokens;
 pub(crate) mod users;
@@ -55,13 +55,13 @@ use crate::state::AppState;
 pub use error::AdminApiError;
 
 /// The administrator making the call, and a logger carrying the request id.
-struct AdminCall {
+pub(crate) struct AdminCall {
     username: String,
     log: slog::Logger,
     registry: Arc<BackendRegistry>,
 }
 
-fn admin_call(req: &HttpRequest, state: &AppState) -> Result<AdminCall, AdminApiError> {
+pub(crate) fn admin_call(req: &HttpRequest, state: &AppState) -> Result<AdminCall, AdminApiError> {
     let (username, log) = admin_caller(req, state)?;
     let registry = state.registry.get().cloned().ok_or_else(|| {
         AdminApiError::Unavailable("The gateway is still starting; retry in a moment.".into())

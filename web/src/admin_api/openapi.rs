@@ -106,12 +106,31 @@ const USER_CHANGE: &[(&str, &str)] = &[
 ];
 const STATUS_BODY: &[(&str, &str)] = &[("enabled", "boolean"), ("is_active", "boolean")];
 
+/// The runtime keys (the binary's allow-list); each also takes `null` to clear it.
+const RUNTIME_BODY: &[(&str, &str)] = &[
+    ("rate_limit.mcp_max", "integer"),
+    ("rate_limit.mcp_window_s", "integer"),
+    ("rate_limit.tool_max", "integer"),
+    ("rate_limit.tool_window_s", "integer"),
+    ("rate_limit.login_max", "integer"),
+    ("rate_limit.login_window_s", "integer"),
+    ("rate_limit.token_max", "integer"),
+    ("rate_limit.token_window_s", "integer"),
+    ("auth.allow_registration", "boolean"),
+    ("oauth.dcr_enabled", "boolean"),
+    ("oauth.dcr_max_per_ip", "integer"),
+    ("oauth.dcr_window_s", "integer"),
+];
+
 /// Every admin API route. Keep in step with the handlers (the test below checks).
 #[rustfmt::skip]
 pub(crate) const OPERATIONS: &[Operation] = &[
     op("get", "/admin/api/openapi.json", "This document", &[], None, 200),
     op("get", "/admin/api/stats", "Dashboard figures: users, backends, sessions, requests and security events of the last 24 h, backend tokens expiring within 24 h", &[], None, 200),
-    op("get", "/admin/api/settings", "The effective configuration, every secret masked", &[], None, 200),
+    op("get", "/admin/api/settings", "The effective configuration, every secret masked, with each key's source", &[], None, 200),
+    op("get", "/admin/api/settings/runtime", "Runtime settings: each allowed key, its effective value and its database override", &[], None, 200),
+    op("put", "/admin/api/settings/runtime", "Set (value) or clear (null) runtime settings, then reload; the outcome", &[], Some(RUNTIME_BODY), 200),
+    op("post", "/admin/api/reload", "Reload the configuration (as SIGHUP); the outcome", &[], None, 200),
     op("get", "/admin/api/mcp-servers", "Backends (config file and database) with live status", &[], None, 200),
     op("post", "/admin/api/mcp-servers", "Create a backend", &[], Some(SERVER_BODY), 201),
     op("get", "/admin/api/mcp-servers/{id}", "One backend", &[], None, 200),

@@ -13,10 +13,10 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use actors::mcp_audit::{ScanTarget, scan};
+use actors::mcp_audit::{Report, ScanTarget, scan};
 use actors::spec::BackendTransport;
 
-use super::{AdminApiError, admin_call, backend_id, json_body};
+use super::{AdminApiError, AdminCall, admin_call, backend_id, json_body};
 use crate::state::AppState;
 
 /// Scans at once: each sends a few dozen requests (one of 12 MiB); more would only pile up.
@@ -30,6 +30,19 @@ async fn run_mcp_audit(
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
     let body = json_body(&req, &body)?;
+    let report = run_scan(&state, &call, &body).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(report))
+}
+
+/// Runs the scanner as `body` asks (`url` or `server_id`, optional `token` and `timeout_s`);
+/// shared with the console's Security audit page.
+pub(crate) async fn run_scan(
+    state: &AppState,
+    call: &AdminCall,
+    body: &Value,
+) -> Result<Report, AdminApiError> {
     let url = match (body.get("url"), body.get("server_id")) {
         (Some(Value::String(url)), None) => parse_url(url)?,
         (None, Some(id)) => {
@@ -42,7 +55,7 @@ async fn run_mcp_audit(
                 .get(&backend_id(&raw)?)
                 .await
                 .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
-            backend_url(&state, &entry.name, entry.url.as_deref())?
+            backend_url(state, &entry.name, entry.url.as_deref())?
         }
         _ => return Err(invalid("give either `url` (a string) or `server_id`")),
     };
@@ -70,12 +83,9 @@ async fn run_mcp_audit(
         token,
         timeout: Duration::from_secs(timeout),
     };
-    let report = scan(&target).await.map_err(|e| {
-        AdminApiError::InvalidInput("scan target", vec![format!("cannot scan: {e}")])
-    })?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("cache-control", "no-store"))
-        .json(report))
+    scan(&target)
+        .await
+        .map_err(|e| AdminApiError::InvalidInput("scan target", vec![format!("cannot scan: {e}")]))
 }
 
 fn parse_url(raw: &str) -> Result<url::Url, AdminApiError> {

@@ -15,6 +15,8 @@
 //! | GET | `/admin/mcp-activity`, `/admin/mcp-activity/{id}` | requests: window figures, per server, a live table; one audit record in full (`activity.rs`) |
 //! | GET | `/admin/security-logs` | security events: filters, pages, exports, a live tail (`security_logs.rs`) |
 //! | GET, POST | `/admin/logs`, `/admin/logs/verify` | the audit trail: search, pages, exports, hash-chain verification (`audit_logs.rs`) |
+//! | GET, POST | `/admin/settings…` | effective configuration with sources, runtime settings, reload (`settings.rs`) |
+//! | GET, POST | `/admin/mcp-audit` | the MCP security scanner: run, findings by severity, JSON export (`mcp_audit.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
@@ -30,11 +32,13 @@ mod dashboard;
 mod forms;
 pub(crate) mod guard;
 mod login;
+mod mcp_audit;
 mod page;
 mod record_query;
 mod security_logs;
 mod servers;
 pub(crate) mod session;
+mod settings;
 mod setup;
 mod user_permissions;
 mod users;
@@ -76,6 +80,14 @@ pub(crate) const NAV: &[NavItem] = &[
     NavItem {
         path: "/admin/logs",
         label: "Audit",
+    },
+    NavItem {
+        path: "/admin/mcp-audit",
+        label: "Security audit",
+    },
+    NavItem {
+        path: "/admin/settings",
+        label: "Settings",
     },
 ];
 
@@ -122,6 +134,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` too.
     user_permissions::configure(cfg);
     users::configure(cfg);
+    settings::configure(cfg);
+    mcp_audit::configure(cfg);
 }
 
 #[cfg(test)]

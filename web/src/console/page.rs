@@ -64,6 +64,14 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../../templates/admin/audit_logs.html"),
         ),
         (
+            "admin/settings.html",
+            include_str!("../../../templates/admin/settings.html"),
+        ),
+        (
+            "admin/mcp_audit.html",
+            include_str!("../../../templates/admin/mcp_audit.html"),
+        ),
+        (
             "admin/error.html",
             include_str!("../../../templates/admin/error.html"),
         ),
@@ -194,6 +202,6 @@ mod tests {
     #[test]
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
-        assert_eq!(TEMPLATES.get_template_names().count(), 14);
+        assert_eq!(TEMPLATES.get_template_names().count(), 16);
     }
 }

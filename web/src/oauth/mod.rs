@@ -26,10 +26,10 @@ use actors::ratelimit::RateLimiter;
 pub use error::OAuthError;
 
 /// What the OAuth endpoints read; fixed for the life of the process (the `[oauth]` keys are
-/// restart-only).
+/// restart-only, except `dcr_enabled`, which is in [`crate::WebSettings`], and the registration
+/// quota, which the rate limiter holds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthSettings {
-    pub dcr_enabled: bool,
     /// `oauth.dcr_initial_access_token`, held as a digest.
     pub initial_access_token: Option<ConfiguredSecret>,
     pub cimd_enabled: bool,

@@ -31,7 +31,7 @@ async fn register(
     let log = ctx
         .as_ref()
         .map_or_else(|| state.log.clone(), |c| c.log.clone());
-    if !oauth.settings.dcr_enabled {
+    if !state.settings.load().dcr_enabled {
         return Err(OAuthError::AccessDenied(
             "Dynamic client registration is switched off on this gateway (oauth.dcr_enabled); \
              ask the operator for a client."

@@ -1,0 +1,3 @@
+DROP TRIGGER IF EXISTS runtime_settings_revision ON runtime_settings;
+DROP TABLE IF EXISTS runtime_settings;
+DELETE FROM revisions WHERE name = 'runtime_settings';
