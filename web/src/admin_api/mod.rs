@@ -10,7 +10,8 @@
 //!
 //! Authorization policies and groups: see `policies.rs` and `groups.rs`; the audit trail
 //! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`; OAuth clients:
-//! `oauth_clients.rs`; dashboard figures (`stats`): `stats.rs`; the effective configuration
+//! `oauth_clients.rs`; an administrator's own access token (`access-token`):
+//! `access_token.rs`; dashboard figures (`stats`): `stats.rs`; the effective configuration
 //! (`settings`): `settings.rs`; the OpenAPI document of all of them (`openapi.json`): `openapi.rs`.
 //!
 //! Admin role required: the authn middleware answers 401 without a valid bearer token or
@@ -20,13 +21,14 @@
 //!
 //! [`BackendRegistry`]: actors::registry::BackendRegistry
 
+pub(crate) mod access_token;
 mod audit;
 pub(crate) mod body;
 pub(crate) mod credentials;
 mod error;
 mod groups;
 mod live_feed;
-mod oauth_clients;
+pub(crate) mod oauth_clients;
 mod openapi;
 mod policies;
 mod policy_body;
@@ -36,7 +38,7 @@ mod security;
 mod server_items;
 mod settings;
 mod stats;
-mod tokens;
+pub(crate) mod tokens;
 pub(crate) mod users;
 pub(crate) mod view;
 
@@ -244,6 +246,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     policies::configure(cfg);
     groups::configure(cfg);
     tokens::configure(cfg);
+    access_token::configure(cfg);
     credentials::configure(cfg);
     scan::configure(cfg);
     server_items::configure(cfg);

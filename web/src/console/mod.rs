@@ -12,6 +12,8 @@
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
 //! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
 //! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete, tools (`servers.rs`) |
+//! | GET, POST | `/admin/oauth-clients…` | OAuth clients: list, consents, rotate secret, delete (`oauth_clients.rs`) |
+//! | GET, POST | `/admin/mcp-tokens…` | backend credentials and refresh, own API tokens, an access token (`mcp_tokens.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
@@ -25,6 +27,8 @@ mod dashboard;
 mod forms;
 pub(crate) mod guard;
 mod login;
+mod mcp_tokens;
+mod oauth_clients;
 mod page;
 mod servers;
 pub(crate) mod session;
@@ -57,6 +61,14 @@ pub(crate) const NAV: &[NavItem] = &[
     NavItem {
         path: "/admin/users",
         label: "Users",
+    },
+    NavItem {
+        path: "/admin/oauth-clients",
+        label: "OAuth clients",
+    },
+    NavItem {
+        path: "/admin/mcp-tokens",
+        label: "Tokens",
     },
 ];
 
@@ -100,6 +112,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` too.
     user_permissions::configure(cfg);
     users::configure(cfg);
+    oauth_clients::configure(cfg);
+    mcp_tokens::configure(cfg);
 }
 
 #[cfg(test)]
