@@ -30,7 +30,7 @@ async fn gateway(db: Db) -> (TestGateway, Option<PgDatabase>, String) {
     (gw, guard, root)
 }
 
-async fn register_confidential(gw: &TestGateway) -> (String, String) {
+pub(crate) async fn register_confidential(gw: &TestGateway) -> (String, String) {
     let reply = send(
         "POST",
         &gw.url("/oauth/register"),
@@ -51,7 +51,7 @@ async fn register_confidential(gw: &TestGateway) -> (String, String) {
 }
 
 /// The password grant authenticating as the client: 200 with tokens, or the error reply.
-async fn password_grant(gw: &TestGateway, client_id: &str, secret: &str) -> http::Reply {
+pub(crate) async fn password_grant(gw: &TestGateway, client_id: &str, secret: &str) -> http::Reply {
     post_form(
         &gw.url("/oauth/token"),
         Some((client_id, secret)),

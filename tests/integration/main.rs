@@ -15,6 +15,7 @@ mod console;
 mod console_pages;
 mod console_records;
 mod console_settings;
+mod console_tokens;
 mod cors;
 mod daemon;
 mod external_idp;

@@ -58,7 +58,8 @@ pub async fn admin_changes(
         *req.method(),
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
     ) && is_permission_path(req.path());
-    let console_form = req.path().starts_with("/admin/users");
+    let console_form =
+        req.path().starts_with("/admin/users") || req.path().starts_with(CONSOLE_API_TOKENS);
     let response = next.call(req).await?;
     // A console form that worked answers 303 (post-redirect-get); one refused renders a 4xx.
     let done = response.status().is_success()
@@ -72,6 +73,9 @@ pub async fn admin_changes(
     Ok(response)
 }
 
+/// The console's forms for the administrator's own API tokens (create, revoke).
+const CONSOLE_API_TOKENS: &str = "/admin/mcp-tokens/api-tokens";
+
 fn is_permission_path(path: &str) -> bool {
     [
         "/admin/api/policies",
@@ -84,4 +88,5 @@ fn is_permission_path(path: &str) -> bool {
         // through the API or the console's users pages.
         || path.starts_with("/admin/api/users")
         || path.starts_with("/admin/users")
+        || path.starts_with(CONSOLE_API_TOKENS)
 }

@@ -310,6 +310,17 @@ impl ClientRegistry {
             .await?)
     }
 
+    /// How many consents each client holds; a client without any is absent.
+    pub async fn consent_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<String, usize>, ClientError> {
+        let counts = self.db.run(oauth_consents::count_by_client).await?;
+        Ok(counts
+            .into_iter()
+            .map(|(id, n)| (id, usize::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
     /// Forgets the client's remembered consents (its next authorization asks again).
     pub async fn forget_consents(&self, client_id: &str) -> Result<usize, ClientError> {
         let id = client_id.to_string();

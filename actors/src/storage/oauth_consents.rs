@@ -95,6 +95,15 @@ pub fn list_for_client(
         .load(conn)?)
 }
 
+/// How many consents each client holds (clients without any are absent), for the console's
+/// list: one grouped query instead of one per client.
+pub fn count_by_client(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StorageError> {
+    Ok(oauth_consents::table
+        .group_by(oauth_consents::client_id)
+        .select((oauth_consents::client_id, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
 /// Forgets every consent given to `client_id`: its next authorization asks again.
 pub fn delete_for_client(conn: &mut DbConn, client_id: &str) -> Result<usize, StorageError> {
     Ok(

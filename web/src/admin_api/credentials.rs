@@ -18,7 +18,7 @@ pub(crate) fn credential_of(state: &AppState, name: &str) -> Option<Credential> 
 }
 
 /// `token` in the server list and the token-status view: `null` for static credentials.
-pub(super) fn token_view(state: &AppState, entry: &BackendEntry) -> Value {
+pub(crate) fn token_view(state: &AppState, entry: &BackendEntry) -> Value {
     let Some(credential) = credential_of(state, &entry.name) else {
         return Value::Null;
     };
@@ -50,6 +50,24 @@ pub(super) async fn entry_for(
         .map_err(|e| AdminApiError::from_registry(e, &call.log))
 }
 
+/// Asks `entry`'s token loop for a new token now (the API's `refresh-token` and the console's
+/// "Refresh now"); 409 when the backend is not running or has a static credential.
+pub(crate) fn start_refresh(state: &AppState, entry: &BackendEntry) -> Result<(), AdminApiError> {
+    let Some(credential) = credential_of(state, &entry.name) else {
+        return Err(AdminApiError::Conflict(format!(
+            "The backend `{}` is not running; enable it first.",
+            entry.name
+        )));
+    };
+    if !credential.request_refresh() {
+        return Err(AdminApiError::Conflict(format!(
+            "The backend `{}` uses a static credential ({}); only OAuth backends get tokens.",
+            entry.name, entry.auth_type
+        )));
+    }
+    Ok(())
+}
+
 #[get("/admin/api/mcp-servers/{id}/token-status")]
 async fn token_status(
     req: HttpRequest,
@@ -74,18 +92,7 @@ async fn refresh_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let entry = entry_for(&req, &state, &id).await?;
-    let Some(credential) = credential_of(&state, &entry.name) else {
-        return Err(AdminApiError::Conflict(format!(
-            "The backend `{}` is not running; enable it first.",
-            entry.name
-        )));
-    };
-    if !credential.request_refresh() {
-        return Err(AdminApiError::Conflict(format!(
-            "The backend `{}` uses a static credential ({}); only OAuth backends get tokens.",
-            entry.name, entry.auth_type
-        )));
-    }
+    start_refresh(&state, &entry)?;
     // Accepted: the backend's token loop runs the refresh; token-status shows the outcome.
     Ok(HttpResponse::Accepted().json(json!({
         "id": view::id(&entry.id),

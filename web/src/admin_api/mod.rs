@@ -10,7 +10,8 @@
 //!
 //! Authorization policies and groups: see `policies.rs` and `groups.rs`; the audit trail
 //! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`; OAuth clients:
-//! `oauth_clients.rs`; dashboard figures (`stats`): `stats.rs`; the effective configuration
+//! `oauth_clients.rs`; an administrator's own access token (`access-token`):
+//! `access_token.rs`; dashboard figures (`stats`): `stats.rs`; the effective configuration
 //! (`settings`): `settings.rs`; the OpenAPI document of all of them (`openapi.json`): `openapi.rs`.
 //!
 //! Admin role required: the authn middleware answers 401 without a valid bearer token or
@@ -20,6 +21,7 @@
 //!
 //! [`BackendRegistry`]: actors::registry::BackendRegistry
 
+pub(crate) mod access_token;
 pub(crate) mod audit;
 pub(crate) mod body;
 pub(crate) mod credentials;
@@ -27,7 +29,7 @@ mod error;
 mod export;
 mod groups;
 mod live_feed;
-mod oauth_clients;
+pub(crate) mod oauth_clients;
 mod openapi;
 mod policies;
 mod policy_body;
@@ -37,7 +39,7 @@ pub(crate) mod security;
 mod server_items;
 pub(crate) mod settings;
 mod stats;
-mod tokens;
+pub(crate) mod tokens;
 pub(crate) mod users;
 pub(crate) mod view;
 
@@ -245,6 +247,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     policies::configure(cfg);
     groups::configure(cfg);
     tokens::configure(cfg);
+    access_token::configure(cfg);
     credentials::configure(cfg);
     scan::configure(cfg);
     server_items::configure(cfg);

@@ -21,7 +21,7 @@ use super::{AdminApiError, admin_caller};
 use crate::state::AppState;
 
 /// A client as the API shows it: what it registered and how, never a credential.
-fn view(c: &Client) -> Value {
+pub(crate) fn view(c: &Client) -> Value {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     json!({
         "client_id": c.client_id,
@@ -60,7 +60,7 @@ fn failed(error: ClientError, log: &slog::Logger) -> AdminApiError {
 }
 
 /// Client `id`, or 404.
-async fn existing_client(
+pub(crate) async fn existing_client(
     state: &AppState,
     id: &str,
     log: &slog::Logger,
@@ -74,15 +74,31 @@ async fn existing_client(
         .ok_or_else(|| failed(ClientError::NotFound(id.to_string()), log))
 }
 
+/// Every client, oldest first.
+pub(crate) async fn all_clients(
+    state: &AppState,
+    log: &slog::Logger,
+) -> Result<Vec<Client>, AdminApiError> {
+    state.oauth.clients.list().await.map_err(|e| failed(e, log))
+}
+
+/// How many consents each client holds (absent: none).
+pub(crate) async fn consent_counts(
+    state: &AppState,
+    log: &slog::Logger,
+) -> Result<std::collections::HashMap<String, usize>, AdminApiError> {
+    state
+        .oauth
+        .clients
+        .consent_counts()
+        .await
+        .map_err(|e| failed(e, log))
+}
+
 #[get("/admin/api/oauth-clients")]
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
     let (_, log) = admin_caller(&req, &state)?;
-    let clients = state
-        .oauth
-        .clients
-        .list()
-        .await
-        .map_err(|e| failed(e, &log))?;
+    let clients = all_clients(&state, &log).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(json!({ "clients": clients.iter().map(view).collect::<Vec<_>>() })))
@@ -101,6 +117,52 @@ async fn show(
         .json(view(&client)))
 }
 
+/// Deletes client `id` with its grants (its token families revoked, codes and consents gone)
+/// and makes the request path learn of the revocations before returning; the number of revoked
+/// families. Shared by the API and the console.
+pub(crate) async fn delete_client(
+    state: &AppState,
+    id: &str,
+    by: &str,
+    log: &slog::Logger,
+) -> Result<usize, AdminApiError> {
+    let revoked = state
+        .oauth
+        .clients
+        .delete_with_grants(id)
+        .await
+        .map_err(|e| failed(e, log))?;
+    // The request path learns of the revoked families before this call returns.
+    if let Err(error) = state.identity.refresh_revocations().await {
+        slog::error!(log, "Could not refresh revocations after deleting an OAuth client."; "error" => %error);
+    }
+    slog::info!(log, "OAuth client deleted."; "client_id" => id, "revoked_sessions" => revoked, "by" => by);
+    Ok(revoked)
+}
+
+/// A confidential client's new secret (the old one stops working); 409 for a public client.
+/// Shared by the API and the console.
+pub(crate) async fn rotate_client_secret(
+    state: &AppState,
+    id: &str,
+    by: &str,
+    log: &slog::Logger,
+) -> Result<String, AdminApiError> {
+    let secret = state
+        .oauth
+        .clients
+        .rotate_secret(id)
+        .await
+        .map_err(|e| failed(e, log))?
+        .ok_or_else(|| {
+            AdminApiError::Conflict(format!(
+                "OAuth client `{id}` is public (token_endpoint_auth_method none) and has no secret to rotate."
+            ))
+        })?;
+    slog::info!(log, "OAuth client secret rotated."; "client_id" => id, "by" => by);
+    Ok(secret)
+}
+
 #[delete("/admin/api/oauth-clients/{id}")]
 async fn remove(
     req: HttpRequest,
@@ -108,17 +170,7 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (admin, log) = admin_caller(&req, &state)?;
-    let revoked = state
-        .oauth
-        .clients
-        .delete_with_grants(&id)
-        .await
-        .map_err(|e| failed(e, &log))?;
-    // The request path learns of the revoked families before this call returns.
-    if let Err(error) = state.identity.refresh_revocations().await {
-        slog::error!(log, "Could not refresh revocations after deleting an OAuth client."; "error" => %error);
-    }
-    slog::info!(log, "OAuth client deleted."; "client_id" => id.as_str(), "revoked_sessions" => revoked, "by" => &admin);
+    let revoked = delete_client(&state, &id, &admin, &log).await?;
     Ok(HttpResponse::Ok().json(json!({
         "client_id": id.as_str(),
         "revoked_sessions": revoked,
@@ -133,19 +185,7 @@ async fn rotate_secret(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (admin, log) = admin_caller(&req, &state)?;
-    let secret = state
-        .oauth
-        .clients
-        .rotate_secret(&id)
-        .await
-        .map_err(|e| failed(e, &log))?
-        .ok_or_else(|| {
-            AdminApiError::Conflict(format!(
-                "OAuth client `{}` is public (token_endpoint_auth_method none) and has no secret to rotate.",
-                id.as_str()
-            ))
-        })?;
-    slog::info!(log, "OAuth client secret rotated."; "client_id" => id.as_str(), "by" => &admin);
+    let secret = rotate_client_secret(&state, &id, &admin, &log).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(json!({
@@ -156,28 +196,32 @@ async fn rotate_secret(
         })))
 }
 
-#[get("/admin/api/oauth-clients/{id}/consents")]
-async fn consents(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AdminApiError> {
-    let (_, log) = admin_caller(&req, &state)?;
-    existing_client(&state, &id, &log).await?;
-    let clients = &state.oauth.clients;
-    let rows = clients.consents(&id).await.map_err(|e| failed(e, &log))?;
+/// The consents users remembered for client `id` (404 for an unknown client), each with the
+/// user's name. Shared by the API and the console.
+pub(crate) async fn consent_list(
+    state: &AppState,
+    id: &str,
+    log: &slog::Logger,
+) -> Result<Vec<Value>, AdminApiError> {
+    existing_client(state, id, log).await?;
+    let rows = state
+        .oauth
+        .clients
+        .consents(id)
+        .await
+        .map_err(|e| failed(e, log))?;
     let users = state
         .identity
         .users()
         .await
-        .map_err(|e| AdminApiError::from_auth(e, &log))?;
+        .map_err(|e| AdminApiError::from_auth(e, log))?;
     let name_of = |user_id: i64| {
         users
             .iter()
             .find(|u| u.id == user_id)
             .map(|u| u.username.clone())
     };
-    let consents: Vec<Value> = rows
+    Ok(rows
         .iter()
         .map(|r| {
             json!({
@@ -189,7 +233,36 @@ async fn consents(
                 "updated_at_ms": r.updated_at_ms,
             })
         })
-        .collect();
+        .collect())
+}
+
+/// Forgets client `id`'s consents (404 for an unknown client); how many went. Shared by the
+/// API and the console.
+pub(crate) async fn forget_client_consents(
+    state: &AppState,
+    id: &str,
+    by: &str,
+    log: &slog::Logger,
+) -> Result<usize, AdminApiError> {
+    existing_client(state, id, log).await?;
+    let forgotten = state
+        .oauth
+        .clients
+        .forget_consents(id)
+        .await
+        .map_err(|e| failed(e, log))?;
+    slog::info!(log, "OAuth client consents forgotten."; "client_id" => id, "consents" => forgotten, "by" => by);
+    Ok(forgotten)
+}
+
+#[get("/admin/api/oauth-clients/{id}/consents")]
+async fn consents(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (_, log) = admin_caller(&req, &state)?;
+    let consents = consent_list(&state, &id, &log).await?;
     Ok(HttpResponse::Ok().json(json!({ "client_id": id.as_str(), "consents": consents })))
 }
 
@@ -200,13 +273,7 @@ async fn forget_consents(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (admin, log) = admin_caller(&req, &state)?;
-    existing_client(&state, &id, &log).await?;
-    let clients = &state.oauth.clients;
-    let forgotten = clients
-        .forget_consents(&id)
-        .await
-        .map_err(|e| failed(e, &log))?;
-    slog::info!(log, "OAuth client consents forgotten."; "client_id" => id.as_str(), "consents" => forgotten, "by" => &admin);
+    let forgotten = forget_client_consents(&state, &id, &admin, &log).await?;
     Ok(HttpResponse::Ok().json(json!({ "client_id": id.as_str(), "forgotten": forgotten })))
 }
 

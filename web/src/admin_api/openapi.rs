@@ -177,6 +177,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op("get", "/admin/api/api-tokens", "API tokens (never a token or its hash)", &[], None, 200),
     op("post", "/admin/api/api-tokens", "Create an API token (shown once)", &[], Some(&[("username", "string"), ("user_id", "integer"), ("name", "string"), ("expires_days", "integer")]), 201),
     op("delete", "/admin/api/api-tokens/{id}", "Revoke an API token", &[], None, 200),
+    op("post", "/admin/api/access-token", "An access token for the calling administrator, for /mcp (shown once)", &[], None, 200),
     op("get", "/admin/api/oauth-clients", "OAuth clients (never a secret)", &[], None, 200),
     op("get", "/admin/api/oauth-clients/{id}", "One OAuth client", &[], None, 200),
     op("delete", "/admin/api/oauth-clients/{id}", "Delete an OAuth client, revoking its tokens, codes and consents", &[], None, 200),

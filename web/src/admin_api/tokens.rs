@@ -32,7 +32,7 @@ fn view(t: &ApiTokenInfo) -> Value {
     })
 }
 
-fn failed(error: AuthError, log: &slog::Logger) -> AdminApiError {
+pub(crate) fn failed(error: AuthError, log: &slog::Logger) -> AdminApiError {
     match error {
         AuthError::NotFound(m) => AdminApiError::NotFound(format!("{m}.")),
         AuthError::InvalidRequest(m) => AdminApiError::Invalid(vec![m]),
@@ -42,6 +42,19 @@ fn failed(error: AuthError, log: &slog::Logger) -> AdminApiError {
                 "The change could not be saved; the gateway log has the cause.".into(),
             )
         }
+    }
+}
+
+/// `expires_days` (absent or null: never expires) as a lifetime, or the problem with it.
+/// Shared by the API and the console's Tokens page.
+pub(crate) fn expires_days(value: &Value) -> Result<Option<Duration>, String> {
+    match value {
+        Value::Null => Ok(None),
+        v => v
+            .as_u64()
+            .filter(|d| (1..=3650).contains(d))
+            .map(|days| Some(Duration::from_secs(days * 86_400)))
+            .ok_or_else(|| "expires_days: a whole number of days, 1 to 3650".to_string()),
     }
 }
 
@@ -76,16 +89,10 @@ async fn create(
     if name.is_none() {
         problems.push("name: required, a string".to_string());
     }
-    let expires_in = match &body["expires_days"] {
-        Value::Null => None,
-        v => match v.as_u64().filter(|d| (1..=3650).contains(d)) {
-            Some(days) => Some(Duration::from_secs(days * 86_400)),
-            None => {
-                problems.push("expires_days: a whole number of days, 1 to 3650".to_string());
-                None
-            }
-        },
-    };
+    let expires_in = expires_days(&body["expires_days"]).unwrap_or_else(|problem| {
+        problems.push(problem);
+        None
+    });
     let user_id = match (&body["user_id"], body["username"].as_str()) {
         (Value::Number(n), None) => n.as_i64(),
         (Value::Null, Some(name)) => state

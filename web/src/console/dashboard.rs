@@ -103,6 +103,12 @@ pub(super) fn millis(value: Option<f64>) -> String {
     }
 }
 
+/// Whether a token expiring at `expires_at_ms` (`None`: unknown) ends within a day of `now`
+/// (also the Tokens page's highlight).
+pub(super) fn expires_soon(expires_at_ms: Option<i64>, now: i64) -> bool {
+    expires_at_ms.is_some_and(|at| at - now < EXPIRY_WARNING_MS)
+}
+
 /// Backends whose token failed, is being refreshed late, or expires within a day.
 fn token_warnings(state: &AppState, names: &[String]) -> Vec<TokenWarning> {
     let now = actors::storage::unix_ms_now();
@@ -110,9 +116,7 @@ fn token_warnings(state: &AppState, names: &[String]) -> Vec<TokenWarning> {
         .iter()
         .filter_map(|name| {
             let status = credential_of(state, name)?.token_status()?;
-            let expiring_soon = status
-                .expires_at_ms
-                .is_some_and(|at| at - now < EXPIRY_WARNING_MS);
+            let expiring_soon = expires_soon(status.expires_at_ms, now);
             let troubled = matches!(status.state, TokenState::Failed | TokenState::Expiring);
             (troubled || expiring_soon).then(|| TokenWarning {
                 server: name.clone(),

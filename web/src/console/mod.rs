@@ -17,6 +17,8 @@
 //! | GET, POST | `/admin/logs`, `/admin/logs/verify` | the audit trail: search, pages, exports, hash-chain verification (`audit_logs.rs`) |
 //! | GET, POST | `/admin/settings…` | effective configuration with sources, runtime settings, reload (`settings.rs`) |
 //! | GET, POST | `/admin/mcp-audit` | the MCP security scanner: run, findings by severity, JSON export (`mcp_audit.rs`) |
+//! | GET, POST | `/admin/oauth-clients…` | OAuth clients: list, consents, rotate secret, delete (`oauth_clients.rs`) |
+//! | GET, POST | `/admin/mcp-tokens…` | backend credentials and refresh, own API tokens, an access token (`mcp_tokens.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
@@ -33,6 +35,8 @@ mod forms;
 pub(crate) mod guard;
 mod login;
 mod mcp_audit;
+mod mcp_tokens;
+mod oauth_clients;
 mod page;
 mod record_query;
 mod security_logs;
@@ -68,6 +72,14 @@ pub(crate) const NAV: &[NavItem] = &[
     NavItem {
         path: "/admin/users",
         label: "Users",
+    },
+    NavItem {
+        path: "/admin/oauth-clients",
+        label: "OAuth clients",
+    },
+    NavItem {
+        path: "/admin/mcp-tokens",
+        label: "Tokens",
     },
     NavItem {
         path: "/admin/mcp-activity",
@@ -136,6 +148,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users::configure(cfg);
     settings::configure(cfg);
     mcp_audit::configure(cfg);
+    oauth_clients::configure(cfg);
+    mcp_tokens::configure(cfg);
 }
 
 #[cfg(test)]

@@ -72,6 +72,22 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../../templates/admin/mcp_audit.html"),
         ),
         (
+            "admin/oauth_clients.html",
+            include_str!("../../../templates/admin/oauth_clients.html"),
+        ),
+        (
+            "admin/oauth_client.html",
+            include_str!("../../../templates/admin/oauth_client.html"),
+        ),
+        (
+            "admin/mcp_tokens.html",
+            include_str!("../../../templates/admin/mcp_tokens.html"),
+        ),
+        (
+            "admin/shown_once.html",
+            include_str!("../../../templates/admin/shown_once.html"),
+        ),
+        (
             "admin/error.html",
             include_str!("../../../templates/admin/error.html"),
         ),
@@ -151,6 +167,29 @@ pub(crate) fn error(
     render(status, "admin/error.html", c, None)
 }
 
+/// A new secret or token, shown on the page answering the form that made it and nowhere else
+/// (every console page is `no-store`).
+pub(crate) struct ShownOnce<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    /// `[{label, name, value, secret}]`; `secret` values are set in `<code data-secret=name>`.
+    pub fields: serde_json::Value,
+    pub warning: &'a str,
+    pub back: &'a str,
+    pub back_label: &'a str,
+}
+
+pub(crate) fn shown_once(shown: ShownOnce<'_>, chrome: &Chrome<'_>) -> HttpResponse {
+    let mut c = Context::new();
+    c.insert("title", shown.title);
+    c.insert("message", shown.message);
+    c.insert("fields", &shown.fields);
+    c.insert("warning", shown.warning);
+    c.insert("back", shown.back);
+    c.insert("back_label", shown.back_label);
+    render(StatusCode::OK, "admin/shown_once.html", c, Some(chrome))
+}
+
 /// `303 See Other` to `location` (after a form, or to send a browser elsewhere), setting
 /// `cookies`.
 pub(crate) fn see_other(location: &str, cookies: &[String]) -> HttpResponse {
@@ -202,6 +241,6 @@ mod tests {
     #[test]
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
-        assert_eq!(TEMPLATES.get_template_names().count(), 16);
+        assert_eq!(TEMPLATES.get_template_names().count(), 20);
     }
 }

@@ -73,7 +73,7 @@ fn registry(state: &AppState) -> Result<Arc<BackendRegistry>, Box<HttpResponse>>
 }
 
 /// A backend as the table shows it: the admin API's view plus display strings.
-fn line(entry: &actors::registry::BackendEntry) -> Value {
+pub(super) fn line(entry: &actors::registry::BackendEntry) -> Value {
     let mut v = view::entry(entry);
     let shown_id = v["id"].to_string().trim_matches('"').to_string();
     if let Value::Object(map) = &mut v {
@@ -191,7 +191,7 @@ async fn create(
 }
 
 /// The entry `raw` names, or the page saying there is none.
-async fn find(
+pub(super) async fn find(
     state: &AppState,
     raw: &str,
 ) -> Result<actors::registry::BackendEntry, Box<HttpResponse>> {

@@ -151,6 +151,12 @@ async fn token(
                 e.client_id = Some(client.client_id.clone());
                 e.details = Some(format!("grant_type={grant_type}"));
             });
+            // The console's "last use": bookkeeping in a task of its own, so it never delays
+            // or fails the answer.
+            let (clients, id) = (state.oauth.clients.clone(), client.client_id.clone());
+            actix_web::rt::spawn(async move {
+                let _ = clients.touch_last_used(&id).await;
+            });
             Ok(answer(&granted))
         }
         Err(GrantError::Server(detail)) => {
