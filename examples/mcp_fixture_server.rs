@@ -1,8 +1,8 @@
 //! A real MCP server (rmcp) for the gateway's tests: the backend the gateway fronts.
 //!
 //! ```text
-//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid] [--echo-description TEXT]
-//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response] [--tasks] [--gates]
+//! mcp_fixture_server stdio [--tools N] [--page-size N] [--banner] [--rich] [--pid] [--asks] [--echo-description TEXT]
+//! mcp_fixture_server http  [--port N] [--tools N] [--page-size N] [--rich] [--json-response] [--tasks] [--gates] [--asks]
 //! mcp_fixture_server sse   [--port N] [--tools N] [--page-size N] [--rich] [--endpoint-base URL]
 //! ```
 //! Tools: `echo` (returns `text`), `add` (`a` + `b`), `slow` (sleeps `ms`), then `extra_4` …
@@ -17,6 +17,8 @@
 //! a handler sends nothing before its result.
 //! `--tasks` (HTTP mode) serves MCP 2025-11-25 tasks (see `tasks.rs` next to this file).
 //! `--gates` (HTTP mode) adds tools that wait on signals the test sends (see `gates.rs`).
+//! `--asks` adds tools that send the client requests of their own: ping, roots, a withdrawn
+//! elicitation (see `asks.rs`).
 //! `--pid` adds tool `pid`: this process's id and the `clientInfo` name and capabilities it was
 //! initialized with (to tell per-session children apart).
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
@@ -46,6 +48,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::json;
 
+#[path = "mcp_fixture_server/asks.rs"]
+mod asks;
 #[path = "mcp_fixture_server/gates.rs"]
 mod gates;
 #[path = "mcp_fixture_server/legacy_sse.rs"]
@@ -66,6 +70,8 @@ struct Fixture {
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
     /// `--gates`: tools (and an `initialize`) that wait on the test's signals.
     gates: Option<Arc<gates::Gates>>,
+    /// `--asks`: tools that send the client requests.
+    asks: Option<Arc<asks::Asks>>,
 }
 
 /// Builds an rmcp model value from JSON (its structs are `non_exhaustive`).
@@ -150,6 +156,7 @@ impl Fixture {
             pid: false,
             peers: Arc::default(),
             gates: None,
+            asks: None,
         }
     }
 
@@ -259,6 +266,13 @@ impl ServerHandler for Fixture {
         }
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        if let Some(asks) = &self.asks {
+            asks.roots_changes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -410,6 +424,11 @@ impl ServerHandler for Fixture {
         {
             return result.map(Into::into);
         }
+        if let Some(asks) = &self.asks
+            && let Some(result) = asks.call(request.name.as_ref(), &context).await
+        {
+            return result.map(Into::into);
+        }
         if self.rich
             && let Some(result) = self
                 .call_rich(request.name.as_ref(), request.arguments.as_ref(), &context)
@@ -462,6 +481,7 @@ struct Options {
     json_response: bool,
     tasks: bool,
     gates: bool,
+    asks: bool,
     /// SSE mode: prefix of the `endpoint` event's URI (default: none, a relative path).
     endpoint_base: String,
     /// Replaces `echo`'s description (tests of tool definition changes).
@@ -487,6 +507,7 @@ fn parse_options() -> Result<Options, String> {
         json_response: false,
         tasks: false,
         gates: false,
+        asks: false,
         endpoint_base: String::new(),
         echo_description: None,
     };
@@ -508,6 +529,7 @@ fn parse_options() -> Result<Options, String> {
             "--json-response" => options.json_response = true,
             "--tasks" => options.tasks = true,
             "--gates" => options.gates = true,
+            "--asks" => options.asks = true,
             "--echo-description" => {
                 options.echo_description =
                     Some(args.next().ok_or("--echo-description needs a text")?);
@@ -552,6 +574,14 @@ async fn main() {
                 "description": "Reports this process's id and the client it was initialized by.",
                 "inputSchema": {"type": "object"},
             })));
+    }
+    if options.asks {
+        fixture.asks = Some(Arc::default());
+        fixture
+            .tools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(asks::Asks::tools());
     }
     let gates = options.gates.then(|| Arc::new(gates::Gates::default()));
     if let Some(gates) = &gates {

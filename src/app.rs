@@ -151,7 +151,9 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
             age: config.mcp.replay_age,
             queue: config.mcp.max_queued_events,
             pending: config.mcp.max_pending_requests,
+            pending_timeout: config.mcp.pending_request_timeout,
             streams: config.mcp.max_resumable_streams,
+            open_streams: config.mcp.max_open_streams,
         },
     };
     let policies = PolicyService::new(db.clone(), file_policies(&config), log.clone())
@@ -1004,8 +1006,16 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "mcp.max_pending_requests",
         ),
         (
+            old.mcp.pending_request_timeout != new.mcp.pending_request_timeout,
+            "mcp.pending_request_timeout_s",
+        ),
+        (
             old.mcp.max_resumable_streams != new.mcp.max_resumable_streams,
             "mcp.max_resumable_streams",
+        ),
+        (
+            old.mcp.max_open_streams != new.mcp.max_open_streams,
+            "mcp.max_open_streams",
         ),
         (
             old.logging.max_file_bytes != new.logging.max_file_bytes,

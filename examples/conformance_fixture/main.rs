@@ -4,10 +4,12 @@
 //!
 //! ```text
 //! conformance_fixture [--port N]
+//! conformance_fixture --stdio
 //! ```
 //! Serves Streamable HTTP at `http://127.0.0.1:N/mcp` (N = 0 picks a free port), prints exactly
 //! `LISTENING <port>` once bound, and exits when stdin closes, so a harness that dies leaves no
-//! server behind. Each client session gets its own handler: the logging level and resource
+//! server behind. `--stdio` serves one session on stdin/stdout instead (the gateway's stdio
+//! backend tests: sampling, elicitation and logging from a child process). Each client session gets its own handler: the logging level and resource
 //! subscriptions are per session, as the spec wants. Host validation (rmcp's default: loopback
 //! names only) is what the suite's DNS-rebinding scenario checks.
 
@@ -197,20 +199,23 @@ impl ServerHandler for ConformanceFixture {
     }
 }
 
-fn parse_port() -> Result<u16, String> {
+/// `Some(port)` for HTTP, `None` for `--stdio`.
+fn parse_port() -> Result<Option<u16>, String> {
     let mut args = std::env::args().skip(1);
-    let mut port = 0;
+    let mut port = Some(0);
     while let Some(flag) = args.next() {
         match flag.as_str() {
+            "--stdio" => port = None,
             "--port" => {
-                port = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--port needs a number from 0 to 65535")?;
+                port = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .ok_or("--port needs a number from 0 to 65535")?,
+                );
             }
             other => {
                 return Err(format!(
-                    "unknown option `{other}` (usage: conformance_fixture [--port N])"
+                    "unknown option `{other}` (usage: conformance_fixture [--port N] | --stdio)"
                 ));
             }
         }
@@ -226,6 +231,16 @@ async fn main() {
             eprintln!("conformance_fixture: {message}");
             std::process::exit(2);
         }
+    };
+    let Some(port) = port else {
+        match rmcp::ServiceExt::serve(ConformanceFixture::default(), rmcp::transport::stdio()).await
+        {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(error) => eprintln!("conformance_fixture: {error}"),
+        }
+        return;
     };
     let service: StreamableHttpService<ConformanceFixture, LocalSessionManager> =
         StreamableHttpService::new(

@@ -304,10 +304,16 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
         Some(BuiltIn::UInt(64)),
     ),
     key(
+        "mcp.pending_request_timeout_s",
+        Kind::UInt,
+        Some(BuiltIn::UInt(300)),
+    ),
+    key(
         "mcp.max_resumable_streams",
         Kind::UInt,
         Some(BuiltIn::UInt(32)),
     ),
+    key("mcp.max_open_streams", Kind::UInt, Some(BuiltIn::UInt(32))),
     key("oauth.dcr_enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
     // Unset: anyone may register a public client (within the per-IP limit).
     key("oauth.dcr_initial_access_token", Kind::Str, None),

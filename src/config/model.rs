@@ -88,8 +88,12 @@ pub struct McpConfig {
     pub max_queued_events: usize,
     /// Relayed backend requests that may await the client's answer, per session.
     pub max_pending_requests: usize,
+    /// How long a relayed backend request waits for the client's answer before it is forgotten.
+    pub pending_request_timeout: Duration,
     /// POST answer streams kept per session for resumption after a disconnect.
     pub max_resumable_streams: usize,
+    /// POST answer streams a session may have open (still being answered) at once.
+    pub max_open_streams: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -362,8 +362,14 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
     let pending = r
         .take_uint("max_pending_requests", 1, 10_000)
         .map(|n| n as usize);
+    let pending_timeout = r
+        .take_uint("pending_request_timeout_s", 1, 86_400)
+        .map(Duration::from_secs);
     let resumable = r
         .take_uint("max_resumable_streams", 0, 10_000)
+        .map(|n| n as usize);
+    let open_streams = r
+        .take_uint("max_open_streams", 1, 10_000)
         .map(|n| n as usize);
     r.finish();
     Some(McpConfig {
@@ -377,7 +383,9 @@ fn read_mcp(mut r: TableReader<'_>) -> Option<McpConfig> {
         replay_age: replay_age?,
         max_queued_events: queued?,
         max_pending_requests: pending?,
+        pending_request_timeout: pending_timeout?,
         max_resumable_streams: resumable?,
+        max_open_streams: open_streams?,
     })
 }
 

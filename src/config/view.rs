@@ -207,7 +207,9 @@ pub fn settings_view(c: &GatewayConfig) -> Value {
             "replay_age_s": secs(m.replay_age),
             "max_queued_events": m.max_queued_events,
             "max_pending_requests": m.max_pending_requests,
+            "pending_request_timeout_s": secs(m.pending_request_timeout),
             "max_resumable_streams": m.max_resumable_streams,
+            "max_open_streams": m.max_open_streams,
         },
         "metrics": {
             "enabled": c.metrics.enabled,

@@ -47,6 +47,7 @@ mod security_sources;
 mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;
+mod stdio_relay;
 mod tasks;
 mod tokens;
 mod upstream;

@@ -424,6 +424,12 @@ async fn a_cancellation_reaches_the_backend_working_on_the_request() {
         "the backend finished a cancelled call: {}",
         reply.body
     );
+    // A cancelled request gets no response at all, not even the backend's late error.
+    assert!(
+        !reply.messages().iter().any(|m| m["id"] == "slow-1"),
+        "a cancelled request was answered: {}",
+        reply.body
+    );
     gw.stop().await.unwrap();
 }
 

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::fixture::{fixture_binary, spawn_listening};
 use crate::harness::TestGateway;
+use crate::mcp_client::McpClient;
 use crate::users::{create_mcp_user, login};
 
 /// The conformance fixture over Streamable HTTP; killed on drop.
@@ -138,5 +139,128 @@ async fn a_client_without_the_capability_gets_a_clear_failure_not_a_hang() {
         "{text}"
     );
     client.cancel().await.unwrap();
+    gw.stop().await.unwrap();
+}
+
+/// A raw session on `gw` whose client declared elicitation; returns it and the user's id.
+async fn eliciting_session(gw: &TestGateway) -> (McpClient, i64) {
+    let user = create_mcp_user(gw, "limits").await;
+    let token = login(gw, "limits").await;
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},
+        "clientInfo":{"name":"raw","version":"1"}}});
+    let reply = client.post(&init.to_string(), &[]).await;
+    client.session = reply
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    assert!(client.session.is_some(), "{}", reply.body);
+    // The routing table follows the backend asynchronously.
+    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
+    while !client
+        .request(1, "tools/list", json!({}))
+        .await
+        .to_string()
+        .contains("test_elicitation")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never listed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (client, user)
+}
+
+fn elicitation_call(id: u64) -> String {
+    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+        "name":"test_elicitation","arguments":{"message":"who?"}}})
+    .to_string()
+}
+
+/// Starts a call that waits on the client's answer to a relayed elicitation (`gw-1`, the
+/// session's first); returns once the gateway holds it pending.
+async fn elicitation_waiting(
+    gw: &TestGateway,
+    client: &McpClient,
+    user: i64,
+) -> actix_rt::task::JoinHandle<crate::mcp_client::Raw> {
+    let caller = McpClient {
+        session: client.session.clone(),
+        ..McpClient::new(&client.url, client.token.as_deref())
+    };
+    let call = elicitation_call(1);
+    let waiting = actix_rt::spawn(async move { caller.post(&call, &[]).await });
+    let session = client.session.clone().unwrap();
+    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
+    while gw
+        .handle()
+        .sessions()
+        .get(&session, user)
+        .map(|s| s.pending_count())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never relayed");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    waiting
+}
+
+/// Answers the relayed elicitation `gw-1`; the waiting call then completes with it.
+async fn answer_and_finish(
+    client: &McpClient,
+    waiting: actix_rt::task::JoinHandle<crate::mcp_client::Raw>,
+) {
+    let answer = json!({"jsonrpc":"2.0","id":"gw-1","result":{"action":"accept",
+        "content":{"username":"u","email":"e@example.com"}}});
+    assert_eq!(client.post(&answer.to_string(), &[]).await.status, 202);
+    let done = waiting.await.unwrap();
+    assert!(done.body.contains("action=\\\"accept\\\""), "{}", done.body);
+}
+
+#[actix_rt::test]
+async fn relayed_requests_past_max_pending_requests_are_refused_to_the_backend() {
+    let backend = Conformance::start();
+    let config = format!(
+        "[mcp]\nmax_pending_requests = 1\n[[backends]]\nname = \"conf\"\nurl = \"http://127.0.0.1:{}/mcp\"\ntool_prefix = \"\"\n",
+        backend.1
+    );
+    let gw = TestGateway::start(&config).await;
+    gw.wait_online(1).await;
+    let (client, user) = eliciting_session(&gw).await;
+    let waiting = elicitation_waiting(&gw, &client, user).await;
+    // A second elicitation while the first awaits the client: the backend is refused at once
+    // with the limit named, and its tool reports the failure.
+    let second = client.post(&elicitation_call(2), &[]).await;
+    let result = second.json();
+    assert_eq!(result["result"]["isError"], true, "{}", second.body);
+    assert!(
+        second.body.contains("mcp.max_pending_requests"),
+        "{}",
+        second.body
+    );
+    answer_and_finish(&client, waiting).await;
+    gw.stop().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn requests_past_max_open_streams_get_a_clear_error_and_nothing_is_forwarded() {
+    let backend = Conformance::start();
+    let config = format!(
+        "[mcp]\nmax_open_streams = 1\n[[backends]]\nname = \"conf\"\nurl = \"http://127.0.0.1:{}/mcp\"\ntool_prefix = \"\"\n",
+        backend.1
+    );
+    let gw = TestGateway::start(&config).await;
+    gw.wait_online(1).await;
+    let (client, user) = eliciting_session(&gw).await;
+    let waiting = elicitation_waiting(&gw, &client, user).await;
+    let refused = client.request(2, "tools/list", json!({})).await;
+    assert_eq!(refused["error"]["code"], -32013, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("mcp.max_open_streams"), "{message}");
+    // The client's answer is not a request: it is never refused, and frees the slot.
+    answer_and_finish(&client, waiting).await;
+    let listed = client.request(3, "tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
     gw.stop().await.unwrap();
 }

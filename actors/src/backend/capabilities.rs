@@ -21,10 +21,27 @@ pub const CAPABILITY_TTL: Duration = Duration::from_secs(300);
 /// A backend that keeps handing out cursors is broken; stop rather than loop forever.
 const MAX_PAGES: usize = 1000;
 
-/// What the gateway's own session declares to every backend, so lists are complete (some
-/// servers list more tools to clients that can sample, elicit or expose roots).
+/// What the gateway's own session declares to a backend whose clients get sessions of their own
+/// (HTTP, legacy SSE, per-session stdio children), so lists are complete (some servers list more
+/// tools to clients that can sample, elicit or expose roots). Clients' calls never use this
+/// session: theirs declare exactly what each client declared.
 pub(crate) const GATEWAY_CLIENT_CAPABILITIES: &str =
     r#"{"roots":{"listChanged":true},"sampling":{},"elicitation":{}}"#;
+
+/// What the gateway declares to a shared stdio child: only what it can honour itself. That
+/// child serves every client, and a request it sends cannot be tied to one client's call, so
+/// the gateway answers it: `roots/list` with no roots; sampling and elicitation it cannot do.
+pub(crate) const SHARED_CHILD_CLIENT_CAPABILITIES: &str = r#"{"roots":{}}"#;
+
+/// The capabilities the backend actor's own session declares for `spec`.
+pub(crate) fn gateway_client_capabilities(spec: &crate::spec::BackendSpec) -> &'static str {
+    match (&spec.transport, spec.isolation) {
+        (crate::spec::BackendTransport::Stdio { .. }, crate::spec::StdioIsolation::Shared) => {
+            SHARED_CHILD_CLIENT_CAPABILITIES
+        }
+        _ => GATEWAY_CLIENT_CAPABILITIES,
+    }
+}
 
 /// One backend's published capabilities: a snapshot, replaced whole on every change.
 #[derive(Debug)]

@@ -20,7 +20,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::capabilities::{BackendCapabilities, CAPABILITY_TTL, DeclaredLists};
+use super::capabilities::{
+    BackendCapabilities, CAPABILITY_TTL, DeclaredLists, gateway_client_capabilities,
+};
 use super::error::BackendError;
 use super::forwarding::{CurrentLink, StdioCommands, serve_stdio_commands};
 use super::http::ListenEnd;
@@ -152,7 +154,7 @@ impl Driver {
         let handshake = tokio::select! {
             biased;
             error = transport.closed() => Err(error),
-            result = transport.handshake() => result,
+            result = transport.handshake(gateway_client_capabilities(&self.spec)) => result,
         };
         let handshake = match handshake {
             Ok(handshake) => handshake,

@@ -28,10 +28,14 @@ pub(crate) enum StdioCommand {
         id: u64,
         line: Vec<u8>,
         reply: Waiter,
-        /// The request's rewritten progress token and where its progress notifications go.
-        progress: Option<(String, ProgressSender)>,
+        /// The request's rewritten progress token, if it asked for progress.
+        token: Option<String>,
+        /// Where the messages for its answer stream go (progress, and what a per-session child
+        /// sends meanwhile); `None`: the answer is the response alone.
+        answer: Option<ProgressSender>,
     },
-    /// A notification (ids inside already rewritten).
+    /// A notification (ids inside already rewritten), or a client's response to a request a
+    /// per-session child sent (its id is the child's own).
     Notify {
         line: Vec<u8>,
         reply: oneshot::Sender<Result<(), BackendError>>,
@@ -76,9 +80,10 @@ pub(crate) async fn serve_stdio_commands(
                 id,
                 line,
                 reply,
-                progress,
+                token,
+                answer,
             } => match current.get() {
-                Some(link) => link.forward(id, line, reply, progress).await,
+                Some(link) => link.forward(id, line, reply, token, answer).await,
                 None => {
                     let _ = reply.send(Err(BackendError::NotConnected));
                 }

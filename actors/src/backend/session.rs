@@ -12,9 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
-use super::capabilities::{
-    BackendCapabilities, DeclaredLists, GATEWAY_CLIENT_CAPABILITIES, ListKind, Lists, fetch_list,
-};
+use super::capabilities::{BackendCapabilities, DeclaredLists, ListKind, Lists, fetch_list};
 use super::error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
 use super::http::{HttpTransport, ListenEnd};
 use super::jsonrpc::{Response, encode};
@@ -67,6 +65,7 @@ impl Transport {
                 spec.timeout,
                 log,
                 lists_changed,
+                None,
             )?)),
             BackendTransport::Sse { url } => Ok(Transport::Sse(SseTransport::new(
                 url.clone(),
@@ -166,10 +165,11 @@ impl Transport {
         }
     }
 
-    /// `initialize`, `notifications/initialized`, then every list the server declares.
-    pub async fn handshake(&self) -> Result<Handshake, BackendError> {
+    /// `initialize` declaring `capabilities` (raw JSON), `notifications/initialized`, then every
+    /// list the server declares.
+    pub async fn handshake(&self, capabilities: &str) -> Result<Handshake, BackendError> {
         let params = format!(
-            r#"{{"protocolVersion":"{OFFERED_PROTOCOL_VERSION}","capabilities":{GATEWAY_CLIENT_CAPABILITIES},"clientInfo":{{"name":"authmcp-gateway","version":"{}"}}}}"#,
+            r#"{{"protocolVersion":"{OFFERED_PROTOCOL_VERSION}","capabilities":{capabilities},"clientInfo":{{"name":"authmcp-gateway","version":"{}"}}}}"#,
             env!("CARGO_PKG_VERSION")
         );
         let params =

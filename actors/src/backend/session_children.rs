@@ -42,6 +42,9 @@ pub(crate) struct SessionChild {
     pub protocol_version: String,
     /// Resolves (with an error) once the child is killed and reaped.
     pub done: oneshot::Receiver<()>,
+    /// What the child sends while no request of the session is in flight (its requests,
+    /// logging, resource updates), taken once by the session's relay to its GET stream.
+    pub server_messages: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Box<RawValue>>>>,
 }
 
 pub(crate) type OpenReply = oneshot::Sender<Result<SessionChild, BackendError>>;
@@ -148,8 +151,15 @@ async fn run_child(
     let (done, done_rx) = oneshot::channel::<()>();
     // Per-session children's lists are not cached: the backend actor's own child serves them.
     let lists_changed = Rc::new(Notify::new());
-    let transport = match StdioTransport::spawn(&spec.transport, spec.timeout, &log, lists_changed)
-    {
+    let (sink, server_messages) = mpsc::unbounded_channel();
+    let spawned = StdioTransport::spawn(
+        &spec.transport,
+        spec.timeout,
+        &log,
+        lists_changed,
+        Some(sink),
+    );
+    let transport = match spawned {
         Ok(transport) => transport,
         Err(error) => {
             let _ = reply.send(Err(error));
@@ -178,6 +188,7 @@ async fn run_child(
         pid,
         protocol_version,
         done: done_rx,
+        server_messages: std::sync::Mutex::new(Some(server_messages)),
     };
     if reply.send(Ok(child)).is_err() {
         // The opener gave up (timeout, client gone): nobody will ever use this child.

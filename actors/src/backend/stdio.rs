@@ -3,9 +3,17 @@
 //! The child runs in its own process group so that stopping the backend kills everything it
 //! started (npx, uvx and shell wrappers spawn grandchildren). A reader task routes responses to
 //! waiting requests by id (the actor's own and those forwarded for clients, see [`StdioLink`]),
-//! answers the backend's own requests (`ping`, `roots/list`), signals `list_changed`
-//! notifications, and debug-logs anything else, including non-JSON lines some servers print.
-//! stderr lines go to the log at debug.
+//! routes progress to the request that asked for it, signals `list_changed` notifications, and
+//! debug-logs non-JSON lines some servers print. stderr lines go to the log at debug.
+//!
+//! What else the child sends (its own requests: sampling, elicitation, roots, ping; logging and
+//! resource notifications) depends on who it serves:
+//! - a per-session child ([`ServerSink`] given) serves one client: it goes to that client, on the
+//!   answer stream of the newest request in flight, else on the session's server-message sink
+//!   (relayed to the client's GET stream);
+//! - the shared child serves every client and cannot tell whose call a request belongs to: it
+//!   answers them itself (`ping`: `{}`, `roots/list`: no roots, anything else: -32601) and drops
+//!   notifications. It declares only `roots` at initialize (see `backend::capabilities`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -29,10 +37,17 @@ use crate::spec::BackendTransport;
 pub(crate) type Waiter = oneshot::Sender<Result<Response, BackendError>>;
 type Pending = Rc<RefCell<HashMap<u64, Waiter>>>;
 
-/// Where a forwarded request's progress notifications go while it runs: the (rewritten,
-/// gateway-unique) progress token's raw JSON → the request's id and the request path's channel.
+/// Where the messages the child sends while a forwarded request runs go: the request path's
+/// channel for that request's answer stream (progress; on a per-session child also the child's
+/// own requests and notifications).
 pub(crate) type ProgressSender = tokio::sync::mpsc::UnboundedSender<Box<RawValue>>;
-type Progress = Rc<RefCell<HashMap<String, (u64, ProgressSender)>>>;
+/// The (rewritten, gateway-unique) progress token's raw JSON → the forwarded request's id.
+type Progress = Rc<RefCell<HashMap<String, u64>>>;
+/// A forwarded request's id → its answer stream's channel, while it runs.
+type Answers = Rc<RefCell<HashMap<u64, ProgressSender>>>;
+/// A per-session child's messages that no request in flight can carry (the client session's
+/// server messages, relayed to its GET stream).
+pub(crate) type ServerSink = tokio::sync::mpsc::UnboundedSender<Box<RawValue>>;
 type SharedStdin = Rc<tokio::sync::Mutex<Option<ChildStdin>>>;
 
 /// The child process and its group. Dropping it kills the group (the panic path); `terminate`
@@ -82,6 +97,7 @@ pub(crate) struct StdioTransport {
     stdin: SharedStdin,
     pending: Pending,
     progress: Progress,
+    answers: Answers,
     closed: Rc<Closed>,
     group: RefCell<Option<ChildGroup>>,
     /// How the process ended, worked out once: the request that saw stdout close and the
@@ -118,11 +134,14 @@ impl Closed {
 
 impl StdioTransport {
     /// Spawns the configured command. Must run inside a `LocalSet` (reader tasks are local).
+    /// `sink`: this child serves one client session (per-session isolation), so what it sends
+    /// on its own is relayed to that client (see the module doc); `None` for a shared child.
     pub fn spawn(
         transport: &BackendTransport,
         timeout: Duration,
         log: &slog::Logger,
         lists_changed: Rc<Notify>,
+        sink: Option<ServerSink>,
     ) -> Result<Self, BackendError> {
         let BackendTransport::Stdio {
             command,
@@ -169,19 +188,21 @@ impl StdioTransport {
 
         let pending: Pending = Rc::default();
         let progress: Progress = Rc::default();
+        let answers: Answers = Rc::default();
         let closed = Rc::new(Closed::default());
         let stdin: SharedStdin = Rc::new(tokio::sync::Mutex::new(stdin));
         let mut tasks = Vec::new();
         if let Some(stdout) = stdout {
-            tasks.push(tokio::task::spawn_local(read_stdout(
-                stdout,
-                stdin.clone(),
-                pending.clone(),
-                progress.clone(),
-                closed.clone(),
+            let reader = Reader {
+                stdin: stdin.clone(),
+                pending: pending.clone(),
+                progress: progress.clone(),
+                answers: answers.clone(),
+                sink,
                 lists_changed,
-                log.clone(),
-            )));
+                log: log.clone(),
+            };
+            tasks.push(tokio::task::spawn_local(reader.run(stdout, closed.clone())));
         } else {
             closed.mark();
         }
@@ -198,6 +219,7 @@ impl StdioTransport {
             stdin,
             pending,
             progress,
+            answers,
             closed,
             group: RefCell::new(Some(group)),
             exit_detail: tokio::sync::OnceCell::new(),
@@ -217,6 +239,7 @@ impl StdioTransport {
             stdin: self.stdin.clone(),
             pending: self.pending.clone(),
             progress: self.progress.clone(),
+            answers: self.answers.clone(),
             closed: self.closed.clone(),
         }
     }
@@ -308,6 +331,7 @@ pub(crate) struct StdioLink {
     stdin: SharedStdin,
     pending: Pending,
     progress: Progress,
+    answers: Answers,
     closed: Rc<Closed>,
 }
 
@@ -317,21 +341,26 @@ impl StdioLink {
     }
 
     /// Writes a request whose id is already gateway-unique; `reply` gets its response, and
-    /// `progress` (its rewritten token, a channel) the progress notifications sent meanwhile.
+    /// `answer` the messages sent meanwhile for its answer stream: progress for `token` (its
+    /// rewritten progress token), and on a per-session child whatever else the child sends.
     pub async fn forward(
         &self,
         id: u64,
         line: Vec<u8>,
         reply: Waiter,
-        progress: Option<(String, ProgressSender)>,
+        token: Option<String>,
+        answer: Option<ProgressSender>,
     ) {
         if self.is_closed() {
             let _ = reply.send(Err(BackendError::Closed));
             return;
         }
         self.pending.borrow_mut().insert(id, reply);
-        if let Some((token, sender)) = progress {
-            self.progress.borrow_mut().insert(token, (id, sender));
+        if let Some(sender) = answer {
+            self.answers.borrow_mut().insert(id, sender);
+            if let Some(token) = token {
+                self.progress.borrow_mut().insert(token, id);
+            }
         }
         if let Err(error) = write_line(&self.stdin, line).await {
             let waiter = self.pending.borrow_mut().remove(&id);
@@ -349,7 +378,8 @@ impl StdioLink {
     pub async fn forget(&self, id: u64) {
         self.progress
             .borrow_mut()
-            .retain(|_, (request, _)| *request != id);
+            .retain(|_, request| *request != id);
+        self.answers.borrow_mut().remove(&id);
         if self.pending.borrow_mut().remove(&id).is_some() && !self.is_closed() {
             let cancel = format!(
                 r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":"The gateway's client gave up on the request."}}}}"#
@@ -380,73 +410,102 @@ async fn write_line(stdin: &SharedStdin, mut line: Vec<u8>) -> Result<(), Backen
     Ok(())
 }
 
-async fn read_stdout(
-    stdout: ChildStdout,
+/// The stdout reader's state: where each kind of message goes.
+struct Reader {
     stdin: SharedStdin,
     pending: Pending,
     progress: Progress,
-    closed: Rc<Closed>,
+    answers: Answers,
+    /// Set for a per-session child: what it sends on its own is relayed to its client.
+    sink: Option<ServerSink>,
     lists_changed: Rc<Notify>,
     log: slog::Logger,
-) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+}
+
+impl Reader {
+    async fn run(self, stdout: ChildStdout, closed: Rc<Closed>) {
+        let mut reader = BufReader::new(stdout);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            let Ok(message) = serde_json::from_slice::<Box<RawValue>>(text) else {
+                slog::debug!(self.log, "Skipped a non-JSON line on the backend's stdout.";
+                    "line" => String::from_utf8_lossy(text).chars().take(200).collect::<String>());
+                continue;
+            };
+            self.route(message).await;
         }
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
+        // Fail every waiter (the actor's own requests and forwarded ones) with the cause.
+        closed.mark();
+        self.progress.borrow_mut().clear();
+        self.answers.borrow_mut().clear();
+        let waiters: Vec<Waiter> = self.pending.borrow_mut().drain().map(|(_, w)| w).collect();
+        for waiter in waiters {
+            let _ = waiter.send(Err(BackendError::Exited(String::new())));
         }
-        let Ok(message) = serde_json::from_slice::<Box<RawValue>>(text) else {
-            slog::debug!(log, "Skipped a non-JSON line on the backend's stdout.";
-                "line" => String::from_utf8_lossy(text).chars().take(200).collect::<String>());
-            continue;
-        };
+    }
+
+    async fn route(&self, message: Box<RawValue>) {
         let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(message.get()) else {
-            slog::debug!(log, "Skipped a JSON line that is not a JSON-RPC object.");
-            continue;
+            slog::debug!(
+                self.log,
+                "Skipped a JSON line that is not a JSON-RPC object."
+            );
+            return;
         };
         if let Some(id) = envelope.response_id() {
-            // No progress after the final response.
-            progress
+            // No progress (nor anything else) on its answer stream after the final response.
+            self.progress
                 .borrow_mut()
-                .retain(|_, (request, _)| *request != id);
-            let waiter = pending.borrow_mut().remove(&id);
+                .retain(|_, request| *request != id);
+            self.answers.borrow_mut().remove(&id);
+            let waiter = self.pending.borrow_mut().remove(&id);
             match waiter {
                 Some(waiter) => {
                     let _ = waiter.send(Ok(Response(message)));
                 }
-                None => slog::debug!(log, "Dropped a response nobody waits for."; "id" => id),
+                None => slog::debug!(self.log, "Dropped a response nobody waits for."; "id" => id),
             }
-            continue;
+            return;
         }
-        if let (Some(method), Some(id)) = (envelope.method.as_deref(), envelope.id) {
-            let _ = write_line(&stdin, answer_server_request(id, method)).await;
-            continue;
-        }
-        let method = envelope.method.as_deref().unwrap_or("");
+        let method = envelope.method.clone().unwrap_or_default();
+        let request_id = envelope.id.map(|id| id.get().to_owned());
         if method == "notifications/progress"
             && let Some(token) = progress_token(envelope.params)
-            && let Some((_, sender)) = progress.borrow().get(token.get())
+            && let Some(request) = self.progress.borrow().get(token.get())
+            && let Some(sender) = self.answers.borrow().get(request)
         {
             let _ = sender.send(message);
-            continue;
+            return;
         }
-        if is_list_changed(method) {
-            lists_changed.notify_one();
+        if is_list_changed(&method) {
+            self.lists_changed.notify_one();
         }
-        slog::debug!(log, "Received a backend notification."; "method" => method);
-    }
-    // Fail every waiter (the actor's own requests and forwarded ones) with the cause.
-    closed.mark();
-    progress.borrow_mut().clear();
-    let waiters: Vec<Waiter> = pending.borrow_mut().drain().map(|(_, w)| w).collect();
-    for waiter in waiters {
-        let _ = waiter.send(Err(BackendError::Exited(String::new())));
+        slog::debug!(self.log, "Received a backend message."; "method" => &method);
+        if let Some(sink) = &self.sink {
+            // One client: the newest request's answer stream carries it (forwarded ids only
+            // grow), else the session's GET stream.
+            let answers = self.answers.borrow();
+            let newest = answers.keys().max().and_then(|id| answers.get(id));
+            let relayed = match newest {
+                Some(sender) => sender.send(message).is_ok(),
+                None => sink.send(message).is_ok(),
+            };
+            if relayed {
+                return;
+            }
+        }
+        if let Some(id) = request_id.and_then(|id| RawValue::from_string(id).ok()) {
+            let _ = write_line(&self.stdin, answer_server_request(&id, &method)).await;
+        }
     }
 }
 

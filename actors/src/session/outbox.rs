@@ -22,15 +22,18 @@ const STREAM: &str = "g";
 /// Per-session bounds of server-to-client traffic: what each stream's replay buffer keeps
 /// (`mcp.replay_events`, `mcp.replay_age_s`), how far a listener may fall behind
 /// (`mcp.max_queued_events`), how many relayed backend requests may await the client's
-/// answer (`mcp.max_pending_requests`) and how many POST answer streams are kept for
-/// resumption (`mcp.max_resumable_streams`).
+/// answer (`mcp.max_pending_requests`) and for how long (`mcp.pending_request_timeout_s`), how
+/// many POST answer streams are kept for resumption (`mcp.max_resumable_streams`) and how many
+/// may be open at once (`mcp.max_open_streams`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
     pub events: usize,
     pub age: Duration,
     pub queue: usize,
     pub pending: usize,
+    pub pending_timeout: Duration,
     pub streams: usize,
+    pub open_streams: usize,
 }
 
 impl Default for StreamLimits {
@@ -40,7 +43,9 @@ impl Default for StreamLimits {
             age: Duration::from_secs(300),
             queue: OUTBOX_CAPACITY,
             pending: 64,
+            pending_timeout: Duration::from_secs(300),
             streams: 32,
+            open_streams: 32,
         }
     }
 }

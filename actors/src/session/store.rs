@@ -60,6 +60,8 @@ pub struct PendingRequest {
     pub backend: String,
     /// The backend's own id, restored byte for byte on the response.
     pub original_id: Box<RawValue>,
+    /// When it was relayed: past `mcp.pending_request_timeout_s` it is forgotten.
+    since: std::time::Instant,
 }
 
 impl<U> ClientSession<U> {
@@ -115,6 +117,20 @@ impl<U> ClientSession<U> {
         self.last_used_ms.store(now_ms(), Ordering::Relaxed);
         self.last_used_tick.store(next_tick(), Ordering::Relaxed);
         InFlight(self.clone())
+    }
+
+    /// As [`Self::begin`] for a request, unless `cap` requests of this session are already
+    /// being answered (`mcp.max_open_streams`): `None` then, and nothing is counted.
+    pub fn try_begin(self: &Arc<Self>, cap: usize) -> Option<InFlight<U>> {
+        let cap = u32::try_from(cap).unwrap_or(u32::MAX);
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .ok()?;
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        self.last_used_tick.store(next_tick(), Ordering::Relaxed);
+        Some(InFlight(self.clone()))
     }
 
     /// The slot for `backend`'s upstream session (created empty on first call).
@@ -224,9 +240,15 @@ impl<U> ClientSession<U> {
 
     /// Records a backend's request relayed to this client; returns the id the client sees
     /// (unique in the session, never the backend's), or `None` at the cap.
+    /// Requests older than `mcp.pending_request_timeout_s` are forgotten first: a client that
+    /// never answers cannot hold the cap for ever.
     pub fn register_pending(&self, backend: &str, original_id: Box<RawValue>) -> Option<String> {
+        let limits = self.outbox.limits();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() >= self.outbox.limits().pending {
+        if pending.len() >= limits.pending {
+            pending.retain(|_, p| p.since.elapsed() < limits.pending_timeout);
+        }
+        if pending.len() >= limits.pending {
             return None;
         }
         let id = format!("gw-{}", self.next_pending.fetch_add(1, Ordering::Relaxed));
@@ -235,17 +257,38 @@ impl<U> ClientSession<U> {
             PendingRequest {
                 backend: backend.to_string(),
                 original_id,
+                since: std::time::Instant::now(),
             },
         );
         Some(id)
     }
 
-    /// The relayed request the client answers with `id` (removed: each is answered once).
+    /// The relayed request the client answers with `id` (removed: each is answered once);
+    /// `None` once it timed out.
     pub fn take_pending(&self, id: &str) -> Option<PendingRequest> {
+        let timeout = self.outbox.limits().pending_timeout;
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id)
+            .filter(|p| p.since.elapsed() < timeout)
+    }
+
+    /// `backend` withdrew its request `original_id` (`notifications/cancelled`): forgets it and
+    /// returns the id the client saw, if it is still waiting.
+    pub fn cancel_pending(&self, backend: &str, original_id: &RawValue) -> Option<String> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let client_id = pending
+            .iter()
+            .find(|(_, p)| p.backend == backend && p.original_id.get() == original_id.get())
+            .map(|(id, _)| id.clone())?;
+        pending.remove(&client_id);
+        Some(client_id)
+    }
+
+    /// How many relayed requests await the client's answer.
+    pub fn pending_count(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Whether the client declared `capability` (e.g. `sampling`) in `initialize`.

@@ -243,8 +243,10 @@ impl Upstream {
     /// The messages the backend sends this session outside any request (logging, resource
     /// updates, list changes, its own requests), one per item, until the session ends. HTTP:
     /// the backend session's GET stream, returned once the backend accepted it; legacy SSE:
-    /// what its event stream carries that no request claims (once per session). `None`: the
-    /// backend has no such channel (stdio, stateless HTTP, no GET stream offered).
+    /// what its event stream carries that no request claims (once per session); stdio with
+    /// `isolation = "per-session"`: what the session's child sends while none of the session's
+    /// requests is in flight (once per session). `None`: the backend has no such channel (the
+    /// shared stdio child, stateless HTTP, no GET stream offered).
     pub async fn server_messages(
         &self,
         http: &awc::Client,
@@ -255,6 +257,7 @@ impl Upstream {
                 http::server_messages(self, http, url, s).await
             }
             (BackendTransport::Sse { .. }, SessionKind::Sse(s)) => sse_session::server_messages(s),
+            (BackendTransport::Stdio { .. }, SessionKind::Stdio(s)) => stdio::server_messages(s),
             _ => None,
         }
     }

@@ -206,22 +206,24 @@ pub(super) async fn request(
         answered: false,
     };
     let (reply, answer) = oneshot::channel();
-    let (progress, notes) = match client_token {
-        Some(token) => {
+    // A per-session child's own requests and notifications ride on its client's answer stream,
+    // as progress does for anyone who asked for it.
+    let streams = client_token.is_some() || session.child.is_some();
+    let (sender, notes) = match streams {
+        true => {
             let (sender, receiver) = mpsc::unbounded_channel();
-            (
-                Some((format!("\"gwp-{id}\""), sender)),
-                Some((receiver, token)),
-            )
+            (Some(sender), Some(receiver))
         }
-        None => (None, None),
+        false => (None, None),
     };
+    let token = client_token.as_ref().map(|_| format!("\"gwp-{id}\""));
     if commands
         .send(StdioCommand::Request {
             id,
             line,
             reply,
-            progress,
+            token,
+            answer: sender,
         })
         .is_err()
     {
@@ -229,17 +231,45 @@ pub(super) async fn request(
         return Err(session.send_failed(upstream));
     }
     let deadline = tokio::time::Instant::now() + upstream.timeout();
-    let Some((notes, token)) = notes else {
+    let Some(mut notes) = notes else {
         let outcome = tokio::time::timeout_at(deadline, answer).await;
         return finish(upstream, session.refusal(), &mut in_flight, outcome)
             .map(UpstreamReply::Json);
     };
+    let mut answer = answer;
+    if client_token.is_none() {
+        // Nothing was asked to stream: a plain JSON answer unless the child sends something
+        // first (what it sends before its response is read first: `biased`).
+        tokio::select! {
+            biased;
+            first = notes.recv() => {
+                let Some(first) = first else {
+                    let outcome = tokio::time::timeout_at(deadline, answer).await;
+                    return finish(upstream, session.refusal(), &mut in_flight, outcome)
+                        .map(UpstreamReply::Json);
+                };
+                let rest = progress_then_answer(
+                    upstream.clone(), session.refusal(), in_flight, notes, None, answer, deadline,
+                );
+                let first = Bytes::copy_from_slice(first.get().as_bytes());
+                return Ok(UpstreamReply::Stream(
+                    futures_util::stream::once(std::future::ready(Ok(first)))
+                        .chain(rest)
+                        .boxed_local(),
+                ));
+            }
+            outcome = tokio::time::timeout_at(deadline, &mut answer) => {
+                return finish(upstream, session.refusal(), &mut in_flight, outcome)
+                    .map(UpstreamReply::Json);
+            }
+        }
+    }
     Ok(UpstreamReply::Stream(progress_then_answer(
         upstream.clone(),
         session.refusal(),
         in_flight,
         notes,
-        token,
+        client_token,
         answer,
         deadline,
     )))
@@ -296,14 +326,15 @@ fn finish(
         .ok_or_else(|| upstream.protocol("its response has no id"))
 }
 
-/// Streams the request's progress notifications (the client's token restored) as the child
-/// sends them, then its answer; nothing after the answer.
+/// Streams what the child sends for the request (progress with the client's `token`
+/// restored; a per-session child's own requests and notifications as they are) as it sends
+/// them, then its answer; nothing after the answer.
 fn progress_then_answer(
     upstream: Upstream,
     refusal: Refusal,
     in_flight: InFlight,
     notes: mpsc::UnboundedReceiver<Box<RawValue>>,
-    token: Box<RawValue>,
+    token: Option<Box<RawValue>>,
     answer: oneshot::Receiver<Result<Response, BackendError>>,
     deadline: tokio::time::Instant,
 ) -> futures_util::stream::LocalBoxStream<'static, Result<Bytes, UpstreamError>> {
@@ -313,8 +344,11 @@ fn progress_then_answer(
         tokio::select! {
             biased;
             Some(note) = notes.recv() => {
-                let restored = with_progress_token_in_params(note.get().as_bytes(), token.get())
-                    .ok_or_else(|| upstream.protocol("a progress notification could not be rewritten"));
+                let restored = match token.as_deref().filter(|_| is_progress(note.get())) {
+                    Some(token) => with_progress_token_in_params(note.get().as_bytes(), token.get())
+                        .ok_or_else(|| upstream.protocol("a progress notification could not be rewritten")),
+                    None => Ok(Bytes::copy_from_slice(note.get().as_bytes())),
+                };
                 Some((restored, Some((upstream, refusal, in_flight, notes, token, answer))))
             }
             outcome = tokio::time::timeout_at(deadline, &mut answer) => {
@@ -324,6 +358,12 @@ fn progress_then_answer(
         }
     })
     .boxed_local()
+}
+
+/// Whether a message is a `notifications/progress` (with a rewritten token to restore).
+fn is_progress(message: &str) -> bool {
+    Envelope::parse(message.as_bytes())
+        .is_ok_and(|e| e.method_name().as_deref() == Some("notifications/progress"))
 }
 
 /// `params._meta.progressToken` of a request, raw.
@@ -375,6 +415,8 @@ pub(super) async fn notify(
             None => return Ok(()),
         },
         Some(_) => message.to_vec(),
+        // The client's answer to a per-session child's own request: its id is the child's.
+        None if envelope.is_response() && session.child.is_some() => message.to_vec(),
         None => return Err(upstream.protocol("the message to forward is not a notification")),
     };
     let commands = session.commands(upstream)?;
@@ -400,6 +442,24 @@ fn rewrite_cancelled(
     let id = *session.lock().get(client_id.get())?;
     let range = span_of(message, client_id)?;
     Some(splice(message, range, id.to_string().as_bytes()))
+}
+
+/// What a per-session child sends while none of the session's requests is in flight (once per
+/// session: the receiver is handed over whole). The shared child has no such channel.
+pub(super) fn server_messages(
+    session: &StdioSession,
+) -> Option<futures_util::stream::LocalBoxStream<'static, Bytes>> {
+    let child = session.child.as_ref()?;
+    let mut receiver = child
+        .server_messages
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()?;
+    Some(
+        futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+            .map(|message| Bytes::copy_from_slice(message.get().as_bytes()))
+            .boxed_local(),
+    )
 }
 
 fn describe(error: &BackendError) -> String {

@@ -333,16 +333,11 @@ async fn aggregate(
                 "name",
                 &route.original,
             );
-            let answer = forward::forward(
-                state,
-                http,
-                session,
-                &route.backend,
-                rewritten,
-                id,
-                route.retry,
-            )
-            .await;
+            // A repeated task-augmented call would start a second task the client never hears
+            // of: it is sent once, whatever the tool's annotations say.
+            let retry = if task_call { Retry::Never } else { route.retry };
+            let answer =
+                forward::forward(state, http, session, &route.backend, rewritten, id, retry).await;
             if task_call {
                 tasks::remember_created(session, &route.backend, answer)
             } else {

@@ -117,6 +117,10 @@ pub async fn forward(
             Err(e) => Err(e),
         };
         match result {
+            // Cancelled while the backend worked on it: its late answer is not sent either.
+            Ok(UpstreamReply::Json(_)) if session.is_cancelled(id) => {
+                return Answer::Stream(futures_util::stream::empty().boxed_local());
+            }
             Ok(UpstreamReply::Json(body)) => return Answer::Json(body),
             Ok(UpstreamReply::Stream(stream)) => {
                 let relay = Relay {
@@ -126,10 +130,12 @@ pub async fn forward(
                     session: session.clone(),
                     backend: Arc::from(backend),
                 };
+                let (cancelled_by, own_id) = (session.clone(), id.to_owned());
                 let stream = relay_backend_requests(stream, relay)
-                    .map(move |message| {
+                    .take_while(move |_| {
                         let _tracked = &tracked;
-                        message
+                        // Nothing more once the client cancelled: no response, no progress.
+                        std::future::ready(!cancelled_by.is_cancelled(&own_id))
                     })
                     .boxed_local();
                 return Answer::Stream(end_on_error(stream, id, backend));
@@ -175,10 +181,17 @@ fn failure(id: &RawValue, backend: &str, e: &UpstreamError) -> Answer {
 /// capability; the client's response comes back through `dispatch` and is routed to the backend
 /// with its own id. Otherwise the backend is answered at once with an error naming what is
 /// missing, so the call fails quickly and clearly instead of waiting for a reply.
+///
+/// Requests relayed on this stream wait for the client's answer only while the stream lasts:
+/// once it ends (the backend answered, or gave up) their pending entries are freed.
 fn relay_backend_requests(
     stream: LocalBoxStream<'static, Result<Bytes, UpstreamError>>,
     relay: Relay,
 ) -> LocalBoxStream<'static, Result<Bytes, UpstreamError>> {
+    let relayed = RelayedOnStream {
+        session: relay.session.clone(),
+        ids: Default::default(),
+    };
     stream
         .filter_map(move |item| {
             let decision = match &item {
@@ -186,18 +199,38 @@ fn relay_backend_requests(
                 Err(_) => Decision::Pass,
             };
             let relay = relay.clone();
+            let relayed = relayed.ids.clone();
             async move {
                 match decision {
                     Decision::Pass => Some(item),
-                    Decision::ToClient(message) => Some(Ok(message)),
+                    Decision::ToClient(message, client_id) => {
+                        relayed.borrow_mut().extend(client_id);
+                        Some(Ok(message))
+                    }
                     Decision::Refuse(refusal) => {
                         relay.answer_backend(refusal).await;
                         None
                     }
+                    Decision::Drop => None,
                 }
             }
         })
         .boxed_local()
+}
+
+/// The backend requests relayed on one answer stream; their pending entries are freed when the
+/// stream is dropped (a response arriving later is then dropped as unknown).
+struct RelayedOnStream {
+    session: Session,
+    ids: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+impl Drop for RelayedOnStream {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            self.session.take_pending(id);
+        }
+    }
 }
 
 /// What a relayed answer needs to route backend requests.
@@ -212,8 +245,12 @@ pub(crate) struct Relay {
 
 pub(crate) enum Decision {
     Pass,
-    ToClient(Bytes),
+    /// A backend's request (under the id the client sees, given too) or a message naming one.
+    ToClient(Bytes, Option<String>),
+    /// Answered to the backend by the gateway: a refusal, or `{}` to its `ping`.
     Refuse(Bytes),
+    /// Nothing for the client (a cancellation of a request it never saw or already answered).
+    Drop,
 }
 
 impl Relay {
@@ -227,9 +264,16 @@ impl Relay {
         let Ok(envelope) = envelope::parse_message(raw) else {
             return Decision::Pass;
         };
+        if envelope.method() == Some("notifications/cancelled") {
+            return self.backend_cancelled(raw, envelope.params);
+        }
         let Kind::Request { id, method } = &envelope.kind else {
             return Decision::Pass;
         };
+        // Liveness checks are between the backend and the gateway, which is alive.
+        if method == "ping" {
+            return Decision::Refuse(actors::mcp::errors::result_response(id, "{}"));
+        }
         let refuse = |text: String| {
             Decision::Refuse(error_response(
                 Some(id),
@@ -248,6 +292,13 @@ impl Relay {
                 "The client did not declare the `{capability}` capability, so `{method}` cannot be sent to it."
             ));
         }
+        if let Some(part) = sub_capability(method, envelope.params)
+            && !self.client_declared_part(capability, part)
+        {
+            return refuse(format!(
+                "The client did not declare `{capability}.{part}`, so this `{method}` cannot be sent to it."
+            ));
+        }
         let Some(client_id) = self
             .session
             .register_pending(&self.backend, (*id).to_owned())
@@ -257,11 +308,41 @@ impl Relay {
                 self.session.outbox.limits().pending
             ));
         };
-        let client_id = serde_json::to_string(&client_id).unwrap_or_default();
-        match actors::mcp::json::with_member(raw, "id", &client_id) {
-            Ok(rewritten) => Decision::ToClient(Bytes::from(rewritten)),
-            Err(_) => Decision::Pass,
+        let quoted = serde_json::to_string(&client_id).unwrap_or_default();
+        match actors::mcp::json::with_member(raw, "id", &quoted) {
+            Ok(rewritten) => Decision::ToClient(Bytes::from(rewritten), Some(client_id)),
+            Err(_) => {
+                self.session.take_pending(&client_id);
+                Decision::Pass
+            }
         }
+    }
+
+    /// The backend withdrew one of its requests: the client learns it under the id it saw, and
+    /// the pending entry is freed (a late answer is dropped). Unknown ids concern nobody here.
+    fn backend_cancelled(&self, raw: &RawValue, params: Option<&RawValue>) -> Decision {
+        let Some(original) = params.and_then(|p| actors::mcp::json::member(p, "requestId")) else {
+            return Decision::Drop;
+        };
+        let Some(client_id) = self.session.cancel_pending(&self.backend, original) else {
+            return Decision::Drop;
+        };
+        let quoted = serde_json::to_string(&client_id).unwrap_or_default();
+        let rewritten = actors::mcp::json::member(raw, "params")
+            .and_then(|p| actors::mcp::json::with_member(p, "requestId", &quoted).ok())
+            .and_then(|p| RawValue::from_string(p).ok())
+            .and_then(|p| actors::mcp::json::with_member(raw, "params", p.get()).ok());
+        match rewritten {
+            Some(message) => Decision::ToClient(Bytes::from(message), None),
+            None => Decision::Drop,
+        }
+    }
+
+    /// Whether the client declared `capabilities.<capability>.<part>` (e.g. `elicitation.url`).
+    fn client_declared_part(&self, capability: &str, part: &str) -> bool {
+        actors::mcp::json::member(&self.session.client_capabilities, capability)
+            .and_then(|c| actors::mcp::json::member(c, part))
+            .is_some_and(|v| v.get() != "null")
     }
 
     /// Sends a response (ours or the client's) to the backend on this session.
@@ -352,6 +433,22 @@ fn cancellation(id: &RawValue) -> Bytes {
         r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{},"reason":"cancelled by the client"}}}}"#,
         id.get()
     ))
+}
+
+/// The part of its capability a backend request needs beyond the capability itself: URL-mode
+/// elicitation needs `elicitation.url`, sampling with tools needs `sampling.tools`.
+fn sub_capability(method: &str, params: Option<&RawValue>) -> Option<&'static str> {
+    let params = params?;
+    let member = |key| actors::mcp::json::member(params, key).filter(|v| v.get() != "null");
+    match method {
+        "elicitation/create" => member("mode")
+            .is_some_and(|mode| mode.get() == r#""url""#)
+            .then_some("url"),
+        "sampling/createMessage" => {
+            (member("tools").is_some() || member("toolChoice").is_some()).then_some("tools")
+        }
+        _ => None,
+    }
 }
 
 /// The client capability a backend request needs.

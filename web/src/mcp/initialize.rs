@@ -118,6 +118,7 @@ struct Served {
     resources: bool,
     subscribe: bool,
     completions: bool,
+    logging: bool,
     tasks: TasksServed,
 }
 
@@ -138,6 +139,7 @@ impl Served {
             .and_then(|r| json::member(r, "subscribe"))
             .is_some_and(|v| v.get() == "true");
         self.completions |= has("completions");
+        self.logging |= has("logging");
         if let Some(tasks) = json::member(capabilities, "tasks").filter(|t| t.get() != "null") {
             let has = |key| json::member(tasks, key).is_some_and(|v| v.get() != "null");
             self.tasks.list |= has("list");
@@ -163,6 +165,13 @@ impl Served {
         }
         if self.completions {
             caps["completions"] = serde_json::json!({});
+        }
+        // Log messages come only from backends (the gateway relays their
+        // `notifications/message` and sends `logging/setLevel` on to them), so logging is
+        // declared when one of them declares it. `logging/setLevel` itself is answered in every
+        // case: a client that sends it anyway is not refused.
+        if self.logging {
+            caps["logging"] = serde_json::json!({});
         }
         // Tasks are relayed to the backend that created them (`tasks.rs`).
         let tasks = &self.tasks;

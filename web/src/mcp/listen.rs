@@ -229,7 +229,8 @@ async fn deliver(relay: &Relay, message: Bytes, log: &slog::Logger) {
             push(session, message, &relay.backend, log);
         }
         Decision::Refuse(refusal) => relay.answer_backend(refusal).await,
-        Decision::ToClient(request) => {
+        Decision::Drop => {}
+        Decision::ToClient(request, _) => {
             if push(session, request.clone(), &relay.backend, log) != Pushed::Queued {
                 refuse_undelivered(relay, &request).await;
             }

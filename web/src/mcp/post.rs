@@ -85,8 +85,16 @@ pub async fn handle(
                 return reply::json(limits::rate_limited(&rejection, message.id()));
             }
             // Held until the answer is fully sent (a streamed answer outlives this handler), so a
-            // session is never evicted or reaped mid-answer.
-            let in_flight = session.begin();
+            // session is never evicted or reaped mid-answer. Requests are capped per session:
+            // each may hold an answer stream open, and a client must not open them without end.
+            let in_flight = if is_request {
+                match session.try_begin(session.outbox.limits().open_streams) {
+                    Some(in_flight) => in_flight,
+                    None => return too_many_open(&session, message.id()),
+                }
+            } else {
+                session.begin()
+            };
             let record =
                 super::audit_hook::PendingRecord::begin(&req, &state, &session, &message, started);
             let scan = super::scan_hook::PayloadScan::begin(&req, &state, &message, &body);
@@ -129,6 +137,20 @@ pub async fn handle(
             dispatch::batch(&state, &http, &session, &access, items, &body, audit).await
         }
     }
+}
+
+/// A request past `mcp.max_open_streams`: a JSON-RPC error (HTTP 200, as inside a session's
+/// other limits) naming the limit; nothing is forwarded.
+fn too_many_open(session: &Session, id: Option<&serde_json::value::RawValue>) -> HttpResponse {
+    reply::json(actors::mcp::errors::error_response(
+        id,
+        ErrorCode::RateLimited,
+        &format!(
+            "This session already has {} requests being answered (mcp.max_open_streams); wait for one to finish.",
+            session.outbox.limits().open_streams
+        ),
+        None,
+    ))
 }
 
 /// A limited batch inside a session: each request in it gets the rate-limit error.
