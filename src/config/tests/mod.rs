@@ -10,6 +10,7 @@ mod isolation;
 mod layers;
 mod metrics;
 mod policies;
+mod secrets;
 mod shipped;
 mod tokens;
 mod validation;
