@@ -98,8 +98,9 @@ const BACKEND_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the policy service checks whether another process changed policies or groups.
 const POLICY_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Where the key that seals backend credentials may be given instead of `<data_dir>/secret-key`
-/// (instances sharing one PostgreSQL must share the key).
+/// Where the key that seals backend credentials may be given instead of the key file
+/// (`secrets.key_file`, by default `<data_dir>/secret-key`; instances sharing one PostgreSQL
+/// must share the key).
 pub(crate) const SECRETS_KEY_ENV: &str = "AUTHMCP_SECRETS_KEY";
 
 pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<()> {
@@ -387,8 +388,9 @@ async fn backend_registry(
     let configured = std::env::var(SECRETS_KEY_ENV)
         .ok()
         .filter(|k| !k.trim().is_empty());
-    let (secrets, source) = SecretBox::load_or_create(configured.as_deref(), &config.data_dir)
-        .with_context(|| format!("while loading the secrets key (or set {SECRETS_KEY_ENV})"))?;
+    let (secrets, source) =
+        SecretBox::load_or_create(configured.as_deref(), &config.secrets_key_file())
+            .with_context(|| format!("while loading the secrets key (or set {SECRETS_KEY_ENV})"))?;
     match &source {
         KeySource::Generated(path) => {
             slog::info!(log, "Generated the key that encrypts backend credentials; back it up with the database."; "path" => %path.display())

@@ -154,8 +154,9 @@ pub enum TokenAction {
 #[derive(Debug, Subcommand)]
 pub enum SecretsAction {
     /// Re-encrypt every stored backend credential under a new key (one transaction) and swap
-    /// `<data_dir>/secret-key` for it, keeping the old one as `secret-key.old`. Stop the
-    /// gateway first (every instance sharing the database).
+    /// the key file (`secrets.key_file`, default `<data_dir>/secret-key`) for it, keeping the
+    /// old one beside it with `.old` appended. Stop the gateway first (every instance sharing
+    /// the database).
     RotateKey(SourceArgs),
 }
 

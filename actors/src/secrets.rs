@@ -2,10 +2,11 @@
 //!
 //! Tokens entered through the admin API are sealed with ChaCha20-Poly1305 (an AEAD: a wrong key
 //! or an altered row fails to open instead of yielding garbage) under one 256-bit key, and stored
-//! as base64 ciphertext plus a random 96-bit nonce per value. The key is either configured
-//! (several instances sharing one PostgreSQL must share it) or kept in `<data_dir>/secret-key`,
-//! generated with mode 0600 on first use. It is never derived from the JWT secret (the original
-//! did that, so rotating the signing secret silently destroyed every stored credential).
+//! as base64 ciphertext plus a random 96-bit nonce per value. The key is either given in the
+//! environment (several instances sharing one PostgreSQL must share it) or kept in a key file
+//! (`secrets.key_file`, by default `<data_dir>/secret-key`), generated with mode 0600 on first
+//! use. It is never derived from the JWT secret (the original did that, so rotating the signing
+//! secret silently destroyed every stored credential).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -19,12 +20,25 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 use crate::spec::SecretString;
 
-/// File name of the generated key inside the data directory.
+/// File name of the key inside the data directory when `secrets.key_file` is not set.
 pub const KEY_FILE_NAME: &str = "secret-key";
-/// Where `secrets rotate-key` keeps the previous key until the operator deletes it.
-pub const OLD_KEY_FILE_NAME: &str = "secret-key.old";
-/// The new key during a rotation, before it replaces `secret-key`.
-pub const NEW_KEY_FILE_NAME: &str = "secret-key.new";
+
+/// Where `secrets rotate-key` keeps the previous key until the operator deletes it: the key
+/// file's path with `.old` appended.
+pub fn old_key_file(key_file: &Path) -> PathBuf {
+    with_suffix(key_file, ".old")
+}
+
+/// The new key during a rotation, before it replaces the key file: its path with `.new`.
+pub fn new_key_file(key_file: &Path) -> PathBuf {
+    with_suffix(key_file, ".new")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -51,7 +65,7 @@ pub enum SecretsError {
     /// stored value was altered.
     #[error(
         "a stored credential cannot be decrypted: it was encrypted with a different secrets key \
-         (restore the original {KEY_FILE_NAME} file or configured key), or the database row was altered"
+         (restore the original key file or configured key), or the database row was altered"
     )]
     WrongKey,
 
@@ -86,16 +100,16 @@ impl std::fmt::Debug for SecretBox {
 }
 
 impl SecretBox {
-    /// The configured key when given, else `<data_dir>/secret-key`, generated on first use.
+    /// The configured key when given, else the one in `key_file`, generated on first use.
     pub fn load_or_create(
         configured: Option<&str>,
-        data_dir: &Path,
+        key_file: &Path,
     ) -> Result<(SecretBox, KeySource), SecretsError> {
         if let Some(text) = configured {
             let key = parse_key(text, "the configured secrets key")?;
             return Ok((SecretBox::new(&key), KeySource::Configured));
         }
-        let path = data_dir.join(KEY_FILE_NAME);
+        let path = key_file.to_path_buf();
         match fs::read_to_string(&path) {
             Ok(text) => {
                 let key = parse_key(&text, &path.display().to_string())?;
@@ -107,7 +121,7 @@ impl SecretBox {
                     Ok(()) => Ok((SecretBox::new(&key), KeySource::Generated(path))),
                     // Another process (the CLI, a second instance) created it first: use theirs.
                     Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                        SecretBox::load_or_create(None, data_dir)
+                        SecretBox::load_or_create(None, key_file)
                     }
                     Err(err) => Err(SecretsError::KeyFile {
                         action: "create",
@@ -177,18 +191,18 @@ impl SecretBox {
     }
 }
 
-/// A key rotation in progress: the new key is already on disk (`secret-key.new`, 0600) before
+/// A key rotation in progress: the new key is already on disk (`<key file>.new`, 0600) before
 /// any row is re-sealed, so a crash never leaves rows sealed under a key that exists nowhere.
 pub struct KeyRotation {
     pub new_box: SecretBox,
-    data_dir: PathBuf,
+    key_file: PathBuf,
 }
 
 impl KeyRotation {
-    /// Generates the new key into `<data_dir>/secret-key.new` (replacing a leftover one from an
+    /// Generates the new key into `<key file>.new` (replacing a leftover one from an
     /// interrupted rotation that never re-sealed anything).
-    pub fn begin(data_dir: &Path) -> Result<KeyRotation, SecretsError> {
-        let path = data_dir.join(NEW_KEY_FILE_NAME);
+    pub fn begin(key_file: &Path) -> Result<KeyRotation, SecretsError> {
+        let path = new_key_file(key_file);
         let key: [u8; KEY_LEN] = rand::random();
         let _ = fs::remove_file(&path);
         write_new_private(&path, &STANDARD.encode(key)).map_err(|e| SecretsError::KeyFile {
@@ -198,16 +212,16 @@ impl KeyRotation {
         })?;
         Ok(KeyRotation {
             new_box: SecretBox::new(&key),
-            data_dir: data_dir.to_path_buf(),
+            key_file: key_file.to_path_buf(),
         })
     }
 
-    /// After the database committed: `secret-key` → `secret-key.old`, `secret-key.new` →
-    /// `secret-key` (each a rename, atomic on one filesystem), then the directory is synced.
+    /// After the database committed: `<key file>` → `<key file>.old`, `<key file>.new` →
+    /// `<key file>` (each a rename, atomic on one filesystem), then the directory is synced.
     pub fn finish(self) -> Result<(), SecretsError> {
-        let current = self.data_dir.join(KEY_FILE_NAME);
-        let old = self.data_dir.join(OLD_KEY_FILE_NAME);
-        let new = self.data_dir.join(NEW_KEY_FILE_NAME);
+        let current = self.key_file.clone();
+        let old = old_key_file(&current);
+        let new = new_key_file(&current);
         let fail = |action: &'static str, path: &Path, e: std::io::Error| SecretsError::KeyFile {
             action,
             path: path.to_path_buf(),
@@ -215,7 +229,8 @@ impl KeyRotation {
         };
         fs::rename(&current, &old).map_err(|e| fail("keep the old", &current, e))?;
         fs::rename(&new, &current).map_err(|e| fail("install the new", &new, e))?;
-        if let Ok(dir) = fs::File::open(&self.data_dir) {
+        let dir = current.parent().unwrap_or(Path::new("."));
+        if let Ok(dir) = fs::File::open(dir) {
             let _ = dir.sync_all();
         }
         Ok(())
@@ -302,12 +317,12 @@ mod tests {
     #[test]
     fn key_file_is_generated_private_then_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let (first, source) = SecretBox::load_or_create(None, dir.path()).unwrap();
         let path = dir.path().join(KEY_FILE_NAME);
+        let (first, source) = SecretBox::load_or_create(None, &path).unwrap();
         assert_eq!(source, KeySource::Generated(path.clone()));
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let (second, source) = SecretBox::load_or_create(None, dir.path()).unwrap();
+        let (second, source) = SecretBox::load_or_create(None, &path).unwrap();
         assert_eq!(source, KeySource::File(path));
         assert_eq!(second.open(&first.seal("t")).unwrap().expose(), "t");
     }
@@ -316,15 +331,16 @@ mod tests {
     fn bad_keys_get_an_actionable_error() {
         let dir = tempfile::tempdir().unwrap();
         let short = STANDARD.encode([1u8; 16]);
-        let error = SecretBox::load_or_create(Some(&short), dir.path()).unwrap_err();
+        let path = dir.path().join(KEY_FILE_NAME);
+        let error = SecretBox::load_or_create(Some(&short), &path).unwrap_err();
         assert!(error.to_string().contains("16 bytes, not 32"), "{error}");
-        let error = SecretBox::load_or_create(Some("not base64!"), dir.path()).unwrap_err();
+        let error = SecretBox::load_or_create(Some("not base64!"), &path).unwrap_err();
         assert!(
             error.to_string().contains("openssl rand -base64 32"),
             "{error}"
         );
-        fs::write(dir.path().join(KEY_FILE_NAME), "").unwrap();
-        let error = SecretBox::load_or_create(None, dir.path()).unwrap_err();
+        fs::write(&path, "").unwrap();
+        let error = SecretBox::load_or_create(None, &path).unwrap_err();
         assert!(error.to_string().contains("empty"), "{error}");
     }
 
@@ -341,5 +357,23 @@ mod tests {
             SecretBox::new(&key).open(&b.seal("v")).unwrap().expose(),
             "v"
         );
+    }
+
+    #[test]
+    fn a_rotation_swaps_the_key_file_wherever_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backend.key");
+        let (old, _) = SecretBox::load_or_create(None, &path).unwrap();
+        let rotation = KeyRotation::begin(&path).unwrap();
+        assert!(new_key_file(&path).ends_with("backend.key.new"));
+        let sealed = rotation.new_box.seal("v");
+        rotation.finish().unwrap();
+        let (current, source) = SecretBox::load_or_create(None, &path).unwrap();
+        assert_eq!(source, KeySource::File(path.clone()));
+        assert_eq!(current.open(&sealed).unwrap().expose(), "v");
+        let previous = fs::read_to_string(old_key_file(&path)).unwrap();
+        let (previous, _) = SecretBox::load_or_create(Some(&previous), &path).unwrap();
+        assert_eq!(previous.open(&old.seal("w")).unwrap().expose(), "w");
+        assert!(!new_key_file(&path).exists());
     }
 }

@@ -174,6 +174,8 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
     key("metrics.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),
     key("metrics.scrape_token", Kind::Str, None),
     key("metrics.scrape_token_file", Kind::Str, None),
+    // [secrets] (restart-only). Unset means `<data_dir>/secret-key`.
+    key("secrets.key_file", Kind::Str, None),
     // [audit]: the audit trail (restart-only). Env for the last two: MCP_LOG_DB_DAYS_TO_KEEP,
     // MCP_LOG_DB_MAX_ROWS (the original's names); 0 means no limit.
     key("audit.enabled", Kind::Bool, Some(BuiltIn::Bool(true))),

@@ -27,6 +27,7 @@ pub struct GatewayConfig {
     pub logging: LoggingConfig,
     pub mcp: McpConfig,
     pub metrics: MetricsConfig,
+    pub secrets: SecretsConfig,
     pub backends: Vec<BackendSpec>,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
@@ -190,6 +191,14 @@ pub struct MetricsConfig {
     pub scrape_token_sha256: Option<String>,
 }
 
+/// `[secrets]`: the key that encrypts backend credentials at rest. Restart-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretsConfig {
+    /// `key_file`, absolute; `None` means `<data_dir>/secret-key`. Generated (0600) on first
+    /// start when absent. `AUTHMCP_SECRETS_KEY` (the key itself) wins over any file.
+    pub key_file: Option<PathBuf>,
+}
+
 /// `[audit]`: the audit trail. Restart-only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditConfig {
@@ -251,6 +260,17 @@ pub struct LoggingConfig {
     pub max_file_bytes: u64,
     /// Rotated files kept.
     pub max_files: u32,
+}
+
+impl GatewayConfig {
+    /// Where the key that encrypts backend credentials is kept (`secrets.key_file`, else
+    /// `<data_dir>/secret-key`).
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.secrets
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(actors::secrets::KEY_FILE_NAME))
+    }
 }
 
 impl ServerConfig {

@@ -20,7 +20,7 @@ use super::error::ConfigReport;
 use super::external_issuers::read_external_issuers;
 use super::model::{
     AuditConfig, AuthConfig, DatabaseConfig, GatewayConfig, IpNet, LoggingConfig, McpConfig,
-    OAuthConfig, SecurityConfig, ServerConfig,
+    OAuthConfig, SecretsConfig, SecurityConfig, ServerConfig,
 };
 use super::paths::{SQLITE_PREFIX, absolutize, default_database_url, sqlite_url_for};
 use super::policies::read_policies;
@@ -55,6 +55,7 @@ pub(crate) fn validate(
     let metrics = r
         .take_table("metrics")
         .and_then(|m| super::metrics::read_metrics(m, cwd));
+    let secrets = r.take_table("secrets").and_then(|s| read_secrets(s, cwd));
     let backends = read_backends(&mut r, &SecretSources { env, cwd });
     let policies = read_policies(&mut r);
     if let (Some(oauth), Some(auth)) = (&oauth, &auth)
@@ -81,6 +82,7 @@ pub(crate) fn validate(
         logging: logging?,
         mcp: mcp?,
         metrics: metrics?,
+        secrets: secrets?,
         backends: backends?,
         policies: policies?,
         sources: Default::default(),
@@ -153,6 +155,25 @@ fn read_data_dir(r: &mut TableReader<'_>, cwd: &Path) -> Option<PathBuf> {
         } else {
             Ok(absolutize(cwd, Path::new(dir)))
         }
+    })
+}
+
+/// A relative `key_file` resolves against the working directory, like `data_dir`.
+fn read_secrets(mut r: TableReader<'_>, cwd: &Path) -> Option<SecretsConfig> {
+    let key_file = if r.has("key_file") {
+        r.take_string_with("key_file", |path| {
+            if path.trim().is_empty() {
+                Err("must not be empty; remove the key to use <data_dir>/secret-key".to_string())
+            } else {
+                Ok(Some(absolutize(cwd, Path::new(path.trim()))))
+            }
+        })
+    } else {
+        Some(None)
+    };
+    r.finish();
+    Some(SecretsConfig {
+        key_file: key_file?,
     })
 }
 

@@ -215,6 +215,8 @@ pub fn settings_view(c: &GatewayConfig) -> Value {
             "enabled": c.metrics.enabled,
             "scrape_token": set(&c.metrics.scrape_token_sha256),
         },
+        // A path, not the key: where to back it up from.
+        "secrets": { "key_file": c.secrets_key_file() },
         "backends": c.backends.iter().map(backend).collect::<Vec<_>>(),
         "policies": c.policies.len(),
         "sources": c.sources.iter().map(|(k, s)| (k.clone(), s.to_json())).collect::<serde_json::Map<_, _>>(),

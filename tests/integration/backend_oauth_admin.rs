@@ -152,7 +152,7 @@ fn stored_refresh_token(gw: &TestGateway, backend: &str) -> String {
         .run_blocking(move |c| backend_token_state::find(c, &name))
         .unwrap()
         .unwrap_or_else(|| panic!("no stored refresh token for {backend}"));
-    let (secrets, _) = SecretBox::load_or_create(None, &gw.config.data_dir).unwrap();
+    let (secrets, _) = SecretBox::load_or_create(None, &gw.config.secrets_key_file()).unwrap();
     secrets
         .open(&state.refresh_token)
         .unwrap()

@@ -6,6 +6,7 @@ mod admin_api;
 mod admin_oauth_clients;
 mod admin_users;
 mod audit;
+mod audit_auth_events;
 mod backend_credentials;
 mod backend_oauth;
 mod backend_oauth_admin;

@@ -411,3 +411,128 @@ async fn reloads_and_sign_in_refusals_are_counted() {
     );
     gw.stop().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn token_refresh_outcomes_are_counted_per_oauth_backend() {
+    // `remote` gets tokens from a real authorization server; `broken`'s token endpoint is a
+    // closed port, so every attempt fails; `static` has a fixed bearer token (no refreshes).
+    let up = crate::backend_oauth::upstream().await;
+    let port = crate::fixture::closed_port();
+    let config = format!(
+        r#"
+        [[backends]]
+        name = "remote"
+        url = "{}"
+        auth_type = "oauth_client_credentials"
+        client_id = "{}"
+        client_secret = "{}"
+        scope = "mcp:tools"
+
+        [[backends]]
+        name = "broken"
+        url = "http://127.0.0.1:{port}/mcp"
+        auth_type = "oauth_client_credentials"
+        token_url = "http://127.0.0.1:{port}/token"
+        client_id = "gw"
+        client_secret = "never-shown-secret"
+
+        [[backends]]
+        name = "static"
+        url = "{}"
+        auth_type = "bearer"
+        auth_token = "a-static-token"
+        "#,
+        up.gw.url("/mcp"),
+        up.client_id,
+        up.client_secret,
+        up.gw.url("/mcp"),
+    );
+    let gw = TestGateway::start(&config).await;
+    let credential = |name: &str| {
+        gw.handle()
+            .upstream(name)
+            .expect("running")
+            .credential()
+            .clone()
+    };
+    let (remote, broken) = (credential("remote"), credential("broken"));
+    let mut remote_attempts = remote.subscribe_attempts().unwrap();
+    let mut broken_attempts = broken.subscribe_attempts().unwrap();
+    crate::backend_oauth::wait_token(&remote, &mut remote_attempts, "a first token", |s| {
+        s.last_refresh_ms.is_some()
+    })
+    .await;
+    crate::backend_oauth::wait_token(&broken, &mut broken_attempts, "a failure", |s| {
+        s.last_error.is_some()
+    })
+    .await;
+    create_user(&gw, "root", Role::Admin);
+    let admin = login(&gw, "root").await;
+
+    // The token loops keep running (a refresh ahead of expiry, a retry with backoff): every
+    // scraped value lies between the counters read just before and just after the scrape.
+    let before = [remote.stats(), broken.stats()];
+    let m = scrape(&gw, &admin).await;
+    let after = [remote.stats(), broken.stats()];
+    let series = &m.0["authmcp_backend_token_refreshes_total"];
+    assert_eq!(
+        series.len(),
+        6,
+        "two OAuth backends × three outcomes: {series:?}"
+    );
+    assert!(
+        series
+            .iter()
+            .all(|(labels, _)| labels["backend"] != "static"),
+        "a static credential has no refreshes: {series:?}"
+    );
+    for (i, backend) in ["remote", "broken"].into_iter().enumerate() {
+        let outcomes = [
+            ("ok", before[i].refresh_ok, after[i].refresh_ok),
+            ("failed", before[i].refresh_failed, after[i].refresh_failed),
+            ("rejected", before[i].rejected, after[i].rejected),
+        ];
+        for (outcome, low, high) in outcomes {
+            let value = m.value(
+                "authmcp_backend_token_refreshes_total",
+                &[("backend", backend), ("outcome", outcome)],
+            );
+            assert!(
+                (low as f64..=high as f64).contains(&value),
+                "{backend} {outcome}: {value} not within {low}..={high}"
+            );
+        }
+    }
+    let value = |backend, outcome| {
+        m.value(
+            "authmcp_backend_token_refreshes_total",
+            &[("backend", backend), ("outcome", outcome)],
+        )
+    };
+    assert!(value("remote", "ok") >= 1.0);
+    assert_eq!(value("remote", "failed"), 0.0);
+    assert!(value("broken", "failed") >= 1.0);
+    assert_eq!(value("broken", "ok"), 0.0);
+
+    // An on-demand refresh shows up at the next scrape.
+    let ok_before = remote.stats().refresh_ok;
+    let started = crate::http::post_json(
+        &gw.url("/admin/api/mcp-servers/file:remote/refresh-token"),
+        Some(&admin),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(started.status, 202, "{}", started.body);
+    crate::backend_oauth::wait_token(&remote, &mut remote_attempts, "a refresh", |_| {
+        remote.stats().refresh_ok > ok_before
+    })
+    .await;
+    let m = scrape(&gw, &admin).await;
+    assert!(
+        m.value(
+            "authmcp_backend_token_refreshes_total",
+            &[("backend", "remote"), ("outcome", "ok")]
+        ) > ok_before as f64
+    );
+    gw.stop().await.unwrap();
+}

@@ -1,6 +1,6 @@
 //! Rate limits on `/mcp` and `/oauth/token` against the real gateway: per user (JSON-RPC error
 //! inside a session, 429 + Retry-After outside), per user×tool, per backend, overrides per role,
-//! SIGHUP changing a limit, one user's flood leaving another untouched, and the supervised
+//! SIGHUP changing a limit, one user's flood leaving 19 others untouched, and the supervised
 //! RateLimitActor (restart, reaping). Real rmcp fixture backends; no mocks.
 
 use actors::storage::users::Role;
@@ -194,42 +194,54 @@ async fn per_tool_and_per_backend_limits_with_an_admin_role_override() {
     gw.stop().await.unwrap();
 }
 
+/// (answered, refused by a rate limit) among `replies`.
+fn outcome(replies: &[Raw]) -> (usize, usize) {
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == 200 && r.json().get("result").is_some())
+        .count();
+    let limited = replies
+        .iter()
+        .filter(|r| r.status == 200 && r.json()["error"]["code"] == RATE_LIMITED)
+        .count();
+    (ok, limited)
+}
+
 #[actix_rt::test]
-async fn one_users_flood_is_limited_while_another_users_requests_all_pass() {
-    let gw = TestGateway::start(&limits("mcp_max = 20\n")).await;
+async fn one_users_flood_is_limited_while_many_other_users_requests_all_pass() {
+    // Each user may send 20 requests an hour; `initialize` was the first.
+    const CALM_USERS: usize = 19;
+    const FLOOD: u64 = 400;
+    // Twenty sign-ins from one address: above the per-IP sign-in limit's default.
+    let gw = TestGateway::start(&limits("mcp_max = 20\nlogin_max = 100\n")).await;
     create_mcp_user(&gw, "flood").await;
-    create_mcp_user(&gw, "calm").await;
-    let flood = session(&gw, &login(&gw, "flood").await).await; // 1 of 20
-    let calm = session(&gw, &login(&gw, "calm").await).await; // 1 of 20
-    let flood_bodies: Vec<String> = (1..=200).map(ping).collect();
+    let flood = session(&gw, &login(&gw, "flood").await).await;
+    let mut calm = Vec::new();
+    for n in 0..CALM_USERS {
+        let name = format!("calm{n}");
+        create_mcp_user(&gw, &name).await;
+        calm.push(session(&gw, &login(&gw, &name).await).await);
+    }
+    let flood_bodies: Vec<String> = (1..=FLOOD).map(ping).collect();
     let calm_bodies: Vec<String> = (1..=19).map(ping).collect();
-    let flood_calls = flood_bodies.iter().map(|b| flood.post(b, &[]));
-    let calm_calls = calm_bodies.iter().map(|b| calm.post(b, &[]));
-    // Interleaved and concurrent: the flood is under way while the calm user's requests run.
-    let (flooded, calmed) = futures_util::future::join(
-        futures_util::future::join_all(flood_calls),
-        futures_util::future::join_all(calm_calls),
-    )
-    .await;
-    let outcome = |replies: &[Raw]| {
-        let ok = replies
-            .iter()
-            .filter(|r| r.status == 200 && r.json().get("result").is_some())
-            .count();
-        let limited = replies
-            .iter()
-            .filter(|r| r.status == 200 && r.json()["error"]["code"] == RATE_LIMITED)
-            .count();
-        (ok, limited)
-    };
+    let flood_calls =
+        futures_util::future::join_all(flood_bodies.iter().map(|b| flood.post(b, &[])));
+    // Every calm user's 19 requests, all at once, while the flood is under way.
+    let calm_calls = futures_util::future::join_all(calm.iter().map(|client| {
+        futures_util::future::join_all(calm_bodies.iter().map(|b| client.post(b, &[])))
+    }));
+    let (flooded, calmed) = futures_util::future::join(flood_calls, calm_calls).await;
     // Within an hour-long window the flood gets exactly its remaining 19, the rest refused.
-    assert_eq!(outcome(&flooded), (19, 181));
-    assert_eq!(
-        outcome(&calmed),
-        (19, 0),
-        "the calm user never pays for the flood"
-    );
-    assert_eq!(rejected(&gw, "user"), 181);
+    assert_eq!(outcome(&flooded), (19, FLOOD as usize - 19));
+    for (n, replies) in calmed.iter().enumerate() {
+        assert_eq!(
+            outcome(replies),
+            (19, 0),
+            "calm{n} never pays for the flood"
+        );
+    }
+    // Only the flooding user was ever refused.
+    assert_eq!(rejected(&gw, "user"), FLOOD - 19);
     gw.stop().await.unwrap();
 }
 

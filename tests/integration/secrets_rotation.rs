@@ -1,9 +1,14 @@
 //! `secrets rotate-key` on SQLite and PostgreSQL: every stored credential is re-sealed under a
-//! new key, the key files are swapped, and after a restart every backend still authenticates.
+//! new key, the key files are swapped, and after a restart every backend still authenticates —
+//! with the key in `<data_dir>/secret-key` (the library call) and in a configured
+//! `secrets.key_file` (the real binary, `secrets rotate-key --config` on the gateway's file).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use actors::secrets::{KEY_FILE_NAME, OLD_KEY_FILE_NAME, Sealed, SecretBox};
+use actors::secrets::{KEY_FILE_NAME, Sealed, SecretBox, old_key_file};
 use actors::storage::users::Role;
 use actors::storage::{Database, backends};
 
@@ -43,10 +48,36 @@ async fn headers_through_gateway(gw: &TestGateway, token: &str) -> Vec<Value> {
     seen
 }
 
-async fn rotation_keeps_every_backend_working(db: Db) {
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The operator's command on the gateway's own configuration file, as a separate process.
+fn rotate_with_the_binary(config_file: &Path) {
+    let output = std::process::Command::new(crate::daemon::BIN)
+        .args(["secrets", "rotate-key", "--config"])
+        .arg(config_file)
+        .env_remove("AUTHMCP_SECRETS_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Re-encrypted 2 stored credential(s)"),
+        "{stderr}"
+    );
+}
+
+async fn rotation_keeps_every_backend_working(db: Db, configured_key_file: bool) {
     let fixture = HttpFixture::start_with(0, 1, &["--rich"]);
-    let (database, _pg) = database_toml(db);
-    let gw = TestGateway::start(&database).await;
+    let (mut config, _pg) = database_toml(db);
+    // A key file outside the data directory, in a directory of its own.
+    let keys = tempfile::tempdir().unwrap();
+    let configured = keys.path().join("backend.key");
+    if configured_key_file {
+        config.push_str(&format!("[secrets]\nkey_file = {configured:?}\n"));
+    }
+    let gw = TestGateway::start(&config).await;
     create_user(&gw, "root", Role::Admin);
     let admin = login(&gw, "root").await;
     for body in [
@@ -64,28 +95,42 @@ async fn rotation_keeps_every_backend_working(db: Db) {
     assert_eq!(before[1]["x-api-key"], API_KEY);
 
     let data_dir = gw.config.data_dir.clone();
+    let key_file: PathBuf = if configured_key_file {
+        // Created (0600) on first start where configured, and nothing in the data directory.
+        assert!(!data_dir.join(KEY_FILE_NAME).exists());
+        configured.clone()
+    } else {
+        data_dir.join(KEY_FILE_NAME)
+    };
+    assert_eq!(mode(&key_file), 0o600);
     let url = gw.config.database.url.clone();
-    let old_key = std::fs::read_to_string(data_dir.join(KEY_FILE_NAME)).unwrap();
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
     let rows_before = sealed_rows(&url);
+    // The stored credentials are sealed under the key in that file.
+    let (in_use, _) = SecretBox::load_or_create(Some(&old_key), &key_file).unwrap();
+    assert!(rows_before.iter().all(|row| in_use.open(row).is_ok()));
     // The operator's procedure: stop, rotate, start.
+    let config_file = gw.config_path.clone();
     let gw = gw
         .restart_with(|config| {
-            let count = authmcp_gateway::commands::secrets::rotate_key(config, None).unwrap();
-            assert_eq!(count, 2);
+            if configured_key_file {
+                rotate_with_the_binary(&config_file);
+            } else {
+                let count = authmcp_gateway::commands::secrets::rotate_key(config, None).unwrap();
+                assert_eq!(count, 2);
+            }
         })
         .await;
-    let new_key = std::fs::read_to_string(data_dir.join(KEY_FILE_NAME)).unwrap();
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
     assert_ne!(new_key, old_key);
     assert_eq!(
-        std::fs::read_to_string(data_dir.join(OLD_KEY_FILE_NAME)).unwrap(),
+        std::fs::read_to_string(old_key_file(&key_file)).unwrap(),
         old_key
     );
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(data_dir.join(KEY_FILE_NAME))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(mode(&key_file), 0o600);
+    if configured_key_file {
+        assert!(!data_dir.join(KEY_FILE_NAME).exists());
+    }
     let rows_after = sealed_rows(&url);
     assert_eq!(rows_after.len(), 2);
     let (old_box, _) = SecretBox::load_or_create(Some(&old_key), &data_dir).unwrap();
@@ -108,10 +153,20 @@ async fn rotation_keeps_every_backend_working(db: Db) {
 
 #[actix_rt::test]
 async fn rotation_keeps_every_backend_working_on_sqlite() {
-    rotation_keeps_every_backend_working(Db::Sqlite).await;
+    rotation_keeps_every_backend_working(Db::Sqlite, false).await;
 }
 
 #[actix_rt::test]
 async fn rotation_keeps_every_backend_working_on_postgres() {
-    rotation_keeps_every_backend_working(Db::Postgres).await;
+    rotation_keeps_every_backend_working(Db::Postgres, false).await;
+}
+
+#[actix_rt::test]
+async fn a_configured_key_file_is_created_used_and_rotated_on_sqlite() {
+    rotation_keeps_every_backend_working(Db::Sqlite, true).await;
+}
+
+#[actix_rt::test]
+async fn a_configured_key_file_is_created_used_and_rotated_on_postgres() {
+    rotation_keeps_every_backend_working(Db::Postgres, true).await;
 }

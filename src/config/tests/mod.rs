@@ -11,6 +11,7 @@ mod layers;
 mod metrics;
 mod policies;
 mod runtime_layer;
+mod secrets;
 mod shipped;
 mod tokens;
 mod validation;

@@ -1,5 +1,6 @@
 //! Numbers read at scrape time: the `collectors` hook ([`FnCollector`]) and the gateway's own
-//! collector (sessions, open streams, backend health, the sign-in limiter).
+//! collector (sessions, open streams, backend health, OAuth backends' token refreshes, the
+//! rate limiter).
 
 use std::sync::{Arc, OnceLock};
 
@@ -164,6 +165,7 @@ impl GatewayCollector {
                 })
             }),
         )?;
+        self.write_token_refreshes(out)?;
         let stats = self.rate_limiter.stats();
         out.counters(
             "authmcp_rate_limited",
@@ -172,6 +174,30 @@ impl GatewayCollector {
                 .rejected_by_kind
                 .iter()
                 .map(|(kind, count)| (vec![("limit", *kind)], *count)),
+        )
+    }
+
+    /// Token refresh outcomes of every running OAuth backend (the counters of the backend's
+    /// current incarnation: a restart starts them at zero, which Prometheus reads as a reset).
+    fn write_token_refreshes(&self, out: &mut Out<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self
+            .gateway
+            .get()
+            .map(GatewayHandle::credential_stats)
+            .unwrap_or_default();
+        out.counters(
+            "authmcp_backend_token_refreshes",
+            "Token attempts of OAuth backends, by outcome: ok, failed (retried with backoff), rejected (the backend answered 401, a new token was fetched and the request sent again)",
+            stats.iter().flat_map(|(backend, s)| {
+                [
+                    ("ok", s.refresh_ok),
+                    ("failed", s.refresh_failed),
+                    ("rejected", s.rejected),
+                ]
+                .map(|(outcome, count)| {
+                    (vec![("backend", backend.as_str()), ("outcome", outcome)], count)
+                })
+            }),
         )
     }
 }

@@ -141,6 +141,13 @@ async fn token(
             slog::info!(log, "OAuth tokens issued."; "client_id" => &client.client_id,
                 "grant_type" => grant_type, "user_id" => granted.tokens.user_id,
                 "scope" => granted.tokens.scope.as_deref().unwrap_or(""));
+            // Named too (not only the id), so the audit trail's `user` filter finds it.
+            let username = state
+                .identity
+                .me(granted.tokens.user_id)
+                .await
+                .ok()
+                .map(|u| u.username);
             let event = if grant_type == "refresh_token" {
                 "token_refreshed"
             } else {
@@ -148,6 +155,7 @@ async fn token(
             };
             crate::audit_events::record(&req, &state, event, "ok", |e| {
                 e.user_id = Some(granted.tokens.user_id);
+                e.username = username;
                 e.client_id = Some(client.client_id.clone());
                 e.details = Some(format!("grant_type={grant_type}"));
             });

@@ -420,6 +420,7 @@ async fn authorize_post(
         slog::info!(flow.log, "Authorization denied by the user."; "client_id" => &client.client_id, "user_id" => user.id);
         crate::audit_events::record(&req, &state, "consent", "denied", |e| {
             e.user_id = Some(user.id);
+            e.username = Some(user.username.clone());
             e.client_id = Some(client.client_id.clone());
         });
         let mut response = flow.to_client(&pending, "access_denied", "the user denied the request");
@@ -441,6 +442,7 @@ async fn authorize_post(
     }
     crate::audit_events::record(&req, &state, "consent", "ok", |e| {
         e.user_id = Some(user.id);
+        e.username = Some(user.username.clone());
         e.client_id = Some(client.client_id.clone());
         e.details = Some(format!("resource={}", pending.resource));
     });
