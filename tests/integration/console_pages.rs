@@ -16,7 +16,7 @@ use crate::users::{PASSWORD, create_user, login};
 
 const NEW_PASSWORD: &str = "Console-Passw0rd!";
 
-async fn sign_in(browser: &mut Browser, username: &str) {
+pub(crate) async fn sign_in(browser: &mut Browser, username: &str) {
     let form = browser.get("/admin/login").await;
     let csrf = form.field("csrf_token");
     let signed_in = browser
@@ -33,7 +33,7 @@ async fn sign_in(browser: &mut Browser, username: &str) {
 }
 
 /// The page a redirect leads to.
-async fn follow(browser: &mut Browser, page: &Page) -> Page {
+pub(crate) async fn follow(browser: &mut Browser, page: &Page) -> Page {
     assert_eq!(page.status, 303, "{}", page.body);
     browser.get(&page.header("location")).await
 }
