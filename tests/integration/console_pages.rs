@@ -33,7 +33,7 @@ pub(crate) async fn sign_in(browser: &mut Browser, username: &str) {
 }
 
 /// The page a redirect leads to.
-async fn follow(browser: &mut Browser, page: &Page) -> Page {
+pub(crate) async fn follow(browser: &mut Browser, page: &Page) -> Page {
     assert_eq!(page.status, 303, "{}", page.body);
     browser.get(&page.header("location")).await
 }

@@ -26,6 +26,19 @@ pub(crate) async fn read(
     })
 }
 
+/// The signed-in administrator and the form they posted (`back`: where the "could not be
+/// read" page leads), or the answer for anyone else.
+pub(crate) async fn admin_form(
+    req: &HttpRequest,
+    state: &crate::state::AppState,
+    payload: web::Payload,
+    back: &str,
+) -> Result<(super::guard::AdminPage, Params), Box<HttpResponse>> {
+    let admin = super::guard::admin_page(req, state)?;
+    let params = read(req, payload, back).await?;
+    Ok((admin, params))
+}
+
 /// The status and the sentences to show for a refused change: each problem on its own line.
 pub(crate) fn messages(error: &AdminApiError) -> (StatusCode, Vec<String>) {
     let list = match error {

@@ -161,24 +161,13 @@ async fn refused(state: &AppState, admin: &AdminPage, error: AdminApiError) -> H
     render(state, admin, status, None, &errors).await
 }
 
-/// The signed-in administrator and the posted form, or the answer for anyone else.
-async fn admin_form(
-    req: &HttpRequest,
-    state: &AppState,
-    payload: web::Payload,
-) -> Result<(AdminPage, crate::oauth::form::Params), Box<HttpResponse>> {
-    let admin = guard::admin_page(req, state)?;
-    let params = forms::read(req, payload, PAGE).await?;
-    Ok((admin, params))
-}
-
 async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match admin_form(&req, &state, payload).await {
+    let (admin, _) = match forms::admin_form(&req, &state, payload, PAGE).await {
         Ok(found) => found,
         Err(response) => return *response,
     };
@@ -201,7 +190,7 @@ async fn create_api_token(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, params) = match admin_form(&req, &state, payload).await {
+    let (admin, params) = match forms::admin_form(&req, &state, payload, PAGE).await {
         Ok(found) => found,
         Err(response) => return *response,
     };
@@ -256,7 +245,7 @@ async fn revoke_api_token(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match admin_form(&req, &state, payload).await {
+    let (admin, _) = match forms::admin_form(&req, &state, payload, PAGE).await {
         Ok(found) => found,
         Err(response) => return *response,
     };
@@ -294,7 +283,7 @@ async fn issue_access_token(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match admin_form(&req, &state, payload).await {
+    let (admin, _) = match forms::admin_form(&req, &state, payload, PAGE).await {
         Ok(found) => found,
         Err(response) => return *response,
     };

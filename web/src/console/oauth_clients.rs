@@ -188,14 +188,11 @@ async fn apply(
     action: &str,
     payload: web::Payload,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
+    // Nothing is read from the form but its CSRF token (checked before this handler).
+    let admin = match forms::admin_form(&req, &state, payload, LIST).await {
+        Ok((admin, _)) => admin,
         Err(response) => return *response,
     };
-    // Nothing is read from the form but its CSRF token (checked before this handler).
-    if let Err(response) = forms::read(&req, payload, LIST).await {
-        return *response;
-    }
     let log = request_log(&req, &state.log);
     let client = match find(&state, id, &log).await {
         Ok(client) => client,

@@ -239,6 +239,34 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_is_shown_once_escaped() {
+        let chrome = Chrome {
+            username: "root",
+            csrf_token: "t",
+            current: "/admin/mcp-tokens",
+        };
+        let html = body(shown_once(
+            ShownOnce {
+                title: "New",
+                message: "Made.",
+                fields: serde_json::json!([
+                    { "label": "Token", "name": "api_token", "value": "s3<cr>et", "secret": true },
+                    { "label": "Expires", "name": "expires", "value": "never", "secret": false },
+                ]),
+                warning: "Copy it now.",
+                back: "/admin/mcp-tokens",
+                back_label: "Back",
+            },
+            &chrome,
+        ));
+        assert!(
+            html.contains("data-secret=\"api_token\">s3&lt;cr&gt;et</code>"),
+            "{html}"
+        );
+        assert!(html.contains("data-field=\"expires\">never<"), "{html}");
+    }
+
+    #[test]
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
         assert_eq!(TEMPLATES.get_template_names().count(), 20);

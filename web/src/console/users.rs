@@ -25,7 +25,6 @@ use tera::Context;
 use super::guard::{self, AdminPage};
 use super::{chart, forms, page};
 use crate::admin_api::AdminApiError;
-use crate::oauth::form::Params;
 use crate::oauth::request_log;
 use crate::state::AppState;
 
@@ -154,23 +153,12 @@ fn role(text: Option<&str>) -> Result<Role, AdminApiError> {
     }
 }
 
-/// The signed-in administrator and the posted form, or the answer for anyone else.
-async fn admin_form(
-    req: &HttpRequest,
-    state: &AppState,
-    payload: web::Payload,
-) -> Result<(AdminPage, Params), Box<HttpResponse>> {
-    let admin = guard::admin_page(req, state)?;
-    let params = forms::read(req, payload, "/admin/users").await?;
-    Ok((admin, params))
-}
-
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, params) = match admin_form(&req, &state, payload).await {
+    let (admin, params) = match forms::admin_form(&req, &state, payload, "/admin/users").await {
         Ok(found) => found,
         Err(response) => return *response,
     };
@@ -250,7 +238,7 @@ async fn apply(
     action: &str,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, params) = match admin_form(&req, &state, payload).await {
+    let (admin, params) = match forms::admin_form(&req, &state, payload, "/admin/users").await {
         Ok(found) => found,
         Err(response) => return *response,
     };
