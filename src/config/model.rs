@@ -28,6 +28,8 @@ pub struct GatewayConfig {
     pub mcp: McpConfig,
     pub metrics: MetricsConfig,
     pub backends: Vec<BackendSpec>,
+    /// `[console]`: the admin console's template overrides.
+    pub console: super::console::ConsoleConfig,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
 }
@@ -234,6 +236,9 @@ pub struct SecurityConfig {
     pub oversized_bytes: u64,
     /// Prompt-injection phrases, matched case-insensitively.
     pub injection_phrases: Vec<String>,
+    /// Withhold a tool whose definition changed from `tools/list` and refuse calls to it until
+    /// an administrator approves the change. The one reloadable key of `[security]`.
+    pub hold_changed_tools: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

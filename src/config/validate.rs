@@ -55,6 +55,9 @@ pub(crate) fn validate(
     let metrics = r
         .take_table("metrics")
         .and_then(|m| super::metrics::read_metrics(m, cwd));
+    let console = r
+        .take_table("console")
+        .and_then(|c| super::console::read_console(c, cwd));
     let backends = read_backends(&mut r, &SecretSources { env, cwd });
     let policies = read_policies(&mut r);
     if let (Some(oauth), Some(auth)) = (&oauth, &auth)
@@ -82,6 +85,7 @@ pub(crate) fn validate(
         mcp: mcp?,
         metrics: metrics?,
         backends: backends?,
+        console: console?,
         policies: policies?,
     })
 }
@@ -268,6 +272,7 @@ fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
     let scan_max_bytes = r.take_uint("scan_max_bytes", 1024, 64 * 1024 * 1024);
     let oversized_bytes = r.take_uint("oversized_bytes", 1024, MAX);
     let injection_phrases = r.take_string_list("injection_phrases");
+    let hold_changed_tools = r.take_bool("hold_changed_tools");
     r.finish();
     Some(SecurityConfig {
         enabled: enabled?,
@@ -282,6 +287,7 @@ fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
         scan_max_bytes: scan_max_bytes? as usize,
         oversized_bytes: oversized_bytes?,
         injection_phrases: injection_phrases?,
+        hold_changed_tools: hold_changed_tools?,
     })
 }
 

@@ -13,6 +13,7 @@ mod backends;
 mod binary;
 mod console;
 mod console_pages;
+mod console_servers;
 mod cors;
 mod daemon;
 mod external_idp;

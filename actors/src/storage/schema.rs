@@ -281,5 +281,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_consents,
     audit_records,
     security_events,
-    tool_definition_hashes
+    tool_definition_hashes,
+    tool_approvals
 );
+
+diesel::table! {
+    tool_approvals (backend, tool) {
+        backend -> Text,
+        tool -> Text,
+        approved_hash -> Text,
+        approved_definition -> Text,
+        approved_by -> Nullable<Text>,
+        approved_at_ms -> BigInt,
+        pending_hash -> Nullable<Text>,
+        pending_definition -> Nullable<Text>,
+        changed_at_ms -> Nullable<BigInt>,
+    }
+}

@@ -13,4 +13,5 @@ mod registry;
 mod schema;
 mod security;
 mod sqlite_only;
+mod tool_approvals;
 mod users;

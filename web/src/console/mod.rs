@@ -11,12 +11,13 @@
 //! | POST | `/admin/logout` | ends the session (its token family is revoked), 303 to `/admin/login` |
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
 //! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
-//! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete, tools (`servers.rs`) |
+//! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete (`servers.rs`); one backend's tools, prompts, resources, connection test and edit form (`server_detail.rs`) |
 //! | GET | `/admin/static/{file}` | the stylesheet and script, named by content hash, cached for a year |
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
 //! database query; the revocation snapshot covers logout, disabled users and revoked sessions)
-//! and checks CSRF on cookie-authenticated changes (`guard.rs`). Forms shown before sign-in
+//! and checks CSRF on cookie-authenticated changes (`guard.rs`), which also renews a session in
+//! use once its token is past half its life (a new token of the same family). Forms shown before sign-in
 //! (login, setup) take their CSRF token from the authorization server's browser session.
 
 mod assets;
@@ -26,6 +27,7 @@ mod forms;
 pub(crate) mod guard;
 mod login;
 mod page;
+mod server_detail;
 mod servers;
 pub(crate) mod session;
 mod setup;
@@ -34,6 +36,8 @@ mod users;
 
 use std::path::PathBuf;
 
+pub use page::install_overrides;
+
 use actix_web::web;
 
 /// What the console needs from boot; set once before the server starts.
@@ -41,6 +45,8 @@ use actix_web::web;
 pub struct ConsoleSettings {
     /// `<data_dir>/setup-token`, written at start while no administrator exists.
     pub setup_token_file: PathBuf,
+    /// The config file the gateway was started with, named on read-only (file) backends.
+    pub config_file: Option<PathBuf>,
 }
 
 /// The console's pages, in the original's order; only built pages are listed in the nav (the
