@@ -82,7 +82,6 @@ pub fn approve(
         .filter(tool_approvals::tool.eq(tool))
         .filter(tool_approvals::pending_hash.eq(hash));
     let row: Option<ToolApprovalRow> = target
-        .clone()
         .select(ToolApprovalRow::as_select())
         .first(conn)
         .optional()?;
