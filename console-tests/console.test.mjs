@@ -234,10 +234,10 @@ test("sign-out ends the session", async () => {
   await context.close();
 });
 
-/** Starts the rmcp fixture server (`--tools 2`); it exits when its stdin closes. */
-async function startFixture() {
+/** Starts the rmcp fixture server (`--tools 2` plus `extra` flags); it exits when its stdin closes. */
+async function startFixture(extra = []) {
   const fixtureBin = process.env.FIXTURE_BIN ?? join(here, "..", "target", "debug", "examples", "mcp_fixture_server");
-  const child = spawn(fixtureBin, ["http", "--port", "0", "--tools", "2"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(fixtureBin, ["http", "--port", "0", "--tools", "2", ...extra], { stdio: ["pipe", "pipe", "inherit"] });
   const port = await new Promise((resolve, reject) => {
     let out = "";
     child.once("error", reject);
@@ -426,6 +426,35 @@ test("MCP activity, security events, audit: a tools/call through /mcp appears in
     await Promise.all([page.waitForLoadState("load"), page.click("#verify button[type=submit]")]);
     assert.match(await page.textContent("#verdict"), /^Hash chain intact: \d+ records verified/);
     await shot(page, "audit-log");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    fixture.stop();
+  }
+});
+
+test("server detail: the test-connection button shows the result; prompts and resources are listed", async () => {
+  const fixture = await startFixture(["--rich"]);
+  const { context, page, errors } = await newPage();
+  try {
+    await signIn(page, "root", PASSWORD);
+    await page.goto(`${base}/admin/mcp-servers`);
+    await page.fill("#name", "rich");
+    await page.fill("#url", fixture.url);
+    await Promise.all([page.waitForLoadState("load"), page.click("#add-server button[type=submit]")]);
+    const row = page.locator("tr[data-server=rich]");
+    await waitFor("rich to go online", async () => {
+      await page.reload();
+      return (await row.locator(".state").textContent()) === "online";
+    });
+    await Promise.all([page.waitForLoadState("load"), row.locator("a").first().click()]);
+    assert.ok((await page.locator("#prompts code").allTextContents()).includes("rich_greet"));
+    assert.ok((await page.locator("#resources code").allTextContents()).includes("fixture://static"));
+    await Promise.all([page.waitForLoadState("load"), page.click("#test-connection")]);
+    assert.match(await page.textContent("#test-result"), /Connection OK in \d+ ms: .*protocol .*, \d+ tools/);
+    // The live status is still the health loop's.
+    assert.equal(await page.textContent("h1 .state"), "online");
+    await shot(page, "mcp-server-detail-tested");
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -36,7 +36,7 @@ use web::mcp::{McpSettings, McpState};
 use web::oauth::{OAuthSettings, OAuthState};
 use web::{AppState, WebSettings};
 
-use crate::config::{self, GatewayConfig, OAuthConfig, Sources};
+use crate::config::{self, GatewayConfig, OAuthConfig, SecurityConfig, Sources};
 use crate::first_start;
 use crate::runtime_settings::{ReloadRequest, RuntimeSettings, load_overrides};
 use crate::sd_notify::Notifier;
@@ -113,6 +113,13 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         slog::info!(log, "Generated a JWT signing secret."; "path" => %path.display());
     }
     announce_setup(&config, &db).await?;
+    if let Some(dir) = &config.console.template_dir {
+        let replaced = web::console::install_overrides(dir)
+            .map_err(anyhow::Error::msg)
+            .context("while loading the console template overrides")?;
+        slog::info!(log, "Console templates overridden."; "dir" => %dir.display(),
+            "templates" => replaced.join(","));
+    }
 
     let auth = &config.auth;
     let signing = SigningKeys::load(
@@ -179,6 +186,15 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         security_settings(&config),
         log.new(slog::o!("actor" => "security")),
     );
+    // Pinned tool definitions first: the first routing table already withholds changed ones.
+    security
+        .tool_approvals()
+        .load()
+        .await
+        .context("while loading the approved tool definitions")?;
+    security
+        .tool_approvals()
+        .set_hold(config.security.hold_changed_tools);
     // The RateLimitActor in the tree owns the limits (reloads) and reaps idle keys; the
     // SecurityActor and the AuditActor write their tables (stopped last at shutdown, after
     // their queues are written).
@@ -216,6 +232,7 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     let _ = state.registry.set(registry.clone());
     let _ = state.console.set(web::console::ConsoleSettings {
         setup_token_file: first_start::setup_token_path(&config.data_dir),
+        config_file: ctx.sources.as_ref().and_then(|s| s.config_file.clone()),
     });
     let _ = state.audit.set(audit.clone());
     let _ = state.security.set(security.clone());
@@ -893,6 +910,11 @@ async fn apply(
         }
         slog::info!(log, "Rate limits reloaded.");
     }
+    if let Some(security) = running.state.security.get() {
+        security
+            .tool_approvals()
+            .set_hold(new.security.hold_changed_tools);
+    }
     running.state.settings.store(Arc::new(web_settings(&new)));
     running
         .state
@@ -1030,7 +1052,18 @@ fn restart_only(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
             "oauth",
         ),
         (old.audit != new.audit, "audit"),
-        (old.security != new.security, "security"),
+        // `security.hold_changed_tools` is reloadable (it only changes what is withheld).
+        (
+            SecurityConfig {
+                hold_changed_tools: false,
+                ..old.security.clone()
+            } != SecurityConfig {
+                hold_changed_tools: false,
+                ..new.security.clone()
+            },
+            "security",
+        ),
+        (old.console != new.console, "console"),
         (
             old.logging.max_files != new.logging.max_files,
             "logging.max_files",

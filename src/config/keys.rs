@@ -268,6 +268,14 @@ pub(crate) const SCALAR_KEYS: &[ScalarKey] = &[
             actors::security::detectors::DEFAULT_INJECTION_PHRASES,
         )),
     ),
+    // Reloadable, unlike the rest of [security].
+    key(
+        "security.hold_changed_tools",
+        Kind::Bool,
+        Some(BuiltIn::Bool(false)),
+    ),
+    // [console]: restart-only.
+    key("console.template_dir", Kind::Str, None),
     key("logging.level", Kind::Str, Some(BuiltIn::Str("info"))),
     key(
         "logging.max_file_bytes",

@@ -10,12 +10,14 @@
 //! Module map: `keys` (the scalar key table and defaults), `sources` (CLI inputs), `dotenv`,
 //! `env` (variables → overrides), `load` (merging with the `config` crate), `validate` and
 //! `backends`, `policies` and `external_issuers` (tree → model), `reader` (typed, unknown-key-aware table access), `checks` (value
-//! rules), `paths`, `diff`, `runtime` (the database layer's allow-list), `value_sources` (each key's origin).
+//! rules), `paths`, `diff`, `runtime` (the database layer's allow-list), `value_sources` (each key's origin),
+//! `console` (`[console]`).
 
 mod auth;
 mod backend_auth;
 mod backends;
 mod checks;
+mod console;
 mod diff;
 mod dotenv;
 mod env;
@@ -40,6 +42,7 @@ mod tests;
 
 use std::collections::HashMap;
 
+pub use console::ConsoleConfig;
 pub use diff::restart_only_changes;
 pub use error::{ConfigError, ConfigReport};
 pub use model::*;

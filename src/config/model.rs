@@ -29,6 +29,8 @@ pub struct GatewayConfig {
     pub metrics: MetricsConfig,
     pub secrets: SecretsConfig,
     pub backends: Vec<BackendSpec>,
+    /// `[console]`: the admin console's template overrides.
+    pub console: super::console::ConsoleConfig,
     /// `[[policies]]`: authorization rules from the file (the database holds the admin API's).
     pub policies: Vec<PolicyRule>,
     /// Where each key's value came from (default, file, environment, dotenv, flag, database),
@@ -250,6 +252,9 @@ pub struct SecurityConfig {
     pub oversized_bytes: u64,
     /// Prompt-injection phrases, matched case-insensitively.
     pub injection_phrases: Vec<String>,
+    /// Withhold a tool whose definition changed from `tools/list` and refuse calls to it until
+    /// an administrator approves the change. The one reloadable key of `[security]`.
+    pub hold_changed_tools: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

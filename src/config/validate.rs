@@ -56,6 +56,9 @@ pub(crate) fn validate(
         .take_table("metrics")
         .and_then(|m| super::metrics::read_metrics(m, cwd));
     let secrets = r.take_table("secrets").and_then(|s| read_secrets(s, cwd));
+    let console = r
+        .take_table("console")
+        .and_then(|c| super::console::read_console(c, cwd));
     let backends = read_backends(&mut r, &SecretSources { env, cwd });
     let policies = read_policies(&mut r);
     if let (Some(oauth), Some(auth)) = (&oauth, &auth)
@@ -84,6 +87,7 @@ pub(crate) fn validate(
         metrics: metrics?,
         secrets: secrets?,
         backends: backends?,
+        console: console?,
         policies: policies?,
         sources: Default::default(),
     })
@@ -290,6 +294,7 @@ fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
     let scan_max_bytes = r.take_uint("scan_max_bytes", 1024, 64 * 1024 * 1024);
     let oversized_bytes = r.take_uint("oversized_bytes", 1024, MAX);
     let injection_phrases = r.take_string_list("injection_phrases");
+    let hold_changed_tools = r.take_bool("hold_changed_tools");
     r.finish();
     Some(SecurityConfig {
         enabled: enabled?,
@@ -304,6 +309,7 @@ fn read_security(mut r: TableReader<'_>) -> Option<SecurityConfig> {
         scan_max_bytes: scan_max_bytes? as usize,
         oversized_bytes: oversized_bytes?,
         injection_phrases: injection_phrases?,
+        hold_changed_tools: hold_changed_tools?,
     })
 }
 

@@ -190,6 +190,10 @@ pub fn settings_view(c: &GatewayConfig) -> Value {
             "scan_max_bytes": c.security.scan_max_bytes,
             "oversized_bytes": c.security.oversized_bytes,
             "injection_phrases": c.security.injection_phrases.len(),
+            "hold_changed_tools": c.security.hold_changed_tools,
+        },
+        "console": {
+            "template_dir": c.console.template_dir,
         },
         "logging": {
             "level": c.logging.level,

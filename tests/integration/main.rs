@@ -17,6 +17,7 @@ mod console_pages;
 mod console_records;
 mod console_settings;
 mod console_tokens;
+mod console_servers;
 mod cors;
 mod daemon;
 mod external_idp;

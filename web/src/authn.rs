@@ -250,6 +250,7 @@ pub async fn require_auth<B: MessageBody>(
             return Ok(req.error_response(rejection).map_into_right_body());
         }
     };
+    let cookie_session = cookie_sid.is_some() && !public;
     if let Some(sid) = cookie_sid.filter(|_| !public)
         && !console::csrf_ok(&mut req, &state, &sid).await
     {
@@ -268,12 +269,30 @@ pub async fn require_auth<B: MessageBody>(
         let response = console::csrf_refusal(&path);
         return Ok(req.into_response(response).map_into_right_body());
     }
+    let renewed = match (&caller, cookie_session) {
+        (Some(Caller::User(principal)), true) => console::renewal(&state, &req, principal).await,
+        _ => Vec::new(),
+    };
     if let Some(caller) = caller {
         req.extensions_mut().insert(caller);
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    let mut response = next.call(req).await?;
+    // A handler that sets the session cookie itself (sign-out) decides.
+    let session_cookie = console::cookie_prefix(&state);
+    let sets_session = response
+        .headers()
+        .get_all(actix_web::http::header::SET_COOKIE)
+        .any(|v| v.as_bytes().starts_with(session_cookie.as_bytes()));
+    if !sets_session {
+        for cookie in renewed {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&cookie) {
+                response
+                    .headers_mut()
+                    .append(actix_web::http::header::SET_COOKIE, value);
+            }
+        }
+    }
+    Ok(response.map_into_left_body())
 }
 
 /// A token from a configured external issuer (picked out by its `iss`) is verified by

@@ -20,6 +20,7 @@ pub(crate) mod forwarding;
 mod http;
 pub(crate) mod jsonrpc;
 pub(crate) mod legacy_sse;
+mod probe;
 mod session;
 pub(crate) mod session_children;
 mod sse;
@@ -34,5 +35,6 @@ pub use credential::{
 pub use driver::OFFLINE_AFTER;
 pub use error::{BackendError, SUPPORTED_PROTOCOL_VERSIONS};
 pub(crate) use jsonrpc::SseParser;
+pub use probe::{ProbeReport, probe};
 pub use session::OFFERED_PROTOCOL_VERSION;
 pub use status::{BackendState, BackendStatus, StatusBoard, ToolList};

@@ -170,6 +170,46 @@ impl BackendRegistry {
             .ok_or_else(|| not_found(id))
     }
 
+    /// The runnable spec behind `id` (credentials decrypted), for a connection test. A database
+    /// backend that cannot run (its credential does not decrypt, a name clash) is `Invalid`
+    /// with the reason.
+    pub async fn spec(&self, id: &BackendId) -> Result<BackendSpec, RegistryError> {
+        let known = self.known.lock().await;
+        match id {
+            BackendId::File(name) => known.file.iter().find(|s| &s.name == name).cloned(),
+            BackendId::Database(row_id) => {
+                let row = known.stored.iter().find(|r| r.id == *row_id);
+                match row {
+                    Some(row) if known.file.iter().any(|s| s.name == row.record.name) => {
+                        return Err(RegistryError::Invalid(vec![format!(
+                            "the config file also defines a backend named `{}`",
+                            row.record.name
+                        )]));
+                    }
+                    Some(row) => Some(
+                        merge::to_spec(row, &self.secrets)
+                            .map_err(|reason| RegistryError::Invalid(vec![reason]))?,
+                    ),
+                    None => None,
+                }
+            }
+        }
+        .ok_or_else(|| not_found(id))
+    }
+
+    /// The spec a create body would run, without storing anything (testing a connection
+    /// before saving). Judged like [`BackendRegistry::create`].
+    pub fn draft_spec(&self, draft: BackendDraft) -> Result<BackendSpec, RegistryError> {
+        let record = draft::resolve(None, draft, &self.secrets).map_err(RegistryError::Invalid)?;
+        let row = StoredBackend {
+            id: 0,
+            record,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        merge::to_spec(&row, &self.secrets).map_err(|reason| RegistryError::Invalid(vec![reason]))
+    }
+
     /// Stores a new database backend and starts it.
     pub async fn create(
         &self,

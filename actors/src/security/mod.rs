@@ -16,6 +16,7 @@ mod brute_force;
 pub mod detectors;
 mod scanner;
 mod throttle;
+mod tool_approvals;
 mod tool_hashes;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::batch::{self, BatchMsg, Counters as BatchCounters, Queue, WriterHandle};
 
 pub use scanner::{ScanJob, ScanSubject};
+pub use tool_approvals::{ApprovalError, ServedTool, ToolApprovals, ToolChange};
 pub use tool_hashes::definition_hash;
 
 use crate::storage::Database;
@@ -288,6 +290,7 @@ pub(crate) struct Shared {
     brute_force: brute_force::Tracker,
     unauthorized: throttle::Throttle,
     tools: tool_hashes::Known,
+    approvals: ToolApprovals,
     log: slog::Logger,
 }
 
@@ -319,6 +322,7 @@ impl SecurityEvents {
                 counters: Counters::default(),
                 feed,
                 tools: tool_hashes::Known::default(),
+                approvals: ToolApprovals::new(db.clone()),
                 log,
             }),
             db,
@@ -448,6 +452,11 @@ impl SecurityEvents {
         tools: Vec<(String, String)>,
     ) -> Result<usize, crate::storage::StorageError> {
         tool_hashes::check(self, backend, tools).await
+    }
+
+    /// The approved tool definitions and the changes awaiting approval.
+    pub fn tool_approvals(&self) -> &ToolApprovals {
+        &self.shared.approvals
     }
 
     /// How many of `backend`'s tool definitions are known (compared at least once); `None`

@@ -30,6 +30,7 @@ mod schema;
 pub mod security_events;
 pub mod settings;
 pub mod tokens;
+pub mod tool_approvals;
 pub mod users;
 
 use std::sync::Arc;

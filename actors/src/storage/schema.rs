@@ -281,7 +281,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_consents,
     audit_records,
     security_events,
-    tool_definition_hashes
+    tool_definition_hashes,
+    tool_approvals
 );
 
 diesel::table! {
@@ -290,5 +291,19 @@ diesel::table! {
         value_json -> Text,
         updated_at -> BigInt,
         updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    tool_approvals (backend, tool) {
+        backend -> Text,
+        tool -> Text,
+        approved_hash -> Text,
+        approved_definition -> Text,
+        approved_by -> Nullable<Text>,
+        approved_at_ms -> BigInt,
+        pending_hash -> Nullable<Text>,
+        pending_definition -> Nullable<Text>,
+        changed_at_ms -> Nullable<BigInt>,
     }
 }

@@ -95,6 +95,7 @@ pub struct Family {
     pub user_id: i64,
     pub client_id: Option<String>,
     pub revoked_at_ms: Option<i64>,
+    pub created_at_ms: i64,
 }
 
 pub fn find_family(conn: &mut DbConn, sid: &str) -> Result<Option<Family>, StorageError> {
@@ -104,14 +105,18 @@ pub fn find_family(conn: &mut DbConn, sid: &str) -> Result<Option<Family>, Stora
             token_families::user_id,
             token_families::client_id,
             token_families::revoked_at,
+            token_families::created_at,
         ))
-        .first::<(i64, Option<String>, Option<i64>)>(conn)
+        .first::<(i64, Option<String>, Option<i64>, i64)>(conn)
         .optional()?
-        .map(|(user_id, client_id, revoked_at_ms)| Family {
-            user_id,
-            client_id,
-            revoked_at_ms,
-        }))
+        .map(
+            |(user_id, client_id, revoked_at_ms, created_at_ms)| Family {
+                user_id,
+                client_id,
+                revoked_at_ms,
+                created_at_ms,
+            },
+        ))
 }
 
 /// Moves the family's end forward (never back): a rotated refresh token outlives the old one.

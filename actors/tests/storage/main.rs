@@ -14,4 +14,5 @@ mod runtime_settings;
 mod schema;
 mod security;
 mod sqlite_only;
+mod tool_approvals;
 mod users;

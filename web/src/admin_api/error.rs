@@ -30,6 +30,10 @@ pub enum AdminApiError {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A backend the gateway asked on the caller's behalf failed (a connection test): 502,
+    /// with a next step for the operator.
+    #[error("{detail}")]
+    BadGateway { detail: String, hint: &'static str },
     #[error("{0}")]
     Internal(String),
 }
@@ -42,6 +46,7 @@ impl AdminApiError {
             AdminApiError::NotFound(_) => "not_found",
             AdminApiError::Conflict(_) => "conflict",
             AdminApiError::Unavailable(_) => "unavailable",
+            AdminApiError::BadGateway { .. } => "bad_gateway",
             AdminApiError::Internal(_) => "internal_error",
         }
     }
@@ -142,6 +147,7 @@ impl ResponseError for AdminApiError {
             AdminApiError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminApiError::Conflict(_) => StatusCode::CONFLICT,
             AdminApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             AdminApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -156,6 +162,11 @@ impl ResponseError for AdminApiError {
                     "problems": problems,
                 }))
             }
+            AdminApiError::BadGateway { hint, .. } => HttpResponse::BadGateway().json(json!({
+                "error": self.code(),
+                "detail": self.to_string(),
+                "hint": hint,
+            })),
             other => HttpResponse::build(other.status_code())
                 .json(json!({ "error": other.code(), "detail": other.to_string() })),
         }

@@ -8,6 +8,9 @@
 //! | PATCH | `/admin/api/mcp-servers/{id}` | partial update; 200 + the backend |
 //! | DELETE | `/admin/api/mcp-servers/{id}` | 200 + `{"id","name","message"}` |
 //!
+//! A backend's connection test: `server_test.rs`; its changed tool definitions and their
+//! approval: `tool_changes.rs`; its cached tools, prompts and resources: `server_items.rs`.
+//!
 //! Authorization policies and groups: see `policies.rs` and `groups.rs`; the audit trail
 //! (`mcp-requests`, `mcp-stats`, `mcp-activity/stream`): `audit.rs`; OAuth clients:
 //! `oauth_clients.rs`; an administrator's own access token (`access-token`):
@@ -37,9 +40,11 @@ pub(crate) mod query;
 pub(crate) mod scan;
 pub(crate) mod security;
 mod server_items;
+pub(crate) mod server_test;
 pub(crate) mod settings;
 mod stats;
 pub(crate) mod tokens;
+pub(crate) mod tool_changes;
 pub(crate) mod users;
 pub(crate) mod view;
 
@@ -251,6 +256,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     credentials::configure(cfg);
     scan::configure(cfg);
     server_items::configure(cfg);
+    tool_changes::configure(cfg);
+    // Before `create`/`show`: `/mcp-servers/test` would otherwise read as an id.
+    server_test::configure(cfg);
     users::configure(cfg);
     oauth_clients::configure(cfg);
     stats::configure(cfg);

@@ -24,6 +24,11 @@ pub(crate) fn in_scope(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
+/// `<session cookie name>=`, to recognise a `Set-Cookie` of the session.
+pub(crate) fn cookie_prefix(state: &AppState) -> String {
+    format!("{}=", session::cookie_name(https(state)))
+}
+
 pub(crate) fn https(state: &AppState) -> bool {
     state.settings.load().public_url.starts_with("https://")
 }
@@ -39,6 +44,67 @@ pub(crate) fn authenticate(state: &AppState, req: &ServiceRequest) -> CookieAuth
         Ok(p) if p.credential == CredentialKind::Login && p.sid.is_some() => CookieAuth::Valid(p),
         Ok(_) => CookieAuth::Invalid("the cookie does not hold a console session".into()),
         Err(e) => CookieAuth::Invalid(format!("console session refused: {e}")),
+    }
+}
+
+/// The issue and expiry times (unix seconds) of an access token already verified: only its
+/// payload is read.
+fn token_times(token: &str) -> Option<(u64, u64)> {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    struct Times {
+        iat: u64,
+        exp: u64,
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let times: Times = serde_json::from_slice(&bytes).ok()?;
+    Some((times.iat, times.exp))
+}
+
+/// Whether a token issued at `iat` expiring at `exp` is past half its life at `now`.
+fn due_for_renewal(iat: u64, exp: u64, now: u64) -> bool {
+    now >= iat + exp.saturating_sub(iat) / 2
+}
+
+/// Renews a console session in use once its token is past half its life: the cookies of a new
+/// access token in the same token family (so the CSRF token stays), or none. A session is
+/// renewed until `auth.refresh_token_ttl_s` after sign-in, then ends with its last token.
+pub(crate) async fn renewal(
+    state: &AppState,
+    req: &ServiceRequest,
+    principal: &Principal,
+) -> Vec<String> {
+    let (Some(sid), Some(token)) = (
+        principal.sid.as_deref(),
+        session::cookie(req.headers(), session::cookie_name(https(state))),
+    ) else {
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if !token_times(token).is_some_and(|(iat, exp)| due_for_renewal(iat, exp, now)) {
+        return Vec::new();
+    }
+    let identity = &state.identity;
+    match identity
+        .renew_login(principal.user_id, sid, identity.refresh_ttl())
+        .await
+    {
+        Ok(Some(tokens)) => session::start_cookies(
+            &tokens.access_token,
+            &session::csrf_token(&state.oauth.signer, sid),
+            tokens.expires_in,
+            https(state),
+        ),
+        Ok(None) => Vec::new(),
+        Err(error) => {
+            slog::info!(state.log, "Console session not renewed."; "error" => %error);
+            Vec::new()
+        }
     }
 }
 
@@ -155,5 +221,26 @@ pub(crate) fn admin_page(
             )))
         }
         _ => Err(Box::new(to_sign_in(state, false))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_starts_at_half_the_token_life() {
+        assert!(!due_for_renewal(1000, 1600, 1299));
+        assert!(due_for_renewal(1000, 1600, 1300));
+        assert!(due_for_renewal(1000, 1600, 2000));
+    }
+
+    #[test]
+    fn token_times_read_the_payload() {
+        use base64::Engine as _;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"iat":10,"exp":70,"sub":"1"}"#);
+        assert_eq!(token_times(&format!("h.{payload}.s")), Some((10, 70)));
+        assert_eq!(token_times("not-a-jwt"), None);
     }
 }

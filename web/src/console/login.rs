@@ -4,8 +4,9 @@
 //! Both sign-in routes count against the per-IP sign-in limit before any password is hashed,
 //! answer an unknown user and a wrong password alike (the identity service verifies a dummy hash
 //! for unknown users, so both take as long), and only then tell a non-administrator that the
-//! console is not for them. A session is a login access token without a refresh token: it ends
-//! when the token expires (`auth.access_token_ttl_s`) or its family is revoked.
+//! console is not for them. A session is a login access token without a refresh token: it is
+//! renewed while in use (`guard::renewal`, up to `auth.refresh_token_ttl_s` after sign-in) and
+//! ends when its token expires (`auth.access_token_ttl_s`) or its family is revoked.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};

@@ -11,7 +11,7 @@
 //! | POST | `/admin/logout` | ends the session (its token family is revoked), 303 to `/admin/login` |
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
 //! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
-//! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete, tools (`servers.rs`) |
+//! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete (`servers.rs`); one backend's tools, prompts, resources, connection test and edit form (`server_detail.rs`) |
 //! | GET | `/admin/mcp-activity`, `/admin/mcp-activity/{id}` | requests: window figures, per server, a live table; one audit record in full (`activity.rs`) |
 //! | GET | `/admin/security-logs` | security events: filters, pages, exports, a live tail (`security_logs.rs`) |
 //! | GET, POST | `/admin/logs`, `/admin/logs/verify` | the audit trail: search, pages, exports, hash-chain verification (`audit_logs.rs`) |
@@ -23,7 +23,8 @@
 //!
 //! The session cookie carries a login access token: `authn` verifies it like a bearer token (no
 //! database query; the revocation snapshot covers logout, disabled users and revoked sessions)
-//! and checks CSRF on cookie-authenticated changes (`guard.rs`). Forms shown before sign-in
+//! and checks CSRF on cookie-authenticated changes (`guard.rs`), which also renews a session in
+//! use once its token is past half its life (a new token of the same family). Forms shown before sign-in
 //! (login, setup) take their CSRF token from the authorization server's browser session.
 
 mod activity;
@@ -40,6 +41,7 @@ mod oauth_clients;
 mod page;
 mod record_query;
 mod security_logs;
+mod server_detail;
 mod servers;
 pub(crate) mod session;
 mod settings;
@@ -49,6 +51,8 @@ mod users;
 
 use std::path::PathBuf;
 
+pub use page::install_overrides;
+
 use actix_web::web;
 
 /// What the console needs from boot; set once before the server starts.
@@ -56,6 +60,8 @@ use actix_web::web;
 pub struct ConsoleSettings {
     /// `<data_dir>/setup-token`, written at start while no administrator exists.
     pub setup_token_file: PathBuf,
+    /// The config file the gateway was started with, named on read-only (file) backends.
+    pub config_file: Option<PathBuf>,
 }
 
 /// The console's pages, in the original's order; only built pages are listed in the nav (the

@@ -1,8 +1,14 @@
 //! Rendering console pages: the compiled-in tera templates and the headers every page gets —
 //! a CSP that allows only this origin's stylesheet and script (no inline script, no framing),
 //! no caching, no sniffing.
+//!
+//! `console.template_dir` overrides templates: a file there named like an embedded template
+//! (`admin/users.html` is `<template_dir>/admin/users.html`) replaces it. Overrides are read
+//! once at boot ([`install_overrides`]); one that does not parse stops the boot with its name.
+//! The override is process-wide (one gateway per process).
 
-use std::sync::LazyLock;
+use std::path::Path;
+use std::sync::{LazyLock, OnceLock};
 
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
@@ -96,6 +102,65 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
     tera
 });
 
+/// The embedded templates with the operator's overrides, when `console.template_dir` is set.
+static OVERRIDDEN: OnceLock<Tera> = OnceLock::new();
+
+fn templates() -> &'static Tera {
+    OVERRIDDEN.get().unwrap_or(&TEMPLATES)
+}
+
+/// The embedded templates with each one found in `dir` replaced by the file's text; the
+/// error names every file that cannot be read or does not parse.
+pub(crate) fn with_overrides(dir: &Path) -> Result<(Tera, Vec<String>), String> {
+    let mut tera = TEMPLATES.clone();
+    let mut replaced = Vec::new();
+    let mut problems = Vec::new();
+    let names: Vec<String> = TEMPLATES.get_template_names().map(str::to_string).collect();
+    for name in names {
+        let file = dir.join(&name);
+        if !file.is_file() {
+            continue;
+        }
+        match std::fs::read_to_string(&file) {
+            Ok(text) => match tera.add_raw_template(&name, &text) {
+                Ok(()) => replaced.push(name),
+                Err(error) => problems.push(format!("{}: {}", file.display(), parse_error(&error))),
+            },
+            Err(error) => problems.push(format!("{}: {error}", file.display())),
+        }
+    }
+    if problems.is_empty() {
+        Ok((tera, replaced))
+    } else {
+        Err(format!(
+            "console template override(s) cannot be used: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// A tera error with its causes (the parser's message with the line is in the source).
+fn parse_error(error: &tera::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Boot: applies `console.template_dir`'s overrides for the rest of the process; returns the
+/// names replaced. An error names each broken file.
+pub fn install_overrides(dir: &Path) -> Result<Vec<String>, String> {
+    let (tera, replaced) = with_overrides(dir)?;
+    if OVERRIDDEN.set(tera).is_err() {
+        return Err("console templates were already overridden in this process".into());
+    }
+    Ok(replaced)
+}
+
 /// Every console page's Content-Security-Policy.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; object-src 'none'; form-action 'self'; frame-ancestors 'none'; \
@@ -127,7 +192,7 @@ pub(crate) fn render(
         }
         None => context.insert("user", &Option::<&str>::None),
     }
-    match TEMPLATES.render(template, &context) {
+    match templates().render(template, &context) {
         Ok(html) => secured(HttpResponse::build(status))
             .content_type("text/html; charset=utf-8")
             .body(html),
@@ -270,5 +335,25 @@ mod tests {
     fn the_templates_parse() {
         // Forces the LazyLock: a template that does not parse fails here, not at a request.
         assert_eq!(TEMPLATES.get_template_names().count(), 20);
+    }
+
+    #[test]
+    fn a_file_in_the_template_dir_replaces_the_embedded_template() {
+        let dir = std::env::temp_dir().join(format!("authmcp-tpl-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("admin")).unwrap();
+        std::fs::write(dir.join("admin/error.html"), "<p>Custom: {{ title }}</p>").unwrap();
+        let (tera, replaced) = with_overrides(&dir).unwrap();
+        assert_eq!(replaced, vec!["admin/error.html".to_string()]);
+        let mut c = Context::new();
+        c.insert("title", "Oops");
+        assert_eq!(
+            tera.render("admin/error.html", &c).unwrap(),
+            "<p>Custom: Oops</p>"
+        );
+        // A broken one is refused with the file's name.
+        std::fs::write(dir.join("admin/users.html"), "{% if %}").unwrap();
+        let error = with_overrides(&dir).unwrap_err();
+        assert!(error.contains("admin/users.html"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

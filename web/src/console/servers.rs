@@ -1,13 +1,13 @@
 //! `/admin/mcp-servers`: the backends, from the same registry and views as
 //! `/admin/api/mcp-servers`. Config-file backends are listed read-only (changed in the file,
-//! then SIGHUP); database backends can be added, enabled, disabled and deleted here. The
-//! detail page lists a backend's tools from the status board's cached capabilities.
+//! then SIGHUP); database backends can be added, enabled, disabled and deleted here (edited on
+//! the detail page, `server_detail.rs`).
 //!
 //! | method | path | what |
 //! |---|---|---|
 //! | GET | `/admin/mcp-servers` | the table and the add form |
 //! | POST | `/admin/mcp-servers` | add (`name`, `url`, `tool_prefix`, `auth_type`, `auth_token`) |
-//! | GET | `/admin/mcp-servers/{id}` | one backend and its tools |
+//! | GET, POST | `/admin/mcp-servers/{id}…` | one backend: tools, prompts, resources, test, edit (`server_detail.rs`) |
 //! | POST | `/admin/mcp-servers/{id}/status` | `enabled=true|false` |
 //! | GET, POST | `/admin/mcp-servers/{id}/delete` | the confirm page, then the deletion |
 //!
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use tera::Context;
 
 use super::guard::{self, AdminPage};
-use super::{chart, forms, page};
+use super::{chart, forms, page, server_detail};
 use crate::admin_api::{self, AdminApiError, body, view};
 use crate::oauth::request_log;
 use crate::state::AppState;
@@ -46,14 +46,7 @@ struct Filled {
     auth_type: String,
 }
 
-#[derive(Serialize)]
-struct Tool {
-    name: String,
-    exposed_as: String,
-    description: String,
-}
-
-fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
+pub(super) fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
     page::Chrome {
         username: &admin.principal.username,
         csrf_token: &admin.csrf_token,
@@ -61,7 +54,7 @@ fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
     }
 }
 
-fn registry(state: &AppState) -> Result<Arc<BackendRegistry>, Box<HttpResponse>> {
+pub(super) fn registry(state: &AppState) -> Result<Arc<BackendRegistry>, Box<HttpResponse>> {
     state.registry.get().cloned().ok_or_else(|| {
         Box::new(page::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -70,6 +63,18 @@ fn registry(state: &AppState) -> Result<Arc<BackendRegistry>, Box<HttpResponse>>
             Some(("/admin/mcp-servers", "Reload")),
         ))
     })
+}
+
+/// Where read-only backends are defined, as the pages name it.
+pub(super) fn config_file(state: &AppState) -> String {
+    state
+        .console
+        .get()
+        .and_then(|c| c.config_file.as_ref())
+        .map_or_else(
+            || "the config file".to_string(),
+            |p| p.display().to_string(),
+        )
 }
 
 /// A backend as the table shows it: the admin API's view plus display strings.
@@ -110,6 +115,7 @@ async fn render(
     c.insert("flash", &flash);
     c.insert("errors", errors);
     c.insert("filled", filled);
+    c.insert("config_file", &config_file(state));
     page::render(status, "admin/servers.html", c, Some(&chrome(admin)))
 }
 
@@ -206,44 +212,6 @@ pub(super) async fn find(
     };
     let id = admin_api::backend_id(raw).map_err(|_| not_found())?;
     registry.get(&id).await.map_err(|_| not_found())
-}
-
-async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let entry = match find(&state, &id).await {
-        Ok(entry) => entry,
-        Err(response) => return *response,
-    };
-    let raw_tools = state
-        .gateway
-        .get()
-        .and_then(|g| g.tools(&entry.name))
-        .map(|list| list.to_vec())
-        .unwrap_or_default();
-    let tools: Vec<Tool> = raw_tools
-        .iter()
-        .filter_map(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-        .map(|tool| {
-            let name = tool["name"].as_str().unwrap_or("").to_string();
-            Tool {
-                exposed_as: format!("{}{name}", entry.tool_prefix),
-                description: tool["description"].as_str().unwrap_or("").to_string(),
-                name,
-            }
-        })
-        .collect();
-    let mut c = Context::new();
-    c.insert("server", &line(&entry));
-    c.insert("tools", &tools);
-    page::render(
-        StatusCode::OK,
-        "admin/server.html",
-        c,
-        Some(&chrome(&admin)),
-    )
 }
 
 async fn set_status(
@@ -355,11 +323,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )
-    .service(web::resource("/admin/mcp-servers/{id}").route(web::get().to(show)))
+    .service(web::resource("/admin/mcp-servers/{id}").route(web::get().to(server_detail::show)))
     .service(web::resource("/admin/mcp-servers/{id}/status").route(web::post().to(set_status)))
     .service(
         web::resource("/admin/mcp-servers/{id}/delete")
             .route(web::get().to(confirm_delete))
             .route(web::post().to(delete)),
     );
+    server_detail::configure(cfg);
 }

@@ -16,8 +16,12 @@ use actors::supervisor::GatewayHandle;
 use actors::upstream::UpstreamSession;
 use tokio::sync::{mpsc, watch};
 
+use actors::security::{ServedTool, ToolApprovals};
+use serde_json::value::RawValue;
+
 use super::McpState;
 use super::access::UserAccess;
+use super::withheld::Withheld;
 
 /// Rebuilds the routing table whenever a backend's capabilities, the set of usable backends, or
 /// the configured backends (`desired`, in configuration order) change. Offline and starting
@@ -32,6 +36,11 @@ pub async fn maintain_routing(
 ) {
     let mut statuses = gateway.subscribe();
     let mut capabilities = gateway.subscribe_capabilities();
+    // Approvals and the hold switch change what is withheld: rebuild on them too.
+    let mut approvals = match &security {
+        Some(security) => security.tool_approvals().subscribe(),
+        None => watch::channel(0).1,
+    };
     let mut specs = desired.borrow_and_update().clone();
     let mut last_key = None;
     loop {
@@ -45,9 +54,11 @@ pub async fn maintain_routing(
             *capabilities.borrow_and_update(),
             Arc::as_ptr(&specs) as usize,
             usable.clone(),
+            *approvals.borrow_and_update(),
         );
         if last_key.as_ref() != Some(&key) {
-            let table = build(&gateway, &specs, &usable);
+            let approvals = security.as_ref().map(|s| s.tool_approvals());
+            let (table, withheld) = build(&gateway, &specs, &usable, approvals);
             if let Some(security) = &security {
                 check_tool_definitions(&gateway, &specs, &usable, security, &log);
             }
@@ -56,6 +67,7 @@ pub async fn maintain_routing(
                     "kind" => c.kind, "name" => &c.name, "winner" => &c.winner, "loser" => &c.loser);
             }
             let table = Arc::new(table);
+            mcp.withheld.store(Arc::new(withheld));
             let previous = mcp.routing.swap(table.clone());
             announce_changes(&mcp, &previous, &table);
             last_key = Some(key);
@@ -63,6 +75,7 @@ pub async fn maintain_routing(
         tokio::select! {
             r = statuses.changed() => if r.is_err() { return },
             r = capabilities.changed() => if r.is_err() { return },
+            r = approvals.changed() => if r.is_err() { return },
             r = desired.changed() => match r {
                 Ok(()) => specs = desired.borrow_and_update().clone(),
                 Err(_) => return,
@@ -148,31 +161,68 @@ pub async fn announce_policy_changes(
     }
 }
 
+/// The routing table of the usable backends, without the tools withheld (hold mode: their
+/// definition changed since it was approved), and those withheld.
 fn build(
     gateway: &GatewayHandle,
     specs: &[BackendSpec],
     usable: &BTreeSet<String>,
-) -> RoutingTable {
+    approvals: Option<&ToolApprovals>,
+) -> (RoutingTable, Withheld) {
+    let mut withheld = Withheld::default();
     let listings: Vec<Listing> = specs
         .iter()
         .filter(|spec| spec.enabled && usable.contains(&spec.name))
         .filter_map(|spec| {
             let caps = gateway.capabilities(&spec.name)?;
+            let tools = match approvals {
+                Some(a) if a.hold() && a.knows_backend(&spec.name) => {
+                    let kept: Vec<Box<RawValue>> = caps
+                        .tools
+                        .iter()
+                        .filter(|raw| {
+                            let Some((name, hash, _)) = served(raw) else {
+                                return true;
+                            };
+                            let held = a.is_withheld(&spec.name, &name, &hash);
+                            if held {
+                                withheld.add(&spec.name, &spec.tool_prefix, &name);
+                            }
+                            !held
+                        })
+                        .cloned()
+                        .collect();
+                    Arc::from(kept)
+                }
+                _ => caps.tools.clone(),
+            };
             Some(Listing {
                 backend: Arc::from(spec.name.as_str()),
                 tool_prefix: spec.tool_prefix.clone(),
-                tools: caps.tools.clone(),
+                tools,
                 prompts: caps.prompts.clone(),
                 resources: caps.resources.clone(),
                 resource_templates: caps.resource_templates.clone(),
             })
         })
         .collect();
-    RoutingTable::build(&listings)
+    (RoutingTable::build(&listings), withheld)
+}
+
+/// A tool definition's name, hash and text.
+fn served(raw: &RawValue) -> Option<(String, String, String)> {
+    let tool = serde_json::from_str::<serde_json::Value>(raw.get()).ok()?;
+    let name = tool.get("name")?.as_str()?.to_string();
+    Some((
+        name,
+        actors::security::definition_hash(&tool),
+        raw.get().to_string(),
+    ))
 }
 
 /// Hashes every usable backend's tool definitions and hands them to the security sink, which
-/// records `tool_definition_changed` for those that differ from the last seen. Spawned: the
+/// records `tool_definition_changed` for those that differ from the last seen, and to the
+/// tool approvals, which pin new tools and keep changed ones pending. Spawned: the
 /// comparison reads the database the first time a backend is seen.
 fn check_tool_definitions(
     gateway: &GatewayHandle,
@@ -188,14 +238,19 @@ fn check_tool_definitions(
         let Some(caps) = gateway.capabilities(&spec.name) else {
             continue;
         };
-        let hashes: Vec<(String, String)> = caps
+        let served: Vec<ServedTool> = caps
             .tools
             .iter()
-            .filter_map(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
-            .filter_map(|tool| {
-                let name = tool.get("name")?.as_str()?.to_string();
-                Some((name, actors::security::definition_hash(&tool)))
+            .filter_map(|raw| served(raw))
+            .map(|(name, hash, definition)| ServedTool {
+                name,
+                hash,
+                definition,
             })
+            .collect();
+        let hashes: Vec<(String, String)> = served
+            .iter()
+            .map(|t| (t.name.clone(), t.hash.clone()))
             .collect();
         let security = security.clone();
         let backend = spec.name.clone();
@@ -203,6 +258,9 @@ fn check_tool_definitions(
         tokio::spawn(async move {
             if let Err(error) = security.check_tool_definitions(&backend, hashes).await {
                 slog::warn!(log, "Could not compare tool definitions."; "backend" => &backend, "error" => %error);
+            }
+            if let Err(error) = security.tool_approvals().review(&backend, served).await {
+                slog::warn!(log, "Could not review tool definitions."; "backend" => &backend, "error" => %error);
             }
         });
     }

@@ -234,7 +234,10 @@ async fn answer(
     }
     match &session.scope {
         SessionScope::Backend(backend) => {
-            if access.backend_access(backend) != BackendAccess::Full
+            // A backend with a withheld tool has its lists and calls judged here too.
+            let judge = access.backend_access(backend) != BackendAccess::Full
+                || state.mcp.withheld.load().has_backend(backend);
+            if judge
                 && let Some(answer) =
                     one_backend::screen(state, access, backend, id, method, message.params)
             {
@@ -305,6 +308,11 @@ async fn aggregate(
                 )
             };
             let Some(route) = catalog.route(&name) else {
+                if kind == ItemKind::Tool
+                    && let Some(refusal) = state.mcp.withheld.load().refuse_exposed(id, &name)
+                {
+                    return refusal;
+                }
                 return unknown();
             };
             crate::metrics::note_route(&route.backend);

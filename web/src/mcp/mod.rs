@@ -28,6 +28,7 @@ mod post;
 mod reply;
 mod scan_hook;
 mod tasks;
+pub mod withheld;
 
 use std::sync::Arc;
 
@@ -66,6 +67,9 @@ pub struct McpState {
     pub access: access::AccessCache,
     /// The per-user, per-tool and per-backend limits (owned by the RateLimitActor).
     pub rate_limiter: Arc<RateLimiter>,
+    /// Tools left out of `routing` until an administrator approves their changed definition;
+    /// published with it (`background.rs`).
+    pub withheld: ArcSwap<withheld::Withheld>,
 }
 
 impl McpState {
@@ -81,6 +85,7 @@ impl McpState {
             settings: ArcSwap::from_pointee(settings),
             closing: watch::Sender::new(None),
             access: access::AccessCache::default(),
+            withheld: ArcSwap::from_pointee(withheld::Withheld::default()),
         })
     }
 

@@ -88,6 +88,16 @@ pub fn screen(
             };
             let name = name_of(param("name"));
             let known = catalog(&table, kind).route(&name).is_some();
+            if !known
+                && kind == ItemKind::Tool
+                && let Some(refusal) = state
+                    .mcp
+                    .withheld
+                    .load()
+                    .refuse_on_backend(id, backend, &name)
+            {
+                return Some(refusal);
+            }
             if known && let Some(step_up) = access.step_up(backend, kind, &public(kind, &name)) {
                 return Some(step_up);
             }

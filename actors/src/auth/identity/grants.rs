@@ -201,6 +201,42 @@ impl Identity {
         })
     }
 
+    /// Renews a login session (the console's): a new access token in family `sid`, unless the
+    /// family began more than `max_age` before the new token would expire — then `None`, and
+    /// the session ends with its current token. Refused like a refresh when the family is
+    /// revoked or belongs to someone else.
+    pub async fn renew_login(
+        &self,
+        user_id: i64,
+        sid: &str,
+        max_age: std::time::Duration,
+    ) -> Result<Option<TokenResponse>, AuthError> {
+        let lookup = sid.to_string();
+        let family = self
+            .db
+            .run(move |c| tokens::find_family(c, &lookup))
+            .await?
+            .ok_or(AuthError::InvalidGrant("unknown or revoked session"))?;
+        if now_ms() + ms(self.keys.access_ttl()) > family.created_at_ms + ms(max_age) {
+            return Ok(None);
+        }
+        self.issue_tokens(TokenGrant {
+            user_id,
+            client_id: None,
+            scope: None,
+            resource: self.keys.access_audience().to_string(),
+            with_refresh: false,
+            family: Some(sid.to_string()),
+        })
+        .await
+        .map(Some)
+    }
+
+    /// The refresh-token lifetime, which also bounds how long a renewed login session lasts.
+    pub fn refresh_ttl(&self) -> std::time::Duration {
+        self.settings.refresh_ttl
+    }
+
     /// Rotates a refresh token: a new pair in the same family, same scope and resource.
     /// `client_id` is the authenticated client (`None` for `/auth/refresh`); a token issued to
     /// another client is refused as if unknown.
