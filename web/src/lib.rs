@@ -30,14 +30,17 @@ pub use state::{AppState, WebSettings};
 
 /// Every route of the gateway. Middleware (`request_context`, then `authn::require_auth`) is
 /// added by the caller because actix's `wrap` changes the `App` type.
+///
+/// `/mcp` comes first: actix tries resources in registration order, so the hot path matches at
+/// once instead of after every admin and console pattern (no other route starts with `/mcp`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    mcp::configure(cfg);
     admin_api::configure(cfg);
     auth_routes::configure(cfg);
     console::configure(cfg);
     health::configure(cfg);
     jwks::configure(cfg);
     login::configure(cfg);
-    mcp::configure(cfg);
     metrics::configure(cfg);
     oauth::configure(cfg);
     well_known::configure(cfg);

@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::de::DeserializeSeed;
 
 /// Phrases that try to override an agent's instructions (matched case-insensitively).
 pub const DEFAULT_INJECTION_PHRASES: &[&str] = &[
@@ -109,31 +110,76 @@ pub fn scan(
 }
 
 /// The text of a JSON payload with its string escapes decoded (so `\u200b` counts as the
-/// character), or the bytes as they are when they are not JSON.
+/// character): every key and string value, one per line, in document order — or the bytes as
+/// they are when they are not JSON. The strings are taken as the parser meets them, without
+/// building a `serde_json::Value` tree (every relayed payload passes here).
 pub fn decoded(bytes: &[u8]) -> String {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value) => {
-            let mut out = String::new();
-            collect_strings(&value, &mut out);
-            out
-        }
+    let mut out = String::new();
+    let mut parser = serde_json::Deserializer::from_slice(bytes);
+    match Strings(&mut out)
+        .deserialize(&mut parser)
+        .and_then(|()| parser.end())
+    {
+        Ok(()) => out,
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
-fn collect_strings(value: &serde_json::Value, out: &mut String) {
-    match value {
-        serde_json::Value::String(s) => {
-            out.push_str(s);
-            out.push('\n');
+/// Appends every string (keys included) of the JSON value it deserializes, each followed by a
+/// newline; numbers, booleans and nulls add nothing.
+struct Strings<'a>(&'a mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strings<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strings<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        self.0.push_str(s);
+        self.0.push('\n');
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        while items.next_element_seed(Strings(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Strings(&mut *self.0))?.is_some() {
+            map.next_value_seed(Strings(&mut *self.0))?;
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| {
-            out.push_str(k);
-            out.push('\n');
-            collect_strings(v, out);
-        }),
-        _ => {}
+        Ok(())
     }
 }
 
@@ -192,5 +238,8 @@ mod tests {
         let text = decoded(br#"{"text":"hi\u200bthere"}"#);
         assert!(text.contains('\u{200B}'));
         assert_eq!(decoded(b"not json"), "not json");
+        assert_eq!(decoded(b"{\"a\":1} trailing"), "{\"a\":1} trailing");
+        let nested = decoded(br#"{"k":[true,null,2.5,{"deep":"v\n"}],"n":-1}"#);
+        assert_eq!(nested, "k\ndeep\nv\n\nn\n");
     }
 }

@@ -221,13 +221,11 @@ impl Drop for StreamGuard {
     }
 }
 
-/// A JSON-RPC response (has an id, no method): the end of a streamed answer.
+/// A JSON-RPC response (a `result` or `error`, no method): the end of a streamed answer.
+/// Every relayed event passes here (progress included), so it reads the top-level keys only
+/// (`metrics::response_outcome`) instead of parsing the whole message.
 pub(super) fn is_response(message: &[u8]) -> bool {
-    let Ok(raw) = serde_json::from_slice::<&RawValue>(message) else {
-        return false;
-    };
-    json::member(raw, "method").is_none()
-        && (json::member(raw, "result").is_some() || json::member(raw, "error").is_some())
+    crate::metrics::response_outcome(message).is_some()
 }
 
 /// `error.code` of a JSON-RPC error response.
