@@ -43,7 +43,11 @@ pub async fn probe(
 ) -> Result<ProbeReport, BackendError> {
     let started = Instant::now();
     let transport = Transport::open(spec, credential, log, Rc::new(Notify::new()))?;
-    let outcome = tokio::time::timeout(timeout, transport.handshake()).await;
+    let outcome = tokio::time::timeout(
+        timeout,
+        transport.handshake(super::capabilities::gateway_client_capabilities(spec)),
+    )
+    .await;
     transport.close(timeout.min(Duration::from_secs(2))).await;
     let handshake = outcome.map_err(|_| BackendError::Timeout(timeout))??;
     let caps = handshake.capabilities;
