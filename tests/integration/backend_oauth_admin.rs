@@ -85,7 +85,14 @@ async fn database_backend_with_client_credentials(db: Db) {
     .await;
     assert_eq!(view.status, 200, "{}", view.body);
     assert_eq!(view.body["auth_type"], "oauth_client_credentials");
-    assert_eq!(view.body["token"]["state"], "valid", "{}", view.body);
+    // The upstream's tokens live 3 s, so on a loaded machine the state may already have moved
+    // on to the next refresh; what matters is that a token is held, not which phase it is in.
+    let state = view.body["token"]["state"].as_str().unwrap_or_default();
+    assert!(
+        ["valid", "expiring", "refreshing"].contains(&state),
+        "{}",
+        view.body
+    );
     assert!(view.body["token"]["refresh_ok"].as_u64().unwrap() >= 1);
     let refreshed = http::post_json(
         &gw.url(&format!("/admin/api/mcp-servers/{id}/refresh-token")),
