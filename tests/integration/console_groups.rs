@@ -7,26 +7,14 @@
 use actors::storage::users::Role;
 use serde_json::json;
 
-use crate::console::{Browser, Page};
-use crate::console_pages::{follow, sign_in};
+use crate::console::Browser;
+use crate::console_pages::{follow, id_in, sign_in};
 use crate::fixture::HttpFixture;
 use crate::harness::TestGateway;
 use crate::http;
 use crate::policies::tools_of;
 use crate::postgres::{Db, database_toml};
 use crate::users::{create_user, login};
-
-/// The group id in the delete link of `name`'s row on the users page.
-fn group_id_in(page: &Page, name: &str) -> String {
-    let row = page
-        .body
-        .find(&format!("data-group=\"{name}\""))
-        .unwrap_or_else(|| panic!("no row for group {name}: {}", page.body));
-    let rest = &page.body[row..];
-    let start = rest.find("/admin/users/groups/").unwrap() + "/admin/users/groups/".len();
-    let end = rest[start..].find('/').unwrap() + start;
-    rest[start..end].to_string()
-}
 
 async fn groups_pages(db: Db) {
     let mut fixture = HttpFixture::start(2);
@@ -94,7 +82,7 @@ async fn groups_pages(db: Db) {
     let page = follow(&mut admin, &created).await;
     assert!(page.body.contains("Group devs created."), "{}", page.body);
     assert!(page.body.contains("Developers"), "{}", page.body);
-    let group_id = group_id_in(&page, "devs");
+    let group_id = id_in(&page, "data-group=\"devs\"", "/admin/users/groups/");
 
     // Refusals from the service, shown next to the form: a bad name, a taken one.
     let bad = admin

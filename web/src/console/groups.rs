@@ -15,7 +15,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::auth::policy::PolicyService;
 use actors::storage::groups::Group;
 use std::sync::Arc;
-use tera::Context;
 
 use super::guard;
 use super::users::{Filled, chrome, find_user, refused};
@@ -92,29 +91,22 @@ async fn confirm_delete(
         Ok(group) => group,
         Err(response) => return *response,
     };
-    let mut c = Context::new();
-    c.insert("title", "Delete group");
-    c.insert(
-        "question",
-        &format!(
-            "Delete the group {} ({} members)? Its members lose what rules naming group:{} \
-             allow them; those rules stay and would apply again to a new group of that name.",
-            group.name,
-            group.members.len(),
-            group.name
-        ),
+    let question = format!(
+        "Delete the group {} ({} members)? Its members lose what rules naming group:{} \
+         allow them; those rules stay and would apply again to a new group of that name.",
+        group.name,
+        group.members.len(),
+        group.name
     );
-    c.insert(
-        "action",
-        &format!("/admin/users/groups/{}/delete", group.id),
-    );
-    c.insert("confirm_label", "Delete group");
-    c.insert("back", "/admin/users");
-    page::render(
-        StatusCode::OK,
-        "admin/confirm.html",
-        c,
-        Some(&chrome(&admin)),
+    page::confirm(
+        page::Confirm {
+            title: "Delete group",
+            question: &question,
+            action: &format!("/admin/users/groups/{}/delete", group.id),
+            confirm_label: "Delete group",
+            back: "/admin/users",
+        },
+        &chrome(&admin),
     )
 }
 

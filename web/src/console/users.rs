@@ -361,24 +361,20 @@ async fn confirm_delete(
         Ok(user) => user,
         Err(response) => return *response,
     };
-    let mut c = Context::new();
-    c.insert("title", "Delete user");
-    c.insert(
-        "question",
-        &format!(
-            "Delete the user {} ({})? Their sessions, tokens and own permissions go with the \
-             account. This cannot be undone.",
-            user.username, user.email
-        ),
+    let question = format!(
+        "Delete the user {} ({})? Their sessions, tokens and own permissions go with the \
+         account. This cannot be undone.",
+        user.username, user.email
     );
-    c.insert("action", &format!("/admin/users/{}/delete", user.id));
-    c.insert("confirm_label", "Delete user");
-    c.insert("back", "/admin/users");
-    page::render(
-        StatusCode::OK,
-        "admin/confirm.html",
-        c,
-        Some(&chrome(&admin)),
+    page::confirm(
+        page::Confirm {
+            title: "Delete user",
+            question: &question,
+            action: &format!("/admin/users/{}/delete", user.id),
+            confirm_label: "Delete user",
+            back: "/admin/users",
+        },
+        &chrome(&admin),
     )
 }
 
