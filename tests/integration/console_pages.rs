@@ -38,16 +38,21 @@ pub(crate) async fn follow(browser: &mut Browser, page: &Page) -> Page {
     browser.get(&page.header("location")).await
 }
 
-/// The id in the first `/admin/users/{id}/…` link of `username`'s row.
-fn user_id_in(page: &Page, username: &str) -> String {
+/// The id in the first `{prefix}{id}/…` link after `marker` (a row's `data-…` attribute).
+pub(crate) fn id_in(page: &Page, marker: &str, prefix: &str) -> String {
     let row = page
         .body
-        .find(&format!("data-user=\"{username}\""))
-        .unwrap_or_else(|| panic!("no row for {username}: {}", page.body));
+        .find(marker)
+        .unwrap_or_else(|| panic!("no row {marker}: {}", page.body));
     let rest = &page.body[row..];
-    let start = rest.find("/admin/users/").unwrap() + "/admin/users/".len();
+    let start = rest.find(prefix).unwrap() + prefix.len();
     let end = rest[start..].find('/').unwrap() + start;
     rest[start..end].to_string()
+}
+
+/// The id in the first `/admin/users/{id}/…` link of `username`'s row.
+fn user_id_in(page: &Page, username: &str) -> String {
+    id_in(page, &format!("data-user=\"{username}\""), "/admin/users/")
 }
 
 async fn users_page(db: Db) {

@@ -13,6 +13,7 @@ mod backend_oauth_admin;
 mod backends;
 mod binary;
 mod console;
+mod console_groups;
 mod console_pages;
 mod console_records;
 mod console_servers;

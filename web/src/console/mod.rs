@@ -10,7 +10,7 @@
 //! | POST | `/admin/api/login` | the same as JSON (`{"username","password"}` → cookie + `{"username","csrf_token","expires_in"}`) |
 //! | POST | `/admin/logout` | ends the session (its token family is revoked), 303 to `/admin/login` |
 //! | GET | `/admin` | the dashboard (`?window=1h|24h|7d`) |
-//! | GET, POST | `/admin/users…` | accounts and their MCP permissions (`users.rs`, `user_permissions.rs`) |
+//! | GET, POST | `/admin/users…` | accounts, their MCP permissions and groups (`users.rs`, `user_permissions.rs`, `groups.rs`) |
 //! | GET, POST | `/admin/mcp-servers…` | backends: list, add, enable/disable, delete (`servers.rs`); one backend's tools, prompts, resources, connection test and edit form (`server_detail.rs`) |
 //! | GET | `/admin/mcp-activity`, `/admin/mcp-activity/{id}` | requests: window figures, per server, a live table; one audit record in full (`activity.rs`) |
 //! | GET | `/admin/security-logs` | security events: filters, pages, exports, a live tail (`security_logs.rs`) |
@@ -33,6 +33,7 @@ mod audit_logs;
 mod chart;
 mod dashboard;
 mod forms;
+mod groups;
 pub(crate) mod guard;
 mod login;
 mod mcp_audit;
@@ -149,8 +150,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     activity::configure(cfg);
     security_logs::configure(cfg);
     audit_logs::configure(cfg);
-    // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` too.
+    // Before `users`: its `/admin/users/{id}/{action}` would take `permissions` and `groups` too.
     user_permissions::configure(cfg);
+    groups::configure(cfg);
     users::configure(cfg);
     settings::configure(cfg);
     mcp_audit::configure(cfg);

@@ -255,6 +255,25 @@ pub(crate) fn shown_once(shown: ShownOnce<'_>, chrome: &Chrome<'_>) -> HttpRespo
     render(StatusCode::OK, "admin/shown_once.html", c, Some(chrome))
 }
 
+/// The no-script confirm step before a deletion: `question`, and a button posting to `action`.
+pub(crate) struct Confirm<'a> {
+    pub title: &'a str,
+    pub question: &'a str,
+    pub action: &'a str,
+    pub confirm_label: &'a str,
+    pub back: &'a str,
+}
+
+pub(crate) fn confirm(confirm: Confirm<'_>, chrome: &Chrome<'_>) -> HttpResponse {
+    let mut c = Context::new();
+    c.insert("title", confirm.title);
+    c.insert("question", confirm.question);
+    c.insert("action", confirm.action);
+    c.insert("confirm_label", confirm.confirm_label);
+    c.insert("back", confirm.back);
+    render(StatusCode::OK, "admin/confirm.html", c, Some(chrome))
+}
+
 /// `303 See Other` to `location` (after a form, or to send a browser elsewhere), setting
 /// `cookies`.
 pub(crate) fn see_other(location: &str, cookies: &[String]) -> HttpResponse {

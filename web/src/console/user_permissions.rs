@@ -2,11 +2,12 @@
 //! name or `*` —, tools — comma-separated names or patterns, empty for all —, allow or deny),
 //! saved through the policy service like `PUT /admin/api/users/{id}/mcp-permissions` (the same
 //! entry → policy conversion). Rules from the config file, the user's role and groups apply
-//! too; the page lists the file rules about the user read-only and names the groups.
+//! too; the page lists the file rules about the user read-only, and offers every group as a
+//! checkbox with the rules that name it (saved by `groups.rs`: exactly the checked memberships).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actors::auth::policy::{PolicyEntry, PolicyId};
+use actors::auth::policy::{PolicyEntry, PolicyId, PolicySubject};
 use actors::storage::users::User;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -77,6 +78,57 @@ fn entry(row: &Row) -> Option<Value> {
     Some(entry)
 }
 
+/// A group as the membership form shows it: whether the user is in it, and what its rules do.
+#[derive(Serialize)]
+struct GroupBox {
+    id: i64,
+    name: String,
+    description: String,
+    member: bool,
+    /// The rules naming `group:<name>`, as "allow fx: fx_echo".
+    rules: Vec<String>,
+}
+
+fn summary(e: &PolicyEntry) -> String {
+    let tools = match joined(&e.rule.tools) {
+        t if t.is_empty() => "all tools".to_string(),
+        t => t,
+    };
+    format!(
+        "{} {}: {tools}",
+        e.rule.effect.as_str(),
+        e.rule.backends.join(",")
+    )
+}
+
+/// Every group, with `user`'s memberships and each group's rules.
+async fn group_boxes(state: &AppState, user: &User) -> Vec<GroupBox> {
+    let Some(policies) = state.policies.get() else {
+        return Vec::new();
+    };
+    let rules = policies.list().await.unwrap_or_default();
+    policies
+        .groups()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|g| {
+            let subject = PolicySubject::Group(g.name.clone());
+            GroupBox {
+                id: g.id,
+                member: g.members.contains(&user.id),
+                rules: rules
+                    .iter()
+                    .filter(|e| e.rule.subject == subject)
+                    .map(summary)
+                    .collect(),
+                name: g.name,
+                description: g.description,
+            }
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn render(
     state: &AppState,
@@ -93,17 +145,12 @@ async fn render(
         None => Vec::new(),
     };
     servers.insert(0, "*".into());
-    let groups = match state.policies.get() {
-        Some(p) => p
-            .groups()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|g| g.members.contains(&user.id))
-            .map(|g| g.name)
-            .collect(),
-        None => Vec::new(),
-    };
+    let all_groups = group_boxes(state, user).await;
+    let groups: Vec<&str> = all_groups
+        .iter()
+        .filter(|g| g.member)
+        .map(|g| g.name.as_str())
+        .collect();
     let mut rows = rows;
     rows.extend(std::iter::repeat_n(
         Row {
@@ -120,6 +167,7 @@ async fn render(
     c.insert("rows", &rows);
     c.insert("servers", &servers);
     c.insert("groups", &groups);
+    c.insert("all_groups", &all_groups);
     c.insert("file_rules", file_rules);
     c.insert("errors", errors);
     c.insert("flash", &flash);
@@ -150,6 +198,22 @@ async fn saved(state: &AppState, user: &User) -> Result<(Vec<Row>, Vec<Row>), Bo
     ))
 }
 
+/// The page with the saved rules (`errors` above them: a refused group change, say).
+pub(super) async fn page(
+    state: &AppState,
+    admin: &AdminPage,
+    user: &User,
+    status: StatusCode,
+    errors: &[String],
+    flash: Option<String>,
+) -> HttpResponse {
+    let (rows, file_rules) = match saved(state, user).await {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    render(state, admin, user, status, rows, errors, flash, &file_rules).await
+}
+
 async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
     let admin = match guard::admin_page(&req, &state) {
         Ok(admin) => admin,
@@ -159,25 +223,17 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String
         Ok(user) => user,
         Err(response) => return *response,
     };
-    let (rows, file_rules) = match saved(&state, &user).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
     let flash = forms::flash(
         &forms::query(&req),
-        &[("saved", "Permissions saved; they apply at once.")],
+        &[
+            ("saved", "Permissions saved; they apply at once."),
+            (
+                "groups",
+                "Group memberships saved; they apply to the next request.",
+            ),
+        ],
     );
-    render(
-        &state,
-        &admin,
-        &user,
-        StatusCode::OK,
-        rows,
-        &[],
-        flash,
-        &file_rules,
-    )
-    .await
+    page(&state, &admin, &user, StatusCode::OK, &[], flash).await
 }
 
 async fn save(

@@ -13,7 +13,7 @@
 //! | POST | `/admin/users/{id}/revoke` | ends every session and token of the user |
 //! | GET, POST | `/admin/users/{id}/delete` | the confirm page, then the deletion |
 //!
-//! The permissions editor is `user_permissions.rs`.
+//! The permissions editor is `user_permissions.rs`; the groups section's forms are `groups.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -43,7 +43,20 @@ const FLASH: &[(&str, &str)] = &[
         "User {name} deleted, with their sessions, tokens and own permissions.",
     ),
     ("permissions", "The permissions of {name} were saved."),
+    ("group_created", "Group {name} created."),
+    (
+        "group_deleted",
+        "Group {name} deleted; its members left it, rules naming it stay.",
+    ),
 ];
+
+#[derive(Serialize)]
+struct GroupRow {
+    id: i64,
+    name: String,
+    description: String,
+    members: usize,
+}
 
 #[derive(Serialize)]
 struct Row {
@@ -57,12 +70,14 @@ struct Row {
     is_self: bool,
 }
 
-/// What the create form shows back after a refusal (never the password).
+/// What the create forms show back after a refusal (never the password).
 #[derive(Default, Serialize)]
 pub(super) struct Filled {
-    username: String,
-    email: String,
-    role: String,
+    pub(super) username: String,
+    pub(super) email: String,
+    pub(super) role: String,
+    pub(super) group_name: String,
+    pub(super) group_description: String,
 }
 
 pub(super) fn chrome<'a>(admin: &'a AdminPage) -> page::Chrome<'a> {
@@ -106,8 +121,25 @@ async fn render(
             is_self: u.id == admin.principal.user_id,
         })
         .collect();
+    let groups = match state.policies.get() {
+        Some(policies) => policies.groups().await.unwrap_or_else(|error| {
+            slog::error!(state.log, "Users page: cannot list the groups."; "error" => %error);
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    let groups: Vec<GroupRow> = groups
+        .into_iter()
+        .map(|g| GroupRow {
+            id: g.id,
+            members: g.members.len(),
+            name: g.name,
+            description: g.description,
+        })
+        .collect();
     let mut c = Context::new();
     c.insert("users", &rows);
+    c.insert("groups", &groups);
     c.insert("flash", &flash);
     c.insert("errors", errors);
     c.insert("filled", filled);
@@ -132,7 +164,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The page again, with `error`'s reasons (and the create form as it was sent).
-async fn refused(
+pub(super) async fn refused(
     state: &AppState,
     admin: &AdminPage,
     error: AdminApiError,
@@ -167,6 +199,7 @@ async fn create(
         username: params.get("username").unwrap_or("").to_string(),
         email: params.get("email").unwrap_or("").to_string(),
         role: params.get("role").unwrap_or("user").to_string(),
+        ..Filled::default()
     };
     let role = match role(params.get("role")) {
         Ok(role) => role,
@@ -328,24 +361,20 @@ async fn confirm_delete(
         Ok(user) => user,
         Err(response) => return *response,
     };
-    let mut c = Context::new();
-    c.insert("title", "Delete user");
-    c.insert(
-        "question",
-        &format!(
-            "Delete the user {} ({})? Their sessions, tokens and own permissions go with the \
-             account. This cannot be undone.",
-            user.username, user.email
-        ),
+    let question = format!(
+        "Delete the user {} ({})? Their sessions, tokens and own permissions go with the \
+         account. This cannot be undone.",
+        user.username, user.email
     );
-    c.insert("action", &format!("/admin/users/{}/delete", user.id));
-    c.insert("confirm_label", "Delete user");
-    c.insert("back", "/admin/users");
-    page::render(
-        StatusCode::OK,
-        "admin/confirm.html",
-        c,
-        Some(&chrome(&admin)),
+    page::confirm(
+        page::Confirm {
+            title: "Delete user",
+            question: &question,
+            action: &format!("/admin/users/{}/delete", user.id),
+            confirm_label: "Delete user",
+            back: "/admin/users",
+        },
+        &chrome(&admin),
     )
 }
 

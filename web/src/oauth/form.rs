@@ -46,6 +46,11 @@ impl Params {
     pub fn has(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
+
+    /// The names sent (in no particular order).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 /// Reads a form body (content type checked, size bounded) into parameters.
