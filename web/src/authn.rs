@@ -277,6 +277,10 @@ pub async fn require_auth<B: MessageBody>(
         req.extensions_mut().insert(caller);
     }
     let mut response = next.call(req).await?;
+    if renewed.is_empty() {
+        // Every bearer request (all of /mcp) ends here: nothing to look at or allocate.
+        return Ok(response.map_into_left_body());
+    }
     // A handler that sets the session cookie itself (sign-out) decides.
     let session_cookie = console::cookie_prefix(&state);
     let sets_session = response
