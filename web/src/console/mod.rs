@@ -65,8 +65,7 @@ pub struct ConsoleSettings {
     pub config_file: Option<PathBuf>,
 }
 
-/// The console's pages, in the original's order; only built pages are listed in the nav (the
-/// rest come with later work and have no routes yet).
+/// The console's pages in the nav, at the original's paths and in its order.
 pub(crate) const NAV: &[NavItem] = &[
     NavItem {
         path: "/admin",
