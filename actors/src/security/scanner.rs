@@ -63,12 +63,31 @@ impl ScanJob {
     }
 }
 
+/// How long the scanner lets jobs gather once it has found the queue busy. Waiting on the
+/// queue for every job made each request wake this task (a futex wake and a context switch per
+/// payload, measured at about a quarter of the gateway's CPU per `tools/call`); a sender only
+/// wakes a task that is waiting, so while the scanner pauses, queueing costs an atomic push.
+/// At the default capacity (1,000 jobs) a 5 ms pause absorbs 200,000 payloads/s.
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The SecurityActor's scanner task: runs until the actor aborts it (which releases the queue
-/// for the next incarnation's task).
+/// for the next incarnation's task). Idle, it waits on the queue (the first payload wakes it);
+/// busy, it drains what is queued, pauses, and drains again until a drain finds nothing.
 pub(super) async fn run(events: SecurityEvents) {
     let mut rx = events.shared.scan_rx.lock().await;
     while let Some(job) = rx.recv().await {
         scan_one(&events, job);
+        loop {
+            let mut scanned = 0usize;
+            while let Ok(job) = rx.try_recv() {
+                scan_one(&events, job);
+                scanned += 1;
+            }
+            if scanned == 0 {
+                break;
+            }
+            tokio::time::sleep(BUSY_PAUSE).await;
+        }
     }
 }
 
