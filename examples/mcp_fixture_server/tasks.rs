@@ -4,9 +4,11 @@
 //! a `tools/call` with `params.task` returns a `CreateTaskResult`; `echo` tasks complete at
 //! once (their result is echo's), every other tool's task keeps `working` until cancelled.
 //! Tasks are bound to the `Mcp-Session-Id` that created them, as a real server binds them to
-//! its auth context. `initialize` answers gain the `tasks` capability.
+//! its auth context, and reachable only while that session lives: a task request on a session
+//! this process did not open, or that was closed (`DELETE`), gets 404 as rmcp answers for any
+//! unknown session. `initialize` answers gain the `tasks` capability.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, to_bytes};
@@ -22,6 +24,8 @@ type TaskMap = HashMap<(String, String), (Value, Option<Value>)>;
 struct Tasks {
     by_session: Mutex<TaskMap>,
     next: Mutex<u64>,
+    /// Sessions this process opened and that were not closed.
+    live: Mutex<HashSet<String>>,
 }
 
 pub fn layer(router: axum::Router) -> axum::Router {
@@ -36,6 +40,12 @@ pub fn layer(router: axum::Router) -> axum::Router {
 
 impl Tasks {
     async fn handle(&self, req: Request, next: Next) -> Response {
+        if req.method() == axum::http::Method::DELETE
+            && let Some(session) = req.headers().get("mcp-session-id")
+        {
+            let session = session.to_str().unwrap_or("").to_string();
+            self.live_sessions().remove(&session);
+        }
         if req.method() != axum::http::Method::POST {
             return next.run(req).await;
         }
@@ -56,7 +66,17 @@ impl Tasks {
                 let reply = next
                     .run(Request::from_parts(parts, Body::from(bytes)))
                     .await;
+                if let Some(opened) = reply.headers().get("mcp-session-id") {
+                    let opened = opened.to_str().unwrap_or("").to_string();
+                    self.live_sessions().insert(opened);
+                }
                 return advertise(reply).await;
+            }
+            method
+                if (method.starts_with("tasks/") || params["task"].is_object())
+                    && !self.live_sessions().contains(&session) =>
+            {
+                return plain(404, "session not found");
             }
             "tools/call" if params["task"].is_object() => Ok(self.create(&session, params)),
             "tasks/get" => self.with_task(&session, params, |task, _| Ok(task.clone())),
@@ -112,6 +132,10 @@ impl Tasks {
             .header("content-type", "application/json")
             .body(Body::from(reply.to_string()))
             .unwrap_or_else(|_| plain(500, "response"))
+    }
+
+    fn live_sessions(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn create(&self, session: &str, params: &Value) -> Value {

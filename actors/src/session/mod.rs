@@ -18,7 +18,10 @@ pub use store::{
     UpstreamSlot, take_when_free,
 };
 
-pub use tasks::{MAX_TASKS_PER_SESSION, TaskBook, is_terminal};
+pub use tasks::{
+    FINISHED_TASK_KEEP, MAX_TASK_AGE, MAX_TASKS_PER_USER, TaskRegistry, TaskRoute, is_terminal,
+    slot_key,
+};
 
 #[cfg(test)]
 mod tests;
