@@ -9,6 +9,8 @@
 //! `ask_url` (a URL-mode elicitation with `elicitationId` = argument `id`; once accepted it
 //! sends `notifications/elicitation/complete` for that id) and `touch` (sends
 //! `notifications/resources/updated` for argument `uri` to every session subscribed to it).
+//! `ask_raw` sends the client the request `method` with `params` (arguments) as they are — e.g.
+//! a task-augmented elicitation or `tasks/get` — and answers its result as JSON text.
 //! `resources/subscribe` and `resources/unsubscribe` are remembered per backend session.
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CallToolResult, ClientResult, ContentBlock, CustomNotification, JsonObject,
+    CallToolResult, ClientResult, ContentBlock, CustomNotification, CustomRequest, JsonObject,
     ResourceUpdatedNotificationParam, ServerNotification, ServerRequest, Tool,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext};
@@ -69,6 +71,10 @@ impl Asks {
             tool(
                 "touch",
                 "Tells the sessions subscribed to `uri` that it changed.",
+            ),
+            tool(
+                "ask_raw",
+                "Sends the client request `method` with `params`.",
             ),
         ]
     }
@@ -152,6 +158,15 @@ impl Asks {
                         }
                         format!("action={}", result["action"])
                     }
+                    Err(error) => format!("ask failed: {error}"),
+                }
+            }
+            "ask_raw" => {
+                let params = arguments.and_then(|a| a.get("params")).cloned();
+                let ask =
+                    ServerRequest::CustomRequest(CustomRequest::new(argument("method"), params));
+                match context.peer.send_request(ask).await {
+                    Ok(result) => serde_json::to_string(&result).unwrap_or_default(),
                     Err(error) => format!("ask failed: {error}"),
                 }
             }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fixture::{DEADLINE, HttpFixture};
+use crate::fixture::{DEADLINE, HttpFixture, gateway_in_front_of};
 use crate::get_stream::{Events, listening};
 use crate::harness::TestGateway;
 use crate::mcp_client::{McpClient, Raw};
@@ -59,7 +59,7 @@ pub(crate) async fn wait_for_tool(client: &McpClient, tool: &str) {
 
 /// Starts `tools/call` of `tool`; returns once the gateway holds the backend's request for the
 /// client (it is then waiting for the client's answer).
-async fn call_waiting(
+pub(crate) async fn call_waiting(
     gw: &TestGateway,
     client: &McpClient,
     user: i64,
@@ -98,12 +98,22 @@ async fn answer(
     waiting: actix_rt::task::JoinHandle<Raw>,
     result: Value,
 ) -> Vec<Value> {
-    let answer = json!({"jsonrpc":"2.0","id":"gw-1","result":result});
+    answer_as(client, "gw-1", waiting, result).await
+}
+
+/// Answers the relayed request the client sees as `id`; returns the call's messages.
+pub(crate) async fn answer_as(
+    client: &McpClient,
+    id: &str,
+    waiting: actix_rt::task::JoinHandle<Raw>,
+    result: Value,
+) -> Vec<Value> {
+    let answer = json!({"jsonrpc":"2.0","id":id,"result":result});
     assert_eq!(client.post(&answer.to_string(), &[]).await.status, 202);
     waiting.await.unwrap().messages()
 }
 
-fn tool_text(messages: &[Value]) -> String {
+pub(crate) fn tool_text(messages: &[Value]) -> String {
     let last = messages.last().expect("a response");
     last["result"]["content"][0]["text"]
         .as_str()
@@ -113,12 +123,7 @@ fn tool_text(messages: &[Value]) -> String {
 
 async fn gateway() -> (HttpFixture, TestGateway) {
     let backend = HttpFixture::start_with(0, 3, &["--asks"]);
-    let config = format!(
-        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
-        backend.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    gw.wait_online(1).await;
+    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
     (backend, gw)
 }
 

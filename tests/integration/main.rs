@@ -12,6 +12,7 @@ mod backend_oauth;
 mod backend_oauth_admin;
 mod backends;
 mod binary;
+mod client_tasks;
 mod console;
 mod console_groups;
 mod console_pages;

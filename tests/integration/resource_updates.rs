@@ -6,9 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::elicitation_relay::{declaring, wait_for_tool};
-use crate::fixture::HttpFixture;
+use crate::fixture::{HttpFixture, gateway_in_front_of};
 use crate::get_stream::{Events, listening};
-use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 
 async fn touch(client: &McpClient, uri: &str) -> String {
@@ -42,12 +41,7 @@ async fn next_update(events: &mut Events) -> Value {
 #[actix_rt::test]
 async fn resource_updates_reach_the_subscriber_only_and_unsubscribe_reaches_its_backend() {
     let backend = HttpFixture::start_with(0, 3, &["--rich", "--asks"]);
-    let config = format!(
-        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
-        backend.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    gw.wait_online(1).await;
+    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
     let (alice, _, alice_token) = declaring(&gw, "alice", json!({})).await;
     let (bob, _, bob_token) = declaring(&gw, "bob", json!({})).await;
     wait_for_tool(&alice, "touch").await;

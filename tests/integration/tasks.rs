@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fixture::HttpFixture;
+use crate::fixture::{HttpFixture, gateway_in_front_of};
 use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::users::{create_mcp_user, login};
@@ -45,15 +45,31 @@ async fn create_task(client: &McpClient, id: u64, tool: &str, arguments: Value) 
     reply["result"]["task"].clone()
 }
 
+/// Another user learns nothing: `task_id` answers `tasks/get` exactly like a made-up id, and
+/// their `tasks/list` is empty. Returns their client and the "unknown task" answer.
+async fn nothing_for_another_user(
+    gw: &TestGateway,
+    token: &str,
+    task_id: &str,
+) -> (McpClient, Value) {
+    let (intruder, _) = client(gw, "/mcp", token).await;
+    let stolen = intruder
+        .request(7, "tasks/get", json!({"taskId": task_id}))
+        .await;
+    let unknown = intruder
+        .request(7, "tasks/get", json!({"taskId": "no-such-task"}))
+        .await;
+    assert_eq!(stolen["error"]["code"], -32602, "{stolen}");
+    assert_eq!(stolen, unknown);
+    let none = intruder.request(8, "tasks/list", json!({})).await;
+    assert_eq!(none["result"]["tasks"], json!([]), "{none}");
+    (intruder, unknown)
+}
+
 #[actix_rt::test]
 async fn tasks_reach_their_backend_for_their_creator_only() {
     let backend = HttpFixture::start_with(0, 3, &["--tasks"]);
-    let config = format!(
-        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
-        backend.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    gw.wait_online(1).await;
+    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
     create_mcp_user(&gw, "owner").await;
     create_mcp_user(&gw, "intruder").await;
     let (owner_token, intruder_token) = (login(&gw, "owner").await, login(&gw, "intruder").await);
@@ -103,22 +119,11 @@ async fn tasks_reach_their_backend_for_their_creator_only() {
     expected.sort();
     assert_eq!(ids, expected);
 
-    // Another user learns nothing: the owner's task id answers exactly like a made-up one.
-    let (intruder, _) = client(&gw, "/mcp", &intruder_token).await;
-    let stolen = intruder
-        .request(7, "tasks/get", json!({"taskId": done_id}))
-        .await;
-    let unknown = intruder
-        .request(7, "tasks/get", json!({"taskId": "no-such-task"}))
-        .await;
-    assert_eq!(stolen["error"]["code"], -32602, "{stolen}");
-    assert_eq!(stolen, unknown);
+    let (intruder, unknown) = nothing_for_another_user(&gw, &intruder_token, &done_id).await;
     let stolen_result = intruder
         .request(7, "tasks/result", json!({"taskId": done_id}))
         .await;
     assert_eq!(stolen_result, unknown);
-    let none = intruder.request(8, "tasks/list", json!({})).await;
-    assert_eq!(none["result"]["tasks"], json!([]), "{none}");
 
     // The same on the one-backend endpoint.
     let (direct, _) = client(&gw, "/mcp/fx", &intruder_token).await;
@@ -152,12 +157,7 @@ fn listed_ids(listed: &Value) -> Vec<String> {
 #[actix_rt::test]
 async fn a_users_tasks_outlive_the_session_that_created_them() {
     let backend = HttpFixture::start_with(0, 3, &["--tasks"]);
-    let config = format!(
-        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
-        backend.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    gw.wait_online(1).await;
+    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
     create_mcp_user(&gw, "owner").await;
     create_mcp_user(&gw, "intruder").await;
     let token = login(&gw, "owner").await;
@@ -203,17 +203,7 @@ async fn a_users_tasks_outlive_the_session_that_created_them() {
 
     // Still nobody else's.
     let intruder_token = login(&gw, "intruder").await;
-    let (intruder, _) = client(&gw, "/mcp", &intruder_token).await;
-    let stolen = intruder
-        .request(7, "tasks/get", json!({"taskId": done_id}))
-        .await;
-    let unknown = intruder
-        .request(7, "tasks/get", json!({"taskId": "no-such-task"}))
-        .await;
-    assert_eq!(stolen["error"]["code"], -32602, "{stolen}");
-    assert_eq!(stolen, unknown);
-    let none = intruder.request(8, "tasks/list", json!({})).await;
-    assert_eq!(none["result"]["tasks"], json!([]), "{none}");
+    nothing_for_another_user(&gw, &intruder_token, &done_id).await;
 
     drop(backend);
     gw.stop().await.unwrap();
@@ -225,14 +215,7 @@ async fn two_backends_handing_out_the_same_task_id_stay_apart() {
         HttpFixture::start_with(0, 3, &["--tasks"]),
         HttpFixture::start_with(0, 3, &["--tasks"]),
     );
-    let config = format!(
-        "[[backends]]\nname = \"a\"\nurl = \"{}\"\ntool_prefix = \"a_\"\n\
-         [[backends]]\nname = \"b\"\nurl = \"{}\"\ntool_prefix = \"b_\"\n",
-        a.url(),
-        b.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    gw.wait_online(2).await;
+    let gw = gateway_in_front_of(&[("a", "a_", &a), ("b", "b_", &b)]).await;
     create_mcp_user(&gw, "owner").await;
     let token = login(&gw, "owner").await;
     let (owner, _) = client(&gw, "/mcp", &token).await;
@@ -271,12 +254,7 @@ async fn two_backends_handing_out_the_same_task_id_stay_apart() {
 async fn a_task_whose_backend_session_is_gone_gets_a_clear_error() {
     let mut backend = HttpFixture::start_with(0, 3, &["--tasks"]);
     let port = backend.url().port().unwrap();
-    let config = format!(
-        "[[backends]]\nname = \"fx\"\nurl = \"{}\"\ntool_prefix = \"\"\n",
-        backend.url()
-    );
-    let gw = TestGateway::start(&config).await;
-    gw.wait_online(1).await;
+    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
     create_mcp_user(&gw, "owner").await;
     let token = login(&gw, "owner").await;
     let (owner, _) = client(&gw, "/mcp", &token).await;

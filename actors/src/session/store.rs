@@ -50,6 +50,8 @@ pub struct ClientSession<U> {
     pub outbox: super::outbox::Outbox,
     /// The streams answering this session's POSTs, kept so a dropped one can be resumed.
     pub post_streams: super::post_streams::PostStreams,
+    /// Tasks the client runs for its backends, each with the backend it runs for.
+    pub client_tasks: super::client_tasks::ClientTasks,
 }
 
 /// A backend's request relayed to the client, waiting for the client's response.
@@ -61,6 +63,8 @@ pub struct PendingRequest<U> {
     /// session's current one for that backend (a task's, created in an earlier session).
     /// Weak: a pending request never keeps a backend session from being closed.
     pub slot: std::sync::Weak<tokio::sync::OnceCell<U>>,
+    /// The backend's method (its `tasks/list` answer is narrowed to its own tasks).
+    pub method: String,
     /// When it was relayed: past `mcp.pending_request_timeout_s` it is forgotten.
     since: std::time::Instant,
 }
@@ -95,6 +99,7 @@ impl<U> ClientSession<U> {
             requests: Mutex::new(Requests::default()),
             outbox: super::outbox::Outbox::new(replay),
             post_streams: super::post_streams::PostStreams::new(replay),
+            client_tasks: Default::default(),
         }
     }
 
@@ -246,6 +251,7 @@ impl<U> ClientSession<U> {
         &self,
         backend: &str,
         slot: &UpstreamSlot<U>,
+        method: &str,
         original_id: Box<RawValue>,
     ) -> Option<String> {
         let limits = self.outbox.limits();
@@ -263,6 +269,7 @@ impl<U> ClientSession<U> {
                 backend: backend.to_string(),
                 original_id,
                 slot: Arc::downgrade(slot),
+                method: method.to_string(),
                 since: std::time::Instant::now(),
             },
         );

@@ -429,9 +429,14 @@ impl Relay {
                 "The client did not declare `{capability}.{part}`, so this `{method}` cannot be sent to it."
             ));
         }
+        if let Some(refusal) =
+            super::tasks::not_this_backends_client_task(self, id, method, envelope.params)
+        {
+            return Decision::Refuse(refusal);
+        }
         let Some(client_id) =
             self.session
-                .register_pending(&self.backend, &self.slot, (*id).to_owned())
+                .register_pending(&self.backend, &self.slot, method, (*id).to_owned())
         else {
             return refuse(format!(
                 "The client has {} requests waiting for an answer (mcp.max_pending_requests); try again later.",
@@ -515,6 +520,7 @@ pub async fn client_response(
     if let Ok(restored) = actors::mcp::json::with_member(raw, "id", pending.original_id.get()) {
         let relay = Relay::new(state, http, &upstream, &slot, session, &pending.backend);
         let restored = super::tasks::to_backend_ids(&relay, Bytes::from(restored));
+        let restored = super::tasks::client_tasks_answer(&relay, &pending.method, restored);
         relay.answer_backend(restored).await;
     }
     Answer::Accepted

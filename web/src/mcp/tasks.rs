@@ -378,6 +378,62 @@ pub(crate) fn to_backend_ids(relay: &Relay, response: Bytes) -> Bytes {
     }
 }
 
+/// A backend's `tasks/get`, `tasks/result` or `tasks/cancel` about a client task that does not
+/// run for it: answered to the backend as unknown, never sent to the client.
+pub(crate) fn not_this_backends_client_task(
+    relay: &Relay,
+    id: &RawValue,
+    method: &str,
+    params: Option<&RawValue>,
+) -> Option<Bytes> {
+    if !matches!(method, "tasks/get" | "tasks/result" | "tasks/cancel") {
+        return None;
+    }
+    let task_id = params
+        .and_then(|p| json::member(p, "taskId"))
+        .and_then(json::as_str);
+    if task_id.is_some_and(|t| relay.session.client_tasks.runs_for(&relay.backend, &t)) {
+        return None;
+    }
+    Some(actors::mcp::errors::error_response(
+        Some(id),
+        ErrorCode::InvalidParams,
+        "Unknown task: the client runs no task with this `taskId` for you.",
+        None,
+    ))
+}
+
+/// The client's answer to a backend's request, on its way back: a `CreateTaskResult` (the
+/// client runs the request as a task) notes the task as this backend's; a `tasks/list` answer
+/// keeps only this backend's tasks.
+pub(crate) fn client_tasks_answer(relay: &Relay, method: &str, response: Bytes) -> Bytes {
+    // Cheap test first: most answers (sampling, elicitation, roots) name no task.
+    let names_a_task = std::str::from_utf8(&response).is_ok_and(|t| t.contains("\"taskId\""));
+    if method != "tasks/list" && !names_a_task {
+        return response;
+    }
+    let Ok(mut message) = serde_json::from_slice::<Value>(&response) else {
+        return response;
+    };
+    let tasks = &relay.session.client_tasks;
+    if let Some(task_id) = message["result"]["task"]["taskId"].as_str() {
+        tasks.note(&relay.backend, task_id);
+        return response;
+    }
+    if method != "tasks/list" {
+        return response;
+    }
+    let Some(listed) = message["result"]["tasks"].as_array_mut() else {
+        return response;
+    };
+    listed.retain(|task| {
+        task["taskId"]
+            .as_str()
+            .is_some_and(|t| tasks.runs_for(&relay.backend, t))
+    });
+    Bytes::from(message.to_string())
+}
+
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
