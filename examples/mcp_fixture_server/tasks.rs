@@ -6,7 +6,10 @@
 //! Tasks are bound to the `Mcp-Session-Id` that created them, as a real server binds them to
 //! its auth context, and reachable only while that session lives: a task request on a session
 //! this process did not open, or that was closed (`DELETE`), gets 404 as rmcp answers for any
-//! unknown session. `initialize` answers gain the `tasks` capability.
+//! unknown session. `initialize` answers gain the `tasks` capability. A successful
+//! `tasks/cancel` is answered as an event stream that first sends what a server may send about
+//! a task: `notifications/tasks/status` for it, one for a task nobody has (`task-0`), and a log
+//! message carrying the `io.modelcontextprotocol/related-task` `_meta`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -123,6 +126,9 @@ impl Tasks {
         };
         let id = message["id"].clone();
         let reply = match outcome {
+            Ok(result) if message["method"] == "tasks/cancel" => {
+                return cancelled_stream(json!({"jsonrpc": "2.0", "id": id, "result": result}));
+            }
             Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
             Err(text) => {
                 json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": text}})
@@ -181,6 +187,29 @@ impl Tasks {
             None => Err("Failed to retrieve task: Task not found".into()),
         }
     }
+}
+
+/// The answer to a successful `tasks/cancel` as an event stream: the task's status, a status
+/// of a task nobody has, a log line related to the task, then the response.
+fn cancelled_stream(response: Value) -> Response {
+    let task = response["result"].clone();
+    let related = json!({"io.modelcontextprotocol/related-task": {"taskId": task["taskId"]}});
+    let messages = [
+        json!({"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": task}),
+        json!({"jsonrpc": "2.0", "method": "notifications/tasks/status",
+               "params": {"taskId": "task-0", "status": "failed"}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/message",
+               "params": {"level": "info", "data": "cancelling", "_meta": related}}),
+        response,
+    ];
+    let body: String = messages
+        .iter()
+        .map(|m| format!("event: message\ndata: {m}\n\n"))
+        .collect();
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| plain(500, "response"))
 }
 
 /// Adds the 2025-11-25 `tasks` capability to an `initialize` answer (JSON or SSE).

@@ -195,9 +195,21 @@ async fn a_users_tasks_outlive_the_session_that_created_them() {
     expected.sort();
     let listed = second.request(5, "tasks/list", json!({})).await;
     assert_eq!(listed_ids(&listed), expected);
-    let cancelled = second
-        .request(6, "tasks/cancel", json!({"taskId": running_id}))
-        .await;
+    // The backend streams what it has to say about the task before its answer: the client sees
+    // the gateway's id everywhere, and nothing about a task that is not this user's.
+    let cancel = json!({"jsonrpc": "2.0", "id": 6, "method": "tasks/cancel",
+        "params": {"taskId": running_id}});
+    let messages = second.post(&cancel.to_string(), &[]).await.messages();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages[0]["method"], "notifications/tasks/status");
+    assert_eq!(messages[0]["params"]["taskId"], running_id.as_str());
+    assert_eq!(messages[0]["params"]["status"], "cancelled");
+    assert_eq!(messages[1]["method"], "notifications/message");
+    assert_eq!(
+        messages[1]["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        running_id.as_str()
+    );
+    let cancelled = &messages[2];
     assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
     assert_eq!(cancelled["result"]["taskId"], running_id.as_str());
 
