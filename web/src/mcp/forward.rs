@@ -15,7 +15,7 @@ use futures_util::stream::LocalBoxStream;
 use serde_json::value::RawValue;
 
 use super::post::Session;
-use super::tasks::TaskIds;
+use super::task_relay::TaskIds;
 use crate::state::AppState;
 
 /// What a request produced, before it becomes an HTTP response (or a batch element).
@@ -377,7 +377,7 @@ impl Relay {
         let Ok(envelope) = envelope::parse_message(raw) else {
             return Decision::Pass;
         };
-        match super::tasks::to_client_ids(self, &envelope) {
+        match super::task_relay::to_client_ids(self, &envelope) {
             TaskIds::Unchanged => self.decide_parsed(raw, &envelope),
             TaskIds::ForNobody => Decision::Drop,
             TaskIds::Rewritten(rewritten) => {
@@ -430,7 +430,7 @@ impl Relay {
             ));
         }
         if let Some(refusal) =
-            super::tasks::not_this_backends_client_task(self, id, method, envelope.params)
+            super::task_relay::not_this_backends_client_task(self, id, method, envelope.params)
         {
             return Decision::Refuse(refusal);
         }
@@ -519,8 +519,8 @@ pub async fn client_response(
     };
     if let Ok(restored) = actors::mcp::json::with_member(raw, "id", pending.original_id.get()) {
         let relay = Relay::new(state, http, &upstream, &slot, session, &pending.backend);
-        let restored = super::tasks::to_backend_ids(&relay, Bytes::from(restored));
-        let restored = super::tasks::client_tasks_answer(&relay, &pending.method, restored);
+        let restored = super::task_relay::to_backend_ids(&relay, Bytes::from(restored));
+        let restored = super::task_relay::client_tasks_answer(&relay, &pending.method, restored);
         relay.answer_backend(restored).await;
     }
     Answer::Accepted

@@ -27,6 +27,7 @@ mod one_backend;
 mod post;
 mod reply;
 mod scan_hook;
+mod task_relay;
 mod tasks;
 pub mod withheld;
 
