@@ -18,7 +18,8 @@
 //! `--tasks` (HTTP mode) serves MCP 2025-11-25 tasks (see `tasks.rs` next to this file).
 //! `--gates` (HTTP mode) adds tools that wait on signals the test sends (see `gates.rs`).
 //! `--asks` adds tools that send the client requests of their own: ping, roots, a withdrawn
-//! elicitation (see `asks.rs`).
+//! elicitation, form and URL elicitations, and resource updates to subscribed sessions (see
+//! `asks.rs`; with `--rich` the server then declares `resources.subscribe`).
 //! `--pid` adds tool `pid`: this process's id and the `clientInfo` name and capabilities it was
 //! initialized with (to tell per-session children apart).
 //! `--page-size` makes `tools/list` paginate. `--banner` prints a non-JSON line on stdout and
@@ -40,7 +41,8 @@ use rmcp::model::{
     ContentBlock, GetPromptRequestParams, GetPromptResponse, InitializeRequestParams,
     InitializeResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -249,9 +251,48 @@ impl ServerHandler for Fixture {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_prompts()
-            .enable_completions()
-            .build();
+            .enable_completions();
+        let capabilities = if self.asks.is_some() {
+            capabilities.enable_resources_subscribe().build()
+        } else {
+            capabilities.build()
+        };
         ServerConfig::new(capabilities)
+    }
+
+    // Legacy-era subscriptions are what the gateway relays (rmcp 3.11 marks them deprecated).
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        match &self.asks {
+            Some(asks) => {
+                asks.subscribe(&request.uri, &context);
+                Ok(())
+            }
+            None => Err(ErrorData::method_not_found::<
+                rmcp::model::SubscribeRequestMethod,
+            >()),
+        }
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        match &self.asks {
+            Some(asks) => {
+                asks.unsubscribe(&request.uri, &context);
+                Ok(())
+            }
+            None => Err(ErrorData::method_not_found::<
+                rmcp::model::UnsubscribeRequestMethod,
+            >()),
+        }
     }
 
     async fn initialize(
@@ -425,7 +466,9 @@ impl ServerHandler for Fixture {
             return result.map(Into::into);
         }
         if let Some(asks) = &self.asks
-            && let Some(result) = asks.call(request.name.as_ref(), &context).await
+            && let Some(result) = asks
+                .call(request.name.as_ref(), request.arguments.as_ref(), &context)
+                .await
         {
             return result.map(Into::into);
         }

@@ -270,7 +270,11 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
         log.clone(),
         stop_rx.clone(),
     ));
-    let closer = web::mcp::background::spawn_session_closer(gateway.clone(), ended_sessions);
+    let closer = web::mcp::background::spawn_session_closer(
+        gateway.clone(),
+        ended_sessions,
+        mcp.tasks.clone(),
+    );
     tokio::spawn(
         registry
             .clone()

@@ -4,9 +4,14 @@
 //! a `tools/call` with `params.task` returns a `CreateTaskResult`; `echo` tasks complete at
 //! once (their result is echo's), every other tool's task keeps `working` until cancelled.
 //! Tasks are bound to the `Mcp-Session-Id` that created them, as a real server binds them to
-//! its auth context. `initialize` answers gain the `tasks` capability.
+//! its auth context, and reachable only while that session lives: a task request on a session
+//! this process did not open, or that was closed (`DELETE`), gets 404 as rmcp answers for any
+//! unknown session. `initialize` answers gain the `tasks` capability. A successful
+//! `tasks/cancel` is answered as an event stream that first sends what a server may send about
+//! a task: `notifications/tasks/status` for it, one for a task nobody has (`task-0`), and a log
+//! message carrying the `io.modelcontextprotocol/related-task` `_meta`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, to_bytes};
@@ -22,6 +27,8 @@ type TaskMap = HashMap<(String, String), (Value, Option<Value>)>;
 struct Tasks {
     by_session: Mutex<TaskMap>,
     next: Mutex<u64>,
+    /// Sessions this process opened and that were not closed.
+    live: Mutex<HashSet<String>>,
 }
 
 pub fn layer(router: axum::Router) -> axum::Router {
@@ -36,6 +43,12 @@ pub fn layer(router: axum::Router) -> axum::Router {
 
 impl Tasks {
     async fn handle(&self, req: Request, next: Next) -> Response {
+        if req.method() == axum::http::Method::DELETE
+            && let Some(session) = req.headers().get("mcp-session-id")
+        {
+            let session = session.to_str().unwrap_or("").to_string();
+            self.live_sessions().remove(&session);
+        }
         if req.method() != axum::http::Method::POST {
             return next.run(req).await;
         }
@@ -56,7 +69,17 @@ impl Tasks {
                 let reply = next
                     .run(Request::from_parts(parts, Body::from(bytes)))
                     .await;
+                if let Some(opened) = reply.headers().get("mcp-session-id") {
+                    let opened = opened.to_str().unwrap_or("").to_string();
+                    self.live_sessions().insert(opened);
+                }
                 return advertise(reply).await;
+            }
+            method
+                if (method.starts_with("tasks/") || params["task"].is_object())
+                    && !self.live_sessions().contains(&session) =>
+            {
+                return plain(404, "session not found");
             }
             "tools/call" if params["task"].is_object() => Ok(self.create(&session, params)),
             "tasks/get" => self.with_task(&session, params, |task, _| Ok(task.clone())),
@@ -103,6 +126,9 @@ impl Tasks {
         };
         let id = message["id"].clone();
         let reply = match outcome {
+            Ok(result) if message["method"] == "tasks/cancel" => {
+                return cancelled_stream(json!({"jsonrpc": "2.0", "id": id, "result": result}));
+            }
             Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
             Err(text) => {
                 json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": text}})
@@ -112,6 +138,10 @@ impl Tasks {
             .header("content-type", "application/json")
             .body(Body::from(reply.to_string()))
             .unwrap_or_else(|_| plain(500, "response"))
+    }
+
+    fn live_sessions(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn create(&self, session: &str, params: &Value) -> Value {
@@ -157,6 +187,29 @@ impl Tasks {
             None => Err("Failed to retrieve task: Task not found".into()),
         }
     }
+}
+
+/// The answer to a successful `tasks/cancel` as an event stream: the task's status, a status
+/// of a task nobody has, a log line related to the task, then the response.
+fn cancelled_stream(response: Value) -> Response {
+    let task = response["result"].clone();
+    let related = json!({"io.modelcontextprotocol/related-task": {"taskId": task["taskId"]}});
+    let messages = [
+        json!({"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": task}),
+        json!({"jsonrpc": "2.0", "method": "notifications/tasks/status",
+               "params": {"taskId": "task-0", "status": "failed"}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/message",
+               "params": {"level": "info", "data": "cancelling", "_meta": related}}),
+        response,
+    ];
+    let body: String = messages
+        .iter()
+        .map(|m| format!("event: message\ndata: {m}\n\n"))
+        .collect();
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| plain(500, "response"))
 }
 
 /// Adds the 2025-11-25 `tasks` capability to an `initialize` answer (JSON or SSE).

@@ -240,3 +240,21 @@ pub fn closed_port() -> u16 {
         })
         .1
 }
+
+/// A gateway in front of HTTP fixtures, each `(name, tool prefix, fixture)`, once all are online.
+pub async fn gateway_in_front_of(
+    backends: &[(&str, &str, &HttpFixture)],
+) -> crate::harness::TestGateway {
+    let config: String = backends
+        .iter()
+        .map(|(name, prefix, fixture)| {
+            format!(
+                "[[backends]]\nname = \"{name}\"\nurl = \"{}\"\ntool_prefix = \"{prefix}\"\n",
+                fixture.url()
+            )
+        })
+        .collect();
+    let gw = crate::harness::TestGateway::start(&config).await;
+    gw.wait_online(backends.len()).await;
+    gw
+}

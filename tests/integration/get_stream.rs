@@ -15,7 +15,7 @@ use crate::relay::Conformance;
 use crate::users::{create_mcp_user, login};
 
 /// An open GET stream, read event by event.
-struct Events {
+pub(crate) struct Events {
     body: LocalBoxStream<'static, Result<Bytes, awc::error::PayloadError>>,
     buffer: String,
 }
@@ -60,7 +60,7 @@ impl Events {
     }
 
     /// The next JSON-RPC message (skipping nothing: every event after priming carries one).
-    async fn message(&mut self) -> Option<Value> {
+    pub(crate) async fn message(&mut self) -> Option<Value> {
         let event = self.next().await?;
         assert!(event.id.is_some(), "every event has an id: {event:?}");
         Some(serde_json::from_str(&event.data).expect("event data is JSON"))
@@ -113,7 +113,7 @@ async fn open_after(
     (status, Some(events))
 }
 
-async fn listening(client: &McpClient, token: &str) -> Events {
+pub(crate) async fn listening(client: &McpClient, token: &str) -> Events {
     let (status, events) = open(client, token, "text/event-stream").await;
     assert_eq!(status, 200);
     let mut events = events.unwrap();

@@ -144,30 +144,9 @@ async fn a_client_without_the_capability_gets_a_clear_failure_not_a_hang() {
 
 /// A raw session on `gw` whose client declared elicitation; returns it and the user's id.
 async fn eliciting_session(gw: &TestGateway) -> (McpClient, i64) {
-    let user = create_mcp_user(gw, "limits").await;
-    let token = login(gw, "limits").await;
-    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
-    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-        "protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},
-        "clientInfo":{"name":"raw","version":"1"}}});
-    let reply = client.post(&init.to_string(), &[]).await;
-    client.session = reply
-        .headers
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    assert!(client.session.is_some(), "{}", reply.body);
-    // The routing table follows the backend asynchronously.
-    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
-    while !client
-        .request(1, "tools/list", json!({}))
-        .await
-        .to_string()
-        .contains("test_elicitation")
-    {
-        assert!(tokio::time::Instant::now() < deadline, "never listed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let capabilities = json!({"elicitation": {}});
+    let (client, user, _) = crate::elicitation_relay::declaring(gw, "limits", capabilities).await;
+    crate::elicitation_relay::wait_for_tool(&client, "test_elicitation").await;
     (client, user)
 }
 
@@ -184,26 +163,8 @@ async fn elicitation_waiting(
     client: &McpClient,
     user: i64,
 ) -> actix_rt::task::JoinHandle<crate::mcp_client::Raw> {
-    let caller = McpClient {
-        session: client.session.clone(),
-        ..McpClient::new(&client.url, client.token.as_deref())
-    };
-    let call = elicitation_call(1);
-    let waiting = actix_rt::spawn(async move { caller.post(&call, &[]).await });
-    let session = client.session.clone().unwrap();
-    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
-    while gw
-        .handle()
-        .sessions()
-        .get(&session, user)
-        .map(|s| s.pending_count())
-        .unwrap_or(0)
-        == 0
-    {
-        assert!(tokio::time::Instant::now() < deadline, "never relayed");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    waiting
+    let arguments = json!({"message": "who?"});
+    crate::elicitation_relay::call_waiting(gw, client, user, "test_elicitation", arguments).await
 }
 
 /// Answers the relayed elicitation `gw-1`; the waiting call then completes with it.

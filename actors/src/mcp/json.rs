@@ -110,6 +110,24 @@ pub fn with_member(
     Ok(out)
 }
 
+/// The member at `path` (`["params", "taskId"]`) as raw JSON.
+pub fn member_at<'a>(object: &'a RawValue, path: &[&str]) -> Option<&'a RawValue> {
+    path.iter()
+        .try_fold(object, |inside, key| member(inside, key))
+}
+
+/// `object` with the member at `path` replaced by `value_json`; `None` unless every object on
+/// the way exists. Every other byte is kept, as [`with_member`] keeps it.
+pub fn with_member_at(object: &RawValue, path: &[&str], value_json: &str) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    if rest.is_empty() {
+        member(object, first)?;
+        return with_member(object, first, value_json).ok();
+    }
+    let inner = with_member_at(member(object, first)?, rest, value_json)?;
+    with_member(object, first, &inner).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +160,20 @@ mod tests {
             Some("a_echo")
         );
         assert_eq!(as_str(&raw(r#""a\u0041""#)).as_deref(), Some("aA"));
+    }
+
+    #[test]
+    fn with_member_at_replaces_one_nested_member() {
+        let o = raw(
+            r#"{"id":1,"result":{"n":12345678901234567890,"task":{"taskId":"t-1","status":"working"}}}"#,
+        );
+        let path = ["result", "task", "taskId"];
+        assert_eq!(member_at(&o, &path).unwrap().get(), r#""t-1""#);
+        assert_eq!(
+            with_member_at(&o, &path, r#""gw""#).unwrap(),
+            r#"{"id":1,"result":{"n":12345678901234567890,"task":{"taskId":"gw","status":"working"}}}"#
+        );
+        assert_eq!(with_member_at(&o, &["result", "nope", "taskId"], "1"), None);
+        assert_eq!(with_member_at(&o, &["result", "absent"], "1"), None);
     }
 }

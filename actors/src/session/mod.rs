@@ -3,6 +3,7 @@
 //! [`SessionHandle`] that `GatewayHandle::sessions` returns.
 
 mod actor;
+mod client_tasks;
 mod event_stream;
 mod outbox;
 mod post_streams;
@@ -10,6 +11,7 @@ mod store;
 mod tasks;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
+pub use client_tasks::{ClientTasks, MAX_CLIENT_TASKS};
 pub use event_stream::{EventStream, parse_event_id};
 pub use outbox::{AttachError, Attached, Event, OUTBOX_CAPACITY, Outbox, Pushed, StreamLimits};
 pub use post_streams::{OpenedStream, PostStreams};
@@ -18,7 +20,10 @@ pub use store::{
     UpstreamSlot, take_when_free,
 };
 
-pub use tasks::{MAX_TASKS_PER_SESSION, TaskBook, is_terminal};
+pub use tasks::{
+    FINISHED_TASK_KEEP, MAX_TASK_AGE, MAX_TASKS_PER_USER, TaskRegistry, TaskRoute, is_terminal,
+    slot_key,
+};
 
 #[cfg(test)]
 mod tests;

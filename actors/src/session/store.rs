@@ -37,7 +37,7 @@ pub struct ClientSession<U> {
     pub upstreams: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<U>>>>,
     /// Requests backends sent this client (sampling, elicitation, roots) awaiting its answer:
     /// the id the client saw → which backend asked, with which id.
-    pending: Mutex<HashMap<String, PendingRequest>>,
+    pending: Mutex<HashMap<String, PendingRequest<U>>>,
     next_pending: AtomicU64,
     /// Requests of this client being answered by a backend, keyed by the id's raw JSON, so a
     /// `notifications/cancelled` reaches the backend working on it, or stops the request before
@@ -50,16 +50,21 @@ pub struct ClientSession<U> {
     pub outbox: super::outbox::Outbox,
     /// The streams answering this session's POSTs, kept so a dropped one can be resumed.
     pub post_streams: super::post_streams::PostStreams,
-    /// Tasks (2025-11-25) this session created: task id → owning backend.
-    pub tasks: super::tasks::TaskBook,
+    /// Tasks the client runs for its backends, each with the backend it runs for.
+    pub client_tasks: super::client_tasks::ClientTasks,
 }
 
 /// A backend's request relayed to the client, waiting for the client's response.
-#[derive(Debug)]
-pub struct PendingRequest {
+pub struct PendingRequest<U> {
     pub backend: String,
     /// The backend's own id, restored byte for byte on the response.
     pub original_id: Box<RawValue>,
+    /// The backend session that asked: the response goes back there, even when it is not the
+    /// session's current one for that backend (a task's, created in an earlier session).
+    /// Weak: a pending request never keeps a backend session from being closed.
+    pub slot: std::sync::Weak<tokio::sync::OnceCell<U>>,
+    /// The backend's method (its `tasks/list` answer is narrowed to its own tasks).
+    pub method: String,
     /// When it was relayed: past `mcp.pending_request_timeout_s` it is forgotten.
     since: std::time::Instant,
 }
@@ -94,7 +99,7 @@ impl<U> ClientSession<U> {
             requests: Mutex::new(Requests::default()),
             outbox: super::outbox::Outbox::new(replay),
             post_streams: super::post_streams::PostStreams::new(replay),
-            tasks: Default::default(),
+            client_tasks: Default::default(),
         }
     }
 
@@ -242,7 +247,13 @@ impl<U> ClientSession<U> {
     /// (unique in the session, never the backend's), or `None` at the cap.
     /// Requests older than `mcp.pending_request_timeout_s` are forgotten first: a client that
     /// never answers cannot hold the cap for ever.
-    pub fn register_pending(&self, backend: &str, original_id: Box<RawValue>) -> Option<String> {
+    pub fn register_pending(
+        &self,
+        backend: &str,
+        slot: &UpstreamSlot<U>,
+        method: &str,
+        original_id: Box<RawValue>,
+    ) -> Option<String> {
         let limits = self.outbox.limits();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         if pending.len() >= limits.pending {
@@ -257,6 +268,8 @@ impl<U> ClientSession<U> {
             PendingRequest {
                 backend: backend.to_string(),
                 original_id,
+                slot: Arc::downgrade(slot),
+                method: method.to_string(),
                 since: std::time::Instant::now(),
             },
         );
@@ -265,7 +278,7 @@ impl<U> ClientSession<U> {
 
     /// The relayed request the client answers with `id` (removed: each is answered once);
     /// `None` once it timed out.
-    pub fn take_pending(&self, id: &str) -> Option<PendingRequest> {
+    pub fn take_pending(&self, id: &str) -> Option<PendingRequest<U>> {
         let timeout = self.outbox.limits().pending_timeout;
         self.pending
             .lock()

@@ -1,118 +1,261 @@
-//! Tasks (MCP 2025-11-25, experimental) a client session created through the gateway: which
-//! backend owns each task id. Kept per client session — and a session belongs to one user — so
-//! `tasks/get`, `tasks/result`, `tasks/cancel` and `tasks/list` reach only the caller's own
-//! tasks; an id the session never saw (another user's, or made up) is simply unknown.
+//! Tasks (MCP 2025-11-25, experimental) created through the gateway, bound to the *user* who
+//! created them, not to the client session: a client that reconnects (a new session) still
+//! reaches its tasks, and another user's task id is simply unknown.
 //!
-//! Bounded: at [`MAX_TASKS_PER_SESSION`] the oldest finished task is forgotten to make room,
-//! and while every remembered task is still running no new one may be created.
+//! Clients never see a backend's own task id. Each task gets a gateway id (random, so it cannot
+//! be guessed and two backends handing out the same id cannot be confused); the registry maps it
+//! back to the backend, the backend's id and the backend session the task was created on. A
+//! backend binds its tasks to that session (or to its auth context), so follow-up calls must go
+//! there: each entry holds that session's slot, which keeps the session closer from closing the
+//! backend session while the task is remembered (`take_when_free` waits for the last holder).
+//!
+//! Bounded: [`MAX_TASKS_PER_USER`] per user (at the cap the oldest finished task is forgotten;
+//! while every task is still running no new one may be created), finished tasks are forgotten
+//! [`FINISHED_TASK_KEEP`] after they were seen finished, and every task at the latest when its
+//! `ttl` (the backend's, from creation) or [`MAX_TASK_AGE`] has passed.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// How many tasks one session may have remembered at once.
-pub const MAX_TASKS_PER_SESSION: usize = 256;
+use super::store::UpstreamSlot;
+
+/// How many tasks one user may have remembered at once.
+pub const MAX_TASKS_PER_USER: usize = 256;
+/// How long a task is remembered after a terminal status was seen (for `tasks/result`).
+pub const FINISHED_TASK_KEEP: Duration = Duration::from_secs(10 * 60);
+/// The longest any task is remembered (and holds its backend session open), whatever its ttl.
+pub const MAX_TASK_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// The statuses after which a task never changes again (2025-11-25 `TaskStatus`).
 pub fn is_terminal(status: &str) -> bool {
     matches!(status, "completed" | "failed" | "cancelled")
 }
 
-#[derive(Default)]
-pub struct TaskBook {
-    entries: Mutex<Entries>,
+/// Where a gateway task id leads.
+pub struct TaskRoute<U> {
+    pub gateway_id: String,
+    pub backend: String,
+    pub backend_task_id: String,
+    /// The backend session the task was created on.
+    pub slot: UpstreamSlot<U>,
 }
 
-#[derive(Default)]
-struct Entries {
-    by_id: HashMap<String, TaskEntry>,
+impl<U> Clone for TaskRoute<U> {
+    fn clone(&self) -> Self {
+        TaskRoute {
+            gateway_id: self.gateway_id.clone(),
+            backend: self.backend.clone(),
+            backend_task_id: self.backend_task_id.clone(),
+            slot: self.slot.clone(),
+        }
+    }
+}
+
+/// Every user's tasks.
+pub struct TaskRegistry<U> {
+    users: Mutex<HashMap<i64, UserTasks<U>>>,
+}
+
+impl<U> Default for TaskRegistry<U> {
+    fn default() -> Self {
+        TaskRegistry {
+            users: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+struct UserTasks<U> {
+    by_id: HashMap<String, Entry<U>>,
+    /// (backend session, backend task id) → gateway id: the way back for backend messages.
+    by_backend: HashMap<(usize, String), String>,
     next_seq: u64,
 }
 
-struct TaskEntry {
-    backend: String,
+impl<U> Default for UserTasks<U> {
+    fn default() -> Self {
+        UserTasks {
+            by_id: HashMap::new(),
+            by_backend: HashMap::new(),
+            next_seq: 0,
+        }
+    }
+}
+
+struct Entry<U> {
+    route: TaskRoute<U>,
+    /// Forgotten at this instant (ttl or [`MAX_TASK_AGE`]; sooner once finished).
+    expires: Instant,
     finished: bool,
     /// Creation order: the oldest finished task is forgotten first.
     seq: u64,
 }
 
-impl TaskBook {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+/// A backend session's identity (its slot's address): tasks are keyed by it, not by backend
+/// name, since one backend may give two sessions the same task id.
+pub fn slot_key<U>(slot: &UpstreamSlot<U>) -> usize {
+    Arc::as_ptr(slot) as usize
+}
+
+impl<U> TaskRegistry<U> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, UserTasks<U>>> {
+        self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a new task can be remembered (there is room, or a finished task to forget).
-    pub fn has_room(&self) -> bool {
-        let entries = self.lock();
-        entries.by_id.len() < MAX_TASKS_PER_SESSION || entries.by_id.values().any(|e| e.finished)
+    /// Whether `user` may create another task (there is room, or a finished one to forget).
+    pub fn has_room(&self, user: i64) -> bool {
+        let mut users = self.lock();
+        let Some(tasks) = users.get_mut(&user) else {
+            return true;
+        };
+        tasks.prune(Instant::now());
+        tasks.by_id.len() < MAX_TASKS_PER_USER || tasks.by_id.values().any(|e| e.finished)
     }
 
-    /// Remembers that `backend` owns `task_id`, forgetting the oldest finished task (or, when
-    /// concurrent creations raced past [`has_room`](Self::has_room), the oldest task) at the cap.
-    pub fn remember(&self, task_id: &str, backend: &str) {
-        let mut entries = self.lock();
-        if !entries.by_id.contains_key(task_id) && entries.by_id.len() >= MAX_TASKS_PER_SESSION {
-            let victim = entries
+    /// Records a task `backend` created on `slot` for `user`; returns its gateway id (the same
+    /// one when the task is already known). `ttl`: the backend's, from now.
+    pub fn register(
+        &self,
+        user: i64,
+        backend: &str,
+        slot: &UpstreamSlot<U>,
+        backend_task_id: &str,
+        ttl: Option<Duration>,
+    ) -> String {
+        let now = Instant::now();
+        let mut users = self.lock();
+        let tasks = users.entry(user).or_default();
+        tasks.prune(now);
+        let key = (slot_key(slot), backend_task_id.to_string());
+        if let Some(known) = tasks.by_backend.get(&key) {
+            return known.clone();
+        }
+        if tasks.by_id.len() >= MAX_TASKS_PER_USER {
+            // Concurrent creations may race past `has_room`: then the oldest task goes.
+            let victim = tasks
                 .by_id
                 .iter()
                 .min_by_key(|(_, e)| (!e.finished, e.seq))
                 .map(|(id, _)| id.clone());
             if let Some(victim) = victim {
-                entries.by_id.remove(&victim);
+                tasks.forget(&victim);
             }
         }
-        let seq = entries.next_seq;
-        entries.next_seq += 1;
-        entries.by_id.insert(
-            task_id.to_string(),
-            TaskEntry {
-                backend: backend.to_string(),
+        let gateway_id = format!("gwt-{}", crate::auth::tokens::random_id());
+        let seq = tasks.next_seq;
+        tasks.next_seq += 1;
+        let lifetime = ttl.map_or(MAX_TASK_AGE, |ttl| ttl.min(MAX_TASK_AGE));
+        tasks.by_backend.insert(key, gateway_id.clone());
+        tasks.by_id.insert(
+            gateway_id.clone(),
+            Entry {
+                route: TaskRoute {
+                    gateway_id: gateway_id.clone(),
+                    backend: backend.to_string(),
+                    backend_task_id: backend_task_id.to_string(),
+                    slot: slot.clone(),
+                },
+                expires: now + lifetime,
                 finished: false,
                 seq,
             },
         );
+        gateway_id
     }
 
-    /// The backend owning `task_id`, if this session created it.
-    pub fn owner(&self, task_id: &str) -> Option<String> {
-        self.lock().by_id.get(task_id).map(|e| e.backend.clone())
+    /// Where `user`'s task `gateway_id` leads; `None` for any id that is not theirs.
+    pub fn route(&self, user: i64, gateway_id: &str) -> Option<TaskRoute<U>> {
+        let mut users = self.lock();
+        let tasks = users.get_mut(&user)?;
+        tasks.prune(Instant::now());
+        tasks.by_id.get(gateway_id).map(|e| e.route.clone())
     }
 
-    /// Notes a status seen for `task_id`; a terminal one makes the task the first to forget.
-    pub fn observe(&self, task_id: &str, status: &str) {
-        if is_terminal(status)
-            && let Some(entry) = self.lock().by_id.get_mut(task_id)
+    /// The gateway id of the task `backend_task_id` created on `slot` for `user`.
+    pub fn gateway_id(
+        &self,
+        user: i64,
+        slot: &UpstreamSlot<U>,
+        backend_task_id: &str,
+    ) -> Option<String> {
+        let users = self.lock();
+        users
+            .get(&user)?
+            .by_backend
+            .get(&(slot_key(slot), backend_task_id.to_string()))
+            .cloned()
+    }
+
+    /// Notes a status seen for a task: a terminal one starts its [`FINISHED_TASK_KEEP`].
+    pub fn observe(&self, user: i64, gateway_id: &str, status: &str) {
+        if !is_terminal(status) {
+            return;
+        }
+        let mut users = self.lock();
+        if let Some(entry) = users
+            .get_mut(&user)
+            .and_then(|t| t.by_id.get_mut(gateway_id))
+            && !entry.finished
         {
             entry.finished = true;
+            entry.expires = entry.expires.min(Instant::now() + FINISHED_TASK_KEEP);
         }
     }
 
-    /// Whether `task_id` is remembered as owned by `backend`.
-    pub fn owned_by(&self, task_id: &str, backend: &str) -> bool {
-        self.lock()
-            .by_id
-            .get(task_id)
-            .is_some_and(|e| e.backend == backend)
+    /// Forgets one task (its backend session is gone, so it cannot be reached any more).
+    pub fn forget(&self, user: i64, gateway_id: &str) {
+        if let Some(tasks) = self.lock().get_mut(&user) {
+            tasks.forget(gateway_id);
+        }
     }
 
-    /// Every backend owning at least one remembered task.
-    pub fn backends(&self) -> Vec<String> {
-        let mut backends: Vec<String> = self
-            .lock()
+    /// Every task of `user` (for `tasks/list`), oldest first.
+    pub fn of_user(&self, user: i64) -> Vec<TaskRoute<U>> {
+        let mut users = self.lock();
+        let Some(tasks) = users.get_mut(&user) else {
+            return Vec::new();
+        };
+        tasks.prune(Instant::now());
+        let mut entries: Vec<&Entry<U>> = tasks.by_id.values().collect();
+        entries.sort_by_key(|e| e.seq);
+        entries.into_iter().map(|e| e.route.clone()).collect()
+    }
+
+    /// Forgets every expired task of every user, releasing their backend sessions to the
+    /// closer; run periodically so tasks of users who never come back are let go too.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut users = self.lock();
+        for tasks in users.values_mut() {
+            tasks.prune(now);
+        }
+        users.retain(|_, tasks| !tasks.by_id.is_empty());
+    }
+
+    /// How many tasks `user` has remembered.
+    pub fn count(&self, user: i64) -> usize {
+        self.lock().get(&user).map_or(0, |t| t.by_id.len())
+    }
+}
+
+impl<U> UserTasks<U> {
+    fn prune(&mut self, now: Instant) {
+        let expired: Vec<String> = self
             .by_id
-            .values()
-            .map(|e| e.backend.clone())
+            .iter()
+            .filter(|(_, e)| e.expires <= now)
+            .map(|(id, _)| id.clone())
             .collect();
-        backends.sort();
-        backends.dedup();
-        backends
+        for id in expired {
+            self.forget(&id);
+        }
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn forget(&mut self, gateway_id: &str) {
+        if let Some(entry) = self.by_id.remove(gateway_id) {
+            let key = (slot_key(&entry.route.slot), entry.route.backend_task_id);
+            self.by_backend.remove(&key);
+        }
     }
 }
 
@@ -120,31 +263,69 @@ impl TaskBook {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_full_book_forgets_the_oldest_finished_task_first() {
-        let book = TaskBook::default();
-        for i in 0..MAX_TASKS_PER_SESSION {
-            book.remember(&format!("t{i}"), "a");
-        }
-        assert!(!book.has_room(), "every task is still running");
-        book.observe("t5", "working");
-        assert!(!book.has_room());
-        book.observe("t7", "completed");
-        book.observe("t3", "cancelled");
-        assert!(book.has_room());
-        book.remember("new", "b");
-        assert_eq!(book.len(), MAX_TASKS_PER_SESSION);
-        assert_eq!(book.owner("t3"), None, "the oldest finished one goes");
-        assert_eq!(book.owner("t7").as_deref(), Some("a"));
-        assert!(book.owned_by("new", "b"));
-        assert_eq!(book.backends(), vec!["a".to_string(), "b".to_string()]);
+    fn slot() -> UpstreamSlot<u32> {
+        Arc::new(tokio::sync::OnceCell::new_with(Some(1)))
     }
 
     #[test]
-    fn unknown_ids_have_no_owner() {
-        let book = TaskBook::default();
-        book.remember("t", "a");
-        assert_eq!(book.owner("other"), None);
-        assert!(!book.owned_by("t", "b"));
+    fn a_full_book_forgets_the_oldest_finished_task_first() {
+        let registry = TaskRegistry::default();
+        let s = slot();
+        let ids: Vec<String> = (0..MAX_TASKS_PER_USER)
+            .map(|i| registry.register(7, "a", &s, &format!("t{i}"), None))
+            .collect();
+        assert!(!registry.has_room(7), "every task is still running");
+        assert!(registry.has_room(8), "another user's tasks do not count");
+        registry.observe(7, &ids[5], "working");
+        assert!(!registry.has_room(7));
+        registry.observe(7, &ids[7], "completed");
+        registry.observe(7, &ids[3], "cancelled");
+        assert!(registry.has_room(7));
+        let new = registry.register(7, "b", &s, "new", None);
+        assert_eq!(registry.count(7), MAX_TASKS_PER_USER);
+        assert!(
+            registry.route(7, &ids[3]).is_none(),
+            "the oldest finished goes"
+        );
+        assert!(registry.route(7, &ids[7]).is_some());
+        assert_eq!(registry.route(7, &new).unwrap().backend, "b");
+    }
+
+    #[test]
+    fn ids_are_the_gateways_own_and_bound_to_their_user() {
+        let registry = TaskRegistry::default();
+        let (a, b) = (slot(), slot());
+        let first = registry.register(1, "a", &a, "task-1", None);
+        let second = registry.register(1, "b", &b, "task-1", None);
+        assert_ne!(first, second, "two backends' equal ids stay apart");
+        assert!(!first.contains("task-1"), "never the backend's id");
+        assert_eq!(registry.register(1, "a", &a, "task-1", None), first);
+        let route = registry.route(1, &second).unwrap();
+        assert_eq!(
+            (route.backend.as_str(), route.backend_task_id.as_str()),
+            ("b", "task-1")
+        );
+        assert_eq!(registry.gateway_id(1, &b, "task-1"), Some(second.clone()));
+        assert!(
+            registry.route(2, &first).is_none(),
+            "another user's task is unknown"
+        );
+        assert!(registry.gateway_id(2, &a, "task-1").is_none());
+    }
+
+    #[test]
+    fn expired_tasks_are_forgotten_and_release_their_backend_session() {
+        let registry = TaskRegistry::default();
+        let s = slot();
+        let id = registry.register(1, "a", &s, "t", Some(Duration::ZERO));
+        assert_eq!(
+            Arc::strong_count(&s),
+            2,
+            "the entry holds the backend session"
+        );
+        registry.sweep();
+        assert!(registry.route(1, &id).is_none());
+        assert_eq!(Arc::strong_count(&s), 1, "released for the closer");
+        assert!(registry.gateway_id(1, &s, "t").is_none());
     }
 }

@@ -10,7 +10,7 @@ use actix_web::web::Bytes;
 use actors::auth::policy::PolicyService;
 use actors::backend::BackendState;
 use actors::routing::{ListKind, Listing, RoutingTable};
-use actors::session::{ClientSession, SessionScope, UpstreamSlot, take_when_free};
+use actors::session::{ClientSession, SessionScope, TaskRegistry, UpstreamSlot, take_when_free};
 use actors::spec::BackendSpec;
 use actors::supervisor::GatewayHandle;
 use actors::upstream::UpstreamSession;
@@ -267,19 +267,22 @@ fn check_tool_definitions(
 }
 
 /// Closes ended sessions' backend sessions on a thread of its own: awc needs an actix runtime,
-/// and the session actor that ends sessions has none.
+/// and the session actor that ends sessions has none. A backend session a task still needs
+/// (`tasks`: the user may fetch its result from a new session) is closed once the task is
+/// forgotten; the registry is swept here for that.
 pub fn spawn_session_closer(
     gateway: GatewayHandle,
     mut ended: mpsc::UnboundedReceiver<Arc<ClientSession<UpstreamSession>>>,
+    tasks: Arc<TaskRegistry<UpstreamSession>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("mcp-session-closer".into())
         .spawn(move || {
             actix_rt::System::new().block_on(async move {
                 let http = awc::Client::builder().disable_redirects().finish();
-                // Backend sessions an answer still streams through when their client session
-                // ended: retried until the answer lets go (answers are bounded by the backend's
-                // timeout, so this list drains).
+                // Backend sessions an answer still streams through, or a task still needs, when
+                // their client session ended: retried until they are let go (answers are
+                // bounded by the backend's timeout and tasks by their expiry, so this drains).
                 let mut waiting: Vec<(String, UpstreamSlot<UpstreamSession>)> = Vec::new();
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
                 loop {
@@ -288,7 +291,7 @@ pub fn spawn_session_closer(
                             Some(session) => waiting.extend(session.take_upstream_slots()),
                             None => break,
                         },
-                        _ = tick.tick(), if !waiting.is_empty() => {}
+                        _ = tick.tick(), if !waiting.is_empty() => tasks.sweep(),
                     }
                     let mut still = Vec::new();
                     for (backend, slot) in waiting.drain(..) {

@@ -223,7 +223,7 @@ async fn answer(
         state,
         http,
         session,
-        shared(body, message.raw),
+        message.raw,
         id,
         method,
         message.params,
@@ -249,17 +249,14 @@ async fn answer(
                 return refused;
             }
             let task_call = tasks::is_task_call(method, message.params);
-            if task_call && let Err(refused) = tasks::check_room(session, id) {
+            if task_call && let Err(refused) = tasks::check_room(state, session, id) {
                 return refused;
             }
             let bytes = shared(body, message.raw);
-            let answer =
-                forward::forward(state, http, session, backend, bytes, id, Retry::Never).await;
             if task_call {
-                tasks::remember_created(session, backend, answer)
-            } else {
-                answer
+                return tasks::create(state, http, session, backend, bytes, id).await;
             }
+            forward::forward(state, http, session, backend, bytes, id, Retry::Never).await
         }
         SessionScope::Aggregate => {
             aggregate(state, http, session, access, message, body, id, method).await
@@ -329,7 +326,7 @@ async fn aggregate(
                 return Answer::Json(limits::rate_limited(&rejection, Some(id)));
             }
             let task_call = tasks::is_task_call(method, params);
-            if task_call && let Err(refused) = tasks::check_room(session, id) {
+            if task_call && let Err(refused) = tasks::check_room(state, session, id) {
                 return refused;
             }
             let keyed = with_idempotency_key(params, route.retry)
@@ -341,16 +338,19 @@ async fn aggregate(
                 "name",
                 &route.original,
             );
-            // A repeated task-augmented call would start a second task the client never hears
-            // of: it is sent once, whatever the tool's annotations say.
-            let retry = if task_call { Retry::Never } else { route.retry };
-            let answer =
-                forward::forward(state, http, session, &route.backend, rewritten, id, retry).await;
             if task_call {
-                tasks::remember_created(session, &route.backend, answer)
-            } else {
-                answer
+                return tasks::create(state, http, session, &route.backend, rewritten, id).await;
             }
+            forward::forward(
+                state,
+                http,
+                session,
+                &route.backend,
+                rewritten,
+                id,
+                route.retry,
+            )
+            .await
         }
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
             let Some(uri) = param("uri").and_then(json::as_str) else {

@@ -8,12 +8,14 @@ use actors::mcp::ErrorCode;
 use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
 use actors::routing::Retry;
+use actors::session::{RequestGuard, TaskRegistry, UpstreamSlot};
 use actors::upstream::{ClientContext, Upstream, UpstreamError, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 use serde_json::value::RawValue;
 
 use super::post::Session;
+use super::task_relay::TaskIds;
 use crate::state::AppState;
 
 /// What a request produced, before it becomes an HTTP response (or a batch element).
@@ -42,16 +44,25 @@ pub async fn forward(
     id: &RawValue,
     retry: Retry,
 ) -> Answer {
-    if let Err(rejection) = super::limits::check_backend(state, backend) {
-        return Answer::Json(super::limits::rate_limited(&rejection, Some(id)));
-    }
-    crate::metrics::note_backend(backend);
-    let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(backend)) else {
-        return error(
-            Some(id),
-            ErrorCode::BackendUnavailable,
-            &format!("Backend `{backend}` is not running."),
-        );
+    forward_with_slot(state, http, session, backend, message, id, retry)
+        .await
+        .0
+}
+
+/// As [`forward`], also giving the backend session the answer came from (a task created by
+/// the call lives there).
+pub async fn forward_with_slot(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    backend: &str,
+    message: Bytes,
+    id: &RawValue,
+    retry: Retry,
+) -> (Answer, Option<UpstreamSlot<UpstreamSession>>) {
+    let upstream = match upstream_for(state, backend, id) {
+        Ok(upstream) => upstream,
+        Err(refused) => return (refused, None),
     };
     let context = || ClientContext {
         protocol_version: session.protocol_version.to_string(),
@@ -70,7 +81,7 @@ pub async fn forward(
         // slot be created after the closer's sweep: a backend session nobody closes.
         let slot = session.upstream_slot(backend);
         if session.is_ended() {
-            return session_ended(id);
+            return (session_ended(id), None);
         }
         let mut fresh = false;
         let opened = slot
@@ -82,63 +93,21 @@ pub async fn forward(
         let result = match opened {
             // Ended while the backend session was opening: do not use it. The closer holds
             // this slot and closes the backend session as soon as this request lets go.
-            Ok(_) if session.is_ended() => return session_ended(id),
+            Ok(_) if session.is_ended() => return (session_ended(id), None),
             Ok(upstream_session) => {
+                let relay = Relay::new(state, http, &upstream, &slot, session, backend);
                 if fresh {
-                    let relay = Relay {
-                        http: http.clone(),
-                        upstream: upstream.clone(),
-                        slot: slot.clone(),
-                        session: session.clone(),
-                        backend: Arc::from(backend),
-                    };
                     super::listen::after_open(state, &relay, upstream_session).await;
                 }
-                // Cancelled before it left: the backend never sees it, and, as for any
-                // cancelled request, the client gets no response (an empty event stream).
-                if session.is_cancelled(id) {
-                    return Answer::Stream(futures_util::stream::empty().boxed_local());
-                }
-                let reply = crate::metrics::backend_wait(upstream.request(
-                    http,
-                    upstream_session,
-                    message.clone(),
-                ))
-                .await;
-                // Cancelled while the request was on its way: the backend has it now, so the
-                // cancellation can no longer overtake it. Tell it, and answer nothing.
-                if reply.is_ok() && session.mark_delivered(id) {
-                    let cancel = cancellation(id);
-                    let _ = upstream.notify(http, upstream_session, cancel).await;
-                    return Answer::Stream(futures_util::stream::empty().boxed_local());
-                }
-                reply
+                send(&relay, upstream_session, message.clone(), id).await
             }
             Err(e) => Err(e),
         };
         match result {
-            // Cancelled while the backend worked on it: its late answer is not sent either.
-            Ok(UpstreamReply::Json(_)) if session.is_cancelled(id) => {
-                return Answer::Stream(futures_util::stream::empty().boxed_local());
-            }
-            Ok(UpstreamReply::Json(body)) => return Answer::Json(body),
-            Ok(UpstreamReply::Stream(stream)) => {
-                let relay = Relay {
-                    http: http.clone(),
-                    upstream: upstream.clone(),
-                    slot,
-                    session: session.clone(),
-                    backend: Arc::from(backend),
-                };
-                let (cancelled_by, own_id) = (session.clone(), id.to_owned());
-                let stream = relay_backend_requests(stream, relay)
-                    .take_while(move |_| {
-                        let _tracked = &tracked;
-                        // Nothing more once the client cancelled: no response, no progress.
-                        std::future::ready(!cancelled_by.is_cancelled(&own_id))
-                    })
-                    .boxed_local();
-                return Answer::Stream(end_on_error(stream, id, backend));
+            Ok(Sent::Cancelled) => return (nothing(), None),
+            Ok(Sent::Reply(reply)) => {
+                let relay = Relay::new(state, http, &upstream, &slot, session, backend);
+                return (answer_reply(reply, relay, tracked, id), Some(slot));
             }
             Err(UpstreamError::SessionExpired) if !reopened => {
                 reopened = true;
@@ -151,9 +120,131 @@ pub async fn forward(
                 // The same backend session: a transport failure does not end it (if it did,
                 // the repeat gets SessionExpired and reopens).
             }
-            Err(e) => return failure(id, backend, &e),
+            Err(e) => return (failure(id, backend, &e), None),
         }
     }
+}
+
+/// One exchange on a given backend session, never opening or reopening one: for a task, which
+/// lives on the backend session it was created on. `Err(SessionExpired)` when that backend
+/// session is gone (the caller explains what it means for the task).
+pub async fn forward_on(
+    state: &AppState,
+    http: &awc::Client,
+    session: &Session,
+    backend: &str,
+    slot: &UpstreamSlot<UpstreamSession>,
+    message: Bytes,
+    id: &RawValue,
+) -> Result<Answer, UpstreamError> {
+    let upstream = match upstream_for(state, backend, id) {
+        Ok(upstream) => upstream,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(upstream_session) = slot.get() else {
+        return Err(UpstreamError::SessionExpired);
+    };
+    let tracked = session.track_request(id, backend);
+    let relay = Relay::new(state, http, &upstream, slot, session, backend);
+    match send(&relay, upstream_session, message, id).await {
+        Ok(Sent::Cancelled) => Ok(nothing()),
+        Ok(Sent::Reply(reply)) => Ok(answer_reply(reply, relay, tracked, id)),
+        Err(UpstreamError::SessionExpired) => Err(UpstreamError::SessionExpired),
+        Err(e) => Ok(failure(id, backend, &e)),
+    }
+}
+
+/// The backend's handle, after its rate limit; an error answer when it is limited or not running.
+fn upstream_for(state: &AppState, backend: &str, id: &RawValue) -> Result<Upstream, Answer> {
+    if let Err(rejection) = super::limits::check_backend(state, backend) {
+        return Err(Answer::Json(super::limits::rate_limited(
+            &rejection,
+            Some(id),
+        )));
+    }
+    crate::metrics::note_backend(backend);
+    state
+        .gateway
+        .get()
+        .and_then(|g| g.upstream(backend))
+        .ok_or_else(|| {
+            error(
+                Some(id),
+                ErrorCode::BackendUnavailable,
+                &format!("Backend `{backend}` is not running."),
+            )
+        })
+}
+
+/// What sending a request produced.
+enum Sent {
+    Reply(UpstreamReply),
+    /// The client cancelled it: it gets no response.
+    Cancelled,
+}
+
+async fn send(
+    relay: &Relay,
+    upstream_session: &UpstreamSession,
+    message: Bytes,
+    id: &RawValue,
+) -> Result<Sent, UpstreamError> {
+    let session = &relay.session;
+    // Cancelled before it left: the backend never sees it, and, as for any
+    // cancelled request, the client gets no response (an empty event stream).
+    if session.is_cancelled(id) {
+        return Ok(Sent::Cancelled);
+    }
+    let reply = crate::metrics::backend_wait(relay.upstream.request(
+        &relay.http,
+        upstream_session,
+        message,
+    ))
+    .await?;
+    // Cancelled while the request was on its way: the backend has it now, so the
+    // cancellation can no longer overtake it. Tell it, and answer nothing.
+    if session.mark_delivered(id) {
+        let cancel = cancellation(id);
+        let _ = relay
+            .upstream
+            .notify(&relay.http, upstream_session, cancel)
+            .await;
+        return Ok(Sent::Cancelled);
+    }
+    Ok(Sent::Reply(reply))
+}
+
+/// The answer a backend's reply becomes: JSON as it is, or its stream with the backend's own
+/// requests relayed (`relay`), ending at a cancellation or with an error if it breaks.
+fn answer_reply(
+    reply: UpstreamReply,
+    relay: Relay,
+    tracked: RequestGuard<UpstreamSession>,
+    id: &RawValue,
+) -> Answer {
+    let session = relay.session.clone();
+    let backend = relay.backend.clone();
+    match reply {
+        // Cancelled while the backend worked on it: its late answer is not sent either.
+        UpstreamReply::Json(_) if session.is_cancelled(id) => nothing(),
+        UpstreamReply::Json(body) => Answer::Json(body),
+        UpstreamReply::Stream(stream) => {
+            let own_id = id.to_owned();
+            let stream = relay_backend_requests(stream, relay)
+                .take_while(move |_| {
+                    let _tracked = &tracked;
+                    // Nothing more once the client cancelled: no response, no progress.
+                    std::future::ready(!session.is_cancelled(&own_id))
+                })
+                .boxed_local();
+            Answer::Stream(end_on_error(stream, id, &backend))
+        }
+    }
+}
+
+/// The answer to a cancelled request: no response (an empty event stream).
+fn nothing() -> Answer {
+    Answer::Stream(futures_util::stream::empty().boxed_local())
 }
 
 fn session_ended(id: &RawValue) -> Answer {
@@ -241,6 +332,8 @@ pub(crate) struct Relay {
     pub slot: Arc<tokio::sync::OnceCell<UpstreamSession>>,
     pub session: Session,
     pub backend: Arc<str>,
+    /// Task ids in what the backend sends become the gateway's before the client sees them.
+    pub tasks: Arc<TaskRegistry<UpstreamSession>>,
 }
 
 pub(crate) enum Decision {
@@ -254,9 +347,29 @@ pub(crate) enum Decision {
 }
 
 impl Relay {
+    pub(crate) fn new(
+        state: &AppState,
+        http: &awc::Client,
+        upstream: &Upstream,
+        slot: &UpstreamSlot<UpstreamSession>,
+        session: &Session,
+        backend: &str,
+    ) -> Relay {
+        Relay {
+            http: http.clone(),
+            upstream: upstream.clone(),
+            slot: slot.clone(),
+            session: session.clone(),
+            backend: Arc::from(backend),
+            tasks: state.mcp.tasks.clone(),
+        }
+    }
+
     /// What to do with one message a backend sent this session: pass it on, relay it to the
     /// client under a new id, or refuse it to the backend. Shared by request streams and the
     /// session's GET stream (`listen`).
+    /// Task ids in it (`notifications/tasks/status`, a related-task `_meta`) become the
+    /// gateway's first; a status of a task this user never created through us is dropped.
     pub(crate) fn decide(&self, message: &[u8]) -> Decision {
         let Some(raw) = serde_json::from_slice::<&RawValue>(message).ok() else {
             return Decision::Pass;
@@ -264,6 +377,23 @@ impl Relay {
         let Ok(envelope) = envelope::parse_message(raw) else {
             return Decision::Pass;
         };
+        match super::task_relay::to_client_ids(self, &envelope) {
+            TaskIds::Unchanged => self.decide_parsed(raw, &envelope),
+            TaskIds::ForNobody => Decision::Drop,
+            TaskIds::Rewritten(rewritten) => {
+                let decision = serde_json::from_slice::<&RawValue>(&rewritten)
+                    .ok()
+                    .and_then(|raw| Some((raw, envelope::parse_message(raw).ok()?)))
+                    .map(|(raw, envelope)| self.decide_parsed(raw, &envelope));
+                match decision {
+                    Some(Decision::Pass) | None => Decision::ToClient(rewritten, None),
+                    Some(other) => other,
+                }
+            }
+        }
+    }
+
+    fn decide_parsed(&self, raw: &RawValue, envelope: &envelope::Envelope<'_>) -> Decision {
         if envelope.method() == Some("notifications/cancelled") {
             return self.backend_cancelled(raw, envelope.params);
         }
@@ -299,9 +429,14 @@ impl Relay {
                 "The client did not declare `{capability}.{part}`, so this `{method}` cannot be sent to it."
             ));
         }
-        let Some(client_id) = self
-            .session
-            .register_pending(&self.backend, (*id).to_owned())
+        if let Some(refusal) =
+            super::task_relay::not_this_backends_client_task(self, id, method, envelope.params)
+        {
+            return Decision::Refuse(refusal);
+        }
+        let Some(client_id) =
+            self.session
+                .register_pending(&self.backend, &self.slot, method, (*id).to_owned())
         else {
             return refuse(format!(
                 "The client has {} requests waiting for an answer (mcp.max_pending_requests); try again later.",
@@ -373,22 +508,20 @@ pub async fn client_response(
     let Some(pending) = session.take_pending(&client_id) else {
         return Answer::Accepted;
     };
-    let Some(upstream) = state
-        .gateway
-        .get()
-        .and_then(|g| g.upstream(&pending.backend))
-    else {
+    let (Some(upstream), Some(slot)) = (
+        state
+            .gateway
+            .get()
+            .and_then(|g| g.upstream(&pending.backend)),
+        pending.slot.upgrade(),
+    ) else {
         return Answer::Accepted;
     };
     if let Ok(restored) = actors::mcp::json::with_member(raw, "id", pending.original_id.get()) {
-        let relay = Relay {
-            http: http.clone(),
-            upstream,
-            slot: session.upstream_slot(&pending.backend),
-            session: session.clone(),
-            backend: Arc::from(pending.backend.as_str()),
-        };
-        relay.answer_backend(Bytes::from(restored)).await;
+        let relay = Relay::new(state, http, &upstream, &slot, session, &pending.backend);
+        let restored = super::task_relay::to_backend_ids(&relay, Bytes::from(restored));
+        let restored = super::task_relay::client_tasks_answer(&relay, &pending.method, restored);
+        relay.answer_backend(restored).await;
     }
     Answer::Accepted
 }
@@ -436,8 +569,14 @@ fn cancellation(id: &RawValue) -> Bytes {
 }
 
 /// The part of its capability a backend request needs beyond the capability itself: URL-mode
-/// elicitation needs `elicitation.url`, sampling with tools needs `sampling.tools`.
+/// elicitation needs `elicitation.url`, sampling with tools needs `sampling.tools`, listing and
+/// cancelling the client's tasks need `tasks.list` and `tasks.cancel` (2025-11-25).
 fn sub_capability(method: &str, params: Option<&RawValue>) -> Option<&'static str> {
+    match method {
+        "tasks/list" => return Some("list"),
+        "tasks/cancel" => return Some("cancel"),
+        _ => {}
+    }
     let params = params?;
     let member = |key| actors::mcp::json::member(params, key).filter(|v| v.get() != "null");
     match method {
@@ -457,6 +596,9 @@ fn client_capability(method: &str) -> Option<&'static str> {
         "sampling/createMessage" => Some("sampling"),
         "elicitation/create" => Some("elicitation"),
         "roots/list" => Some("roots"),
+        // A backend asking about tasks the client runs for it (task-augmented sampling or
+        // elicitation): only a client that declared `tasks` runs any.
+        "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" => Some("tasks"),
         _ => None,
     }
 }
@@ -492,4 +634,29 @@ fn end_on_error(
             std::future::ready(out)
         })
         .boxed_local()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_asking_about_client_tasks_needs_the_matching_tasks_capability() {
+        for method in ["tasks/get", "tasks/result", "tasks/list", "tasks/cancel"] {
+            assert_eq!(client_capability(method), Some("tasks"), "{method}");
+        }
+        assert_eq!(sub_capability("tasks/list", None), Some("list"));
+        assert_eq!(sub_capability("tasks/cancel", None), Some("cancel"));
+        assert_eq!(sub_capability("tasks/get", None), None);
+        assert_eq!(
+            client_capability("tasks/update"),
+            None,
+            "not a 2025-11-25 method"
+        );
+        let url = RawValue::from_string(r#"{"mode":"url"}"#.into()).unwrap();
+        assert_eq!(
+            sub_capability("elicitation/create", Some(&url)),
+            Some("url")
+        );
+    }
 }

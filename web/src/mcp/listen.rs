@@ -157,6 +157,7 @@ pub(crate) async fn after_open(state: &AppState, relay: &Relay, opened: &Upstrea
         http: relay.http.clone(),
         upstream: relay.upstream.clone(),
         backend: relay.backend.clone(),
+        tasks: relay.tasks.clone(),
         log: state.log.clone(),
     };
     actix_web::rt::spawn(pump.run(messages));
@@ -187,6 +188,7 @@ struct Pump {
     http: awc::Client,
     upstream: Upstream,
     backend: Arc<str>,
+    tasks: Arc<actors::session::TaskRegistry<UpstreamSession>>,
     log: slog::Logger,
 }
 
@@ -198,6 +200,7 @@ impl Pump {
             http,
             upstream,
             backend,
+            tasks,
             log,
         } = self;
         while let Some(message) = messages.next().await {
@@ -216,6 +219,7 @@ impl Pump {
                 slot,
                 session,
                 backend: backend.clone(),
+                tasks: tasks.clone(),
             };
             deliver(&relay, message, &log).await;
         }
@@ -307,13 +311,7 @@ pub(crate) async fn set_level_everywhere(
         let (Some(upstream), Some(opened)) = (gateway.upstream(&backend), slot.get()) else {
             continue;
         };
-        let relay = Relay {
-            http: http.clone(),
-            upstream,
-            slot: slot.clone(),
-            session: session.clone(),
-            backend: Arc::from(backend.as_str()),
-        };
+        let relay = Relay::new(state, http, &upstream, &slot, session, &backend);
         set_level(&relay, opened, level).await;
     }
 }

@@ -27,6 +27,7 @@ mod one_backend;
 mod post;
 mod reply;
 mod scan_hook;
+mod task_relay;
 mod tasks;
 pub mod withheld;
 
@@ -70,6 +71,8 @@ pub struct McpState {
     /// Tools left out of `routing` until an administrator approves their changed definition;
     /// published with it (`background.rs`).
     pub withheld: ArcSwap<withheld::Withheld>,
+    /// Every user's tasks (2025-11-25): gateway task id → backend, its id, its backend session.
+    pub tasks: Arc<actors::session::TaskRegistry<UpstreamSession>>,
 }
 
 impl McpState {
@@ -86,6 +89,7 @@ impl McpState {
             closing: watch::Sender::new(None),
             access: access::AccessCache::default(),
             withheld: ArcSwap::from_pointee(withheld::Withheld::default()),
+            tasks: Default::default(),
         })
     }
 
