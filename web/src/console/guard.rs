@@ -186,6 +186,37 @@ pub(crate) struct AdminPage {
     pub csrf_token: String,
 }
 
+impl AdminPage {
+    /// The page chrome for this administrator, with nav entry `current` marked.
+    pub(crate) fn chrome(&self, current: &'static str) -> super::page::Chrome<'_> {
+        super::page::Chrome {
+            username: &self.principal.username,
+            csrf_token: &self.csrf_token,
+            current,
+        }
+    }
+}
+
+/// A console handler taking an `AdminPage` runs only for a signed-in administrator; anyone
+/// else gets [`admin_page`]'s answer (carried as the extraction error, which actix turns back
+/// into that response untouched).
+impl actix_web::FromRequest for AdminPage {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<AdminPage, actix_web::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return std::future::ready(Err(actix_web::error::ErrorInternalServerError(
+                "the console has no application state",
+            )));
+        };
+        std::future::ready(admin_page(req, state).map_err(|answer| {
+            actix_web::error::InternalError::from_response("not a signed-in administrator", *answer)
+                .into()
+        }))
+    }
+}
+
 /// The signed-in administrator, or the answer for anyone else: the sign-in page for a browser
 /// without a session, a 403 page for a signed-in non-administrator.
 pub(crate) fn admin_page(
