@@ -21,15 +21,18 @@ async fn email_of(gw: &TestGateway, root: &str, id: i64) -> Value {
     user.body["email"].clone()
 }
 
-/// The `permission_change` methods recorded for `admin`, once all of `wanted` are there.
-async fn wait_for_permission_changes(gw: &TestGateway, root: &str, wanted: &[String]) {
+/// The methods (`POST /path`) of the `permission_change` events recorded for `username`, once
+/// all of `wanted` are among them (the audit trail is written off the request path).
+pub(crate) async fn permission_changes(
+    gw: &TestGateway,
+    token: &str,
+    username: &str,
+    wanted: &[String],
+) -> Vec<String> {
+    let trail = format!("/admin/api/mcp-requests?kind=auth&user={username}");
     let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
     loop {
-        let trail = http::get(
-            &gw.url("/admin/api/mcp-requests?kind=auth&user=root"),
-            Some(root),
-        )
-        .await;
+        let trail = http::get(&gw.url(&trail), Some(token)).await;
         let methods: Vec<String> = trail.body["records"]
             .as_array()
             .unwrap()
@@ -38,7 +41,7 @@ async fn wait_for_permission_changes(gw: &TestGateway, root: &str, wanted: &[Str
             .map(|r| r["method"].as_str().unwrap_or("").to_string())
             .collect();
         if wanted.iter().all(|w| methods.contains(w)) {
-            return;
+            return methods;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -163,12 +166,8 @@ async fn accounts_and_groups_are_edited(db: Db) {
     let group = http::get(&group_url, Some(&root)).await;
     assert_eq!(group.body["name"], "developers", "{}", group.body);
 
-    wait_for_permission_changes(
-        &gw,
-        &root,
-        &[format!("POST {email_form}"), format!("POST {edit}")],
-    )
-    .await;
+    let wanted = [format!("POST {email_form}"), format!("POST {edit}")];
+    permission_changes(&gw, &root, "root", &wanted).await;
     gw.stop().await.unwrap();
 }
 

@@ -103,64 +103,46 @@ async fn confirm_delete(
     )
 }
 
-async fn delete(
+/// One action on a group: `edit` (rename and/or re-describe, through the same service call
+/// as `PATCH /admin/api/groups/{id}`; rules naming the old `group:<name>` are not renamed with
+/// it) or `delete`.
+async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
     admin: AdminPage,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    // Nothing is read from the form but its CSRF token (checked before this handler).
-    if let Err(response) = forms::read(&req, payload, Users::PATH).await {
-        return *response;
-    }
-    let group = match find_group(&state, &id).await {
-        Ok(group) => group,
-        Err(response) => return *response,
-    };
-    let log = request_log(&req, &state.log);
-    let deleted = async {
-        policies(&state)?
-            .delete_group(group.id, &admin.principal.username)
-            .await
-            .map_err(|e| AdminApiError::from_policy(e, "group", &log))
-    }
-    .await;
-    match deleted {
-        Ok(group) => forms::done(Users::PATH, "group_deleted", &group.name),
-        Err(error) => refused(&state, &admin, error, &Filled::default()).await,
-    }
-}
-
-/// Renames and/or re-describes a group, through the same service call as
-/// `PATCH /admin/api/groups/{id}`. Rules naming the old `group:<name>` are not renamed with it.
-async fn edit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    admin: AdminPage,
-    id: web::Path<String>,
+    path: web::Path<forms::ItemAction>,
     payload: web::Payload,
 ) -> HttpResponse {
     let params = match forms::read(&req, payload, Users::PATH).await {
         Ok(params) => params,
         Err(response) => return *response,
     };
-    let group = match find_group(&state, &id).await {
+    let group = match find_group(&state, &path.id).await {
         Ok(group) => group,
         Err(response) => return *response,
     };
     let log = request_log(&req, &state.log);
-    let name = params.get("name").map(|n| n.trim().to_string());
-    let description = params.get("description").map(str::to_string);
-    let saved = async {
-        policies(&state)?
-            .update_group(group.id, name, description, &admin.principal.username)
-            .await
-            .map_err(|e| AdminApiError::from_policy(e, "group", &log))
+    let by = &admin.principal.username;
+    let outcome = async {
+        let policies = policies(&state)?;
+        let changed = match path.action.as_str() {
+            "edit" => {
+                let name = params.get("name").map(|n| n.trim().to_string());
+                let description = params.get("description").map(str::to_string);
+                let saved = policies.update_group(group.id, name, description, by);
+                saved.await.map(|g| ("group_saved", g))
+            }
+            // `delete`: the routes allow no other action.
+            _ => policies
+                .delete_group(group.id, by)
+                .await
+                .map(|g| ("group_deleted", g)),
+        };
+        changed.map_err(|e| AdminApiError::from_policy(e, "group", &log))
     }
     .await;
-    match saved {
-        Ok(saved) => forms::done(Users::PATH, "group_saved", &saved.name),
+    match outcome {
+        Ok((code, group)) => forms::done(Users::PATH, code, &group.name),
         Err(error) => refused(&state, &admin, error, &Filled::default()).await,
     }
 }
@@ -224,11 +206,11 @@ fn checked_groups<'a>(keys: impl Iterator<Item = &'a str>) -> Result<Vec<i64>, A
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/users/groups").route(web::post().to(create)))
-        .service(web::resource("/admin/users/groups/{id}/edit").route(web::post().to(edit)))
+        .service(web::resource("/admin/users/groups/{id}/{action:edit}").route(web::post().to(act)))
         .service(
             web::resource("/admin/users/groups/{id}/delete")
                 .route(web::get().to(confirm_delete))
-                .route(web::post().to(delete)),
+                .route(web::post().to(act)),
         )
         .service(web::resource("/admin/users/{id}/groups").route(web::post().to(set_memberships)));
 }
