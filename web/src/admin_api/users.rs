@@ -15,7 +15,7 @@
 //! Disabling, a password reset and deletion sign the user out everywhere at once. Refused with
 //! 409: changing one's own role or status, deleting oneself, leaving no enabled administrator.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, post, put, route, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, post, put, web};
 use serde_json::{Map, Value, json};
 
 use actors::auth::identity::{Identity, NewAccount};
@@ -247,7 +247,6 @@ async fn change(
 }
 
 /// `PATCH`, and `PUT` as the original's clients send it: the fields given change.
-#[route("/admin/api/users/{id}", method = "PATCH", method = "PUT")]
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -435,11 +434,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
         .service(create)
         .service(show)
-        .service(update)
         .service(remove)
         .service(reset_password)
         .service(permissions)
         .service(set_permissions)
+        .route("/admin/api/users/{id}", web::patch().to(update))
+        .route("/admin/api/users/{id}", web::put().to(update))
         .route("/admin/api/users/{id}/status", web::post().to(status))
         .route("/admin/api/users/{id}/status", web::put().to(status))
         .route("/admin/api/users/{id}/status", web::patch().to(status));
