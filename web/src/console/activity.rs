@@ -21,7 +21,6 @@ use super::dashboard::{millis, pick_window, ranked};
 use super::guard::AdminPage;
 use super::record_query::{Problem, RecordQuery};
 use super::{chart, forms, page};
-use crate::admin_api::audit;
 use crate::oauth::request_log;
 use crate::state::AppState;
 
@@ -107,12 +106,7 @@ async fn activity(req: HttpRequest, state: web::Data<AppState>, admin: AdminPage
     let mut stats = WindowStats::default();
     let mut rows = Vec::new();
     let mut stream_url = String::new();
-    let searchable = rq.searchable(
-        audit::filter(&rq.api),
-        state.audit.get(),
-        "The audit trail is not running yet.",
-    );
-    let problem = match searchable {
+    let problem = match rq.in_audit_trail(&state) {
         Err(problem) => Some(problem),
         Ok((filter, trail)) => {
             let read = async {

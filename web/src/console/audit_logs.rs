@@ -17,7 +17,6 @@ use super::activity::{OUTCOMES, RequestLine};
 use super::guard::AdminPage;
 use super::page as console_page;
 use super::record_query::{PAGE_SIZE, Problem, RecordQuery, page};
-use crate::admin_api::audit;
 use crate::oauth::request_log;
 use crate::state::AppState;
 
@@ -70,12 +69,7 @@ async fn render(
 ) -> HttpResponse {
     let rq = RecordQuery::read(req, FILTERS);
     let (mut rows, mut next) = (Vec::new(), None);
-    let searchable = rq.searchable(
-        audit::filter(&rq.api),
-        state.audit.get(),
-        "The audit trail is not running yet.",
-    );
-    let problem = match searchable {
+    let problem = match rq.in_audit_trail(state) {
         Err(problem) => Some(problem),
         Ok((filter, trail)) => match trail.search(filter, PAGE_SIZE + 1).await {
             Ok(found) => {

@@ -14,8 +14,12 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 
 use super::{chart, forms};
-use crate::admin_api::AdminApiError;
+use actors::audit::AuditHandle;
+use actors::storage::audit_records::AuditFilter;
+
 use crate::admin_api::query::Query;
+use crate::admin_api::{AdminApiError, audit};
+use crate::state::AppState;
 
 /// Rows per page.
 pub(super) const PAGE_SIZE: i64 = 50;
@@ -156,6 +160,20 @@ impl RecordQuery {
             }),
             (Ok(filter), Some(store)) => Ok((filter, store)),
         }
+    }
+}
+
+impl RecordQuery {
+    /// [`RecordQuery::searchable`] over the audit trail (the activity and audit log pages).
+    pub(super) fn in_audit_trail<'s>(
+        &self,
+        state: &'s AppState,
+    ) -> Result<(AuditFilter, &'s AuditHandle), Problem> {
+        self.searchable(
+            audit::filter(&self.api),
+            state.audit.get(),
+            "The audit trail is not running yet.",
+        )
     }
 }
 
