@@ -97,6 +97,8 @@ struct Running {
 const BACKEND_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the policy service checks whether another process changed policies or groups.
 const POLICY_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the approved tool definitions are checked for another instance's approvals.
+const TOOL_APPROVAL_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Where the key that seals backend credentials may be given instead of the key file
 /// (`secrets.key_file`, by default `<data_dir>/secret-key`; instances sharing one PostgreSQL
@@ -195,6 +197,18 @@ pub async fn run(config: GatewayConfig, mut ctx: RunContext) -> anyhow::Result<(
     security
         .tool_approvals()
         .set_hold(config.security.hold_changed_tools);
+    let (approvals, approvals_log, approvals_stop) =
+        (security.clone(), log.clone(), stop_rx.clone());
+    tokio::spawn(async move {
+        approvals
+            .tool_approvals()
+            .run_refresher(
+                TOOL_APPROVAL_REFRESH_INTERVAL,
+                approvals_log,
+                approvals_stop,
+            )
+            .await
+    });
     // The RateLimitActor in the tree owns the limits (reloads) and reaps idle keys; the
     // SecurityActor and the AuditActor write their tables (stopped last at shutdown, after
     // their queues are written).

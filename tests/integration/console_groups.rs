@@ -8,6 +8,7 @@ use actors::storage::users::Role;
 use serde_json::json;
 
 use crate::console::Browser;
+use crate::console_accounts::permission_changes;
 use crate::console_pages::{follow, id_in, sign_in};
 use crate::fixture::HttpFixture;
 use crate::harness::TestGateway;
@@ -196,34 +197,12 @@ async fn groups_pages(db: Db) {
         format!("POST {memberships}"),
         format!("POST {delete}"),
     ];
-    let deadline = tokio::time::Instant::now() + crate::fixture::DEADLINE;
-    loop {
-        let trail = http::get(
-            &gw.url("/admin/api/mcp-requests?kind=auth&user=admin"),
-            Some(&root),
-        )
-        .await;
-        let methods: Vec<String> = trail.body["records"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["event"] == "permission_change")
-            .map(|r| r["method"].as_str().unwrap_or("").to_string())
-            .collect();
-        if wanted.iter().all(|w| methods.contains(w)) {
-            let creations = methods.iter().filter(|m| *m == &wanted[0]).count();
-            assert_eq!(
-                creations, 1,
-                "refused creations are not changes: {methods:?}"
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "missing permission changes: {methods:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let methods = permission_changes(&gw, &root, "admin", &wanted).await;
+    let creations = methods.iter().filter(|m| *m == &wanted[0]).count();
+    assert_eq!(
+        creations, 1,
+        "refused creations are not changes: {methods:?}"
+    );
     fixture.kill();
     gw.stop().await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! testing a connection (the real rmcp fixture; a closed port answers 502; the live status is
 //! left alone), prompts and resources on the detail page, changed tool definitions (a real
 //! backend restarted with another description) shown for review, approved, and withheld in
-//! hold mode; console session renewal. SQLite and PostgreSQL where storage is touched.
+//! hold mode. SQLite and PostgreSQL where storage is touched.
 
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ async fn follow(browser: &mut Browser, page: &Page) -> Page {
 }
 
 /// Polls `check` (a condition on the gateway's state) until it holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -256,21 +256,21 @@ async fn edit_and_test_connection_on_postgres() {
     edit_and_test_connection(Db::Postgres).await;
 }
 
-fn stdio_backend(extra_args: &str) -> String {
+pub(crate) fn stdio_backend(extra_args: &str) -> String {
     format!(
         "[[backends]]\nname = \"local\"\ncommand = {:?}\nargs = [\"stdio\", \"--tools\", \"3\"{extra_args}]\n",
         fixture_binary().display()
     )
 }
 
-fn sink(gw: &TestGateway) -> SecurityEvents {
+pub(crate) fn sink(gw: &TestGateway) -> SecurityEvents {
     gw.state
         .as_ref()
         .and_then(|s| s.security.get().cloned())
         .expect("the gateway has a security sink")
 }
 
-async fn tool_changes(gw: &TestGateway, admin: &str) -> Vec<Value> {
+pub(crate) async fn tool_changes(gw: &TestGateway, admin: &str) -> Vec<Value> {
     let reply = http::get(
         &gw.url("/admin/api/mcp-servers/file:local/tool-changes"),
         Some(admin),
@@ -434,50 +434,6 @@ async fn changed_tools_are_reviewed_and_held_on_sqlite() {
 #[actix_rt::test]
 async fn changed_tools_are_reviewed_and_held_on_postgres() {
     changed_tools_are_reviewed_and_held(Db::Postgres).await;
-}
-
-/// A console session in use is renewed once its token is past half its life: a new session
-/// cookie (a new token of the same family, so the CSRF token stays) that keeps working.
-#[actix_rt::test]
-async fn console_sessions_are_renewed_while_in_use() {
-    let (database, _pg) = database_toml(Db::Sqlite);
-    let gw = TestGateway::start_with(&database, |c| {
-        c.rate_limit.login_max = 1000;
-        c.auth.access_token_ttl = Duration::from_secs(2);
-    })
-    .await;
-    create_user(&gw, "root", Role::Admin);
-    let (mut browser, csrf) = sign_in(&gw, "root").await;
-    let first = browser.cookie("authmcp_console").unwrap().to_string();
-    let deadline = Instant::now() + DEADLINE;
-    let renewed = loop {
-        let page = browser.get("/admin/mcp-servers").await;
-        assert_eq!(page.status, 200, "the session ended: {}", page.body);
-        let renewed = page
-            .headers
-            .get_all("set-cookie")
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("authmcp_console="))
-            .map(str::to_string);
-        if let Some(renewed) = renewed {
-            break renewed;
-        }
-        assert!(Instant::now() < deadline, "the session was never renewed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(renewed.contains("Max-Age=2"), "{renewed}");
-    assert!(renewed.contains("HttpOnly"), "{renewed}");
-    let second = browser.cookie("authmcp_console").unwrap().to_string();
-    assert_ne!(first, second);
-    assert_eq!(browser.cookie("csrf_token"), Some(csrf.as_str()));
-    // The new cookie works, for pages and for changes with the same CSRF token.
-    let page = browser.get("/admin").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let tested = browser
-        .post_form("/admin/mcp-servers/999/test", &[("csrf_token", &csrf)])
-        .await;
-    assert_eq!(tested.status, 404, "{}", tested.body);
-    gw.stop().await.unwrap();
 }
 
 /// `console.template_dir` against the real binary (the override is process-wide): a file there

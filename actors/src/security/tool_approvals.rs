@@ -8,13 +8,18 @@
 //! (`web::mcp::background`, which reads [`ToolApprovals::is_withheld`] off the request path and
 //! follows [`ToolApprovals::subscribe`]). Requests never query the database for this.
 //!
-//! The approved hashes are kept in memory (loaded once at boot, [`ToolApprovals::load`]); the
+//! The approved hashes are kept in memory (loaded at boot, [`ToolApprovals::load`]); the
 //! table is written by [`ToolApprovals::review`] (after each routing rebuild) and
-//! [`ToolApprovals::approve`] (admin API and console), one at a time.
+//! [`ToolApprovals::approve`] (admin API and console), one at a time. Another instance on the
+//! same database writes it too: every change bumps `revisions('tool_approvals')`, and
+//! [`ToolApprovals::refresh`] (polled like the other shared snapshots, and first thing in each
+//! review, so a stale copy never marks an approved tool as changed again) reloads it when that
+//! moved.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
@@ -32,7 +37,7 @@ pub struct ServedTool {
 }
 
 /// What the gateway knows of one tool: the approved hash and a pending one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Known {
     approved: String,
     pending: Option<String>,
@@ -85,6 +90,8 @@ pub struct ToolApprovals {
     /// backend → tool → what is known; filled by `load`.
     known: Mutex<HashMap<String, HashMap<String, Known>>>,
     hold: AtomicBool,
+    /// The `tool_approvals` revision `known` was read at.
+    revision: AtomicI64,
     /// Bumped whenever what is withheld may have changed (approval, pin, hold switched).
     generation: watch::Sender<u64>,
     /// One review or approval at a time: two close together must not both see the old state.
@@ -97,6 +104,7 @@ impl ToolApprovals {
             db,
             known: Mutex::new(HashMap::new()),
             hold: AtomicBool::new(false),
+            revision: AtomicI64::new(i64::MIN),
             generation: watch::Sender::new(0),
             serial: tokio::sync::Mutex::new(()),
         }
@@ -104,11 +112,57 @@ impl ToolApprovals {
 
     /// Reads every pinned definition (boot).
     pub async fn load(&self) -> Result<(), StorageError> {
-        let rows = self.db.run(store::all).await?;
-        let mut known = self.lock();
-        known.clear();
+        let _one_at_a_time = self.serial.lock().await;
+        self.reload().await?;
+        self.bump();
+        Ok(())
+    }
+
+    /// Reloads when the table changed since the last read (another instance approved, pinned
+    /// or marked a change); answers whether it did.
+    pub async fn refresh(&self) -> Result<bool, StorageError> {
+        let _one_at_a_time = self.serial.lock().await;
+        self.refresh_held().await
+    }
+
+    /// Polls the `tool_approvals` revision until `stop` turns true.
+    pub async fn run_refresher(
+        &self,
+        every: Duration,
+        log: slog::Logger,
+        stop: watch::Receiver<bool>,
+    ) {
+        crate::storage::refresher::poll_revision("tool approvals", every, log, stop, || {
+            self.refresh()
+        })
+        .await
+    }
+
+    /// [`ToolApprovals::refresh`] for a caller already holding `serial`.
+    async fn refresh_held(&self) -> Result<bool, StorageError> {
+        let current = self.db.run(store::revision).await?;
+        if current == self.revision.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        if self.reload().await? {
+            self.bump();
+        }
+        Ok(true)
+    }
+
+    /// Replaces what is known with the table (the caller holds `serial`); answers whether
+    /// anything differs, so an instance's own writes coming back cause no rebuild.
+    async fn reload(&self) -> Result<bool, StorageError> {
+        let (revision, rows) = self
+            .db
+            .run(|c| {
+                // Revision first: a change landing between the reads is seen again next poll.
+                Ok((store::revision(c)?, store::all(c)?))
+            })
+            .await?;
+        let mut fresh: HashMap<String, HashMap<String, Known>> = HashMap::new();
         for row in rows {
-            known.entry(row.backend).or_default().insert(
+            fresh.entry(row.backend).or_default().insert(
                 row.tool,
                 Known {
                     approved: row.approved_hash,
@@ -116,9 +170,14 @@ impl ToolApprovals {
                 },
             );
         }
-        drop(known);
-        self.bump();
-        Ok(())
+        let changed = {
+            let mut known = self.lock();
+            let changed = *known != fresh;
+            *known = fresh;
+            changed
+        };
+        self.revision.store(revision, Ordering::Release);
+        Ok(changed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Known>>> {
@@ -170,6 +229,7 @@ impl ToolApprovals {
         served: Vec<ServedTool>,
     ) -> Result<usize, StorageError> {
         let _one_at_a_time = self.serial.lock().await;
+        self.refresh_held().await?;
         let current = self.lock().get(backend).cloned().unwrap_or_default();
         let mut pins = Vec::new();
         let mut pending = Vec::new();

@@ -136,6 +136,37 @@ pub fn set_members(conn: &mut DbConn, id: i64, members: &[i64]) -> Result<Group,
     })
 }
 
+/// Makes `wanted` exactly the groups of `user`, in one transaction: every change or none. An
+/// unknown user or group is refused with `NotFound` naming it, and the memberships stay as
+/// they were. Returns whether anything changed.
+pub fn set_user_groups(conn: &mut DbConn, user: i64, wanted: &[i64]) -> Result<bool, StorageError> {
+    super::in_transaction(conn, |c| {
+        check_users_exist(c, &[user])?;
+        let of_user = || user_groups::table.filter(user_groups::user_id.eq(user));
+        let current: Vec<i64> = of_user().select(user_groups::group_id).load(c)?;
+        let mut changed = false;
+        // Removals first, additions after: a group that turns out not to exist rolls the
+        // removals back with it.
+        for &id in current.iter().filter(|id| !wanted.contains(id)) {
+            diesel::delete(of_user().filter(user_groups::group_id.eq(id))).execute(c)?;
+            changed = true;
+        }
+        let mut added = wanted.to_vec();
+        added.sort_unstable();
+        added.dedup();
+        for id in added.into_iter().filter(|id| !current.contains(id)) {
+            find(c, id)?.ok_or_else(|| {
+                StorageError::NotFound(format!("no such group: {id} (it may have been deleted)"))
+            })?;
+            diesel::insert_into(user_groups::table)
+                .values((user_groups::user_id.eq(user), user_groups::group_id.eq(id)))
+                .execute(c)?;
+            changed = true;
+        }
+        Ok(changed)
+    })
+}
+
 /// Adds one member; adding a member twice changes nothing.
 pub fn add_member(conn: &mut DbConn, id: i64, user: i64) -> Result<Group, StorageError> {
     super::in_transaction(conn, |c| {

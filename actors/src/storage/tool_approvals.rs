@@ -1,9 +1,10 @@
 //! The `tool_approvals` table: per backend tool, the approved definition (pinned when first
-//! seen) and a changed one awaiting approval. Only `actors::security::ToolApprovals` writes it.
+//! seen) and a changed one awaiting approval. Only `actors::security::ToolApprovals` writes it;
+//! every change bumps `revisions('tool_approvals')` (triggers), which other instances poll.
 
 use diesel::prelude::*;
 
-use super::schema::tool_approvals;
+use super::schema::{revisions, tool_approvals};
 use super::{DbConn, StorageError};
 
 /// One row, exactly as in the table.
@@ -22,6 +23,14 @@ pub struct ToolApprovalRow {
 }
 
 /// Every row (the table holds one row per backend tool ever seen: small).
+/// Increases on every change to `tool_approvals` (database triggers), whoever made it.
+pub fn revision(conn: &mut DbConn) -> Result<i64, StorageError> {
+    Ok(revisions::table
+        .find("tool_approvals")
+        .select(revisions::value)
+        .first(conn)?)
+}
+
 pub fn all(conn: &mut DbConn) -> Result<Vec<ToolApprovalRow>, StorageError> {
     Ok(tool_approvals::table
         .select(ToolApprovalRow::as_select())

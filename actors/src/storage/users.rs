@@ -333,6 +333,20 @@ pub fn logins(conn: &mut DbConn) -> Result<Vec<(i64, String, String)>, StorageEr
         .load::<(i64, String, String)>(conn)?)
 }
 
+/// The other account (not `except`) whose email is `email`, compared without regard to case:
+/// an email identifies one account (external issuers' tokens find their user by it).
+pub fn email_owner(
+    conn: &mut DbConn,
+    email: &str,
+    except: i64,
+) -> Result<Option<String>, StorageError> {
+    let wanted = email.to_lowercase();
+    Ok(logins(conn)?
+        .into_iter()
+        .find(|(id, _, e)| *id != except && e.to_lowercase() == wanted)
+        .map(|(_, username, _)| username))
+}
+
 /// Replaces the hash of user `id` (a bcrypt cost upgrade at login: same password, so the user's
 /// sessions stay valid, unlike [`set_password_hash`] by an operator).
 pub fn rehash(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), StorageError> {

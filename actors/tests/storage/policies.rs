@@ -135,6 +135,49 @@ fn groups_members_and_cascades(t: &TestDb) {
     .expect("groups");
 }
 
+/// The console's membership checkboxes: one user's groups replaced as a whole. A save naming a
+/// group that no longer exists fails after the removals were made, and those are rolled back.
+fn user_groups_are_saved_all_or_nothing(t: &TestDb) {
+    t.db.run_blocking(|conn| {
+        let alice = user(conn, "alice");
+        let ops = groups::create(conn, "ops", "")?;
+        let devs = groups::create(conn, "devs", "")?;
+        let qa = groups::create(conn, "qa", "")?;
+        assert!(groups::set_user_groups(conn, alice, &[ops.id, devs.id])?);
+        assert!(!groups::set_user_groups(conn, alice, &[devs.id, ops.id])?);
+        let groups_of = |conn: &mut DbConn| -> Result<Vec<String>, StorageError> {
+            let mut names: Vec<String> = groups::memberships(conn)?
+                .into_iter()
+                .filter(|(u, _)| *u == alice)
+                .map(|(_, name)| name)
+                .collect();
+            names.sort();
+            Ok(names)
+        };
+        assert_eq!(groups_of(conn)?, vec!["devs", "ops"]);
+
+        // Leave ops, join qa and a group deleted meanwhile: refused, nothing changed.
+        let gone = groups::create(conn, "gone", "")?;
+        groups::delete(conn, gone.id)?;
+        let failed = groups::set_user_groups(conn, alice, &[devs.id, qa.id, gone.id]);
+        assert!(
+            matches!(&failed, Err(StorageError::NotFound(m)) if m.contains(&gone.id.to_string())),
+            "{failed:?}"
+        );
+        assert_eq!(groups_of(conn)?, vec!["devs", "ops"]);
+        // An unknown user is refused too.
+        assert!(matches!(
+            groups::set_user_groups(conn, 424_242, &[ops.id]),
+            Err(StorageError::NotFound(_))
+        ));
+
+        assert!(groups::set_user_groups(conn, alice, &[qa.id])?);
+        assert_eq!(groups_of(conn)?, vec!["qa"]);
+        Ok(())
+    })
+    .expect("user groups");
+}
+
 fn service_follows_changes_from_another_process(t: &TestDb) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -210,5 +253,6 @@ fn service_follows_changes_from_another_process(t: &TestDb) {
 crate::on_both_backends!(
     policies_round_trip_with_null_and_empty_lists,
     groups_members_and_cascades,
+    user_groups_are_saved_all_or_nothing,
     service_follows_changes_from_another_process,
 );

@@ -53,7 +53,7 @@ use std::sync::Arc;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde_json::{Value, json};
 
-use actors::registry::{BackendId, BackendRegistry};
+use actors::registry::{BackendDraft, BackendId, BackendRegistry, RegistryError};
 
 use crate::authn::Caller;
 use crate::error::WebError;
@@ -78,6 +78,18 @@ pub(crate) fn admin_call(req: &HttpRequest, state: &AppState) -> Result<AdminCal
         log,
         registry,
     })
+}
+
+impl AdminCall {
+    /// The registry's refusal as the API's error, logged with this call's request id.
+    fn refused(&self) -> impl Fn(RegistryError) -> AdminApiError + '_ {
+        |error| AdminApiError::from_registry(error, &self.log)
+    }
+}
+
+/// The body as a backend draft (`creating`: every field a new backend needs).
+fn draft_of(req: &HttpRequest, body: &[u8], creating: bool) -> Result<BackendDraft, AdminApiError> {
+    body::parse(&json_body(req, body)?, creating).map_err(AdminApiError::Invalid)
 }
 
 /// The administrator's username and a logger carrying the request id; 401/403 otherwise.
@@ -173,12 +185,12 @@ async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let draft = body::parse(&json_body(&req, &body)?, true).map_err(AdminApiError::Invalid)?;
+    let draft = draft_of(&req, &body, true)?;
     let entry = call
         .registry
         .create(draft, &call.username)
         .await
-        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+        .map_err(call.refused())?;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/admin/api/mcp-servers/{}", entry.id)))
         .json(view::entry(&entry)))
@@ -191,12 +203,11 @@ async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let id = backend_id(&id)?;
     let entry = call
         .registry
-        .get(&id)
+        .get(&backend_id(&id)?)
         .await
-        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+        .map_err(call.refused())?;
     Ok(HttpResponse::Ok().json(with_token(view::entry(&entry), &state, &entry)))
 }
 
@@ -217,12 +228,12 @@ async fn update(
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
     let id = backend_id(&id)?;
-    let draft = body::parse(&json_body(&req, &body)?, false).map_err(AdminApiError::Invalid)?;
+    let draft = draft_of(&req, &body, false)?;
     let entry = call
         .registry
         .update(&id, draft, &call.username)
         .await
-        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+        .map_err(call.refused())?;
     Ok(HttpResponse::Ok().json(view::entry(&entry)))
 }
 
@@ -233,12 +244,11 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let id = backend_id(&id)?;
     let removed = call
         .registry
-        .delete(&id, &call.username)
+        .delete(&backend_id(&id)?, &call.username)
         .await
-        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+        .map_err(call.refused())?;
     Ok(HttpResponse::Ok().json(json!({
         "id": view::id(&removed.id),
         "name": removed.name,

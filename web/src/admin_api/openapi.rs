@@ -169,6 +169,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op("post", "/admin/api/users", "Create an account", &[], Some(USER_BODY), 201),
     op("get", "/admin/api/users/{id}", "One account", &[], None, 200),
     op("patch", "/admin/api/users/{id}", "Change an account", &[], Some(USER_CHANGE), 200),
+    op("put", "/admin/api/users/{id}", "Change an account (the original's method)", &[], Some(USER_CHANGE), 200),
     op("delete", "/admin/api/users/{id}", "Delete an account, its sessions, tokens and own policies", &[], None, 200),
     op("post", "/admin/api/users/{id}/status", "Enable or disable an account", &[], Some(STATUS_BODY), 200),
     op("put", "/admin/api/users/{id}/status", "Enable or disable an account", &[], Some(STATUS_BODY), 200),

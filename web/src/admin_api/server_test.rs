@@ -17,7 +17,7 @@ use actors::backend::{Credential, ProbeReport};
 use actors::spec::BackendSpec;
 
 use super::credentials::credential_of;
-use super::{AdminApiError, admin_call, backend_id, body, json_body};
+use super::{AdminApiError, admin_call, backend_id, draft_of};
 use crate::state::AppState;
 
 /// The longest a test may take, whatever the backend's own timeout says.
@@ -65,11 +65,8 @@ async fn test_draft(
     bytes: web::Bytes,
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let draft = body::parse(&json_body(&req, &bytes)?, true).map_err(AdminApiError::Invalid)?;
-    let spec = call
-        .registry
-        .draft_spec(draft)
-        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+    let draft = draft_of(&req, &bytes, true)?;
+    let spec = call.registry.draft_spec(draft).map_err(call.refused())?;
     let report = run(&state, &spec, &call.log).await?;
     Ok(HttpResponse::Ok().json(report_json(&report)))
 }
@@ -81,12 +78,11 @@ async fn test_saved(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let id = backend_id(&id)?;
     let spec = call
         .registry
-        .spec(&id)
+        .spec(&backend_id(&id)?)
         .await
-        .map_err(|e| AdminApiError::from_registry(e, &call.log))?;
+        .map_err(call.refused())?;
     let report = run(&state, &spec, &call.log).await?;
     Ok(HttpResponse::Ok().json(report_json(&report)))
 }

@@ -5,7 +5,7 @@
 //! | GET | `/admin/api/users` | `{"users": [...]}` (never a password hash) |
 //! | POST | `/admin/api/users` | `{"username", "email", "password", "role"?}` (role `user` by default; `is_superuser: true` is the original's admin flag) → 201 + the user |
 //! | GET | `/admin/api/users/{id}` | one user |
-//! | PATCH | `/admin/api/users/{id}` | `{"email"?, "role"?, "enabled"?}` → 200 + the user |
+//! | PATCH, PUT | `/admin/api/users/{id}` | `{"email"?, "role"?, "enabled"?}` → 200 + the user (an email must be valid and not another account's: 400, 409) |
 //! | DELETE | `/admin/api/users/{id}` | the user, their sessions, tokens and own policies → 200 + `{"id","username","message"}` |
 //! | POST/PUT/PATCH | `/admin/api/users/{id}/status` | `{"enabled": bool}` (or the original's `is_active`) → 200 + the user |
 //! | POST | `/admin/api/users/{id}/password` | `{"password"}` → 200 + `{"revoked_sessions": n}` |
@@ -15,7 +15,7 @@
 //! Disabling, a password reset and deletion sign the user out everywhere at once. Refused with
 //! 409: changing one's own role or status, deleting oneself, leaving no enabled administrator.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, post, put, web};
 use serde_json::{Map, Value, json};
 
 use actors::auth::identity::{Identity, NewAccount};
@@ -246,7 +246,7 @@ async fn change(
     Ok(HttpResponse::Ok().json(view(&updated)))
 }
 
-#[patch("/admin/api/users/{id}")]
+/// `PATCH`, and `PUT` as the original's clients send it: the fields given change.
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -434,11 +434,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
         .service(create)
         .service(show)
-        .service(update)
         .service(remove)
         .service(reset_password)
         .service(permissions)
         .service(set_permissions)
+        .route("/admin/api/users/{id}", web::patch().to(update))
+        .route("/admin/api/users/{id}", web::put().to(update))
         .route("/admin/api/users/{id}/status", web::post().to(status))
         .route("/admin/api/users/{id}/status", web::put().to(status))
         .route("/admin/api/users/{id}/status", web::patch().to(status));

@@ -18,10 +18,9 @@ use serde_json::Value;
 use tera::Context;
 
 use super::dashboard::{millis, pick_window, ranked};
-use super::guard::{self, AdminPage};
-use super::record_query::RecordQuery;
+use super::guard::AdminPage;
+use super::record_query::{Problem, RecordQuery};
 use super::{chart, forms, page};
-use crate::admin_api::audit;
 use crate::oauth::request_log;
 use crate::state::AppState;
 
@@ -93,11 +92,7 @@ fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
     }
 }
 
-async fn activity(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn activity(req: HttpRequest, state: web::Data<AppState>, admin: AdminPage) -> HttpResponse {
     let log = request_log(&req, &state.log);
     let query = forms::query(&req);
     let (window_label, minutes, windows) = pick_window(query.get("window"));
@@ -108,46 +103,32 @@ async fn activity(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let mut rq = RecordQuery::read(&req, FILTERS);
     rq.fix("kind", "mcp");
     c.insert("filled", &rq.filled);
-    let mut status = StatusCode::OK;
-    let mut problem = rq.problem.clone();
     let mut stats = WindowStats::default();
     let mut rows = Vec::new();
     let mut stream_url = String::new();
-    let filter = match audit::filter(&rq.api) {
-        Ok(filter) => Some(filter),
-        Err(e) => {
-            let (s, messages) = forms::messages(&e);
-            status = s;
-            problem = Some(messages.join(" "));
-            None
-        }
-    };
-    match (filter, state.audit.get()) {
-        (_, None) => problem = Some("The audit trail is not running yet.".into()),
-        (None, _) => {}
-        (Some(_), _) if problem.is_some() => {}
-        (Some(filter), Some(trail)) => {
+    let problem = match rq.in_audit_trail(&state) {
+        Err(problem) => Some(problem),
+        Ok((filter, trail)) => {
             let read = async {
                 let stats = trail.window_stats_of(filter.clone(), minutes, 10).await?;
                 let rows = trail.search(filter, LATEST).await?;
                 Ok::<_, actors::storage::StorageError>((stats, rows))
             };
-            match read.await {
-                Ok((s, r)) => (stats, rows) = (s, r),
-                Err(error) => {
-                    slog::error!(log, "MCP activity: cannot read the audit trail."; "error" => %error);
-                    status = StatusCode::SERVICE_UNAVAILABLE;
-                    problem =
-                        Some("The audit trail could not be read; try again in a moment.".into());
-                }
-            }
             let keys = ["user", "backend", "tool", "outcome", "kind"];
             stream_url = format!("/admin/api/mcp-activity/stream?{}", rq.link(&keys, &[]));
+            match read.await {
+                Ok((s, r)) => {
+                    (stats, rows) = (s, r);
+                    None
+                }
+                Err(error) => {
+                    slog::error!(log, "MCP activity: cannot read the audit trail."; "error" => %error);
+                    Some(Problem::unreadable("The audit trail"))
+                }
+            }
         }
-    }
-    if status == StatusCode::OK && problem.is_some() {
-        status = StatusCode::BAD_REQUEST;
-    }
+    };
+    let (status, problem) = Problem::shown(problem);
     c.insert("problem", &problem);
     c.insert("stream_url", &stream_url);
     c.insert("stats", &stats);
@@ -190,12 +171,9 @@ struct Field {
 async fn record(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let back = Some(("/admin/mcp-activity", "Back to MCP activity"));
     let Ok(id) = id.parse::<i64>() else {
         return page::error(

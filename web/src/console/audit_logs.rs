@@ -8,17 +8,15 @@
 //! | GET | `/admin/logs` | `?user=&backend=&tool=&outcome=&kind=&from=&to=&before=` |
 //! | POST | `/admin/logs/verify` | the page again (same filters), with the verification's outcome |
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::audit::verify::VerifyReport;
 use serde::Serialize;
 use tera::Context;
 
 use super::activity::{OUTCOMES, RequestLine};
-use super::guard::{self, AdminPage};
-use super::record_query::{PAGE_SIZE, RecordQuery, page};
-use super::{forms, page as console_page};
-use crate::admin_api::audit;
+use super::guard::AdminPage;
+use super::page as console_page;
+use super::record_query::{PAGE_SIZE, Problem, RecordQuery, page};
 use crate::oauth::request_log;
 use crate::state::AppState;
 
@@ -70,39 +68,23 @@ async fn render(
     verdict: Option<Verdict>,
 ) -> HttpResponse {
     let rq = RecordQuery::read(req, FILTERS);
-    let mut status = StatusCode::OK;
-    let mut problem = rq.problem.clone();
-    let mut rows = Vec::new();
-    let mut next = None;
-    let filter = match audit::filter(&rq.api) {
-        Ok(filter) => Some(filter),
-        Err(e) => {
-            let (s, messages) = forms::messages(&e);
-            status = s;
-            problem = Some(messages.join(" "));
-            None
-        }
-    };
-    match (filter, state.audit.get()) {
-        (_, None) => problem = Some("The audit trail is not running yet.".into()),
-        (None, _) => {}
-        (Some(_), _) if problem.is_some() => {}
-        (Some(filter), Some(trail)) => match trail.search(filter, PAGE_SIZE + 1).await {
+    let (mut rows, mut next) = (Vec::new(), None);
+    let problem = match rq.in_audit_trail(state) {
+        Err(problem) => Some(problem),
+        Ok((filter, trail)) => match trail.search(filter, PAGE_SIZE + 1).await {
             Ok(found) => {
                 let (shown, last) = page(found, |r| r.id);
                 next = last.map(|id| rq.page_link(PATH, Some(id)));
                 rows = shown;
+                None
             }
             Err(error) => {
                 slog::error!(request_log(req, &state.log), "Audit log: cannot read the audit trail."; "error" => %error);
-                status = StatusCode::SERVICE_UNAVAILABLE;
-                problem = Some("The audit trail could not be read; try again in a moment.".into());
+                Some(Problem::unreadable("The audit trail"))
             }
         },
-    }
-    if status == StatusCode::OK && problem.is_some() {
-        status = StatusCode::BAD_REQUEST;
-    }
+    };
+    let (status, problem) = Problem::shown(problem);
     let mut c = Context::new();
     c.insert("filled", &rq.filled);
     c.insert("problem", &problem);
@@ -133,19 +115,12 @@ async fn render(
     )
 }
 
-async fn logs(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match guard::admin_page(&req, &state) {
-        Ok(admin) => render(&req, &state, &admin, None).await,
-        Err(response) => *response,
-    }
+async fn logs(req: HttpRequest, state: web::Data<AppState>, admin: AdminPage) -> HttpResponse {
+    render(&req, &state, &admin, None).await
 }
 
 /// The CSRF field was checked by the guard before this runs (the form has nothing else).
-async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn verify(req: HttpRequest, state: web::Data<AppState>, admin: AdminPage) -> HttpResponse {
     let Some(trail) = state.audit.get() else {
         return render(&req, &state, &admin, None).await;
     };

@@ -10,7 +10,8 @@ use actors::storage::security_events::EventFilter;
 use serde::Serialize;
 use tera::Context;
 
-use super::{chart, guard, page};
+use super::guard::AdminPage;
+use super::{chart, page};
 use crate::admin_api::credentials::credential_of;
 use crate::oauth::request_log;
 use crate::state::AppState;
@@ -134,11 +135,7 @@ fn token_warnings(state: &AppState, names: &[String]) -> Vec<TokenWarning> {
         .collect()
 }
 
-async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn dashboard(req: HttpRequest, state: web::Data<AppState>, admin: AdminPage) -> HttpResponse {
     let log = request_log(&req, &state.log);
     let query =
         crate::oauth::form::Params::parse(req.query_string().as_bytes()).unwrap_or_default();

@@ -26,17 +26,18 @@ pub(crate) async fn read(
     })
 }
 
-/// The signed-in administrator and the form they posted (`back`: where the "could not be
-/// read" page leads), or the answer for anyone else.
-pub(crate) async fn admin_form(
-    req: &HttpRequest,
-    state: &crate::state::AppState,
-    payload: web::Payload,
-    back: &str,
-) -> Result<(super::guard::AdminPage, Params), Box<HttpResponse>> {
-    let admin = super::guard::admin_page(req, state)?;
-    let params = read(req, payload, back).await?;
-    Ok((admin, params))
+/// The path of a per-item action, `…/{id}/{action}`. `…/{id}/delete` is a resource of its
+/// own (its `GET` is the confirm page) without `{action}`: there it means `delete`, so one
+/// handler serves both.
+#[derive(serde::Deserialize)]
+pub(crate) struct ItemAction {
+    pub id: String,
+    #[serde(default = "delete")]
+    pub action: String,
+}
+
+fn delete() -> String {
+    "delete".into()
 }
 
 /// The status and the sentences to show for a refused change: each problem on its own line.

@@ -5,19 +5,18 @@
 //! | method | path | what |
 //! |---|---|---|
 //! | POST | `/admin/users/groups` | create (`name`, `description`); the list is on `/admin/users` |
+//! | POST | `/admin/users/groups/{id}/edit` | rename / re-describe (`name`, `description`); a name already taken is refused |
 //! | GET, POST | `/admin/users/groups/{id}/delete` | the confirm page, then the deletion |
 //! | POST | `/admin/users/{id}/groups` | `group_<group id>=on` per group: exactly these memberships |
 
-use std::collections::HashSet;
-
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::auth::policy::PolicyService;
 use actors::storage::groups::Group;
 use std::sync::Arc;
 
-use super::guard;
-use super::users::{Filled, chrome, find_user, refused};
+use super::form_page::FormPage as _;
+use super::guard::AdminPage;
+use super::users::{Filled, Users, chrome, refused};
 use super::{forms, page, user_permissions};
 use crate::admin_api::AdminApiError;
 use crate::oauth::request_log;
@@ -36,22 +35,22 @@ async fn find_group(state: &AppState, raw: &str) -> Result<Group, Box<HttpRespon
         _ => None,
     };
     found.ok_or_else(|| {
-        Box::new(page::error(
-            StatusCode::NOT_FOUND,
+        page::missing(
             "No such group",
             &format!("There is no group with id `{raw}`; it may have been deleted."),
-            Some(("/admin/users", "Back to the users")),
-        ))
+            (Users::PATH, "Back to the users"),
+        )
     })
 }
 
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, params) = match forms::admin_form(&req, &state, payload, "/admin/users").await {
-        Ok(found) => found,
+    let params = match forms::read(&req, payload, Users::PATH).await {
+        Ok(params) => params,
         Err(response) => return *response,
     };
     let log = request_log(&req, &state.log);
@@ -60,33 +59,27 @@ async fn create(
         group_description: params.get("description").unwrap_or("").to_string(),
         ..Filled::default()
     };
-    let created = match policies(&state) {
-        Ok(p) => p
-            .create_group(
-                filled.group_name.clone(),
-                filled.group_description.clone(),
-                &admin.principal.username,
-            )
+    let (name, description) = (&filled.group_name, &filled.group_description);
+    let by = &admin.principal.username;
+    let created = async {
+        policies(&state)?
+            .create_group(name.clone(), description.clone(), by)
             .await
-            .map_err(|e| AdminApiError::from_policy(e, "group", &log)),
-        Err(error) => Err(error),
-    };
+            .map_err(|e| AdminApiError::from_policy(e, "group", &log))
+    }
+    .await;
     match created {
-        Ok(group) => forms::done("/admin/users", "group_created", &group.name),
+        Ok(group) => forms::done(Users::PATH, "group_created", &group.name),
         Err(error) => refused(&state, &admin, error, &filled).await,
     }
 }
 
 /// The confirm step before a deletion (a page, so it works without script).
 async fn confirm_delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let group = match find_group(&state, &id).await {
         Ok(group) => group,
         Err(response) => return *response,
@@ -110,87 +103,76 @@ async fn confirm_delete(
     )
 }
 
-async fn delete(
+/// One action on a group: `edit` (rename and/or re-describe, through the same service call
+/// as `PATCH /admin/api/groups/{id}`; rules naming the old `group:<name>` are not renamed with
+/// it) or `delete`.
+async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    admin: AdminPage,
+    path: web::Path<forms::ItemAction>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match forms::admin_form(&req, &state, payload, "/admin/users").await {
-        Ok(found) => found,
+    let params = match forms::read(&req, payload, Users::PATH).await {
+        Ok(params) => params,
         Err(response) => return *response,
     };
-    let group = match find_group(&state, &id).await {
+    let group = match find_group(&state, &path.id).await {
         Ok(group) => group,
-        Err(response) => return *response,
-    };
-    let log = request_log(&req, &state.log);
-    let deleted = match policies(&state) {
-        Ok(p) => p
-            .delete_group(group.id, &admin.principal.username)
-            .await
-            .map_err(|e| AdminApiError::from_policy(e, "group", &log)),
-        Err(error) => Err(error),
-    };
-    match deleted {
-        Ok(group) => forms::done("/admin/users", "group_deleted", &group.name),
-        Err(error) => refused(&state, &admin, error, &Filled::default()).await,
-    }
-}
-
-/// Makes the checked groups exactly the user's groups: adds and removes through the same
-/// service calls as `POST`/`DELETE /admin/api/groups/{id}/members/{user_id}`.
-async fn set_memberships(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let back = format!("/admin/users/{id}/permissions");
-    let (admin, params) = match forms::admin_form(&req, &state, payload, &back).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
-    let user = match find_user(&state, &id).await {
-        Ok(user) => user,
         Err(response) => return *response,
     };
     let log = request_log(&req, &state.log);
     let by = &admin.principal.username;
     let outcome = async {
         let policies = policies(&state)?;
-        let as_error = |e| AdminApiError::from_policy(e, "group", &log);
-        let groups = policies.groups().await.map_err(as_error)?;
-        let known: HashSet<String> = groups.iter().map(|g| format!("group_{}", g.id)).collect();
-        // A box for a group deleted since the page was drawn: refused, nothing changes.
-        let stale: Vec<String> = params
-            .keys()
-            .filter(|k| k.starts_with("group_") && !known.contains(*k))
-            .map(|k| format!("{k}: no such group; it may have been deleted"))
-            .collect();
-        if !stale.is_empty() {
-            return Err(AdminApiError::InvalidInput("group list", stale));
-        }
-        for group in &groups {
-            let wanted = params.get(&format!("group_{}", group.id)).is_some();
-            let member = group.members.contains(&user.id);
-            if wanted && !member {
-                policies
-                    .add_member(group.id, user.id, by)
-                    .await
-                    .map_err(as_error)?;
-            } else if member && !wanted {
-                policies
-                    .remove_member(group.id, user.id, by)
-                    .await
-                    .map_err(as_error)?;
+        let changed = match path.action.as_str() {
+            "edit" => {
+                let name = params.get("name").map(|n| n.trim().to_string());
+                let description = params.get("description").map(str::to_string);
+                let saved = policies.update_group(group.id, name, description, by);
+                saved.await.map(|g| ("group_saved", g))
             }
-        }
-        Ok(())
+            // `delete`: the routes allow no other action.
+            _ => policies
+                .delete_group(group.id, by)
+                .await
+                .map(|g| ("group_deleted", g)),
+        };
+        changed.map_err(|e| AdminApiError::from_policy(e, "group", &log))
     }
     .await;
     match outcome {
-        Ok(()) => {
+        Ok((code, group)) => forms::done(Users::PATH, code, &group.name),
+        Err(error) => refused(&state, &admin, error, &Filled::default()).await,
+    }
+}
+
+/// Makes the checked groups exactly the user's groups, in one transaction: a box for a group
+/// deleted since the page was drawn refuses the whole save, and nothing changes.
+async fn set_memberships(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminPage,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (params, user) = match user_permissions::user_form(&req, &state, &id, payload).await {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let back = format!("/admin/users/{}/permissions", user.id);
+    let log = request_log(&req, &state.log);
+    let by = &admin.principal.username;
+    let outcome = async {
+        let wanted = checked_groups(params.keys())?;
+        policies(&state)?
+            .set_user_groups(user.id, wanted, by)
+            .await
+            .map_err(|e| AdminApiError::from_policy(e, "group", &log))
+    }
+    .await;
+    match outcome {
+        Ok(_) => {
             slog::info!(log, "Group memberships saved in the console.";
                 "by" => by, "user" => &user.username);
             forms::done(&back, "groups", &user.username)
@@ -202,12 +184,33 @@ async fn set_memberships(
     }
 }
 
+/// The group ids of the checked boxes (`group_<id>`); a box that names no id is refused.
+fn checked_groups<'a>(keys: impl Iterator<Item = &'a str>) -> Result<Vec<i64>, AdminApiError> {
+    let mut ids = Vec::new();
+    let mut problems = Vec::new();
+    for key in keys {
+        let Some(raw) = key.strip_prefix("group_") else {
+            continue;
+        };
+        match raw.parse::<i64>() {
+            Ok(id) => ids.push(id),
+            Err(_) => problems.push(format!("{key}: no such group")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(ids)
+    } else {
+        Err(AdminApiError::InvalidInput("group list", problems))
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/users/groups").route(web::post().to(create)))
+        .service(web::resource("/admin/users/groups/{id}/{action:edit}").route(web::post().to(act)))
         .service(
             web::resource("/admin/users/groups/{id}/delete")
                 .route(web::get().to(confirm_delete))
-                .route(web::post().to(delete)),
+                .route(web::post().to(act)),
         )
         .service(web::resource("/admin/users/{id}/groups").route(web::post().to(set_memberships)));
 }

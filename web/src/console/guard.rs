@@ -35,12 +35,17 @@ pub(crate) fn https(state: &AppState) -> bool {
 
 /// The session cookie's principal, verified like a bearer token (signature, expiry, the
 /// revocation and user snapshots; no database query). Only console sessions count: a login
-/// token with a family id.
+/// token with a family id. A session ends exactly when its token expires: this gateway issued
+/// the token and verifies it, so there is no clock skew for the verifier's leeway to forgive,
+/// and the leeway must not stretch a session past its maximum lifetime.
 pub(crate) fn authenticate(state: &AppState, req: &ServiceRequest) -> CookieAuth {
     let Some(token) = session::cookie(req.headers(), session::cookie_name(https(state))) else {
         return CookieAuth::Absent;
     };
     match state.identity.authenticate(token) {
+        Ok(_) if token_times(token).is_none_or(|(_, exp)| unix_now() >= exp) => {
+            CookieAuth::Invalid("the console session expired".into())
+        }
         Ok(p) if p.credential == CredentialKind::Login && p.sid.is_some() => CookieAuth::Valid(p),
         Ok(_) => CookieAuth::Invalid("the cookie does not hold a console session".into()),
         Err(e) => CookieAuth::Invalid(format!("console session refused: {e}")),
@@ -64,6 +69,12 @@ fn token_times(token: &str) -> Option<(u64, u64)> {
     Some((times.iat, times.exp))
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Whether a token issued at `iat` expiring at `exp` is past half its life at `now`.
 fn due_for_renewal(iat: u64, exp: u64, now: u64) -> bool {
     now >= iat + exp.saturating_sub(iat) / 2
@@ -83,10 +94,7 @@ pub(crate) async fn renewal(
     ) else {
         return Vec::new();
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if !token_times(token).is_some_and(|(iat, exp)| due_for_renewal(iat, exp, now)) {
+    if !token_times(token).is_some_and(|(iat, exp)| due_for_renewal(iat, exp, unix_now())) {
         return Vec::new();
     }
     let identity = &state.identity;
@@ -184,6 +192,37 @@ pub(crate) fn to_sign_in(state: &AppState, stale_cookie: bool) -> HttpResponse {
 pub(crate) struct AdminPage {
     pub principal: Principal,
     pub csrf_token: String,
+}
+
+impl AdminPage {
+    /// The page chrome for this administrator, with nav entry `current` marked.
+    pub(crate) fn chrome(&self, current: &'static str) -> super::page::Chrome<'_> {
+        super::page::Chrome {
+            username: &self.principal.username,
+            csrf_token: &self.csrf_token,
+            current,
+        }
+    }
+}
+
+/// A console handler taking an `AdminPage` runs only for a signed-in administrator; anyone
+/// else gets [`admin_page`]'s answer (carried as the extraction error, which actix turns back
+/// into that response untouched).
+impl actix_web::FromRequest for AdminPage {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<AdminPage, actix_web::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return std::future::ready(Err(actix_web::error::ErrorInternalServerError(
+                "the console has no application state",
+            )));
+        };
+        std::future::ready(admin_page(req, state).map_err(|answer| {
+            actix_web::error::InternalError::from_response("not a signed-in administrator", *answer)
+                .into()
+        }))
+    }
 }
 
 /// The signed-in administrator, or the answer for anyone else: the sign-in page for a browser

@@ -20,7 +20,7 @@ use tera::Context;
 
 use actors::mcp_audit::{Finding, Report, Severity};
 
-use super::guard::{self, AdminPage};
+use super::guard::AdminPage;
 use super::{forms, page};
 use crate::admin_api::{admin_call, scan::run_scan};
 use crate::state::AppState;
@@ -118,11 +118,7 @@ async fn render(
     page::render(status, "admin/mcp_audit.html", c, Some(&chrome(admin)))
 }
 
-async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn show(state: web::Data<AppState>, admin: AdminPage) -> HttpResponse {
     render(
         &state,
         &admin,
@@ -134,11 +130,12 @@ async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     .await
 }
 
-async fn run(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn run(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminPage,
+    payload: web::Payload,
+) -> HttpResponse {
     let params = match forms::read(&req, payload, "/admin/mcp-audit").await {
         Ok(params) => params,
         Err(response) => return *response,

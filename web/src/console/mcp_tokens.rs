@@ -21,7 +21,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::form_page::{self, Drawn, FormPage};
+use super::guard::AdminPage;
 use super::{chart, dashboard, forms, page, servers};
 use crate::admin_api::{AdminApiError, access_token, credentials, tokens};
 use crate::oauth::request_log;
@@ -36,14 +37,6 @@ const FLASH: &[(&str, &str)] = &[
     ),
     ("revoked", "API token {name} revoked."),
 ];
-
-fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
-    page::Chrome {
-        username: &admin.principal.username,
-        csrf_token: &admin.csrf_token,
-        current: PAGE,
-    }
-}
 
 #[derive(Serialize)]
 struct OwnToken {
@@ -98,6 +91,20 @@ fn credential_line(state: &AppState, entry: &actors::registry::BackendEntry, now
     v
 }
 
+/// The Tokens page.
+struct Tokens;
+
+impl FormPage for Tokens {
+    const PATH: &'static str = PAGE;
+    const FLASH: &'static [(&'static str, &'static str)] = FLASH;
+    /// Nothing is filled again (the forms are a name and a number of days).
+    type Filled = ();
+
+    async fn render(state: &AppState, admin: &AdminPage, drawn: Drawn<'_, ()>) -> HttpResponse {
+        render(state, admin, drawn.status, drawn.flash, drawn.errors).await
+    }
+}
+
 async fn render(
     state: &AppState,
     admin: &AdminPage,
@@ -137,7 +144,12 @@ async fn render(
     c.insert("flash", &flash);
     c.insert("errors", errors);
     c.insert("mcp_url", &mcp_url(state));
-    page::render(status, "admin/mcp_tokens.html", c, Some(&chrome(admin)))
+    page::render(
+        status,
+        "admin/mcp_tokens.html",
+        c,
+        Some(&admin.chrome(PAGE)),
+    )
 }
 
 fn mcp_url(state: &AppState) -> String {
@@ -147,30 +159,21 @@ fn mcp_url(state: &AppState) -> String {
     )
 }
 
-async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let flash = forms::flash(&forms::query(&req), FLASH);
-    render(&state, &admin, StatusCode::OK, flash, &[]).await
-}
-
 async fn refused(state: &AppState, admin: &AdminPage, error: AdminApiError) -> HttpResponse {
-    let (status, errors) = forms::messages(&error);
-    render(state, admin, status, None, &errors).await
+    form_page::refused::<Tokens>(state, admin, &error, &()).await
 }
 
 async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match forms::admin_form(&req, &state, payload, PAGE).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
+    // Nothing is read from the form but its CSRF token (checked before this handler).
+    if let Err(response) = forms::read(&req, payload, PAGE).await {
+        return *response;
+    }
     let entry = match servers::find(&state, &id).await {
         Ok(entry) => entry,
         Err(response) => return *response,
@@ -188,10 +191,11 @@ async fn refresh(
 async fn create_api_token(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, params) = match forms::admin_form(&req, &state, payload, PAGE).await {
-        Ok(found) => found,
+    let params = match forms::read(&req, payload, PAGE).await {
+        Ok(params) => params,
         Err(response) => return *response,
     };
     let log = request_log(&req, &state.log);
@@ -242,13 +246,14 @@ async fn create_api_token(
 async fn revoke_api_token(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match forms::admin_form(&req, &state, payload, PAGE).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
+    // Nothing is read from the form but its CSRF token (checked before this handler).
+    if let Err(response) = forms::read(&req, payload, PAGE).await {
+        return *response;
+    }
     let log = request_log(&req, &state.log);
     // Only the administrator's own tokens are on this page; others' go through the API.
     let own = state
@@ -281,12 +286,13 @@ async fn revoke_api_token(
 async fn issue_access_token(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, _) = match forms::admin_form(&req, &state, payload, PAGE).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
+    // Nothing is read from the form but its CSRF token (checked before this handler).
+    if let Err(response) = forms::read(&req, payload, PAGE).await {
+        return *response;
+    }
     let log = request_log(&req, &state.log);
     let tokens = match access_token::issue(&req, &state, admin.principal.user_id, &log).await {
         Ok(tokens) => tokens,
@@ -332,12 +338,12 @@ fn shown_once(
             back: PAGE,
             back_label: "Back to the tokens",
         },
-        &chrome(admin),
+        &admin.chrome(PAGE),
     )
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(PAGE).route(web::get().to(show)))
+    cfg.service(web::resource(PAGE).route(web::get().to(form_page::show::<Tokens>)))
         .service(
             web::resource("/admin/mcp-tokens/servers/{id}/refresh").route(web::post().to(refresh)),
         )

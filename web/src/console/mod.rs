@@ -32,6 +32,7 @@ mod assets;
 mod audit_logs;
 mod chart;
 mod dashboard;
+mod form_page;
 mod forms;
 mod groups;
 pub(crate) mod guard;

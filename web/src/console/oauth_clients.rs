@@ -18,7 +18,7 @@ use actors::auth::clients::Client;
 use serde_json::{Value, json};
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::guard::AdminPage;
 use super::{chart, forms, page};
 use crate::admin_api::AdminApiError;
 use crate::admin_api::oauth_clients as api;
@@ -37,14 +37,6 @@ const FLASH: &[(&str, &str)] = &[
         "OAuth client {name} deleted; its tokens, codes and consents no longer work.",
     ),
 ];
-
-fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
-    page::Chrome {
-        username: &admin.principal.username,
-        csrf_token: &admin.csrf_token,
-        current: LIST,
-    }
-}
 
 /// The name to show: the registered name, else the id.
 fn label(c: &Client) -> String {
@@ -74,11 +66,7 @@ fn refused(error: &AdminApiError) -> HttpResponse {
     )
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn list(req: HttpRequest, state: web::Data<AppState>, admin: AdminPage) -> HttpResponse {
     let log = request_log(&req, &state.log);
     let found = match api::all_clients(&state, &log).await {
         Ok(clients) => api::consent_counts(&state, &log)
@@ -101,7 +89,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         StatusCode::OK,
         "admin/oauth_clients.html",
         c,
-        Some(&chrome(&admin)),
+        Some(&admin.chrome(LIST)),
     )
 }
 
@@ -114,24 +102,22 @@ async fn find(
 ) -> Result<Client, Box<HttpResponse>> {
     api::existing_client(state, raw, log)
         .await
-        .map_err(|error| {
-            Box::new(match error {
-                AdminApiError::NotFound(_) => page::error(
-                    StatusCode::NOT_FOUND,
-                    "No such client",
-                    &format!("There is no OAuth client `{raw}`; it may have been deleted."),
-                    Some((LIST, "Back to the OAuth clients")),
-                ),
-                other => refused(&other),
-            })
+        .map_err(|error| match error {
+            AdminApiError::NotFound(_) => page::missing(
+                "No such client",
+                &format!("There is no OAuth client `{raw}`; it may have been deleted."),
+                (LIST, "Back to the OAuth clients"),
+            ),
+            other => Box::new(refused(&other)),
         })
 }
 
-async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminPage,
+    id: web::Path<String>,
+) -> HttpResponse {
     let log = request_log(&req, &state.log);
     let client = match find(&state, &id, &log).await {
         Ok(client) => client,
@@ -157,7 +143,7 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String
         StatusCode::OK,
         "admin/oauth_client.html",
         c,
-        Some(&chrome(&admin)),
+        Some(&admin.chrome(LIST)),
     )
 }
 
@@ -165,34 +151,15 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String
 async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let (id, action) = path.into_inner();
-    apply(req, state, &id, &action, payload).await
-}
-
-async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    apply(req, state, &id, "delete", payload).await
-}
-
-async fn apply(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: &str,
-    action: &str,
+    admin: AdminPage,
+    path: web::Path<forms::ItemAction>,
     payload: web::Payload,
 ) -> HttpResponse {
     // Nothing is read from the form but its CSRF token (checked before this handler).
-    let admin = match forms::admin_form(&req, &state, payload, LIST).await {
-        Ok((admin, _)) => admin,
-        Err(response) => return *response,
-    };
+    if let Err(response) = forms::read(&req, payload, LIST).await {
+        return *response;
+    }
+    let (id, action) = (path.id.as_str(), path.action.as_str());
     let log = request_log(&req, &state.log);
     let client = match find(&state, id, &log).await {
         Ok(client) => client,
@@ -247,43 +214,36 @@ fn shown_once(admin: &AdminPage, client: &Client, secret: &str) -> HttpResponse 
             back: &back,
             back_label: "Back to the client",
         },
-        &chrome(admin),
+        &admin.chrome(LIST),
     )
 }
 
 async fn confirm_delete(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let log = request_log(&req, &state.log);
     let client = match find(&state, &id, &log).await {
         Ok(client) => client,
         Err(response) => return *response,
     };
-    let mut c = Context::new();
-    c.insert("title", "Delete OAuth client");
-    c.insert(
-        "question",
-        &format!(
-            "Delete the OAuth client {} ({})? Every token issued to it stops working at once, \
-             and its authorization codes and consents are removed. This cannot be undone.",
-            label(&client),
-            client.client_id
-        ),
+    let question = format!(
+        "Delete the OAuth client {} ({})? Every token issued to it stops working at once, \
+         and its authorization codes and consents are removed. This cannot be undone.",
+        label(&client),
+        client.client_id
     );
-    c.insert("action", &format!("{}/delete", detail_path(&id)));
-    c.insert("confirm_label", "Delete client");
-    c.insert("back", &detail_path(&id));
-    page::render(
-        StatusCode::OK,
-        "admin/confirm.html",
-        c,
-        Some(&chrome(&admin)),
+    page::confirm(
+        page::Confirm {
+            title: "Delete OAuth client",
+            question: &question,
+            action: &format!("{}/delete", detail_path(&id)),
+            confirm_label: "Delete client",
+            back: &detail_path(&id),
+        },
+        &admin.chrome(LIST),
     )
 }
 
@@ -293,7 +253,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/admin/oauth-clients/{id}/delete")
                 .route(web::get().to(confirm_delete))
-                .route(web::post().to(delete)),
+                .route(web::post().to(act)),
         )
         .service(web::resource("/admin/oauth-clients/{id}/{action}").route(web::post().to(act)));
 }

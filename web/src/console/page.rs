@@ -232,6 +232,11 @@ pub(crate) fn error(
     render(status, "admin/error.html", c, None)
 }
 
+/// The 404 page for something that is not (or no longer) there, as the `Err` of a lookup.
+pub(crate) fn missing(title: &str, message: &str, back: (&str, &str)) -> Box<HttpResponse> {
+    Box::new(error(StatusCode::NOT_FOUND, title, message, Some(back)))
+}
+
 /// A new secret or token, shown on the page answering the form that made it and nowhere else
 /// (every console page is `no-store`).
 pub(crate) struct ShownOnce<'a> {

@@ -10,10 +10,16 @@
 use std::collections::HashMap;
 
 use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
 use actix_web::web;
 
-use super::chart;
+use super::{chart, forms};
+use actors::audit::AuditHandle;
+use actors::storage::audit_records::AuditFilter;
+
 use crate::admin_api::query::Query;
+use crate::admin_api::{AdminApiError, audit};
+use crate::state::AppState;
 
 /// Rows per page.
 pub(super) const PAGE_SIZE: i64 = 50;
@@ -124,6 +130,71 @@ impl RecordQuery {
     /// Whether this is a later page (`before` given).
     pub(super) fn is_later_page(&self) -> bool {
         self.api.contains_key("before")
+    }
+
+    /// The store's filter (`filter`: the API's reading of [`RecordQuery::api`]) and the store
+    /// to search, or what the page says instead: `not_running` while the store is not running,
+    /// the API's reasons for a filter it refuses, or a time that does not parse.
+    pub(super) fn searchable<F, S>(
+        &self,
+        filter: Result<F, AdminApiError>,
+        store: Option<S>,
+        not_running: &str,
+    ) -> Result<(F, S), Problem> {
+        let filter = filter.map_err(|error| {
+            let (status, messages) = forms::messages(&error);
+            Problem {
+                status,
+                message: messages.join(" "),
+            }
+        });
+        match (filter, store) {
+            (filter, None) => Err(Problem {
+                status: filter.err().map_or(StatusCode::BAD_REQUEST, |p| p.status),
+                message: not_running.to_string(),
+            }),
+            (Err(problem), _) => Err(problem),
+            (Ok(_), Some(_)) if self.problem.is_some() => Err(Problem {
+                status: StatusCode::BAD_REQUEST,
+                message: self.problem.clone().unwrap_or_default(),
+            }),
+            (Ok(filter), Some(store)) => Ok((filter, store)),
+        }
+    }
+}
+
+impl RecordQuery {
+    /// [`RecordQuery::searchable`] over the audit trail (the activity and audit log pages).
+    pub(super) fn in_audit_trail<'s>(
+        &self,
+        state: &'s AppState,
+    ) -> Result<(AuditFilter, &'s AuditHandle), Problem> {
+        self.searchable(
+            audit::filter(&self.api),
+            state.audit.get(),
+            "The audit trail is not running yet.",
+        )
+    }
+}
+
+/// Why a record page shows no rows: its status and the sentence above the table.
+pub(super) struct Problem {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl Problem {
+    /// `what` could not be read (the caller logs why).
+    pub(super) fn unreadable(what: &str) -> Problem {
+        Problem {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("{what} could not be read; try again in a moment."),
+        }
+    }
+
+    /// The page's status and the sentence it shows: 200 and none without a problem.
+    pub(super) fn shown(problem: Option<Problem>) -> (StatusCode, Option<String>) {
+        problem.map_or((StatusCode::OK, None), |p| (p.status, Some(p.message)))
     }
 }
 

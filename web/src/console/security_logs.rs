@@ -6,15 +6,15 @@
 //! |---|---|---|
 //! | GET | `/admin/security-logs` | `?type=&severity=&user=&from=&to=&before=` |
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::security::{SecurityEventType, Severity};
 use actors::storage::security_events::SecurityEventRow;
 use serde::Serialize;
 use tera::Context;
 
-use super::record_query::{PAGE_SIZE, RecordQuery, page};
-use super::{chart, forms, guard, page as console_page};
+use super::guard::AdminPage;
+use super::record_query::{PAGE_SIZE, Problem, RecordQuery, page};
+use super::{chart, page as console_page};
 use crate::admin_api::security;
 use crate::oauth::request_log;
 use crate::state::AppState;
@@ -51,47 +51,35 @@ impl EventLine {
     }
 }
 
-async fn security_logs(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn security_logs(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminPage,
+) -> HttpResponse {
     let mut rq = RecordQuery::read(&req, FILTERS);
     rq.fix("limit", &(PAGE_SIZE + 1).to_string());
-    let mut status = StatusCode::OK;
-    let mut problem = rq.problem.clone();
-    let mut rows = Vec::new();
-    let mut next = None;
-    let filter = match security::filter(&rq.api) {
-        Ok(filter) => Some(filter),
-        Err(e) => {
-            let (s, messages) = forms::messages(&e);
-            status = s;
-            problem = Some(messages.join(" "));
-            None
-        }
-    };
-    match (filter, state.security.get()) {
-        (_, None) => problem = Some("The security event writer is not running yet.".into()),
-        (None, _) => {}
-        (Some(_), _) if problem.is_some() => {}
-        (Some(filter), Some(sink)) => match sink.list(filter).await {
+    let (mut rows, mut next) = (Vec::new(), None);
+    let searchable = rq.searchable(
+        security::filter(&rq.api),
+        state.security.get(),
+        "The security event writer is not running yet.",
+    );
+    let problem = match searchable {
+        Err(problem) => Some(problem),
+        Ok((filter, sink)) => match sink.list(filter).await {
             Ok(found) => {
                 let (shown, last) = page(found, |r| r.id);
                 next = last.map(|id| rq.page_link(PATH, Some(id)));
                 rows = shown;
+                None
             }
             Err(error) => {
                 slog::error!(request_log(&req, &state.log), "Security logs: cannot read the events."; "error" => %error);
-                status = StatusCode::SERVICE_UNAVAILABLE;
-                problem =
-                    Some("The security events could not be read; try again in a moment.".into());
+                Some(Problem::unreadable("The security events"))
             }
         },
-    }
-    if status == StatusCode::OK && problem.is_some() {
-        status = StatusCode::BAD_REQUEST;
-    }
+    };
+    let (status, problem) = Problem::shown(problem);
     let mut c = Context::new();
     c.insert("filled", &rq.filled);
     c.insert("problem", &problem);

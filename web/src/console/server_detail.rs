@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::guard::AdminPage;
 use super::servers::{chrome, config_file, find, line, registry};
 use super::{forms, page};
 use crate::admin_api::{AdminApiError, body, server_test, tool_changes};
@@ -84,6 +84,19 @@ struct Outcome {
     filled: Option<Filled>,
     test: Option<Value>,
     flash: Option<String>,
+}
+
+impl Outcome {
+    /// A refused change: `error`'s status and reasons (and the edit form as sent).
+    fn refused(error: &AdminApiError, filled: Option<Filled>) -> Outcome {
+        let (status, errors) = forms::messages(error);
+        Outcome {
+            status: Some(status),
+            errors,
+            filled,
+            ..Outcome::default()
+        }
+    }
 }
 
 fn text(item: &Value, key: &str) -> String {
@@ -200,12 +213,9 @@ async fn render(
 pub(super) async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let entry = match find(&state, &id).await {
         Ok(entry) => entry,
         Err(response) => return *response,
@@ -218,11 +228,12 @@ pub(super) async fn show(
 }
 
 /// `POST …/test`: one connection test, shown on the page.
-async fn test(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn test(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminPage,
+    id: web::Path<String>,
+) -> HttpResponse {
     let entry = match find(&state, &id).await {
         Ok(entry) => entry,
         Err(response) => return *response,
@@ -263,13 +274,10 @@ async fn test(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String
 async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let entry = match find(&state, &id).await {
         Ok(entry) => entry,
         Err(response) => return *response,
@@ -329,13 +337,7 @@ async fn edit(
             )
         }
         Err(error) => {
-            let (status, errors) = forms::messages(&error);
-            let outcome = Outcome {
-                status: Some(status),
-                errors,
-                filled: Some(filled),
-                ..Outcome::default()
-            };
+            let outcome = Outcome::refused(&error, Some(filled));
             render(&state, &admin, &entry, outcome).await
         }
     }
@@ -345,13 +347,10 @@ async fn edit(
 async fn approve(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (id, tool) = path.into_inner();
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let entry = match find(&state, &id).await {
         Ok(entry) => entry,
         Err(response) => return *response,
@@ -365,12 +364,7 @@ async fn approve(
             &tool,
         ),
         Err(error) => {
-            let (status, errors) = forms::messages(&error);
-            let outcome = Outcome {
-                status: Some(status),
-                errors,
-                ..Outcome::default()
-            };
+            let outcome = Outcome::refused(&error, None);
             render(&state, &admin, &entry, outcome).await
         }
     }

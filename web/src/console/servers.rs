@@ -21,7 +21,8 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::form_page::{self, Drawn, FormPage};
+use super::guard::AdminPage;
 use super::{chart, forms, page, server_detail};
 use crate::admin_api::{self, AdminApiError, body, view};
 use crate::oauth::request_log;
@@ -47,11 +48,7 @@ struct Filled {
 }
 
 pub(super) fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
-    page::Chrome {
-        username: &admin.principal.username,
-        csrf_token: &admin.csrf_token,
-        current: "/admin/mcp-servers",
-    }
+    admin.chrome(Servers::PATH)
 }
 
 pub(super) fn registry(state: &AppState) -> Result<Arc<BackendRegistry>, Box<HttpResponse>> {
@@ -97,43 +94,28 @@ pub(super) fn line(entry: &actors::registry::BackendEntry) -> Value {
     v
 }
 
-async fn render(
-    state: &AppState,
-    admin: &AdminPage,
-    status: StatusCode,
-    flash: Option<String>,
-    errors: &[String],
-    filled: &Filled,
-) -> HttpResponse {
-    let registry = match registry(state) {
-        Ok(r) => r,
-        Err(response) => return *response,
-    };
-    let servers: Vec<Value> = registry.list().await.iter().map(line).collect();
-    let mut c = Context::new();
-    c.insert("servers", &servers);
-    c.insert("flash", &flash);
-    c.insert("errors", errors);
-    c.insert("filled", filled);
-    c.insert("config_file", &config_file(state));
-    page::render(status, "admin/servers.html", c, Some(&chrome(admin)))
-}
+/// The MCP servers page.
+struct Servers;
 
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let flash = forms::flash(&forms::query(&req), FLASH);
-    render(
-        &state,
-        &admin,
-        StatusCode::OK,
-        flash,
-        &[],
-        &Filled::default(),
-    )
-    .await
+impl FormPage for Servers {
+    const PATH: &'static str = "/admin/mcp-servers";
+    const FLASH: &'static [(&'static str, &'static str)] = FLASH;
+    type Filled = Filled;
+
+    async fn render(state: &AppState, admin: &AdminPage, drawn: Drawn<'_, Filled>) -> HttpResponse {
+        let registry = match registry(state) {
+            Ok(r) => r,
+            Err(response) => return *response,
+        };
+        let servers: Vec<Value> = registry.list().await.iter().map(line).collect();
+        let mut c = Context::new();
+        c.insert("servers", &servers);
+        c.insert("flash", &drawn.flash);
+        c.insert("errors", drawn.errors);
+        c.insert("filled", drawn.filled);
+        c.insert("config_file", &config_file(state));
+        page::render(drawn.status, "admin/servers.html", c, Some(&chrome(admin)))
+    }
 }
 
 async fn refused(
@@ -142,19 +124,15 @@ async fn refused(
     error: AdminApiError,
     filled: &Filled,
 ) -> HttpResponse {
-    let (status, errors) = forms::messages(&error);
-    render(state, admin, status, None, &errors, filled).await
+    form_page::refused::<Servers>(state, admin, &error, filled).await
 }
 
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let params = match forms::read(&req, payload, "/admin/mcp-servers").await {
         Ok(params) => params,
         Err(response) => return *response,
@@ -203,48 +181,25 @@ pub(super) async fn find(
 ) -> Result<actors::registry::BackendEntry, Box<HttpResponse>> {
     let registry = registry(state)?;
     let not_found = || {
-        Box::new(page::error(
-            StatusCode::NOT_FOUND,
+        page::missing(
             "No such backend",
             &format!("There is no backend with id `{raw}`; it may have been deleted."),
-            Some(("/admin/mcp-servers", "Back to the MCP servers")),
-        ))
+            (Servers::PATH, "Back to the MCP servers"),
+        )
     };
     let id = admin_api::backend_id(raw).map_err(|_| not_found())?;
     registry.get(&id).await.map_err(|_| not_found())
 }
 
-async fn set_status(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    change(req, state, &id, payload, true).await
-}
-
-async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    change(req, state, &id, payload, false).await
-}
-
 /// Enable/disable (`status`) or delete one database backend.
-async fn change(
+async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
-    raw_id: &str,
+    admin: AdminPage,
+    path: web::Path<forms::ItemAction>,
     payload: web::Payload,
-    status: bool,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let params = match forms::read(&req, payload, "/admin/mcp-servers").await {
+    let params = match forms::read(&req, payload, Servers::PATH).await {
         Ok(params) => params,
         Err(response) => return *response,
     };
@@ -254,9 +209,9 @@ async fn change(
     };
     let log = request_log(&req, &state.log);
     let by = admin.principal.username.as_str();
-    let outcome = match admin_api::backend_id(raw_id) {
+    let outcome = match admin_api::backend_id(&path.id) {
         Err(error) => Err(error),
-        Ok(id) if status => {
+        Ok(id) if path.action == "status" => {
             let enabled = params.get("enabled") == Some("true");
             match body::parse(&json!({ "enabled": enabled }), false) {
                 Ok(draft) => registry
@@ -267,11 +222,15 @@ async fn change(
                 Err(problems) => Err(AdminApiError::Invalid(problems)),
             }
         }
-        Ok(id) => registry
+        Ok(id) if path.action == "delete" => registry
             .delete(&id, by)
             .await
             .map(|e| ("deleted", e.name))
             .map_err(|e| AdminApiError::from_registry(e, &log)),
+        Ok(_) => Err(AdminApiError::NotFound(format!(
+            "There is no backend action `{}`.",
+            path.action
+        ))),
     };
     match outcome {
         Ok((code, name)) => {
@@ -284,51 +243,43 @@ async fn change(
 }
 
 async fn confirm_delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let entry = match find(&state, &id).await {
         Ok(entry) => entry,
         Err(response) => return *response,
     };
-    let mut c = Context::new();
-    c.insert("title", "Delete backend");
-    c.insert(
-        "question",
-        &format!(
-            "Delete the backend {}? Its tools disappear from /mcp at once and its stored \
-             credentials are removed. This cannot be undone.",
-            entry.name
-        ),
+    let question = format!(
+        "Delete the backend {}? Its tools disappear from /mcp at once and its stored \
+         credentials are removed. This cannot be undone.",
+        entry.name
     );
-    c.insert("action", &format!("/admin/mcp-servers/{id}/delete"));
-    c.insert("confirm_label", "Delete backend");
-    c.insert("back", "/admin/mcp-servers");
-    page::render(
-        StatusCode::OK,
-        "admin/confirm.html",
-        c,
-        Some(&chrome(&admin)),
+    page::confirm(
+        page::Confirm {
+            title: "Delete backend",
+            question: &question,
+            action: &format!("/admin/mcp-servers/{id}/delete"),
+            confirm_label: "Delete backend",
+            back: "/admin/mcp-servers",
+        },
+        &chrome(&admin),
     )
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/admin/mcp-servers")
-            .route(web::get().to(list))
+            .route(web::get().to(form_page::show::<Servers>))
             .route(web::post().to(create)),
     )
     .service(web::resource("/admin/mcp-servers/{id}").route(web::get().to(server_detail::show)))
-    .service(web::resource("/admin/mcp-servers/{id}/status").route(web::post().to(set_status)))
+    .service(web::resource("/admin/mcp-servers/{id}/{action:status}").route(web::post().to(act)))
     .service(
         web::resource("/admin/mcp-servers/{id}/delete")
             .route(web::get().to(confirm_delete))
-            .route(web::post().to(delete)),
+            .route(web::post().to(act)),
     );
     server_detail::configure(cfg);
 }

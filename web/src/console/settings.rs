@@ -21,7 +21,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::form_page::{self, Drawn, FormPage};
+use super::guard::AdminPage;
 use super::{forms, page};
 use crate::admin_api::AdminApiError;
 use crate::admin_api::settings::{apply_changes, control};
@@ -41,14 +42,6 @@ struct Row {
     key: String,
     value: String,
     source: String,
-}
-
-fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
-    page::Chrome {
-        username: &admin.principal.username,
-        csrf_token: &admin.csrf_token,
-        current: "/admin/settings",
-    }
 }
 
 /// The settings view flattened to dotted keys, with each key's source in words.
@@ -106,28 +99,33 @@ fn describe_source(source: Option<&Value>) -> String {
     }
 }
 
-async fn render(
-    state: &AppState,
-    admin: &AdminPage,
-    status: StatusCode,
-    flash: Option<String>,
-    errors: &[String],
-) -> HttpResponse {
-    let control = match control(state) {
-        Ok(c) => c,
-        Err(error) => return starting(&error),
-    };
-    let runtime = match control.runtime_settings().await {
-        Ok(settings) => settings,
-        Err(error) => return starting(&AdminApiError::Internal(error)),
-    };
-    let view = state.config_view.load_full();
-    let mut c = Context::new();
-    c.insert("runtime", &runtime);
-    c.insert("rows", &rows(&view));
-    c.insert("flash", &flash);
-    c.insert("errors", errors);
-    page::render(status, "admin/settings.html", c, Some(&chrome(admin)))
+/// The Settings page.
+struct Settings;
+
+impl FormPage for Settings {
+    const PATH: &'static str = "/admin/settings";
+    const FLASH: &'static [(&'static str, &'static str)] = FLASH;
+    /// One key per form: nothing to fill again.
+    type Filled = ();
+
+    async fn render(state: &AppState, admin: &AdminPage, drawn: Drawn<'_, ()>) -> HttpResponse {
+        let control = match control(state) {
+            Ok(c) => c,
+            Err(error) => return starting(&error),
+        };
+        let runtime = match control.runtime_settings().await {
+            Ok(settings) => settings,
+            Err(error) => return starting(&AdminApiError::Internal(error)),
+        };
+        let view = state.config_view.load_full();
+        let mut c = Context::new();
+        c.insert("runtime", &runtime);
+        c.insert("rows", &rows(&view));
+        c.insert("flash", &drawn.flash);
+        c.insert("errors", drawn.errors);
+        let chrome = admin.chrome(Self::PATH);
+        page::render(drawn.status, "admin/settings.html", c, Some(&chrome))
+    }
 }
 
 fn starting(error: &AdminApiError) -> HttpResponse {
@@ -135,17 +133,8 @@ fn starting(error: &AdminApiError) -> HttpResponse {
         StatusCode::SERVICE_UNAVAILABLE,
         "Settings unavailable",
         &error.to_string(),
-        Some(("/admin/settings", "Reload")),
+        Some((Settings::PATH, "Reload")),
     )
-}
-
-async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let flash = forms::flash(&forms::query(&req), FLASH);
-    render(&state, &admin, StatusCode::OK, flash, &[]).await
 }
 
 /// The form's text as the JSON value the admin API would get: `true`/`false`, or a number
@@ -165,13 +154,10 @@ fn form_value(text: &str) -> Value {
 async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let params = match forms::read(&req, payload, "/admin/settings").await {
+    let params = match forms::read(&req, payload, Settings::PATH).await {
         Ok(params) => params,
         Err(response) => return *response,
     };
@@ -187,32 +173,26 @@ async fn change(
     let by = admin.principal.username.clone();
     match apply_changes(&req, &state, &control, changes, &by, &log).await {
         Ok(ReloadOutcome::Applied) => forms::done(
-            "/admin/settings",
+            Settings::PATH,
             if clear { "cleared" } else { "saved" },
             &key,
         ),
         Ok(ReloadOutcome::Failed(problems)) => {
             let errors = reload_failed(problems, "The setting is stored, but");
-            render(&state, &admin, StatusCode::CONFLICT, None, &errors).await
+            form_page::again::<Settings>(&state, &admin, StatusCode::CONFLICT, &errors, &()).await
         }
-        Err(error) => {
-            let (status, errors) = forms::messages(&error);
-            render(&state, &admin, status, None, &errors).await
-        }
+        Err(error) => form_page::refused::<Settings>(&state, &admin, &error, &()).await,
     }
 }
 
 async fn reload(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     // Read the form so its CSRF token was checked by the guard before anything happens.
-    if let Err(response) = forms::read(&req, payload, "/admin/settings").await {
+    if let Err(response) = forms::read(&req, payload, Settings::PATH).await {
         return *response;
     }
     let control = match control(&state) {
@@ -224,10 +204,10 @@ async fn reload(
     slog::info!(log, "Configuration reload requested in the console.";
         "by" => &admin.principal.username, "applied" => outcome == ReloadOutcome::Applied);
     match outcome {
-        ReloadOutcome::Applied => forms::done("/admin/settings", "reloaded", ""),
+        ReloadOutcome::Applied => forms::done(Settings::PATH, "reloaded", ""),
         ReloadOutcome::Failed(problems) => {
             let errors = reload_failed(problems, "The reload");
-            render(&state, &admin, StatusCode::CONFLICT, None, &errors).await
+            form_page::again::<Settings>(&state, &admin, StatusCode::CONFLICT, &errors, &()).await
         }
     }
 }
@@ -239,7 +219,7 @@ fn reload_failed(problems: Vec<String>, lead: &str) -> Vec<String> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/settings").route(web::get().to(show)))
+    cfg.service(web::resource(Settings::PATH).route(web::get().to(form_page::show::<Settings>)))
         .service(web::resource("/admin/settings/runtime").route(web::post().to(change)))
         .service(web::resource("/admin/settings/reload").route(web::post().to(reload)));
 }

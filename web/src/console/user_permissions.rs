@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::guard::AdminPage;
 use super::users::{chrome, find_user};
 use super::{forms, page};
 use crate::admin_api::AdminApiError;
 use crate::admin_api::users::permission_rule;
+use crate::oauth::form::Params;
 use crate::oauth::request_log;
 use crate::state::AppState;
 
@@ -214,11 +215,12 @@ pub(super) async fn page(
     render(state, admin, user, status, rows, errors, flash, &file_rules).await
 }
 
-async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: AdminPage,
+    id: web::Path<String>,
+) -> HttpResponse {
     let user = match find_user(&state, &id).await {
         Ok(user) => user,
         Err(response) => return *response,
@@ -236,25 +238,30 @@ async fn show(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String
     page(&state, &admin, &user, StatusCode::OK, &[], flash).await
 }
 
+/// The form posted about user `raw_id` and that user, or the page saying what is wrong.
+pub(super) async fn user_form(
+    req: &HttpRequest,
+    state: &AppState,
+    raw_id: &str,
+    payload: web::Payload,
+) -> Result<(Params, User), Box<HttpResponse>> {
+    let params = forms::read(req, payload, &format!("/admin/users/{raw_id}/permissions")).await?;
+    let user = find_user(state, raw_id).await?;
+    Ok((params, user))
+}
+
 async fn save(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
+    let (params, user) = match user_form(&req, &state, &id, payload).await {
+        Ok(found) => found,
         Err(response) => return *response,
     };
-    let back = format!("/admin/users/{id}/permissions");
-    let params = match forms::read(&req, payload, &back).await {
-        Ok(params) => params,
-        Err(response) => return *response,
-    };
-    let user = match find_user(&state, &id).await {
-        Ok(user) => user,
-        Err(response) => return *response,
-    };
+    let back = format!("/admin/users/{}/permissions", user.id);
     let log = request_log(&req, &state.log);
     let count = params
         .get("rows")

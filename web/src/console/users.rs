@@ -9,6 +9,7 @@
 //! | POST | `/admin/users` | create (`username`, `email`, `password`, `role`) |
 //! | POST | `/admin/users/{id}/status` | `enabled=true|false` |
 //! | POST | `/admin/users/{id}/role` | `role=admin|user` |
+//! | POST | `/admin/users/{id}/email` | `email`: a valid address no other account has |
 //! | POST | `/admin/users/{id}/password` | `password`: reset, signs the user out |
 //! | POST | `/admin/users/{id}/revoke` | ends every session and token of the user |
 //! | GET, POST | `/admin/users/{id}/delete` | the confirm page, then the deletion |
@@ -22,17 +23,23 @@ use actors::storage::users::{AccountChange, Role, User};
 use serde::Serialize;
 use tera::Context;
 
-use super::guard::{self, AdminPage};
+use super::form_page::{self, Drawn, FormPage};
+use super::guard::AdminPage;
 use super::{chart, forms, page};
 use crate::admin_api::AdminApiError;
+use crate::oauth::form::Params;
 use crate::oauth::request_log;
 use crate::state::AppState;
+
+/// The Users page (accounts and groups).
+pub(super) struct Users;
 
 const FLASH: &[(&str, &str)] = &[
     ("created", "User {name} created."),
     ("enabled", "User {name} enabled."),
     ("disabled", "User {name} disabled and signed out."),
     ("role", "The role of {name} changed."),
+    ("email", "The email of {name} changed."),
     (
         "password",
         "The password of {name} was reset; they are signed out everywhere.",
@@ -44,6 +51,10 @@ const FLASH: &[(&str, &str)] = &[
     ),
     ("permissions", "The permissions of {name} were saved."),
     ("group_created", "Group {name} created."),
+    (
+        "group_saved",
+        "Group {name} saved; rules naming its old name were not renamed with it.",
+    ),
     (
         "group_deleted",
         "Group {name} deleted; its members left it, rules naming it stay.",
@@ -80,22 +91,21 @@ pub(super) struct Filled {
     pub(super) group_description: String,
 }
 
-pub(super) fn chrome<'a>(admin: &'a AdminPage) -> page::Chrome<'a> {
-    page::Chrome {
-        username: &admin.principal.username,
-        csrf_token: &admin.csrf_token,
-        current: "/admin/users",
+impl FormPage for Users {
+    const PATH: &'static str = "/admin/users";
+    const FLASH: &'static [(&'static str, &'static str)] = FLASH;
+    type Filled = Filled;
+
+    async fn render(state: &AppState, admin: &AdminPage, drawn: Drawn<'_, Filled>) -> HttpResponse {
+        render(state, admin, drawn).await
     }
 }
 
-async fn render(
-    state: &AppState,
-    admin: &AdminPage,
-    status: StatusCode,
-    flash: Option<String>,
-    errors: &[String],
-    filled: &Filled,
-) -> HttpResponse {
+pub(super) fn chrome(admin: &AdminPage) -> page::Chrome<'_> {
+    admin.chrome(Users::PATH)
+}
+
+async fn render(state: &AppState, admin: &AdminPage, drawn: Drawn<'_, Filled>) -> HttpResponse {
     let users = match state.identity.users().await {
         Ok(users) => users,
         Err(error) => {
@@ -140,27 +150,10 @@ async fn render(
     let mut c = Context::new();
     c.insert("users", &rows);
     c.insert("groups", &groups);
-    c.insert("flash", &flash);
-    c.insert("errors", errors);
-    c.insert("filled", filled);
-    page::render(status, "admin/users.html", c, Some(&chrome(admin)))
-}
-
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
-    let flash = forms::flash(&forms::query(&req), FLASH);
-    render(
-        &state,
-        &admin,
-        StatusCode::OK,
-        flash,
-        &[],
-        &Filled::default(),
-    )
-    .await
+    c.insert("flash", &drawn.flash);
+    c.insert("errors", drawn.errors);
+    c.insert("filled", drawn.filled);
+    page::render(drawn.status, "admin/users.html", c, Some(&chrome(admin)))
 }
 
 /// The page again, with `error`'s reasons (and the create form as it was sent).
@@ -170,8 +163,7 @@ pub(super) async fn refused(
     error: AdminApiError,
     filled: &Filled,
 ) -> HttpResponse {
-    let (status, errors) = forms::messages(&error);
-    render(state, admin, status, None, &errors, filled).await
+    form_page::refused::<Users>(state, admin, &error, filled).await
 }
 
 fn role(text: Option<&str>) -> Result<Role, AdminApiError> {
@@ -188,10 +180,11 @@ fn role(text: Option<&str>) -> Result<Role, AdminApiError> {
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (admin, params) = match forms::admin_form(&req, &state, payload, "/admin/users").await {
-        Ok(found) => found,
+    let params = match forms::read(&req, payload, Users::PATH).await {
+        Ok(params) => params,
         Err(response) => return *response,
     };
     let log = request_log(&req, &state.log);
@@ -235,108 +228,70 @@ pub(super) async fn find_user(state: &AppState, raw: &str) -> Result<User, Box<H
         Err(_) => None,
     };
     found.ok_or_else(|| {
-        Box::new(page::error(
-            StatusCode::NOT_FOUND,
+        page::missing(
             "No such user",
             &format!("There is no user with id `{raw}`; it may have been deleted."),
-            Some(("/admin/users", "Back to the users")),
-        ))
+            (Users::PATH, "Back to the users"),
+        )
     })
 }
 
+/// One per-user action: `status`, `role`, `email`, `password`, `revoke` or `delete`.
 async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    admin: AdminPage,
+    path: web::Path<forms::ItemAction>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (raw_id, action) = path.into_inner();
-    apply(req, state, &raw_id, &action, payload).await
-}
-
-async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    apply(req, state, &id, "delete", payload).await
-}
-
-/// One per-user action: `status`, `role`, `password`, `revoke` or `delete`.
-async fn apply(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    raw_id: &str,
-    action: &str,
-    payload: web::Payload,
-) -> HttpResponse {
-    let (admin, params) = match forms::admin_form(&req, &state, payload, "/admin/users").await {
-        Ok(found) => found,
+    let params = match forms::read(&req, payload, Users::PATH).await {
+        Ok(params) => params,
         Err(response) => return *response,
     };
-    let user = match find_user(&state, raw_id).await {
+    let user = match find_user(&state, &path.id).await {
         Ok(user) => user,
         Err(response) => return *response,
     };
     let log = request_log(&req, &state.log);
     let by = admin.principal.user_id;
     let identity = &state.identity;
-    let outcome: Result<&str, AdminApiError> = match action {
-        "status" => {
-            let enabled = params.get("enabled") == Some("true");
-            let change = AccountChange {
-                enabled: Some(enabled),
-                ..AccountChange::default()
-            };
-            identity
+    let outcome: Result<&str, AdminApiError> =
+        match (account_change(&path.action, &params), path.action.as_str()) {
+            (Some(Ok((change, code))), _) => identity
                 .change_account(user.id, change, by)
                 .await
-                .map(|_| if enabled { "enabled" } else { "disabled" })
-                .map_err(|e| AdminApiError::from_auth(e, &log))
-        }
-        "role" => match role(params.get("role")) {
-            Ok(role) => {
-                let change = AccountChange {
-                    role: Some(role),
-                    ..AccountChange::default()
-                };
-                identity
-                    .change_account(user.id, change, by)
-                    .await
-                    .map(|_| "role")
-                    .map_err(|e| AdminApiError::from_auth(e, &log))
-            }
-            Err(error) => Err(error),
-        },
-        "password" => identity
-            .reset_password(user.id, params.get("password").unwrap_or(""))
-            .await
-            .map(|_| "password")
-            .map_err(|e| AdminApiError::from_auth(e, &log)),
-        "revoke" => identity
-            .revoke_user(user.id)
-            .await
-            .map(|_| "revoked")
-            .map_err(|e| AdminApiError::from_auth(e, &log)),
-        "delete" => {
-            let deleted = identity
-                .delete_account(user.id, by)
+                .map(|_| code)
+                .map_err(|e| AdminApiError::from_auth(e, &log)),
+            (Some(Err(error)), _) => Err(error),
+            (None, "password") => identity
+                .reset_password(user.id, params.get("password").unwrap_or(""))
                 .await
-                .map(|_| "deleted")
-                .map_err(|e| AdminApiError::from_auth(e, &log));
-            // The user's own policies went with the account: rebuild now, not at the next poll.
-            if deleted.is_ok()
-                && let Some(policies) = state.policies.get()
-            {
-                let _ = policies.refresh().await;
+                .map(|_| "password")
+                .map_err(|e| AdminApiError::from_auth(e, &log)),
+            (None, "revoke") => identity
+                .revoke_user(user.id)
+                .await
+                .map(|_| "revoked")
+                .map_err(|e| AdminApiError::from_auth(e, &log)),
+            (None, "delete") => {
+                let deleted = identity
+                    .delete_account(user.id, by)
+                    .await
+                    .map(|_| "deleted")
+                    .map_err(|e| AdminApiError::from_auth(e, &log));
+                // The user's own policies went with the account: rebuild now, not at the next poll.
+                if deleted.is_ok()
+                    && let Some(policies) = state.policies.get()
+                {
+                    let _ = policies.refresh().await;
+                }
+                deleted
             }
-            deleted
-        }
-        _ => Err(AdminApiError::NotFound(format!(
-            "There is no user action `{action}`."
-        ))),
-    };
+            _ => Err(AdminApiError::NotFound(format!(
+                "There is no user action `{}`.",
+                path.action
+            ))),
+        };
     match outcome {
         Ok(code) => {
             slog::info!(log, "User changed in the console.";
@@ -347,16 +302,47 @@ async fn apply(
     }
 }
 
+/// The account change an action makes (`status`, `role`, `email`) and its flash code; `None`
+/// for the other actions.
+fn account_change(
+    action: &str,
+    params: &Params,
+) -> Option<Result<(AccountChange, &'static str), AdminApiError>> {
+    let change = match action {
+        "status" => {
+            let enabled = params.get("enabled") == Some("true");
+            let code = if enabled { "enabled" } else { "disabled" };
+            let change = AccountChange {
+                enabled: Some(enabled),
+                ..AccountChange::default()
+            };
+            (change, code)
+        }
+        "role" => {
+            let change = role(params.get("role")).map(|role| AccountChange {
+                role: Some(role),
+                ..AccountChange::default()
+            });
+            return Some(change.map(|c| (c, "role")));
+        }
+        "email" => {
+            let change = AccountChange {
+                email: Some(params.get("email").unwrap_or("").to_string()),
+                ..AccountChange::default()
+            };
+            (change, "email")
+        }
+        _ => return None,
+    };
+    Some(Ok(change))
+}
+
 /// The confirm step before a deletion (a page, so it works without script).
 async fn confirm_delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    admin: AdminPage,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let admin = match guard::admin_page(&req, &state) {
-        Ok(admin) => admin,
-        Err(response) => return *response,
-    };
     let user = match find_user(&state, &id).await {
         Ok(user) => user,
         Err(response) => return *response,
@@ -381,13 +367,13 @@ async fn confirm_delete(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/admin/users")
-            .route(web::get().to(list))
+            .route(web::get().to(form_page::show::<Users>))
             .route(web::post().to(create)),
     )
     .service(
         web::resource("/admin/users/{id}/delete")
             .route(web::get().to(confirm_delete))
-            .route(web::post().to(delete)),
+            .route(web::post().to(act)),
     )
     .service(web::resource("/admin/users/{id}/{action}").route(web::post().to(act)));
 }

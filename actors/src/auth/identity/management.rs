@@ -121,7 +121,8 @@ impl Identity {
 
     /// Changes email, role or status of account `id` on behalf of administrator `by`. Disabling
     /// signs the user out everywhere. Refused: changing one's own role or status (an admin
-    /// locking themselves out by accident), and leaving no enabled administrator.
+    /// locking themselves out by accident), leaving no enabled administrator, and an email
+    /// another account already has (compared without regard to case).
     pub async fn change_account(
         &self,
         id: i64,
@@ -136,6 +137,13 @@ impl Identity {
             ]));
         }
         let current = self.user(id).await?;
+        // Only a new address must be free: an existing duplicate does not block a role change.
+        let new_email = change
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.eq_ignore_ascii_case(&current.email))
+            .map(str::to_string);
         let demoted = change.role.is_some_and(|r| r != current.role);
         let disabled = change.enabled == Some(false) && current.enabled;
         if id == by && (demoted || disabled) {
@@ -153,6 +161,13 @@ impl Identity {
             .db
             .run(move |c| {
                 in_transaction(c, |c| {
+                    if let Some(email) = &new_email
+                        && let Some(owner) = users::email_owner(c, email, id)?
+                    {
+                        return Err(StorageError::Conflict(format!(
+                            "email `{email}` is already the address of user {owner}"
+                        )));
+                    }
                     let updated = users::change(c, id, &change)?;
                     if users::count_admins(c)? == 0 {
                         return Err(StorageError::Conflict(

@@ -497,6 +497,33 @@ impl PolicyService {
         Ok(group)
     }
 
+    /// Makes `groups` exactly the groups of `user` in one transaction (the console's membership
+    /// checkboxes): a group (or the user) deleted meanwhile refuses the whole save as invalid,
+    /// and nothing changes.
+    pub async fn set_user_groups(
+        &self,
+        user: i64,
+        groups: Vec<i64>,
+        by: &str,
+    ) -> Result<bool, PolicyError> {
+        let changed = self
+            .db
+            .run(move |c| groups::set_user_groups(c, user, &groups))
+            .await
+            .map_err(|e| match e {
+                StorageError::NotFound(m) => {
+                    PolicyError::Invalid(vec![format!("groups: {m}; nothing was changed")])
+                }
+                other => other.into(),
+            })?;
+        if changed {
+            slog::info!(self.log, "A user's group memberships were replaced.";
+                "by" => by, "user_id" => user);
+            self.rebuild().await?;
+        }
+        Ok(changed)
+    }
+
     pub async fn add_member(&self, id: i64, user: i64, by: &str) -> Result<Group, PolicyError> {
         self.group(id).await?;
         let group = self
