@@ -20,3 +20,4 @@ pub mod revocation;
 pub mod scopes;
 pub mod snapshot;
 pub mod tokens;
+mod verified;

@@ -87,13 +87,18 @@ pub struct TokenKeys {
     access_ttl: Duration,
     /// One per algorithm a key may use, built once: verification runs on every request.
     validations: HashMap<Algorithm, Validation>,
+    /// Tokens that passed `verify_access`, so repeat requests skip decoding and the signature.
+    verified: super::verified::VerifiedTokens,
 }
+
+/// Clock skew allowed on `exp` (seconds), in verification and for remembered tokens alike.
+const LEEWAY_S: u64 = 30;
 
 /// Issuer, expiry and subject required; the audience is checked by [`TokenKeys::verify_access`]
 /// (it may be any of this gateway's resources) and by the web layer against the path.
 fn validation(algorithm: Algorithm, issuer: &str) -> Validation {
     let mut validation = Validation::new(algorithm);
-    validation.leeway = 30;
+    validation.leeway = LEEWAY_S;
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -114,6 +119,7 @@ impl TokenKeys {
             issuer,
             access_ttl,
             validations,
+            verified: Default::default(),
         }
     }
 
@@ -170,6 +176,9 @@ impl TokenKeys {
     /// Checks header type, key id, algorithm (the key's own), signature, issuer, expiry, and
     /// that the audience is one of this gateway's resources.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        if let Some(claims) = self.verified.get(token, unix_now(), LEEWAY_S) {
+            return Ok(claims);
+        }
         let header = decode_header(token).map_err(|e| TokenError::Invalid(describe(e.kind())))?;
         if !header
             .typ
@@ -190,6 +199,7 @@ impl TokenKeys {
         if !self.is_resource(&data.claims.aud) {
             return Err(TokenError::Invalid("wrong audience".into()));
         }
+        self.verified.insert(token, &data.claims);
         Ok(data.claims)
     }
 }

@@ -12,6 +12,9 @@ const ANCHOR_KEY: &str = "audit_anchor";
 /// One stored audit row, exactly as in the table.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = audit_records)]
+// `None` is bound as NULL (the columns have no defaults), so every row has the same statement
+// shape and SQLite's prepared insert is cached instead of rebuilt per row.
+#[diesel(treat_none_as_default_value = false)]
 pub struct AuditRow {
     pub id: i64,
     pub at_ms: i64,
@@ -38,26 +41,33 @@ pub struct Anchor {
     pub hash: String,
 }
 
-/// Inserts `rows` in one transaction with multi-row statements. Multi-row insert does not
-/// compile through the MultiConnection, so the statement is built per variant.
+/// Inserts `rows` in one transaction: single-row statements on SQLite, multi-row ones on
+/// PostgreSQL (the statement is built per variant: a multi-row insert does not compile through
+/// the MultiConnection).
 pub fn insert_batch(conn: &mut DbConn, rows: &[AuditRow]) -> Result<(), StorageError> {
-    // 23 columns: 1000 rows stay under SQLite's 32766 bound variables per statement.
+    // 16 columns: 1000 rows stay well under PostgreSQL's 65535 bound parameters.
     const ROWS_PER_STATEMENT: usize = 1000;
-    macro_rules! insert {
-        ($conn:expr) => {
-            $conn.transaction::<_, diesel::result::Error, _>(|c| {
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                    diesel::insert_into(audit_records::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                Ok(())
-            })
-        };
-    }
     match conn {
-        DbConn::Sqlite(conn) => insert!(conn)?,
-        DbConn::Postgres(conn) => insert!(conn)?,
+        // SQLite: a single-row insert is prepared once and reused (diesel caches it); a
+        // multi-row one has a new shape for every batch size, so each batch re-built and
+        // re-parsed a statement of up to 23,000 placeholders. In-process, there are no round
+        // trips to save.
+        DbConn::Sqlite(conn) => conn.transaction::<_, diesel::result::Error, _>(|c| {
+            for row in rows {
+                diesel::insert_into(audit_records::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+            Ok(())
+        })?,
+        DbConn::Postgres(conn) => conn.transaction::<_, diesel::result::Error, _>(|c| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                diesel::insert_into(audit_records::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            Ok(())
+        })?,
     }
     Ok(())
 }
