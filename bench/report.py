@@ -117,10 +117,16 @@ def report_proxy(rows, gw_reason, notes, args, p, na):
     p("3. tools/list, the full list (every page), sequential on one session")
     p(f"   direct, 1 backend × 50 tools: p50 {us(lat(ld, 'p50_us'))}  p99 {us(lat(ld, 'p99_us'))}  "
       f"({ld['tools_listed']} tools, {ld['pages']} page)")
+    lb = rows.get("list_direct_big")
+    if lb:
+        p(f"   direct, 1 backend × {lb['tools_listed']} tools: p50 {us(lat(lb, 'p50_us'))}  "
+          f"p99 {us(lat(lb, 'p99_us'))}  ({lb['pages']} page; the same list size with no gateway)")
     if lg:
         p50 = lat(lg, "p50_us")
         p(f"   gateway, 100 backends × 50 tools: p50 {us(p50)}  p99 {us(lat(lg, 'p99_us'))}  "
           f"({lg['tools_listed']} tools in {lg['pages']} pages, failures {failures(lg)})   [CPU {cpu_line(lg)}]")
+        if lb:
+            p(f"   added over the same-size direct list: p50 {us(p50 - lat(lb, 'p50_us'))}")
         p(f"   target p50 ≤ 2 ms: {verdict(p50 <= TARGET_LIST_P50_US, f'by {p50 - TARGET_LIST_P50_US:.0f} µs')}")
     else:
         p(f"   gateway, 100 backends × 50 tools: {na}   (target p50 ≤ 2 ms)")

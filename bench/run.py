@@ -384,6 +384,12 @@ def measure(args, workdir, rows, notes, cleanup):
     log("tools/list")
     rows["list_direct"] = run_load("list", f"http://127.0.0.1:{fan_ports[0]}/mcp",
                                    pids=[("backend", fan.pid)])
+    # The same list size straight from one backend: what a client pays to receive and parse
+    # 5,000 tools without any gateway (the baseline for the fan-out figure).
+    big, (big_port,) = start_backend(1, 100 * 50)
+    cleanup.append(big)
+    rows["list_direct_big"] = run_load("list", f"http://127.0.0.1:{big_port}/mcp",
+                                       pids=[("backend", big.pid)])
     if gw is not None and gw.base is not None:
         gw100 = Gateway(workdir, "gw100", fan_ports, args.gateway_log_level)
         cleanup.append(gw100)
