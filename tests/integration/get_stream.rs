@@ -115,27 +115,11 @@ async fn open_after(
 
 /// POSTs `body` (a request) on the client's session and returns its answer stream, read event
 /// by event, past the priming event a 2025-11-25 client gets first.
-pub(crate) async fn answer_events(client: &McpClient, body: &str) -> Events {
-    let http = awc::Client::builder().disable_timeout().finish();
-    let mut request = http
-        .post(&client.url)
-        .insert_header(("content-type", "application/json"))
-        .insert_header(("accept", "application/json, text/event-stream"))
-        .insert_header(("mcp-protocol-version", client.version.as_str()));
-    if let Some(token) = &client.token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(session) = &client.session {
-        request = request.insert_header(("mcp-session-id", session.as_str()));
-    }
-    let response = request
-        .send_body(body.to_string())
-        .await
-        .expect("POST failed");
-    assert_eq!(response.status().as_u16(), 200);
+pub(crate) async fn answer_events(client: &McpClient, body: Value) -> Events {
+    let answer = crate::post_stream_resume::post_streaming(client, body).await;
     let mut events = Events {
-        body: response.boxed_local(),
-        buffer: String::new(),
+        body: answer.body,
+        buffer: answer.buffer,
     };
     if client.version == "2025-11-25" {
         let priming = events.next().await.expect("a priming event");

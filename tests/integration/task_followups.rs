@@ -27,6 +27,13 @@ async fn finish(backend: &HttpFixture, key: &str) -> Value {
     response.json().await.expect("JSON")
 }
 
+/// The fixture with `--tasks` behind a gateway, as backend `fx` (no tool prefix).
+async fn tasks_gateway() -> (HttpFixture, TestGateway) {
+    let backend = HttpFixture::start_with(0, 3, &["--tasks"]);
+    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
+    (backend, gw)
+}
+
 async fn one_user(gw: &TestGateway, name: &str) -> String {
     create_mcp_user(gw, name).await;
     login(gw, name).await
@@ -37,7 +44,7 @@ async fn one_user(gw: &TestGateway, name: &str) -> String {
 async fn waiting_for_result(client: &McpClient, id: &str, task: &str) -> Events {
     let request = json!({"jsonrpc": "2.0", "id": id, "method": "tasks/result",
         "params": {"taskId": task}});
-    let mut events = answer_events(client, &request.to_string()).await;
+    let mut events = answer_events(client, request).await;
     let status = events.message().await.expect("the task's status");
     assert_eq!(status["method"], "notifications/tasks/status", "{status}");
     assert_eq!(status["params"]["taskId"], task, "the gateway's id");
@@ -46,8 +53,7 @@ async fn waiting_for_result(client: &McpClient, id: &str, task: &str) -> Events 
 
 #[actix_rt::test]
 async fn a_cancelled_follow_up_from_another_session_reaches_the_tasks_backend_session() {
-    let backend = HttpFixture::start_with(0, 3, &["--tasks"]);
-    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
+    let (_backend, gw) = tasks_gateway().await;
     let token = one_user(&gw, "owner").await;
     let (creator, _) = client(&gw, "/mcp", &token).await;
     wait_for_tool(&creator, "slow").await;
@@ -78,8 +84,7 @@ async fn a_cancelled_follow_up_from_another_session_reaches_the_tasks_backend_se
 
 #[actix_rt::test]
 async fn a_status_after_the_creating_session_ended_reaches_the_users_other_session_only() {
-    let backend = HttpFixture::start_with(0, 3, &["--tasks"]);
-    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
+    let (backend, gw) = tasks_gateway().await;
     let alice_token = one_user(&gw, "alice").await;
     let bob_token = one_user(&gw, "bob").await;
     let (alice_first, _) = client(&gw, "/mcp", &alice_token).await;
@@ -126,8 +131,7 @@ async fn a_status_after_the_creating_session_ended_reaches_the_users_other_sessi
 
 #[actix_rt::test]
 async fn a_url_elicitations_completion_reaches_the_session_it_was_sent_to() {
-    let backend = HttpFixture::start_with(0, 3, &["--tasks"]);
-    let gw = gateway_in_front_of(&[("fx", "", &backend)]).await;
+    let (backend, gw) = tasks_gateway().await;
     let token = one_user(&gw, "owner").await;
     let url = json!({"elicitation": {"form": {}, "url": {}}});
     let creator = session_declaring(&gw, &token, "creator", url.clone()).await;
