@@ -20,7 +20,18 @@ pub(crate) async fn declaring(
 ) -> (McpClient, i64, String) {
     let user = create_mcp_user(gw, name).await;
     let token = login(gw, name).await;
-    let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
+    let client = session_declaring(gw, &token, name, capabilities).await;
+    (client, user, token)
+}
+
+/// A new session on `/mcp` with `token`, its client (named `name`) declaring `capabilities`.
+pub(crate) async fn session_declaring(
+    gw: &TestGateway,
+    token: &str,
+    name: &str,
+    capabilities: Value,
+) -> McpClient {
+    let mut client = McpClient::new(&gw.url("/mcp"), Some(token));
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
         "protocolVersion":"2025-11-25","capabilities":capabilities,
         "clientInfo":{"name":name,"version":"1"}}});
@@ -35,7 +46,7 @@ pub(crate) async fn declaring(
         .as_str()
         .unwrap()
         .to_string();
-    (client, user, token)
+    client
 }
 
 /// Waits until the routing table lists `tool` for this client.

@@ -113,6 +113,21 @@ async fn open_after(
     (status, Some(events))
 }
 
+/// POSTs `body` (a request) on the client's session and returns its answer stream, read event
+/// by event, past the priming event a 2025-11-25 client gets first.
+pub(crate) async fn answer_events(client: &McpClient, body: Value) -> Events {
+    let answer = crate::post_stream_resume::post_streaming(client, body).await;
+    let mut events = Events {
+        body: answer.body,
+        buffer: answer.buffer,
+    };
+    if client.version == "2025-11-25" {
+        let priming = events.next().await.expect("a priming event");
+        assert!(priming.data.is_empty(), "{priming:?}");
+    }
+    events
+}
+
 pub(crate) async fn listening(client: &McpClient, token: &str) -> Events {
     let (status, events) = open(client, token, "text/event-stream").await;
     assert_eq!(status, 200);

@@ -56,6 +56,7 @@ mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;
 mod stdio_relay;
+mod task_followups;
 mod tasks;
 mod tokens;
 mod tool_approvals_shared;

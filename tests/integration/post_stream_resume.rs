@@ -30,9 +30,9 @@ impl SseEvent {
 }
 
 /// An open event stream, read event by event.
-struct Sse {
-    body: LocalBoxStream<'static, Result<Bytes, awc::error::PayloadError>>,
-    buffer: String,
+pub(crate) struct Sse {
+    pub(crate) body: LocalBoxStream<'static, Result<Bytes, awc::error::PayloadError>>,
+    pub(crate) buffer: String,
 }
 
 impl Sse {
@@ -76,7 +76,7 @@ fn http() -> awc::Client {
 }
 
 /// A request POSTed on the client's session, its answer read as it streams.
-async fn post_streaming(client: &McpClient, body: Value) -> Sse {
+pub(crate) async fn post_streaming(client: &McpClient, body: Value) -> Sse {
     let mut request = http()
         .post(&client.url)
         .insert_header(("content-type", "application/json"))

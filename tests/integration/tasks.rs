@@ -9,13 +9,13 @@ use crate::harness::TestGateway;
 use crate::mcp_client::McpClient;
 use crate::users::{create_mcp_user, login};
 
-async fn client(gw: &TestGateway, path: &str, token: &str) -> (McpClient, Value) {
+pub(crate) async fn client(gw: &TestGateway, path: &str, token: &str) -> (McpClient, Value) {
     let mut client = McpClient::new(&gw.url(path), Some(token));
     let result = client.initialize("2025-11-25").await;
     (client, result)
 }
 
-async fn wait_for_tool(client: &McpClient, name: &str) {
+pub(crate) async fn wait_for_tool(client: &McpClient, name: &str) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let list = client.request(90, "tools/list", json!({})).await;
@@ -34,7 +34,12 @@ async fn wait_for_tool(client: &McpClient, name: &str) {
     }
 }
 
-async fn create_task(client: &McpClient, id: u64, tool: &str, arguments: Value) -> Value {
+pub(crate) async fn create_task(
+    client: &McpClient,
+    id: u64,
+    tool: &str,
+    arguments: Value,
+) -> Value {
     let reply = client
         .request(
             id,
@@ -136,7 +141,7 @@ async fn tasks_reach_their_backend_for_their_creator_only() {
     gw.stop().await.unwrap();
 }
 
-fn task_id(task: &Value) -> String {
+pub(crate) fn task_id(task: &Value) -> String {
     task["taskId"]
         .as_str()
         .unwrap_or_else(|| panic!("a CreateTaskResult: {task}"))

@@ -4,6 +4,7 @@
 
 mod actor;
 mod client_tasks;
+mod elicitations;
 mod event_stream;
 mod outbox;
 mod post_streams;
@@ -12,12 +13,15 @@ mod tasks;
 
 pub use actor::{NewSession, SessionActor, SessionError, SessionHandle, SessionLimits, SessionMsg};
 pub use client_tasks::{ClientTasks, MAX_CLIENT_TASKS};
+pub use elicitations::{
+    Initiator, MAX_URL_ELICITATIONS_PER_USER, URL_ELICITATION_KEEP, UrlElicitations,
+};
 pub use event_stream::{EventStream, parse_event_id};
 pub use outbox::{AttachError, Attached, Event, OUTBOX_CAPACITY, Outbox, Pushed, StreamLimits};
 pub use post_streams::{OpenedStream, PostStreams};
 pub use store::{
-    ClientSession, InFlight, LookupError, PendingRequest, RequestGuard, SessionScope, SessionStore,
-    UpstreamSlot, take_when_free,
+    CancelTarget, ClientSession, InFlight, LookupError, PendingRequest, RequestGuard, SessionScope,
+    SessionStore, UpstreamSlot, take_when_free,
 };
 
 pub use tasks::{

@@ -42,7 +42,7 @@ pub struct ClientSession<U> {
     /// Requests of this client being answered by a backend, keyed by the id's raw JSON, so a
     /// `notifications/cancelled` reaches the backend working on it, or stops the request before
     /// it is sent; plus cancellations that arrived before their request was routed.
-    requests: Mutex<Requests>,
+    requests: Mutex<Requests<U>>,
     /// Set when the session ends: no backend session may be opened for it afterwards (one
     /// opened by a late request would never be closed).
     ended: AtomicBool,
@@ -154,7 +154,7 @@ impl<U> ClientSession<U> {
             Tracked {
                 backend: backend.to_string(),
                 cancelled,
-                delivered: false,
+                delivered_on: None,
             },
         );
         RequestGuard {
@@ -173,18 +173,23 @@ impl<U> ClientSession<U> {
             .map(|t| t.backend.clone())
     }
 
-    /// Records the client's cancellation of request `id` and returns the backend to tell, if
-    /// the request has reached it. A cancellation that overtakes its request (the client may
+    /// Records the client's cancellation of request `id` and returns the backend session to
+    /// tell, if the request has reached it: the one it was delivered on, which for a task's
+    /// follow-up is the task's, not this session's own for that backend. A cancellation that overtakes its request (the client may
     /// cancel as soon as it has sent the POST) is remembered, so the request is never sent; one
     /// that arrives while the request is on its way is left to the forwarder, which tells the
     /// backend once the request has arrived ([`Self::mark_delivered`]): sent any earlier, over
     /// another connection, it could reach the backend first and be ignored there.
-    pub fn cancel_request(&self, id: &RawValue) -> Option<String> {
+    pub fn cancel_request(&self, id: &RawValue) -> Option<CancelTarget<U>> {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         match requests.active.get_mut(id.get()) {
             Some(tracked) => {
                 tracked.cancelled = true;
-                tracked.delivered.then(|| tracked.backend.clone())
+                let slot = tracked.delivered_on.clone()?;
+                Some(CancelTarget {
+                    backend: tracked.backend.clone(),
+                    slot,
+                })
             }
             None => {
                 requests.remember_early_cancel(id.get().to_string());
@@ -203,26 +208,18 @@ impl<U> ClientSession<U> {
             .is_some_and(|t| t.cancelled)
     }
 
-    /// Records that the backend has accepted request `id`; from now on a cancellation goes
-    /// straight to it. Returns whether the client cancelled while the request was on its way
-    /// (the caller then tells the backend itself).
-    pub fn mark_delivered(&self, id: &RawValue) -> bool {
+    /// Records that the backend session in `slot` has accepted request `id`; from now on a
+    /// cancellation goes straight to it. Returns whether the client cancelled while the request
+    /// was on its way (the caller then tells the backend itself).
+    pub fn mark_delivered(&self, id: &RawValue, slot: &UpstreamSlot<U>) -> bool {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         match requests.active.get_mut(id.get()) {
             Some(tracked) => {
-                tracked.delivered = true;
+                tracked.delivered_on = Some(Arc::downgrade(slot));
                 tracked.cancelled
             }
             None => false,
         }
-    }
-
-    /// The backends this client has a session with (for notifications meant for all of them).
-    pub fn opened_backends(&self) -> Vec<String> {
-        self.opened_upstreams()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
     }
 
     /// Every backend whose session for this client is open, with its slot.
@@ -335,25 +332,40 @@ pub fn take_when_free<U>(slot: UpstreamSlot<U>) -> Result<Option<U>, UpstreamSlo
 }
 
 /// The client's requests in progress, and cancellations that came before their request.
-#[derive(Default)]
-struct Requests {
-    active: HashMap<String, Tracked>,
+struct Requests<U> {
+    active: HashMap<String, Tracked<U>>,
     /// Bounded: ids are never reused within a session, so an entry whose request never comes
     /// (it had already finished) is harmless and eventually pushed out.
     early_cancels: std::collections::VecDeque<String>,
 }
 
-struct Tracked {
+struct Tracked<U> {
     backend: String,
     cancelled: bool,
-    /// The backend has accepted the request (a cancellation may now be sent to it).
-    delivered: bool,
+    /// The backend session that accepted the request (a cancellation may now be sent there).
+    /// Weak: a request in progress holds its backend session through its answer already.
+    delivered_on: Option<std::sync::Weak<tokio::sync::OnceCell<U>>>,
+}
+
+/// Where a client's cancellation must go: the backend session its request was delivered on.
+pub struct CancelTarget<U> {
+    pub backend: String,
+    pub slot: std::sync::Weak<tokio::sync::OnceCell<U>>,
 }
 
 /// How many cancellations of not-yet-routed requests a session remembers.
 const EARLY_CANCELS: usize = 32;
 
-impl Requests {
+impl<U> Default for Requests<U> {
+    fn default() -> Self {
+        Requests {
+            active: HashMap::new(),
+            early_cancels: Default::default(),
+        }
+    }
+}
+
+impl<U> Requests<U> {
     fn remember_early_cancel(&mut self, key: String) {
         if self.early_cancels.len() == EARLY_CANCELS {
             self.early_cancels.pop_front();

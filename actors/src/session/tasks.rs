@@ -89,6 +89,9 @@ struct Entry<U> {
     finished: bool,
     /// Creation order: the oldest finished task is forgotten first.
     seq: u64,
+    /// The client session that last used the task (created it, or sent a task call about it):
+    /// it hears the task's status first once the creating session has ended.
+    last_session: Option<Arc<str>>,
 }
 
 /// A backend session's identity (its slot's address): tasks are keyed by it, not by backend
@@ -158,6 +161,7 @@ impl<U> TaskRegistry<U> {
                 expires: now + lifetime,
                 finished: false,
                 seq,
+                last_session: None,
             },
         );
         gateway_id
@@ -184,6 +188,27 @@ impl<U> TaskRegistry<U> {
             .by_backend
             .get(&(slot_key(slot), backend_task_id.to_string()))
             .cloned()
+    }
+
+    /// Notes that client session `session_id` of `user` used task `gateway_id`.
+    pub fn touch(&self, user: i64, gateway_id: &str, session_id: &Arc<str>) {
+        if let Some(entry) = self
+            .lock()
+            .get_mut(&user)
+            .and_then(|t| t.by_id.get_mut(gateway_id))
+        {
+            entry.last_session = Some(session_id.clone());
+        }
+    }
+
+    /// The client session of `user` that last used task `gateway_id`.
+    pub fn last_session(&self, user: i64, gateway_id: &str) -> Option<Arc<str>> {
+        self.lock()
+            .get(&user)?
+            .by_id
+            .get(gateway_id)?
+            .last_session
+            .clone()
     }
 
     /// Notes a status seen for a task: a terminal one starts its [`FINISHED_TASK_KEEP`].

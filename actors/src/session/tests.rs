@@ -154,8 +154,18 @@ fn a_cancellation_reaches_a_routed_request_and_waits_for_one_not_yet_routed() {
     let routed = raw(r#""a""#);
     let guard = session.track_request(&routed, "web");
     assert!(!session.is_cancelled(&routed));
-    assert!(!session.mark_delivered(&routed), "not cancelled yet");
-    assert_eq!(session.cancel_request(&routed).as_deref(), Some("web"));
+    // Delivered on a backend session that is not this session's own for `web` (a task's).
+    let tasks_slot: crate::session::UpstreamSlot<()> = Default::default();
+    assert!(
+        !session.mark_delivered(&routed, &tasks_slot),
+        "not cancelled yet"
+    );
+    let target = session.cancel_request(&routed).expect("delivered");
+    assert_eq!(target.backend, "web");
+    assert!(
+        std::sync::Weak::ptr_eq(&target.slot, &std::sync::Arc::downgrade(&tasks_slot)),
+        "the backend session it was delivered on"
+    );
     assert!(session.is_cancelled(&routed));
     drop(guard);
 
@@ -163,17 +173,17 @@ fn a_cancellation_reaches_a_routed_request_and_waits_for_one_not_yet_routed() {
     // request has arrived, so the cancellation cannot overtake it on another connection.
     let in_transit = raw(r#""b""#);
     let _in_transit = session.track_request(&in_transit, "web");
-    assert_eq!(session.cancel_request(&in_transit), None);
+    assert!(session.cancel_request(&in_transit).is_none());
     assert!(session.is_cancelled(&in_transit));
     assert!(
-        session.mark_delivered(&in_transit),
+        session.mark_delivered(&in_transit, &tasks_slot),
         "the forwarder must tell the backend"
     );
     assert_eq!(session.backend_of_request(&routed), None);
 
     // The cancellation overtakes its request: remembered, applied when the request is routed.
     let early = raw("7");
-    assert_eq!(session.cancel_request(&early), None);
+    assert!(session.cancel_request(&early).is_none());
     let _guard = session.track_request(&early, "web");
     assert!(
         session.is_cancelled(&early),

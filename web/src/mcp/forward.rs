@@ -8,7 +8,7 @@ use actors::mcp::ErrorCode;
 use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
 use actors::routing::Retry;
-use actors::session::{RequestGuard, TaskRegistry, UpstreamSlot};
+use actors::session::{Initiator, RequestGuard, UpstreamSlot};
 use actors::upstream::{ClientContext, Upstream, UpstreamError, UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
@@ -203,7 +203,7 @@ async fn send(
     .await?;
     // Cancelled while the request was on its way: the backend has it now, so the
     // cancellation can no longer overtake it. Tell it, and answer nothing.
-    if session.mark_delivered(id) {
+    if session.mark_delivered(id, &relay.slot) {
         let cancel = cancellation(id);
         let _ = relay
             .upstream
@@ -303,6 +303,10 @@ fn relay_backend_requests(
                         None
                     }
                     Decision::Drop => None,
+                    Decision::Elsewhere(target, message) => {
+                        target.outbox.push(message);
+                        None
+                    }
                 }
             }
         })
@@ -332,8 +336,9 @@ pub(crate) struct Relay {
     pub slot: Arc<tokio::sync::OnceCell<UpstreamSession>>,
     pub session: Session,
     pub backend: Arc<str>,
-    /// Task ids in what the backend sends become the gateway's before the client sees them.
-    pub tasks: Arc<TaskRegistry<UpstreamSession>>,
+    /// The endpoint's shared state: task ids in what the backend sends become the gateway's
+    /// (`tasks`), URL elicitations are noted and their completions routed (`elicitations`).
+    pub mcp: Arc<super::McpState>,
 }
 
 pub(crate) enum Decision {
@@ -344,6 +349,9 @@ pub(crate) enum Decision {
     Refuse(Bytes),
     /// Nothing for the client (a cancellation of a request it never saw or already answered).
     Drop,
+    /// For another session of the same user (a URL elicitation's completion goes to the
+    /// session that was sent the elicitation): queued on that session's GET stream.
+    Elsewhere(Session, Bytes),
 }
 
 impl Relay {
@@ -361,7 +369,7 @@ impl Relay {
             slot: slot.clone(),
             session: session.clone(),
             backend: Arc::from(backend),
-            tasks: state.mcp.tasks.clone(),
+            mcp: state.mcp.clone(),
         }
     }
 
@@ -394,8 +402,12 @@ impl Relay {
     }
 
     fn decide_parsed(&self, raw: &RawValue, envelope: &envelope::Envelope<'_>) -> Decision {
-        if envelope.method() == Some("notifications/cancelled") {
-            return self.backend_cancelled(raw, envelope.params);
+        match envelope.method() {
+            Some("notifications/cancelled") => return self.backend_cancelled(raw, envelope.params),
+            Some("notifications/elicitation/complete") => {
+                return self.elicitation_completed(raw, envelope.params);
+            }
+            _ => {}
         }
         let Kind::Request { id, method } = &envelope.kind else {
             return Decision::Pass;
@@ -422,7 +434,8 @@ impl Relay {
                 "The client did not declare the `{capability}` capability, so `{method}` cannot be sent to it."
             ));
         }
-        if let Some(part) = sub_capability(method, envelope.params)
+        let part = sub_capability(method, envelope.params);
+        if let Some(part) = part
             && !self.client_declared_part(capability, part)
         {
             return refuse(format!(
@@ -443,6 +456,9 @@ impl Relay {
                 self.session.outbox.limits().pending
             ));
         };
+        if part == Some("url") {
+            self.note_url_elicitation(envelope.params);
+        }
         let quoted = serde_json::to_string(&client_id).unwrap_or_default();
         match actors::mcp::json::with_member(raw, "id", &quoted) {
             Ok(rewritten) => Decision::ToClient(Bytes::from(rewritten), Some(client_id)),
@@ -469,6 +485,48 @@ impl Relay {
             .and_then(|p| actors::mcp::json::with_member(raw, "params", p.get()).ok());
         match rewritten {
             Some(message) => Decision::ToClient(Bytes::from(message), None),
+            None => Decision::Drop,
+        }
+    }
+
+    /// A URL-mode `elicitation/create` is being sent to this session: its completion must come
+    /// here too, whichever of the user's backend sessions the backend sends it on.
+    fn note_url_elicitation(&self, params: Option<&RawValue>) {
+        let Some(elicitation_id) = params
+            .and_then(|p| actors::mcp::json::member(p, "elicitationId"))
+            .and_then(actors::mcp::json::as_str)
+        else {
+            return;
+        };
+        let initiator = Initiator {
+            session_id: self.session.id.clone(),
+            scope: self.session.scope.clone(),
+        };
+        self.mcp.elicitations.note(
+            self.session.user_id,
+            &self.backend,
+            &elicitation_id,
+            initiator,
+        );
+    }
+
+    /// `notifications/elicitation/complete`: for the session that was sent the elicitation
+    /// (see [`super::to_user`]). One the gateway never relayed to this user (a backend may name
+    /// it in an error instead) stays with this session, like any notification.
+    fn elicitation_completed(&self, raw: &RawValue, params: Option<&RawValue>) -> Decision {
+        let user = self.session.user_id;
+        let Some(initiator) = params
+            .and_then(|p| actors::mcp::json::member(p, "elicitationId"))
+            .and_then(actors::mcp::json::as_str)
+            .and_then(|id| self.mcp.elicitations.complete(user, &self.backend, &id))
+        else {
+            return Decision::Pass;
+        };
+        match super::to_user::session_for(&self.mcp, user, &initiator) {
+            Some(target) if Arc::ptr_eq(&target, &self.session) => Decision::Pass,
+            Some(target) => {
+                Decision::Elsewhere(target, Bytes::copy_from_slice(raw.get().as_bytes()))
+            }
             None => Decision::Drop,
         }
     }
@@ -527,8 +585,10 @@ pub async fn client_response(
 }
 
 /// Notifications from the client that concern backends: a cancellation goes to the backend
-/// answering that request (stdio backends map the id themselves); a change of the client's
-/// roots goes to every backend it has a session with. Others need nothing.
+/// session answering that request — for a task's follow-up, the task's backend session, which
+/// may belong to another of the user's sessions — (stdio backends map the id themselves); a
+/// change of the client's roots goes to every backend it has a session with. Others need
+/// nothing.
 pub async fn client_notification(
     state: &AppState,
     http: &awc::Client,
@@ -537,20 +597,20 @@ pub async fn client_notification(
     method: &str,
     params: Option<&RawValue>,
 ) {
-    let targets = match method {
+    let targets: Vec<(String, UpstreamSlot<UpstreamSession>)> = match method {
         "notifications/cancelled" => params
             .and_then(|p| actors::mcp::json::member(p, "requestId"))
             .and_then(|id| session.cancel_request(id))
+            .and_then(|target| Some((target.backend, target.slot.upgrade()?)))
             .into_iter()
             .collect(),
-        "notifications/roots/list_changed" => session.opened_backends(),
+        "notifications/roots/list_changed" => session.opened_upstreams(),
         _ => Vec::new(),
     };
-    for backend in targets {
+    for (backend, slot) in targets {
         let Some(upstream) = state.gateway.get().and_then(|g| g.upstream(&backend)) else {
             continue;
         };
-        let slot = session.upstream_slot(&backend);
         if let Some(upstream_session) = slot.get() {
             let message = Bytes::copy_from_slice(raw.get().as_bytes());
             // Best effort: a backend that misses a cancellation finishes the work unasked.

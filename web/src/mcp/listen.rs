@@ -9,6 +9,9 @@
 //!         ├── requests → Relay::decide (capability check, id rewritten, pending map)
 //!         └── ClientSession::outbox (bounded) → the one GET stream of that session
 //! ```
+//! A pump lasts as long as its backend session, which a task can keep open after the client
+//! session ended: from then on a task status or an elicitation's completion goes to another
+//! session of the same user (`to_user`), a request is refused, the rest is dropped.
 //! The aggregated `/mcp` does not pass a backend's `list_changed` on: what a client lists there
 //! is the routing table, which changes only when the gateway rebuilds it.
 
@@ -22,12 +25,13 @@ use actors::mcp::envelope::{self, Kind};
 use actors::mcp::errors::error_response;
 use actors::session::{AttachError, Attached};
 use actors::session::{ClientSession, Pushed, SessionScope};
-use actors::upstream::{Upstream, UpstreamReply, UpstreamSession};
+use actors::upstream::{UpstreamReply, UpstreamSession};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 
 use super::forward::{Decision, Relay};
 use super::post::Session;
+use super::to_user::Orphaned;
 use super::{answer_stream, checks, post, reply, user_id};
 use crate::state::AppState;
 
@@ -154,10 +158,14 @@ pub(crate) async fn after_open(state: &AppState, relay: &Relay, opened: &Upstrea
     let pump = Pump {
         session: Arc::downgrade(&relay.session),
         slot: Arc::downgrade(&relay.slot),
-        http: relay.http.clone(),
-        upstream: relay.upstream.clone(),
-        backend: relay.backend.clone(),
-        tasks: relay.tasks.clone(),
+        mcp: relay.mcp.clone(),
+        orphaned: Orphaned {
+            user: relay.session.user_id,
+            scope: relay.session.scope.clone(),
+            backend: relay.backend.clone(),
+            http: relay.http.clone(),
+            upstream: relay.upstream.clone(),
+        },
         log: state.log.clone(),
     };
     actix_web::rt::spawn(pump.run(messages));
@@ -182,13 +190,13 @@ pub(crate) async fn set_level(relay: &Relay, upstream_session: &UpstreamSession,
     }
 }
 
+/// Reads one backend session's GET stream for as long as the backend session lives — past its
+/// client session's end when a task holds it open (then for the user, see `to_user`).
 struct Pump {
     session: Weak<ClientSession<UpstreamSession>>,
     slot: Weak<tokio::sync::OnceCell<UpstreamSession>>,
-    http: awc::Client,
-    upstream: Upstream,
-    backend: Arc<str>,
-    tasks: Arc<actors::session::TaskRegistry<UpstreamSession>>,
+    mcp: Arc<super::McpState>,
+    orphaned: Orphaned,
     log: slog::Logger,
 }
 
@@ -197,29 +205,29 @@ impl Pump {
         let Pump {
             session,
             slot,
-            http,
-            upstream,
-            backend,
-            tasks,
+            mcp,
+            orphaned,
             log,
         } = self;
         while let Some(message) = messages.next().await {
-            let (Some(session), Some(slot)) = (session.upgrade(), slot.upgrade()) else {
+            // Closed (or about to be) by the session closer: nothing more to relay.
+            let Some(slot) = slot.upgrade() else {
                 return;
             };
-            if session.is_ended() {
-                return;
-            }
+            let Some(session) = session.upgrade().filter(|s| !s.is_ended()) else {
+                orphaned.deliver(&mcp, &slot, message).await;
+                continue;
+            };
             if session.scope == SessionScope::Aggregate && is_list_changed(&message) {
                 continue;
             }
             let relay = Relay {
-                http: http.clone(),
-                upstream: upstream.clone(),
+                http: orphaned.http.clone(),
+                upstream: orphaned.upstream.clone(),
                 slot,
                 session,
-                backend: backend.clone(),
-                tasks: tasks.clone(),
+                backend: orphaned.backend.clone(),
+                mcp: mcp.clone(),
             };
             deliver(&relay, message, &log).await;
         }
@@ -234,6 +242,9 @@ async fn deliver(relay: &Relay, message: Bytes, log: &slog::Logger) {
         }
         Decision::Refuse(refusal) => relay.answer_backend(refusal).await,
         Decision::Drop => {}
+        Decision::Elsewhere(target, message) => {
+            push(&target, message, &relay.backend, log);
+        }
         Decision::ToClient(request, _) => {
             if push(session, request.clone(), &relay.backend, log) != Pushed::Queued {
                 refuse_undelivered(relay, &request).await;

@@ -29,6 +29,7 @@ mod reply;
 mod scan_hook;
 mod task_relay;
 mod tasks;
+mod to_user;
 pub mod withheld;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct McpState {
     pub withheld: ArcSwap<withheld::Withheld>,
     /// Every user's tasks (2025-11-25): gateway task id → backend, its id, its backend session.
     pub tasks: Arc<actors::session::TaskRegistry<UpstreamSession>>,
+    /// URL elicitations relayed to each user's sessions, awaiting the backend's completion.
+    pub elicitations: actors::session::UrlElicitations,
 }
 
 impl McpState {
@@ -90,6 +93,7 @@ impl McpState {
             access: access::AccessCache::default(),
             withheld: ArcSwap::from_pointee(withheld::Withheld::default()),
             tasks: Default::default(),
+            elicitations: Default::default(),
         })
     }
 

@@ -6,6 +6,8 @@
 use actix_web::web::Bytes;
 use actors::mcp::envelope::{Envelope, Kind};
 use actors::mcp::{ErrorCode, json};
+use actors::session::{TaskRegistry, UpstreamSlot};
+use actors::upstream::UpstreamSession;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -29,23 +31,20 @@ pub(crate) fn to_client_ids(relay: &Relay, envelope: &Envelope<'_>) -> TaskIds {
         return TaskIds::Unchanged;
     };
     let user = relay.session.user_id;
-    let known = |backend_id: &RawValue| {
-        json::as_str(backend_id).and_then(|t| relay.tasks.gateway_id(user, &relay.slot, &t))
-    };
     let raw = envelope.raw;
+    if method == "notifications/tasks/status" {
+        return match status_for_user(&relay.mcp.tasks, user, &relay.slot, raw, params) {
+            Some((_, rewritten)) => TaskIds::Rewritten(rewritten),
+            None => TaskIds::ForNobody,
+        };
+    }
+    let known = |backend_id: &RawValue| {
+        json::as_str(backend_id).and_then(|t| relay.mcp.tasks.gateway_id(user, &relay.slot, &t))
+    };
     let rewrite = |path: &[&str], gateway_id: &str| {
         json::with_member_at(raw, path, &quoted(gateway_id))
             .map_or(TaskIds::Unchanged, |m| TaskIds::Rewritten(Bytes::from(m)))
     };
-    if method == "notifications/tasks/status" {
-        let Some(gateway_id) = json::member(params, "taskId").and_then(known) else {
-            return TaskIds::ForNobody;
-        };
-        if let Some(status) = json::member(params, "status").and_then(json::as_str) {
-            relay.tasks.observe(user, &gateway_id, &status);
-        }
-        return rewrite(&["params", "taskId"], &gateway_id);
-    }
     // Cheap test first: most messages (progress, logging) have no related task.
     if !params.get().contains(RELATED_TASK) {
         return TaskIds::Unchanged;
@@ -55,6 +54,26 @@ pub(crate) fn to_client_ids(relay: &Relay, envelope: &Envelope<'_>) -> TaskIds {
         Some(gateway_id) => rewrite(&path, &gateway_id),
         None => TaskIds::Unchanged,
     }
+}
+
+/// A backend's `notifications/tasks/status` (`raw`, its `params`) from backend session `slot`,
+/// for `user`: the task's gateway id and the notification carrying it. `None` when the task is
+/// not one this user created there through the gateway (nobody is told). A terminal status is
+/// noted.
+pub(crate) fn status_for_user(
+    tasks: &TaskRegistry<UpstreamSession>,
+    user: i64,
+    slot: &UpstreamSlot<UpstreamSession>,
+    raw: &RawValue,
+    params: &RawValue,
+) -> Option<(String, Bytes)> {
+    let backend_id = json::member(params, "taskId").and_then(json::as_str)?;
+    let gateway_id = tasks.gateway_id(user, slot, &backend_id)?;
+    if let Some(status) = json::member(params, "status").and_then(json::as_str) {
+        tasks.observe(user, &gateway_id, &status);
+    }
+    let rewritten = json::with_member_at(raw, &["params", "taskId"], &quoted(&gateway_id))?;
+    Some((gateway_id, Bytes::from(rewritten)))
 }
 
 /// The client's response to a backend's request, with a related-task `_meta` naming a gateway
@@ -73,7 +92,7 @@ pub(crate) fn to_backend_ids(relay: &Relay, response: Bytes) -> Bytes {
     let path = ["result", "_meta", RELATED_TASK, "taskId"];
     let route = json::member_at(raw, &path)
         .and_then(json::as_str)
-        .and_then(|gateway_id| relay.tasks.route(relay.session.user_id, &gateway_id))
+        .and_then(|gateway_id| relay.mcp.tasks.route(relay.session.user_id, &gateway_id))
         .filter(|route| {
             actors::session::slot_key(&route.slot) == actors::session::slot_key(&relay.slot)
         });

@@ -79,10 +79,11 @@ pub async fn create(
     let Some(slot) = slot else {
         return answer;
     };
-    let (registry, user, backend) = (
+    let (registry, user, backend, session_id) = (
         state.mcp.tasks.clone(),
         session.user_id,
         backend.to_string(),
+        session.id.clone(),
     );
     map_responses(answer, move |raw| {
         let path = ["result", "task", "taskId"];
@@ -91,6 +92,7 @@ pub async fn create(
             .and_then(|t| t.get().parse::<u64>().ok())
             .map(Duration::from_millis);
         let gateway_id = registry.register(user, &backend, &slot, &backend_id, ttl);
+        registry.touch(user, &gateway_id, &session_id);
         if let Some(status) = json::member_at(raw, &["result", "task", "status"]) {
             registry.observe(user, &gateway_id, &json::as_str(status).unwrap_or_default());
         }
@@ -157,6 +159,10 @@ async fn one_task(
     let Some(route) = find(state, session, &gateway_id) else {
         return unknown_task(id);
     };
+    state
+        .mcp
+        .tasks
+        .touch(session.user_id, &route.gateway_id, &session.id);
     let Some(message) =
         json::with_member_at(raw, &["params", "taskId"], &quoted(&route.backend_task_id))
     else {
