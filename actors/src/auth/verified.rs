@@ -22,9 +22,12 @@ const SHARDS: usize = 8;
 /// Tokens per shard: 8 × 1,024 clients' current tokens.
 const MAX_PER_SHARD: usize = 1024;
 
+/// A token hash → (the token itself, to compare in constant time; its verified claims).
+type Shard = HashMap<u64, (Box<str>, AccessClaims)>;
+
 pub(crate) struct VerifiedTokens {
     hasher: std::collections::hash_map::RandomState,
-    shards: Vec<Mutex<HashMap<u64, (Box<str>, AccessClaims)>>>,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl Default for VerifiedTokens {
@@ -37,7 +40,7 @@ impl Default for VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, HashMap<u64, (Box<str>, AccessClaims)>> {
+    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Shard> {
         self.shards[key as usize % SHARDS]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
