@@ -252,6 +252,21 @@ async fn setup_wizard(db: Db) {
         differing.body
     );
 
+    // An account (not an administrator) made before setup holds the address in another case.
+    create_user(&gw, "early", Role::User);
+    let mut clash = with_csrf(fields(token, ADMIN_PASSWORD));
+    clash[2].1 = "EARLY@example.test";
+    let clash = browser.post_form("/setup", &clash).await;
+    assert_eq!(clash.status, 409, "{}", clash.body);
+    assert!(
+        clash
+            .body
+            .contains("Email `EARLY@example.test` is already the address of another account."),
+        "{}",
+        clash.body
+    );
+    assert!(token_file.exists());
+
     let done = browser
         .post_form("/setup", &with_csrf(fields(token, ADMIN_PASSWORD)))
         .await;

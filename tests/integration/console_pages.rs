@@ -154,6 +154,26 @@ async fn users_page(db: Db) {
     let page = follow(&mut admin, &created).await;
     assert!(page.body.contains("User bob created."), "{}", page.body);
     let bob_id = user_id_in(&page, "bob");
+
+    // Alice's address in another case: refused with the reason, nothing created.
+    let mut same_email = bob.to_vec();
+    same_email[0] = ("username", "bob2");
+    same_email[1] = ("email", "ALICE@example.test");
+    same_email.push(("csrf_token", &csrf));
+    let refused = admin.post_form("/admin/users", &same_email).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("Email `ALICE@example.test` is already the address of another account."),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("data-user=\"bob2\""),
+        "{}",
+        refused.body
+    );
     let admin_id = user_id_in(&page, "admin");
 
     // Self-lockout is refused with the service's reason.

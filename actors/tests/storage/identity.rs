@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::auth::identity::{
-    AuthError, CredentialKind, Identity, IdentitySettings, NewApiTokenRequest, Registration,
-    TokenGrant,
+    AuthError, CredentialKind, Identity, IdentitySettings, NewAccount, NewApiTokenRequest,
+    Registration, TokenGrant,
 };
 use actors::auth::keys::SigningKeys;
 use actors::auth::opaque;
@@ -381,6 +381,56 @@ fn registration_checks_rules_and_duplicates(t: &TestDb) {
     });
 }
 
+fn every_creation_refuses_an_email_in_use(t: &TestDb) {
+    add_user(t, "first", 4); // x@example.test
+    runtime().block_on(async {
+        let id = identity(t, IdentitySettings::default()).await;
+        let in_use = |err: AuthError| match err {
+            AuthError::Conflict(m) => {
+                assert_eq!(
+                    m,
+                    "email `X@Example.TEST` is already the address of another account"
+                );
+            }
+            other => panic!("{other:?}"),
+        };
+        let registration = |username: &str| Registration {
+            username: username.into(),
+            email: " X@Example.TEST ".into(),
+            password: PASSWORD.into(),
+        };
+        in_use(id.register(registration("r")).await.unwrap_err());
+        in_use(
+            id.create_account(NewAccount {
+                username: "a".into(),
+                email: "X@Example.TEST".into(),
+                password: PASSWORD.into(),
+                role: Role::Admin,
+            })
+            .await
+            .unwrap_err(),
+        );
+        in_use(id.create_first_admin(registration("w")).await.unwrap_err());
+        assert_eq!(id.users().await.unwrap().len(), 1);
+        let admin = id
+            .create_first_admin(Registration {
+                email: "w@example.test".into(),
+                ..registration("w")
+            })
+            .await
+            .unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        let late = id
+            .create_first_admin(Registration {
+                email: "late@example.test".into(),
+                ..registration("late")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(late, AuthError::AdministratorExists), "{late:?}");
+    });
+}
+
 fn login_rehashes_a_password_of_another_cost(t: &TestDb) {
     add_user(t, "old", 5);
     runtime().block_on(async {
@@ -409,6 +459,7 @@ crate::on_both_backends!(
     api_tokens_act_as_their_user_until_revoked,
     static_tokens_map_to_their_user,
     registration_checks_rules_and_duplicates,
+    every_creation_refuses_an_email_in_use,
     login_rehashes_a_password_of_another_cost,
 );
 

@@ -102,6 +102,9 @@ pub enum AuthError {
     InvalidAccount(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// The setup wizard came too late: an enabled administrator exists.
+    #[error("an administrator already exists")]
+    AdministratorExists,
     #[error("{0}")]
     NotFound(String),
     #[error("storage: {0}")]
