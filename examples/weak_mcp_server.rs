@@ -3,7 +3,11 @@
 //! poisoned tool description with invisible characters, a destructive tool without annotations,
 //! errors that leak a stack trace. Never run it for anything else.
 //!
-//! weak_mcp_server [--port N]   prints `LISTENING <port>`; exits when stdin closes.
+//! weak_mcp_server [--port N] [--any-token]   prints `LISTENING <port>`; exits when stdin closes.
+//!
+//! `--any-token` asks for a token and then takes any — malformed, forged, unsigned, expired, or
+//! in the query string — and its 401 points at no metadata (there is none): the doors the
+//! scanner's authentication and discovery checks look for on a server that does ask.
 
 #[path = "shared/lifecycle.rs"]
 mod lifecycle;
@@ -84,15 +88,45 @@ impl ServerHandler for Weak {
     }
 }
 
+/// `--any-token`: a bearer header or an `access_token` query parameter, whatever its value,
+/// lets the request through; without either, a bare `WWW-Authenticate: Bearer` 401.
+async fn any_token(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let in_query = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")));
+    if bearer || in_query {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "a token is required",
+    )
+        .into_response()
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let mut port = 0u16;
+    let mut any_token_mode = false;
     while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
-            ("--port", Some(value)) => port = value.parse().unwrap_or(0),
+        match flag.as_str() {
+            "--any-token" => any_token_mode = true,
+            "--port" => port = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             _ => {
-                eprintln!("weak_mcp_server: usage: weak_mcp_server [--port N]");
+                eprintln!("weak_mcp_server: usage: weak_mcp_server [--port N] [--any-token]");
                 std::process::exit(2);
             }
         }
@@ -102,6 +136,9 @@ async fn main() {
         Default::default(),
         StreamableHttpServerConfig::default(),
     );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if any_token_mode {
+        router = router.layer(axum::middleware::from_fn(any_token));
+    }
     serve::serve_http("weak_mcp_server", port, router).await;
 }
