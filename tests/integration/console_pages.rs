@@ -386,7 +386,7 @@ async fn config_file_backends_are_read_only() {
         |c| c.rate_limit.login_max = 1000,
     )
     .await;
-    crate::fixture::wait_for(&gw.handle(), "ff online, gone offline with an error", |s| {
+    crate::fixture::wait_for(gw.handle(), "ff online, gone offline with an error", |s| {
         use actors::backend::BackendState::{Offline, Online};
         let gone = crate::fixture::status(s, "gone");
         crate::fixture::status(s, "ff").is_some_and(|f| f.state == Online)

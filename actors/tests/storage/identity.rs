@@ -247,7 +247,18 @@ fn logout_and_revoke_user_reach_authenticate_at_once(t: &TestDb) {
                 .await
                 .is_some()
         );
-        assert_eq!(id.revoke_user(uid).await.unwrap(), 2);
+        let (api_token, _) = id
+            .create_api_token(NewApiTokenRequest {
+                user_id: uid,
+                name: "ci".into(),
+                expires_in: None,
+            })
+            .await
+            .unwrap();
+        assert!(id.authenticate(&api_token).is_ok());
+        let ended = id.revoke_user(uid).await.unwrap();
+        assert_eq!((ended.sessions, ended.api_tokens), (2, 1));
+        assert!(id.authenticate(&api_token).is_err(), "the API token too");
         assert!(revoked(id.authenticate(&three.access_token)));
         assert!(revoked(id.authenticate(&oauth.access_token)));
         assert!(id.introspect(&oauth.access_token).await.is_none());

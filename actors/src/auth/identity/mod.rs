@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use accounts::{NewApiTokenRequest, Registration};
-pub use grants::{Introspection, REFRESH_REUSED, TokenGrant, TokenResponse};
+pub use grants::{Introspection, REFRESH_REUSED, TokenGrant, TokenResponse, UserRevocation};
 pub use management::NewAccount;
 
 use super::api_tokens::ApiTokens;
