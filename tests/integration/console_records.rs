@@ -251,6 +251,27 @@ async fn record_pages(db: Db) {
     let bad = admin.get("/admin/security-logs?type=bogus").await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("role=\"alert\""));
+    // Severity, user and time reach the rows too (the bad token's event: medium, no user).
+    let medium = admin
+        .get("/admin/security-logs?type=invalid_token&severity=medium")
+        .await;
+    assert_eq!(row_ids(&medium), row_ids(&events), "{}", medium.body);
+    for filter in [
+        "severity=critical",
+        "user=alice",
+        "from=2999-01-01T00%3A00",
+        "to=2000-01-01",
+    ] {
+        let page = admin
+            .get(&format!("/admin/security-logs?type=invalid_token&{filter}"))
+            .await;
+        assert_eq!(page.status, 200, "{filter}: {}", page.body);
+        assert!(row_ids(&page).is_empty(), "{filter}: {}", page.body);
+    }
+    let today = admin
+        .get("/admin/security-logs?type=invalid_token&from=2000-01-01&to=2999-01-01")
+        .await;
+    assert_eq!(row_ids(&today), row_ids(&events), "{}", today.body);
 
     // The audit log: a page of 50, the next page older, a bad time refused.
     let logs = admin.get("/admin/logs?user=alice&tool=loc_echo").await;
