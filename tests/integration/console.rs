@@ -558,3 +558,51 @@ async fn the_sign_in_form_the_dashboard_and_a_disabled_administrator() {
     }
     gw.stop().await.unwrap();
 }
+
+/// Served over https (the public URL's scheme), the session cookie is `__Host-authmcp_console`
+/// (`Secure`, `HttpOnly`, `Path=/`, no `Domain`), the CSRF cookie is `Secure`, and only the
+/// prefixed name opens the console.
+#[actix_rt::test]
+async fn over_https_the_session_cookie_has_the_host_prefix() {
+    let gw = TestGateway::start_with("", |c| {
+        c.server.public_url = "https://gw.example.test".parse().unwrap();
+    })
+    .await;
+    create_user(&gw, "admin", Role::Admin);
+    let mut admin = Browser::new(&gw);
+    let signed_in = admin
+        .post_json(
+            "/admin/api/login",
+            &[],
+            json!({"username": "admin", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let set: Vec<&str> = signed_in
+        .headers
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("__Host-authmcp_console="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    for attribute in ["; Secure", "; HttpOnly", "; Path=/", "; SameSite=Lax"] {
+        assert!(session.contains(attribute), "{attribute}: {session}");
+    }
+    assert!(!session.contains("Domain"), "{session}");
+    let csrf = set.iter().find(|c| c.starts_with("csrf_token=")).unwrap();
+    assert!(csrf.contains("; Secure"), "{csrf}");
+    assert_eq!(admin.get("/admin").await.status, 200);
+
+    // The same token under the plain name is not a session here.
+    let token = admin.cookie("__Host-authmcp_console").unwrap().to_string();
+    let mut plain = Browser::new(&gw);
+    plain.cookies.insert("authmcp_console".into(), token);
+    let page = plain.get("/admin").await;
+    assert_eq!(
+        (page.status, page.header("location").as_str()),
+        (303, "/admin/login")
+    );
+    gw.stop().await.unwrap();
+}
