@@ -136,6 +136,8 @@ async fn a_weak_server_shows_every_weakness_it_has() {
         "tools.hidden_unicode",
         "tools.hidden_instructions",
         "tools.destructive_unannotated",
+        "session.predictable_id",
+        "input.server_error",
     ] {
         assert!(
             found.iter().any(|id| id == expected),
@@ -151,8 +153,8 @@ async fn a_weak_server_shows_every_weakness_it_has() {
     let _ = server.wait();
 }
 
-/// A server that asks for a token and then takes any: the authentication and discovery
-/// findings the server without auth cannot show.
+/// A server that asks for a token and then takes any (or a session id alone): the
+/// authentication, discovery and session-binding findings the server without auth cannot show.
 #[actix_rt::test]
 async fn a_server_taking_any_token_shows_the_auth_findings() {
     let binary = fixture_binary().with_file_name("weak_mcp_server");
@@ -169,6 +171,7 @@ async fn a_server_taking_any_token_shows_the_auth_findings() {
         "auth.expired_token_accepted",
         "auth.query_token_accepted",
         "metadata.prm_missing",
+        "session.id_is_credential",
     ] {
         assert!(
             found.iter().any(|id| id == expected),
