@@ -508,15 +508,8 @@ async fn the_originals_server_bodies_reach_the_backend_with_their_credential() {
         ("open_headers", Value::Null),
     ];
     for (id, (tool, authorization)) in expected.into_iter().enumerate() {
-        let answer = client
-            .request(
-                id as u64 + 1,
-                "tools/call",
-                json!({"name": tool, "arguments": {}}),
-            )
-            .await;
-        let seen = &answer["result"]["structuredContent"];
-        assert_eq!(seen["authorization"], authorization, "{tool}: {answer}");
+        let seen = crate::backend_credentials::headers_seen(&client, id as u64 + 1, tool).await;
+        assert_eq!(seen["authorization"], authorization, "{tool}: {seen}");
     }
     gw.stop().await.unwrap();
 }

@@ -149,6 +149,25 @@ impl Browser {
     }
 }
 
+/// Signs `username` in through `POST /admin/api/login` (the original's JSON sign-in); the
+/// answer and its `Set-Cookie` values.
+async fn api_sign_in(browser: &mut Browser, username: &str) -> (Page, Vec<String>) {
+    let signed_in = browser
+        .post_json(
+            "/admin/api/login",
+            &[],
+            json!({"username": username, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let set_cookies = signed_in
+        .headers
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    (signed_in, set_cookies)
+}
+
 pub(crate) async fn gateway(db: Db) -> (TestGateway, Option<crate::postgres::PgDatabase>) {
     let (database, pg) = database_toml(db);
     let gw = TestGateway::start_with(&database, |c| {
@@ -360,19 +379,7 @@ async fn cookie_session_and_csrf(db: Db) {
     assert!(anonymous.cookie("authmcp_console").is_none());
 
     let mut admin = Browser::new(&gw);
-    let signed_in = admin
-        .post_json(
-            "/admin/api/login",
-            &[],
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
-    let set_cookies: Vec<String> = signed_in
-        .headers
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let (signed_in, set_cookies) = api_sign_in(&mut admin, "admin").await;
     let session = set_cookies
         .iter()
         .find(|c| c.starts_with("authmcp_console="))
@@ -570,19 +577,7 @@ async fn over_https_the_session_cookie_has_the_host_prefix() {
     .await;
     create_user(&gw, "admin", Role::Admin);
     let mut admin = Browser::new(&gw);
-    let signed_in = admin
-        .post_json(
-            "/admin/api/login",
-            &[],
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
-    let set: Vec<&str> = signed_in
-        .headers
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap())
-        .collect();
+    let (_, set) = api_sign_in(&mut admin, "admin").await;
     let session = set
         .iter()
         .find(|c| c.starts_with("__Host-authmcp_console="))

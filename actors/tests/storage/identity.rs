@@ -13,6 +13,7 @@ use actors::auth::keys::SigningKeys;
 use actors::auth::opaque;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::tokens::TokenKeys;
+use actors::storage::api_tokens::ApiTokenInfo;
 use actors::storage::users::{self, NewUser, Role};
 
 use crate::fixture::TestDb;
@@ -67,6 +68,17 @@ fn grant(user_id: i64, client: Option<&str>, resource: &str) -> TokenGrant {
         with_refresh: true,
         family: None,
     }
+}
+
+/// A new API token `ci` of user `user_id`, without expiry.
+async fn ci_token(id: &Identity, user_id: i64) -> (String, ApiTokenInfo) {
+    id.create_api_token(NewApiTokenRequest {
+        user_id,
+        name: "ci".into(),
+        expires_in: None,
+    })
+    .await
+    .unwrap()
 }
 
 fn revoked(result: Result<actors::auth::identity::Principal, AuthError>) -> bool {
@@ -247,14 +259,7 @@ fn logout_and_revoke_user_reach_authenticate_at_once(t: &TestDb) {
                 .await
                 .is_some()
         );
-        let (api_token, _) = id
-            .create_api_token(NewApiTokenRequest {
-                user_id: uid,
-                name: "ci".into(),
-                expires_in: None,
-            })
-            .await
-            .unwrap();
+        let (api_token, _) = ci_token(&id, uid).await;
         assert!(id.authenticate(&api_token).is_ok());
         let ended = id.revoke_user(uid).await.unwrap();
         assert_eq!((ended.sessions, ended.api_tokens), (2, 1));
@@ -269,14 +274,7 @@ fn api_tokens_act_as_their_user_until_revoked(t: &TestDb) {
     let uid = add_user(t, "bot", 4);
     runtime().block_on(async {
         let id = identity(t, IdentitySettings::default()).await;
-        let (token, info) = id
-            .create_api_token(NewApiTokenRequest {
-                user_id: uid,
-                name: "ci".into(),
-                expires_in: None,
-            })
-            .await
-            .unwrap();
+        let (token, info) = ci_token(&id, uid).await;
         assert!(token.starts_with(opaque::API_TOKEN_PREFIX));
         assert!(token.starts_with(&info.prefix) && info.prefix.len() < 12);
         let p = id.authenticate(&token).unwrap();
