@@ -22,12 +22,9 @@ const SHARDS: usize = 8;
 /// Tokens per shard: 8 × 1,024 clients' current tokens.
 const MAX_PER_SHARD: usize = 1024;
 
-/// A token hash → (the token itself, to compare in constant time; its verified claims).
-type Shard = HashMap<u64, (Box<str>, AccessClaims)>;
-
 pub(crate) struct VerifiedTokens {
     hasher: std::collections::hash_map::RandomState,
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Mutex<HashMap<u64, (Box<str>, AccessClaims)>>>,
 }
 
 impl Default for VerifiedTokens {
@@ -40,7 +37,7 @@ impl Default for VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Shard> {
+    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, HashMap<u64, (Box<str>, AccessClaims)>> {
         self.shards[key as usize % SHARDS]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
