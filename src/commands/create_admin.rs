@@ -1,12 +1,13 @@
 //! `authmcp-gateway create-admin --username U --email E [--password P]`.
 //!
-//! Safe beside a running gateway: the account is written in one statement (waiting on SQLite's
+//! Refuses a username or an email (compared without regard to case) another account has.
+//! Safe beside a running gateway: the account is written in one transaction (waiting on SQLite's
 //! busy timeout if the gateway is mid-write), and the gateway sees the new user on its next read,
 //! so the administrator can log in at once.
 
 use actors::auth::passwords::PasswordHasher;
-use actors::storage::StorageError;
 use actors::storage::users::{self, NewUser, Role};
+use actors::storage::{StorageError, in_transaction};
 
 use crate::cli::CreateAdminArgs;
 use crate::config::GatewayConfig;
@@ -30,24 +31,31 @@ pub fn run(cfg: &GatewayConfig, args: &CreateAdminArgs) -> anyhow::Result<()> {
     {
         anyhow::bail!("{}", already_exists(username));
     }
+    if let Some(owner) = db.run_blocking(|conn| users::email_owner(conn, email, None))? {
+        anyhow::bail!(
+            "email `{email}` is already the address of user `{owner}`; choose another --email"
+        );
+    }
     let password =
         password_input::new_password(args.password.as_deref(), &cfg.auth.password_policy)?;
     let hash = PasswordHasher::new(cfg.auth.bcrypt_cost, 1).hash_blocking(&password)?;
     let created = db.run_blocking(|conn| {
-        users::create(
-            conn,
-            NewUser {
-                username,
-                email,
-                password_hash: &hash,
-                role: Role::Admin,
-            },
-        )
+        in_transaction(conn, |conn| {
+            users::create_with_unused_email(
+                conn,
+                NewUser {
+                    username,
+                    email,
+                    password_hash: &hash,
+                    role: Role::Admin,
+                },
+            )
+        })
     });
     let user = match created {
         Ok(user) => user,
-        // Someone created it between our check and the insert.
-        Err(StorageError::Conflict(_)) => anyhow::bail!("{}", already_exists(username)),
+        // Someone took the name or the address between our checks and the insert.
+        Err(StorageError::Conflict(message)) => anyhow::bail!("{message}"),
         Err(err) => return Err(err.into()),
     };
     println!(

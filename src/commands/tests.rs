@@ -89,6 +89,19 @@ fn create_admin_makes_an_enabled_admin_whose_password_verifies() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("user `root` already exists;"), "{err}");
+
+    // The address is root's in another case: refused before a password is asked for.
+    let err = super::create_admin::run(
+        &cfg,
+        &create_admin_args("root2", "ROOT@Example.com", "Corr3ct-horse"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("email `ROOT@Example.com` is already the address of user `root`;"),
+        "{err}"
+    );
+    assert_eq!(open(&cfg).run_blocking(users::list).unwrap().len(), 1);
 }
 
 #[test]
@@ -222,9 +235,17 @@ fn init_db_and_create_admin_work_on_postgresql() {
             &cfg,
             &create_admin_args("root", "root@example.com", "Corr3ct-horse"),
         )?;
+        let taken = super::create_admin::run(
+            &cfg,
+            &create_admin_args("root2", "Root@EXAMPLE.com", "Corr3ct-horse"),
+        )
+        .map_err(|err| err.to_string());
         let admins = open(&cfg).run_blocking(users::count_admins)?;
-        anyhow::Ok(admins)
+        anyhow::Ok((admins, taken))
     })();
     let _ = diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin);
-    assert_eq!(outcome.expect("init-db and create-admin on PostgreSQL"), 1);
+    let (admins, taken) = outcome.expect("init-db and create-admin on PostgreSQL");
+    assert_eq!(admins, 1);
+    let err = taken.expect_err("a second admin with root's address in another case");
+    assert!(err.contains("already the address of user `root`"), "{err}");
 }

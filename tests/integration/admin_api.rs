@@ -474,3 +474,42 @@ async fn a_backends_items_are_listed_from_its_cached_capabilities() {
     );
     gw.stop().await.unwrap();
 }
+
+/// The original's `POST /admin/api/mcp-servers` bodies — `auth_type` `bearer` / `basic` / `none`
+/// with `auth_token` and `tool_prefix`, and its README's `backend_token` — each make a backend
+/// whose calls carry exactly that credential.
+#[actix_rt::test]
+async fn the_originals_server_bodies_reach_the_backend_with_their_credential() {
+    let fixture = HttpFixture::start_with(0, 1, &["--rich"]);
+    let (gw, admin) = admin_gateway("").await;
+    let url = fixture.url().to_string();
+    let bodies = [
+        json!({ "name": "gh", "url": url, "tool_prefix": "github_", "auth_type": "bearer",
+                "auth_token": "orig-bearer" }),
+        json!({ "name": "basic", "url": url, "tool_prefix": "b_", "auth_type": "basic",
+                "auth_token": "dXNlcjpwdw==" }),
+        json!({ "name": "readme", "url": url, "backend_token": "optional-token" }),
+        json!({ "name": "open", "url": url, "tool_prefix": "open_", "auth_type": "none" }),
+    ];
+    for body in &bodies {
+        let created = create(&gw, &admin, body.clone()).await;
+        assert!(!created.to_string().contains("orig-bearer"), "{created}");
+        assert!(!created.to_string().contains("optional-token"), "{created}");
+    }
+    gw.wait_online(4).await;
+    crate::users::create_mcp_user(&gw, "carol").await;
+    let token = login(&gw, "carol").await;
+    let mut client = crate::mcp_client::McpClient::new(&gw.url("/mcp"), Some(&token));
+    client.initialize("2025-06-18").await;
+    let expected = [
+        ("github_headers", json!("Bearer orig-bearer")),
+        ("b_headers", json!("Basic dXNlcjpwdw==")),
+        ("readme_headers", json!("Bearer optional-token")),
+        ("open_headers", Value::Null),
+    ];
+    for (id, (tool, authorization)) in expected.into_iter().enumerate() {
+        let seen = crate::backend_credentials::headers_seen(&client, id as u64 + 1, tool).await;
+        assert_eq!(seen["authorization"], authorization, "{tool}: {seen}");
+    }
+    gw.stop().await.unwrap();
+}

@@ -65,6 +65,21 @@ async fn accounts_are_created_listed_changed_and_deleted(db: Db) {
     )
     .await;
     assert_eq!(again.status, 409, "{}", again.body);
+    // Carol's address in another case: refused, whatever the name.
+    let same_email = http::post_json(
+        &url,
+        Some(&root),
+        &json!({"username": "carol2", "email": "CAROL@Example.test", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(same_email.status, 409, "{}", same_email.body);
+    assert_eq!(same_email.body["error"], "conflict", "{}", same_email.body);
+    assert_eq!(
+        same_email.body["detail"],
+        "Email `CAROL@Example.test` is already the address of another account.",
+        "{}",
+        same_email.body
+    );
     let bad = http::post_json(
         &url,
         Some(&root),

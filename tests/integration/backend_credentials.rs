@@ -9,7 +9,7 @@ use crate::mcp_client::McpClient;
 use crate::users::{create_mcp_user, login};
 
 /// What the fixture's `headers` tool saw on the request that reached it.
-async fn headers_seen(client: &McpClient, id: u64, tool: &str) -> Value {
+pub(crate) async fn headers_seen(client: &McpClient, id: u64, tool: &str) -> Value {
     let answer = client
         .request(id, "tools/call", json!({"name": tool, "arguments": {}}))
         .await;

@@ -24,6 +24,8 @@ fn write(path: &Path, text: &str) {
 /// `create-admin` through the CLI, password on stdin, against the same config/data dir.
 pub(crate) fn create_admin(dir: &Path, config: &Path, username: &str) {
     let data = dir.join("data");
+    // Each account needs its own address.
+    let email = format!("{username}@example.test");
     let mut child = command(
         dir,
         &[
@@ -31,7 +33,7 @@ pub(crate) fn create_admin(dir: &Path, config: &Path, username: &str) {
             "--username",
             username,
             "--email",
-            "admin@example.test",
+            &email,
             "--config",
             config.to_str().unwrap(),
             "--data-dir",

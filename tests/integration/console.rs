@@ -149,6 +149,25 @@ impl Browser {
     }
 }
 
+/// Signs `username` in through `POST /admin/api/login` (the original's JSON sign-in); the
+/// answer and its `Set-Cookie` values.
+async fn api_sign_in(browser: &mut Browser, username: &str) -> (Page, Vec<String>) {
+    let signed_in = browser
+        .post_json(
+            "/admin/api/login",
+            &[],
+            json!({"username": username, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let set_cookies = signed_in
+        .headers
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    (signed_in, set_cookies)
+}
+
 pub(crate) async fn gateway(db: Db) -> (TestGateway, Option<crate::postgres::PgDatabase>) {
     let (database, pg) = database_toml(db);
     let gw = TestGateway::start_with(&database, |c| {
@@ -252,6 +271,21 @@ async fn setup_wizard(db: Db) {
         differing.body
     );
 
+    // An account (not an administrator) made before setup holds the address in another case.
+    create_user(&gw, "early", Role::User);
+    let mut clash = with_csrf(fields(token, ADMIN_PASSWORD));
+    clash[2].1 = "EARLY@example.test";
+    let clash = browser.post_form("/setup", &clash).await;
+    assert_eq!(clash.status, 409, "{}", clash.body);
+    assert!(
+        clash
+            .body
+            .contains("Email `EARLY@example.test` is already the address of another account."),
+        "{}",
+        clash.body
+    );
+    assert!(token_file.exists());
+
     let done = browser
         .post_form("/setup", &with_csrf(fields(token, ADMIN_PASSWORD)))
         .await;
@@ -345,19 +379,7 @@ async fn cookie_session_and_csrf(db: Db) {
     assert!(anonymous.cookie("authmcp_console").is_none());
 
     let mut admin = Browser::new(&gw);
-    let signed_in = admin
-        .post_json(
-            "/admin/api/login",
-            &[],
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
-    let set_cookies: Vec<String> = signed_in
-        .headers
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let (signed_in, set_cookies) = api_sign_in(&mut admin, "admin").await;
     let session = set_cookies
         .iter()
         .find(|c| c.starts_with("authmcp_console="))
@@ -541,5 +563,41 @@ async fn the_sign_in_form_the_dashboard_and_a_disabled_administrator() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    gw.stop().await.unwrap();
+}
+
+/// Served over https (the public URL's scheme), the session cookie is `__Host-authmcp_console`
+/// (`Secure`, `HttpOnly`, `Path=/`, no `Domain`), the CSRF cookie is `Secure`, and only the
+/// prefixed name opens the console.
+#[actix_rt::test]
+async fn over_https_the_session_cookie_has_the_host_prefix() {
+    let gw = TestGateway::start_with("", |c| {
+        c.server.public_url = "https://gw.example.test".parse().unwrap();
+    })
+    .await;
+    create_user(&gw, "admin", Role::Admin);
+    let mut admin = Browser::new(&gw);
+    let (_, set) = api_sign_in(&mut admin, "admin").await;
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("__Host-authmcp_console="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    for attribute in ["; Secure", "; HttpOnly", "; Path=/", "; SameSite=Lax"] {
+        assert!(session.contains(attribute), "{attribute}: {session}");
+    }
+    assert!(!session.contains("Domain"), "{session}");
+    let csrf = set.iter().find(|c| c.starts_with("csrf_token=")).unwrap();
+    assert!(csrf.contains("; Secure"), "{csrf}");
+    assert_eq!(admin.get("/admin").await.status, 200);
+
+    // The same token under the plain name is not a session here.
+    let token = admin.cookie("__Host-authmcp_console").unwrap().to_string();
+    let mut plain = Browser::new(&gw);
+    plain.cookies.insert("authmcp_console".into(), token);
+    let page = plain.get("/admin").await;
+    assert_eq!(
+        (page.status, page.header("location").as_str()),
+        (303, "/admin/login")
+    );
     gw.stop().await.unwrap();
 }

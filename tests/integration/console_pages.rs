@@ -154,6 +154,26 @@ async fn users_page(db: Db) {
     let page = follow(&mut admin, &created).await;
     assert!(page.body.contains("User bob created."), "{}", page.body);
     let bob_id = user_id_in(&page, "bob");
+
+    // Alice's address in another case: refused with the reason, nothing created.
+    let mut same_email = bob.to_vec();
+    same_email[0] = ("username", "bob2");
+    same_email[1] = ("email", "ALICE@example.test");
+    same_email.push(("csrf_token", &csrf));
+    let refused = admin.post_form("/admin/users", &same_email).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("Email `ALICE@example.test` is already the address of another account."),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("data-user=\"bob2\""),
+        "{}",
+        refused.body
+    );
     let admin_id = user_id_in(&page, "admin");
 
     // Self-lockout is refused with the service's reason.
@@ -350,27 +370,51 @@ async fn users_and_servers_pages_on_postgres() {
     users_page(Db::Postgres).await;
 }
 
-/// A config-file backend is listed read-only (no change forms), its detail page is reached by
-/// its `file:<name>` id, and a forged change is refused with 409 and the reason.
+/// A config-file backend is listed read-only (no change forms) with the file it comes from, its
+/// detail page is reached by its `file:<name>` id, and a forged change is refused with 409 and
+/// the reason. A backend that cannot be reached is listed offline with its last error.
 #[actix_rt::test]
 async fn config_file_backends_are_read_only() {
     let fixture = HttpFixture::start(2);
+    let closed = crate::fixture::closed_port();
     let gw = crate::harness::TestGateway::start_with(
         &format!(
-            "[[backends]]\nname = \"ff\"\nurl = \"{}\"\nhealth_interval_s = 60\n",
+            "[[backends]]\nname = \"ff\"\nurl = \"{}\"\nhealth_interval_s = 60\n\
+             [[backends]]\nname = \"gone\"\nurl = \"http://127.0.0.1:{closed}/mcp\"\n",
             fixture.url()
         ),
         |c| c.rate_limit.login_max = 1000,
     )
     .await;
-    gw.wait_online(1).await;
+    crate::fixture::wait_for(gw.handle(), "ff online, gone offline with an error", |s| {
+        use actors::backend::BackendState::{Offline, Online};
+        let gone = crate::fixture::status(s, "gone");
+        crate::fixture::status(s, "ff").is_some_and(|f| f.state == Online)
+            && gone.is_some_and(|g| g.state == Offline && g.last_error.is_some())
+    })
+    .await;
     create_user(&gw, "admin", Role::Admin);
     let mut admin = Browser::new(&gw);
     sign_in(&mut admin, "admin").await;
     let page = admin.get("/admin/mcp-servers").await;
-    let row_start = page.body.find("data-server=\"ff\"").expect("ff listed");
-    let row = &page.body[row_start..page.body[row_start..].find("</tr>").unwrap() + row_start];
+    let row_of = |name: &str| {
+        let start = page
+            .body
+            .find(&format!("data-server=\"{name}\""))
+            .unwrap_or_else(|| panic!("{name} listed: {}", page.body));
+        page.body[start..page.body[start..].find("</tr>").unwrap() + start].to_string()
+    };
+    let gone = row_of("gone");
+    assert!(gone.contains("state-offline"), "{gone}");
+    assert!(
+        gone.contains("connection refused"),
+        "the last error: {gone}"
+    );
+    let row = row_of("ff");
+    let row = row.as_str();
     assert!(row.contains("config file"), "{row}");
+    let file = gw.config_path.display().to_string().replace('/', "&#x2F;");
+    assert!(row.contains(&file), "the file it comes from: {row}");
     assert!(
         !row.contains("<form"),
         "no change forms for a file backend: {row}"

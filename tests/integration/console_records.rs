@@ -1,4 +1,4 @@
-//! The console's record pages over HTTP, as a browser without JavaScript uses them — MCP
+//! The dashboard and the console's record pages over HTTP, as a browser without JavaScript uses them — MCP
 //! activity (with one record in full), security events and the audit log: who may see them,
 //! the filters reaching the rows (and the live stream's URL, the export links), pages by id,
 //! and "Verify hash chain" (and `POST /admin/api/audit/verify`) reporting an intact chain, then
@@ -123,6 +123,47 @@ async fn record_pages(db: Db) {
     let mut admin = Browser::new(&gw);
     sign_in(&mut admin, "admin").await;
 
+    // The dashboard over the same traffic: the figures, servers online, top tools and users
+    // (with their counts), the bad token's security event, no token warning (no OAuth backend).
+    let dash = admin.get("/admin?window=1h").await;
+    assert_eq!(dash.status, 200, "{}", dash.body);
+    let figure = |id: &str| {
+        let start = dash
+            .body
+            .find(&format!("id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no #{id}: {}", dash.body))
+            + id.len()
+            + 6;
+        dash.body[start..start + dash.body[start..].find('<').unwrap()].to_string()
+    };
+    let requests: u64 = figure("stat-requests").parse().unwrap();
+    assert!(requests >= 56, "alice's 55 calls and bob's: {requests}");
+    let success = figure("stat-success");
+    assert!(
+        success.ends_with(" %") && success != "100.0 %",
+        "bob's call failed: {success}"
+    );
+    assert_eq!(figure("stat-servers"), "1 / 1");
+    for expected in [
+        "<td>loc_echo</td><td class=\"num\">55</td>",
+        "<td>nope</td><td class=\"num\">1</td>",
+        "<td>alice</td><td class=\"num\">",
+        "<td>bob</td><td class=\"num\">",
+        "<td>invalid_token</td>",
+        "No backend token is failing or expiring within 24 hours.",
+    ] {
+        assert!(dash.body.contains(expected), "{expected}: {}", dash.body);
+    }
+    for card in ["p50 latency", "p95 latency"] {
+        let marker = format!("{card}</div><div class=\"value\">");
+        let start = dash.body.find(&marker).unwrap() + marker.len();
+        let value = &dash.body[start..start + dash.body[start..].find('<').unwrap()];
+        assert!(
+            value.ends_with(" ms"),
+            "{card}: a latency, not a dash: {value}"
+        );
+    }
+
     // MCP activity: the figures, per server, the latest rows; filters reach rows and stream.
     let page = admin.get("/admin/mcp-activity?window=1h").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -210,6 +251,27 @@ async fn record_pages(db: Db) {
     let bad = admin.get("/admin/security-logs?type=bogus").await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("role=\"alert\""));
+    // Severity, user and time reach the rows too (the bad token's event: medium, no user).
+    let medium = admin
+        .get("/admin/security-logs?type=invalid_token&severity=medium")
+        .await;
+    assert_eq!(row_ids(&medium), row_ids(&events), "{}", medium.body);
+    for filter in [
+        "severity=critical",
+        "user=alice",
+        "from=2999-01-01T00%3A00",
+        "to=2000-01-01",
+    ] {
+        let page = admin
+            .get(&format!("/admin/security-logs?type=invalid_token&{filter}"))
+            .await;
+        assert_eq!(page.status, 200, "{filter}: {}", page.body);
+        assert!(row_ids(&page).is_empty(), "{filter}: {}", page.body);
+    }
+    let today = admin
+        .get("/admin/security-logs?type=invalid_token&from=2000-01-01&to=2999-01-01")
+        .await;
+    assert_eq!(row_ids(&today), row_ids(&events), "{}", today.body);
 
     // The audit log: a page of 50, the next page older, a bad time refused.
     let logs = admin.get("/admin/logs?user=alice&tool=loc_echo").await;

@@ -2,7 +2,7 @@
 //! uses them: who may see them, CSRF on every form, a runtime setting set and cleared in the
 //! form taking effect (and saying it overrides the file), the reload button, bad values shown as
 //! messages; a scan run from the form against the gateway itself, its report grouped with an
-//! export link, the token never echoed.
+//! export link, the token never echoed; a scan of a configured backend chosen from the list.
 
 use actors::storage::users::Role;
 
@@ -227,5 +227,42 @@ async fn the_audit_page_scans_groups_findings_and_never_echoes_the_token() {
     assert!(report.body.contains("href=\"data:application/json;base64,"));
     assert!(report.body.contains("(with a token)"));
     assert!(!report.body.contains(TOKEN), "the token was echoed");
+
+    // A configured backend, chosen from the list: the scan runs against its URL.
+    let fixture = crate::fixture::HttpFixture::start(1);
+    let created = crate::http::post_json(
+        &gw.url("/admin/api/mcp-servers"),
+        Some(&login(&gw, "admin").await),
+        &serde_json::json!({ "name": "fx", "url": fixture.url().as_str() }),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].to_string();
+    let page = admin.get("/admin/mcp-audit").await;
+    assert!(
+        page.body.contains(&format!("<option value=\"{id}\">fx — ")),
+        "{}",
+        page.body
+    );
+    let report = admin
+        .post_form(
+            "/admin/mcp-audit",
+            &[("csrf_token", &csrf), ("server_id", &id), ("url", "")],
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert!(
+        report.body.contains("id=\"audit-report\""),
+        "{}",
+        report.body
+    );
+    let target = fixture.url().to_string().replace('/', "&#x2F;");
+    assert!(
+        report
+            .body
+            .contains(&format!("Report for <code>{target}</code>")),
+        "{}",
+        report.body
+    );
     gw.stop().await.unwrap();
 }

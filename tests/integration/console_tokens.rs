@@ -333,6 +333,12 @@ async fn tokens_page(db: Db) {
     assert!(line.contains("expiring-soon"), "{line}");
     assert!(line.contains("Refresh now"), "{line}");
     assert!(!page.body.contains(&up.client_secret));
+    // The dashboard warns about the same token.
+    let dash = admin.get("/admin").await;
+    let warnings = &dash.body[dash.body.find("<h2>Token expiry warnings</h2>").unwrap()..];
+    let warnings = &warnings[..warnings.find("</section>").unwrap()];
+    assert!(warnings.contains("<tr><td>remote</td>"), "{warnings}");
+    assert!(!dash.body.contains(&up.client_secret));
 
     // Refresh now: CSRF first, then the token loop asks the real authorization server again.
     let refresh = format!(

@@ -136,6 +136,8 @@ async fn a_weak_server_shows_every_weakness_it_has() {
         "tools.hidden_unicode",
         "tools.hidden_instructions",
         "tools.destructive_unannotated",
+        "session.predictable_id",
+        "input.server_error",
     ] {
         assert!(
             found.iter().any(|id| id == expected),
@@ -147,6 +149,40 @@ async fn a_weak_server_shows_every_weakness_it_has() {
     assert_eq!(none["severity"], "critical", "calls work without a token");
     assert_eq!(code, 1, "high and critical findings fail the command");
     assert!(stdout.contains("Fix:"), "every finding has a fix hint");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// A server that asks for a token and then takes any (or a session id alone): the
+/// authentication, discovery and session-binding findings the server without auth cannot show.
+#[actix_rt::test]
+async fn a_server_taking_any_token_shows_the_auth_findings() {
+    let binary = fixture_binary().with_file_name("weak_mcp_server");
+    let (mut server, port) = spawn_listening(&binary, &["--any-token"], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let (code, stdout, report) = scan(&url, Some("whatever-it-is"), dir.path()).await;
+    let found = ids(&report);
+    for expected in [
+        "auth.www_authenticate",
+        "auth.invalid_token_accepted",
+        "auth.forged_token_accepted",
+        "auth.alg_none_accepted",
+        "auth.expired_token_accepted",
+        "auth.query_token_accepted",
+        "metadata.prm_missing",
+        "session.id_is_credential",
+    ] {
+        assert!(
+            found.iter().any(|id| id == expected),
+            "{expected}: {stdout}"
+        );
+    }
+    assert!(
+        !found.iter().any(|id| id == "auth.none"),
+        "it does ask for a token: {stdout}"
+    );
+    assert_eq!(code, 1, "accepted forged tokens fail the command: {stdout}");
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -111,8 +111,32 @@ async fn an_override_outlives_a_restart(db: Db) {
     let gw = TestGateway::start(&format!("allow_registration = false\n{database}")).await;
     create_user(&gw, "root", Role::Admin);
     let admin = login(&gw, "root").await;
-    let reply = put(&gw, &admin, json!({ "auth.allow_registration": true })).await;
+    let reply = put(
+        &gw,
+        &admin,
+        json!({ "auth.allow_registration": true, "oauth.dcr_enabled": false }),
+    )
+    .await;
     assert_eq!(reply.body["outcome"], "applied", "{}", reply.body);
+    // Both take effect at once, and again after the restart.
+    let registers = |gw: &TestGateway, name: &str| {
+        let (url, body) = (
+            gw.url("/auth/register"),
+            json!({ "username": name, "email": format!("{name}@example.test"),
+                    "password": crate::users::PASSWORD }),
+        );
+        async move { http::post_json(&url, None, &body).await.status }
+    };
+    let registers_client = |gw: &TestGateway| {
+        let url = gw.url("/oauth/register");
+        async move {
+            let body = json!({ "redirect_uris": ["http://127.0.0.1:4100/cb"],
+                               "token_endpoint_auth_method": "none" });
+            http::post_json(&url, None, &body).await.status
+        }
+    };
+    assert_eq!(registers(&gw, "eve").await, 201);
+    assert_eq!(registers_client(&gw).await, 403, "DCR switched off");
     let gw = gw.restart_with(|_| {}).await;
     let admin = login(&gw, "root").await;
     let shown = view(&gw, &admin).await;
@@ -121,6 +145,8 @@ async fn an_override_outlives_a_restart(db: Db) {
         shown["sources"]["auth.allow_registration"]["kind"],
         "database"
     );
+    assert_eq!(registers(&gw, "mallory").await, 201);
+    assert_eq!(registers_client(&gw).await, 403);
     gw.stop().await.unwrap();
 }
 

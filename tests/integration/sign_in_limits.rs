@@ -77,6 +77,10 @@ async fn sign_in_attempts_are_limited_per_client_ip_and_a_forged_header_does_not
     )
     .await;
     assert_eq!(status, 429);
+    // So does the console's sign-in (the form and `POST /admin/api/login` share one check).
+    let (status, _, body) = post(&gw, "/admin/api/login", None, attempt(PASSWORD)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "too_many_requests");
     gw.stop().await.unwrap();
 }
 

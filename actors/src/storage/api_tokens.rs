@@ -139,6 +139,17 @@ pub fn revoke(conn: &mut DbConn, id: i64) -> Result<ApiTokenInfo, StorageError> 
     find(conn, id)?.ok_or_else(|| StorageError::NotFound(format!("no API token with id {id}")))
 }
 
+/// Revokes every unrevoked token of user `user_id`; returns how many.
+pub fn revoke_for_user(conn: &mut DbConn, user_id: i64) -> Result<usize, StorageError> {
+    Ok(diesel::update(
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now_ms()))
+    .execute(conn)?)
+}
+
 /// Tokens that are not revoked and not expired at `now_ms`.
 pub fn active(conn: &mut DbConn, now_ms: i64) -> Result<Vec<ActiveApiToken>, StorageError> {
     Ok(api_tokens::table

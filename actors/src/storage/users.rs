@@ -334,17 +334,49 @@ pub fn logins(conn: &mut DbConn) -> Result<Vec<(i64, String, String)>, StorageEr
 }
 
 /// The other account (not `except`) whose email is `email`, compared without regard to case:
-/// an email identifies one account (external issuers' tokens find their user by it).
+/// an email identifies one account (external issuers' tokens find their user by it). Call it
+/// after [`lock_emails`] in the transaction that writes the address.
 pub fn email_owner(
     conn: &mut DbConn,
     email: &str,
-    except: i64,
+    except: Option<i64>,
 ) -> Result<Option<String>, StorageError> {
     let wanted = email.to_lowercase();
     Ok(logins(conn)?
         .into_iter()
-        .find(|(id, _, e)| *id != except && e.to_lowercase() == wanted)
+        .find(|(id, _, e)| Some(*id) != except && e.to_lowercase() == wanted)
         .map(|(_, username, _)| username))
+}
+
+/// Advisory lock key serialising email checks with the writes they guard on PostgreSQL.
+const PG_EMAIL_LOCK: i64 = 7102;
+
+/// Serialises "is this email free?" with the write that follows, until the transaction ends.
+/// There is no unique index on emails: databases written before the rule may hold two accounts
+/// with one address (in different case, too), and migrating must not fail on them; so the rule
+/// is checked in code, and two concurrent creations must not both pass the check. SQLite needs
+/// nothing here: `in_transaction` takes its write lock before the check.
+pub fn lock_emails(conn: &mut DbConn) -> Result<(), StorageError> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_EMAIL_LOCK})")).execute(pg)?;
+    }
+    Ok(())
+}
+
+/// [`create`], refused with `Conflict` when another account already has the email (compared
+/// without regard to case). Run it inside `in_transaction`: the check and the insert must be one.
+pub fn create_with_unused_email(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, StorageError> {
+    lock_emails(conn)?;
+    if email_owner(conn, new.email, None)?.is_some() {
+        return Err(StorageError::Conflict(email_in_use(new.email)));
+    }
+    create(conn, new)
+}
+
+/// The refusal of an address already in use. It does not name the owner: self-registration
+/// answers with it, and must not tell a stranger which account holds an address.
+pub fn email_in_use(email: &str) -> String {
+    format!("email `{email}` is already the address of another account")
 }
 
 /// Replaces the hash of user `id` (a bcrypt cost upgrade at login: same password, so the user's

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::auth::identity::{
-    AuthError, CredentialKind, Identity, IdentitySettings, NewApiTokenRequest, Registration,
-    TokenGrant,
+    AuthError, CredentialKind, Identity, IdentitySettings, NewAccount, NewApiTokenRequest,
+    Registration, TokenGrant,
 };
 use actors::auth::keys::SigningKeys;
 use actors::auth::opaque;
 use actors::auth::passwords::PasswordHasher;
 use actors::auth::tokens::TokenKeys;
+use actors::storage::api_tokens::ApiTokenInfo;
 use actors::storage::users::{self, NewUser, Role};
 
 use crate::fixture::TestDb;
@@ -67,6 +68,17 @@ fn grant(user_id: i64, client: Option<&str>, resource: &str) -> TokenGrant {
         with_refresh: true,
         family: None,
     }
+}
+
+/// A new API token `ci` of user `user_id`, without expiry.
+async fn ci_token(id: &Identity, user_id: i64) -> (String, ApiTokenInfo) {
+    id.create_api_token(NewApiTokenRequest {
+        user_id,
+        name: "ci".into(),
+        expires_in: None,
+    })
+    .await
+    .unwrap()
 }
 
 fn revoked(result: Result<actors::auth::identity::Principal, AuthError>) -> bool {
@@ -247,7 +259,11 @@ fn logout_and_revoke_user_reach_authenticate_at_once(t: &TestDb) {
                 .await
                 .is_some()
         );
-        assert_eq!(id.revoke_user(uid).await.unwrap(), 2);
+        let (api_token, _) = ci_token(&id, uid).await;
+        assert!(id.authenticate(&api_token).is_ok());
+        let ended = id.revoke_user(uid).await.unwrap();
+        assert_eq!((ended.sessions, ended.api_tokens), (2, 1));
+        assert!(id.authenticate(&api_token).is_err(), "the API token too");
         assert!(revoked(id.authenticate(&three.access_token)));
         assert!(revoked(id.authenticate(&oauth.access_token)));
         assert!(id.introspect(&oauth.access_token).await.is_none());
@@ -258,14 +274,7 @@ fn api_tokens_act_as_their_user_until_revoked(t: &TestDb) {
     let uid = add_user(t, "bot", 4);
     runtime().block_on(async {
         let id = identity(t, IdentitySettings::default()).await;
-        let (token, info) = id
-            .create_api_token(NewApiTokenRequest {
-                user_id: uid,
-                name: "ci".into(),
-                expires_in: None,
-            })
-            .await
-            .unwrap();
+        let (token, info) = ci_token(&id, uid).await;
         assert!(token.starts_with(opaque::API_TOKEN_PREFIX));
         assert!(token.starts_with(&info.prefix) && info.prefix.len() < 12);
         let p = id.authenticate(&token).unwrap();
@@ -381,6 +390,56 @@ fn registration_checks_rules_and_duplicates(t: &TestDb) {
     });
 }
 
+fn every_creation_refuses_an_email_in_use(t: &TestDb) {
+    add_user(t, "first", 4); // x@example.test
+    runtime().block_on(async {
+        let id = identity(t, IdentitySettings::default()).await;
+        let in_use = |err: AuthError| match err {
+            AuthError::Conflict(m) => {
+                assert_eq!(
+                    m,
+                    "email `X@Example.TEST` is already the address of another account"
+                );
+            }
+            other => panic!("{other:?}"),
+        };
+        let registration = |username: &str| Registration {
+            username: username.into(),
+            email: " X@Example.TEST ".into(),
+            password: PASSWORD.into(),
+        };
+        in_use(id.register(registration("r")).await.unwrap_err());
+        in_use(
+            id.create_account(NewAccount {
+                username: "a".into(),
+                email: "X@Example.TEST".into(),
+                password: PASSWORD.into(),
+                role: Role::Admin,
+            })
+            .await
+            .unwrap_err(),
+        );
+        in_use(id.create_first_admin(registration("w")).await.unwrap_err());
+        assert_eq!(id.users().await.unwrap().len(), 1);
+        let admin = id
+            .create_first_admin(Registration {
+                email: "w@example.test".into(),
+                ..registration("w")
+            })
+            .await
+            .unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        let late = id
+            .create_first_admin(Registration {
+                email: "late@example.test".into(),
+                ..registration("late")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(late, AuthError::AdministratorExists), "{late:?}");
+    });
+}
+
 fn login_rehashes_a_password_of_another_cost(t: &TestDb) {
     add_user(t, "old", 5);
     runtime().block_on(async {
@@ -409,6 +468,7 @@ crate::on_both_backends!(
     api_tokens_act_as_their_user_until_revoked,
     static_tokens_map_to_their_user,
     registration_checks_rules_and_duplicates,
+    every_creation_refuses_an_email_in_use,
     login_rehashes_a_password_of_another_cost,
 );
 

@@ -55,6 +55,44 @@ fn duplicate_username_is_a_conflict(t: &TestDb) {
     .expect("duplicate check");
 }
 
+fn a_new_account_needs_an_email_no_other_account_has(t: &TestDb) {
+    t.db.run_blocking(|conn| {
+        // Written before the rule (no unique index): both rows load and stay usable.
+        create(conn, "old1", Role::User);
+        create(conn, "old2", Role::User);
+        assert_eq!(users::list(conn)?.len(), 2);
+        let clash = NewUser {
+            email: "SomeOne@Example.COM",
+            ..new_user("carol", Role::User)
+        };
+        let err =
+            actors::storage::in_transaction(conn, |c| users::create_with_unused_email(c, clash))
+                .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "email `SomeOne@Example.COM` is already the address of another account"
+        );
+        let fresh = NewUser {
+            email: "carol@example.com",
+            ..new_user("carol", Role::User)
+        };
+        let carol =
+            actors::storage::in_transaction(conn, |c| users::create_with_unused_email(c, fresh))?;
+        assert_eq!(carol.email, "carol@example.com");
+        assert_eq!(
+            users::email_owner(conn, "CAROL@example.com", None)?,
+            Some("carol".to_string())
+        );
+        assert_eq!(
+            users::email_owner(conn, "CAROL@example.com", Some(carol.id))?,
+            None
+        );
+        Ok(())
+    })
+    .expect("email uniqueness");
+}
+
 fn enable_disable_and_not_found(t: &TestDb) {
     t.db.run_blocking(|conn| {
         let alice = create(conn, "alice", Role::User);
@@ -191,6 +229,7 @@ fn user_debug_output_hides_the_hash(t: &TestDb) {
 crate::on_both_backends!(
     create_find_and_list,
     duplicate_username_is_a_conflict,
+    a_new_account_needs_an_email_no_other_account_has,
     enable_disable_and_not_found,
     password_hash_and_login_are_recorded,
     revision_bumps_on_every_change,

@@ -84,8 +84,20 @@ async fn admin_creates_uses_lists_and_revokes_api_tokens(backend: Backend) {
         404
     );
 
-    // Admin revoke of every session of a user.
+    // Admin revoke of every session and API token of a user.
     let session = login(gw, "bot").await;
+    let second = http::post_json(
+        &url,
+        Some(&admin),
+        &json!({ "username": "bot", "name": "ci2" }),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    let second = second.body["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        http::get(&gw.url("/auth/me"), Some(&second)).await.status,
+        200
+    );
     let out = http::post_json(
         &gw.url(&format!("/admin/api/users/{bot}/revoke-sessions")),
         Some(&admin),
@@ -93,7 +105,12 @@ async fn admin_creates_uses_lists_and_revokes_api_tokens(backend: Backend) {
     )
     .await;
     assert_eq!(out.status, 200);
+    assert_eq!(out.body["api_tokens_revoked"], 1, "{}", out.body);
     assert_eq!(http::get(&gw.url("/mcp"), Some(&session)).await.status, 401);
+    assert_eq!(
+        http::get(&gw.url("/auth/me"), Some(&second)).await.status,
+        401
+    );
     running.stop().await;
 }
 

@@ -188,6 +188,16 @@ async fn registration_when_allowed_enforces_policy_and_uniqueness(backend: Backe
             .await;
     assert_eq!(dup.status, 409);
     assert_eq!(dup.body["error"], "conflict");
+    let same_email =
+        register(json!({ "username": "eve2", "email": "EVE@example.test", "password": PASSWORD }))
+            .await;
+    assert_eq!(same_email.status, 409, "{}", same_email.body);
+    assert_eq!(
+        same_email.body["detail"],
+        "Email `EVE@example.test` is already the address of another account.",
+        "{}",
+        same_email.body
+    );
     let (access, _) = login_pair(gw, "eve").await;
     assert_eq!(
         http::get(&gw.url("/admin/api/api-tokens"), Some(&access))

@@ -175,7 +175,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op("put", "/admin/api/users/{id}/status", "Enable or disable an account", &[], Some(STATUS_BODY), 200),
     op("patch", "/admin/api/users/{id}/status", "Enable or disable an account", &[], Some(STATUS_BODY), 200),
     op("post", "/admin/api/users/{id}/password", "Reset a password (signs the user out)", &[], Some(&[("password", "string")]), 200),
-    op("post", "/admin/api/users/{id}/revoke-sessions", "Sign a user out everywhere", &[], None, 200),
+    op("post", "/admin/api/users/{id}/revoke-sessions", "Sign a user out everywhere and revoke their API tokens", &[], None, 200),
     op("post", "/admin/api/users/{id}/grant-all-backends", "Allow a user every backend", &[], None, 201),
     op("get", "/admin/api/users/{id}/mcp-permissions", "A user's groups and the policies naming them", &[], None, 200),
     op("put", "/admin/api/users/{id}/mcp-permissions", "Replace a user's database policies", &[], Some(&[("permissions", "array")]), 200),

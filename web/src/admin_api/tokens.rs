@@ -161,8 +161,13 @@ async fn revoke_sessions(
         .revoke_user(id)
         .await
         .map_err(|e| failed(e, &call.log))?;
-    slog::info!(call.log, "User's sessions revoked."; "user_id" => id, "sessions" => revoked, "by" => &call.username);
-    Ok(HttpResponse::Ok().json(json!({ "user_id": id, "revoked": revoked })))
+    slog::info!(call.log, "User's sessions and API tokens revoked."; "user_id" => id,
+        "sessions" => revoked.sessions, "api_tokens" => revoked.api_tokens, "by" => &call.username);
+    Ok(HttpResponse::Ok().json(json!({
+        "user_id": id,
+        "revoked": revoked.sessions,
+        "api_tokens_revoked": revoked.api_tokens,
+    })))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

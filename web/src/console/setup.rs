@@ -201,7 +201,11 @@ async fn setup_post(
             return refuse(StatusCode::BAD_REQUEST, problems);
         }
         // Someone else finished setup first.
-        Err(AuthError::Conflict(_)) => return page::see_other("/admin/login", &[]),
+        Err(AuthError::AdministratorExists) => return page::see_other("/admin/login", &[]),
+        // A username or email another (non-administrator) account already has.
+        Err(AuthError::Conflict(message)) => {
+            return refuse(StatusCode::CONFLICT, vec![sentence(&message)]);
+        }
         Err(error) => {
             slog::error!(log, "Setup could not create the administrator."; "error" => %error);
             return page::error(

@@ -15,7 +15,15 @@ use super::{AuthError, Identity, Principal};
 use crate::auth::opaque::{self, REFRESH_PREFIX};
 use crate::auth::tokens::{AccessGrant, random_id};
 use crate::storage::tokens::{self, FamilyFilter, NewFamily, NewRefreshToken, RefreshToken};
-use crate::storage::{now_ms, users};
+use crate::storage::{api_tokens, in_transaction, now_ms, users};
+
+/// What [`Identity::revoke_user`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRevocation {
+    /// Token families: login and OAuth sessions with their refresh tokens.
+    pub sessions: usize,
+    pub api_tokens: usize,
+}
 
 /// What to issue (the OAuth endpoints' and the login's common path).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,13 +341,23 @@ impl Identity {
         Ok(revoked)
     }
 
-    /// Revokes every live family of the user; returns how many.
-    pub async fn revoke_user(&self, user_id: i64) -> Result<usize, AuthError> {
+    /// Revokes every live family of the user (logins, OAuth grants, their refresh tokens) and
+    /// every API token of theirs, in one transaction; both reach the request path before this
+    /// returns.
+    pub async fn revoke_user(&self, user_id: i64) -> Result<UserRevocation, AuthError> {
         let revoked = self
             .db
-            .run(move |c| tokens::revoke_user_families(c, user_id, FamilyFilter::Every))
+            .run(move |c| {
+                in_transaction(c, |c| {
+                    Ok(UserRevocation {
+                        sessions: tokens::revoke_user_families(c, user_id, FamilyFilter::Every)?,
+                        api_tokens: api_tokens::revoke_for_user(c, user_id)?,
+                    })
+                })
+            })
             .await?;
         self.refresh_revocations().await?;
+        self.api_tokens.refresh(&self.db, false).await?;
         Ok(revoked)
     }
 

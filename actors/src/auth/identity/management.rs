@@ -18,7 +18,7 @@ pub struct NewAccount {
     pub role: Role,
 }
 
-/// Who may be created: anyone (a taken name aside), or only the first administrator.
+/// Who may be created: anyone (a taken name or email aside), or only the first administrator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Creation {
     Any,
@@ -44,14 +44,17 @@ impl Identity {
             .ok_or_else(|| no_user(id))
     }
 
-    /// Creates an account after checking username, email and the password policy.
+    /// Creates an account after checking username, email and the password policy. Refused
+    /// (`Conflict`) when the username is taken or another account has the email (compared
+    /// without regard to case).
     pub async fn create_account(&self, new: NewAccount) -> Result<User, AuthError> {
         self.insert_account(new, Creation::Any).await
     }
 
     /// The setup wizard's first administrator: the same rules, created only while no enabled
     /// administrator exists — checked and written in one transaction (on PostgreSQL under an
-    /// advisory lock, so two concurrent wizards cannot both win).
+    /// advisory lock, so two concurrent wizards cannot both win); `AdministratorExists` when one
+    /// does, `Conflict` for a taken username or email.
     pub async fn create_first_admin(&self, new: Registration) -> Result<User, AuthError> {
         let account = NewAccount {
             username: new.username,
@@ -78,6 +81,7 @@ impl Identity {
         }
         let hash = self.hasher.hash(&new.password).await?;
         let role = new.role;
+        // `None`: the wizard lost to an administrator created meanwhile.
         let created = self
             .db
             .run(move |c| {
@@ -88,12 +92,10 @@ impl Identity {
                             diesel::sql_query("SELECT pg_advisory_xact_lock(7101)").execute(pg)?;
                         }
                         if users::count_admins(c)? > 0 {
-                            return Err(StorageError::Conflict(
-                                "an administrator already exists".into(),
-                            ));
+                            return Ok(None);
                         }
                     }
-                    users::create(
+                    users::create_with_unused_email(
                         c,
                         NewUser {
                             username: &username,
@@ -102,19 +104,12 @@ impl Identity {
                             role,
                         },
                     )
+                    .map(Some)
                 })
             })
             .await
-            .map_err(|e| match (e, creation) {
-                (StorageError::Conflict(message), Creation::FirstAdmin) => {
-                    AuthError::Conflict(message)
-                }
-                // The name is taken: say so (the caller has to pick another), and nothing else.
-                (StorageError::Conflict(_), Creation::Any) => {
-                    AuthError::Conflict("this username is already taken".into())
-                }
-                (other, _) => other.into(),
-            })?;
+            .map_err(conflict_as_auth)?
+            .ok_or(AuthError::AdministratorExists)?;
         self.refresh_directory().await?;
         Ok(created)
     }
@@ -161,8 +156,9 @@ impl Identity {
             .db
             .run(move |c| {
                 in_transaction(c, |c| {
+                    users::lock_emails(c)?;
                     if let Some(email) = &new_email
-                        && let Some(owner) = users::email_owner(c, email, id)?
+                        && let Some(owner) = users::email_owner(c, email, Some(id))?
                     {
                         return Err(StorageError::Conflict(format!(
                             "email `{email}` is already the address of user {owner}"

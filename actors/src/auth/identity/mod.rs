@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use accounts::{NewApiTokenRequest, Registration};
-pub use grants::{Introspection, REFRESH_REUSED, TokenGrant, TokenResponse};
+pub use grants::{Introspection, REFRESH_REUSED, TokenGrant, TokenResponse, UserRevocation};
 pub use management::NewAccount;
 
 use super::api_tokens::ApiTokens;
@@ -102,6 +102,9 @@ pub enum AuthError {
     InvalidAccount(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// The setup wizard came too late: an enabled administrator exists.
+    #[error("an administrator already exists")]
+    AdministratorExists,
     #[error("{0}")]
     NotFound(String),
     #[error("storage: {0}")]
