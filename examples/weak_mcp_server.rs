@@ -2,23 +2,34 @@
 //! Every door the scanner checks is left open — no authentication, no Origin validation, a
 //! poisoned tool description with invisible characters, a destructive tool without annotations,
 //! errors that leak a stack trace, session ids that count up (rmcp's own ids hidden behind
-//! them), a batch answered with HTTP 500 and no limit on a body's size. Never run it for
-//! anything else.
+//! them) and a batch answered with HTTP 500. Never run it for anything else.
 //!
-//! weak_mcp_server [--port N] [--any-token]   prints `LISTENING <port>`; exits when stdin closes.
+//! weak_mcp_server [--port N] [--any-token] [--bad-metadata] [--short-session-ids]
+//!                 [--no-body-limit]
+//! prints `LISTENING <port>`; exits when stdin closes.
 //!
 //! `--any-token` asks for a token and then takes any — malformed, forged, unsigned, expired, or
 //! in the query string — or none at all once a request names a session; its 401 points at no
 //! metadata (there is none): the doors the scanner's authentication, discovery and session
 //! binding checks look for on a server that does ask.
+//!
+//! `--bad-metadata` (implies `--any-token`) publishes OAuth discovery documents that disagree:
+//! the protected-resource metadata names another resource, and its authorization server's
+//! metadata another issuer (weak/bad_metadata.rs).
+//!
+//! `--short-session-ids` shows random but 32-bit session ids (8 hex digits) instead of the
+//! counter: short, not sequential (weak/session_ids.rs).
+//!
+//! `--no-body-limit` lifts rmcp's 4 MiB request cap: a body of any size is read and processed.
 
+#[path = "weak/bad_metadata.rs"]
+mod bad_metadata;
 #[path = "shared/lifecycle.rs"]
 mod lifecycle;
 #[path = "shared/serve.rs"]
 mod serve;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+#[path = "weak/session_ids.rs"]
+mod session_ids;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
@@ -29,6 +40,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::json;
+use session_ids::{SESSION_HEADER, Sessions, ShownIds};
 
 #[derive(Clone)]
 struct Weak;
@@ -124,62 +136,8 @@ async fn any_token(
         .into_response()
 }
 
-const SESSION_HEADER: &str = "mcp-session-id";
-
-/// rmcp's session ids (random) behind the ones clients see (a counter from 1001).
-#[derive(Clone, Default)]
-struct CountedSessions(Arc<Mutex<SessionIds>>);
-
-#[derive(Default)]
-struct SessionIds {
-    shown_to_real: HashMap<String, String>,
-    real_to_shown: HashMap<String, String>,
-}
-
-/// Swaps the counted id for rmcp's on the way in and rmcp's for a counted one on the way out.
-async fn counted_session_ids(
-    axum::extract::State(sessions): axum::extract::State<CountedSessions>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::http::HeaderValue;
-    let shown = request
-        .headers()
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let real = shown.and_then(|id| sessions.lock().shown_to_real.get(id).cloned());
-    if let Some(real) = real.and_then(|r| HeaderValue::from_str(&r).ok()) {
-        request.headers_mut().insert(SESSION_HEADER, real);
-    }
-    let mut response = next.run(request).await;
-    let real = response
-        .headers()
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if let Some(real) = real {
-        let mut ids = sessions.lock();
-        let count = ids.real_to_shown.len();
-        let shown = ids
-            .real_to_shown
-            .entry(real.clone())
-            .or_insert_with(|| (1001 + count).to_string())
-            .clone();
-        ids.shown_to_real.insert(shown.clone(), real);
-        if let Ok(value) = HeaderValue::from_str(&shown) {
-            response.headers_mut().insert(SESSION_HEADER, value);
-        }
-    }
-    response
-}
-
-impl CountedSessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SessionIds> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Reads any body whole, however large, and fails a batch with HTTP 500.
+/// Reads any body whole (rmcp caps it afterwards unless `--no-body-limit`) and fails a batch
+/// with HTTP 500.
 async fn fragile_bodies(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -197,35 +155,61 @@ async fn fragile_bodies(
         .await
 }
 
+/// The weaknesses chosen on the command line (see the header comment).
+#[derive(Default)]
+struct Modes {
+    any_token: bool,
+    bad_metadata: bool,
+    short_session_ids: bool,
+    no_body_limit: bool,
+}
+
+const USAGE: &str = "usage: weak_mcp_server [--port N] [--any-token] [--bad-metadata] \
+                     [--short-session-ids] [--no-body-limit]";
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let mut port = 0u16;
-    let mut any_token_mode = false;
+    let mut modes = Modes::default();
     while let Some(flag) = args.next() {
         match flag.as_str() {
-            "--any-token" => any_token_mode = true,
+            "--any-token" => modes.any_token = true,
+            // Discovery is only looked at on a server that asks for a token.
+            "--bad-metadata" => (modes.any_token, modes.bad_metadata) = (true, true),
+            "--short-session-ids" => modes.short_session_ids = true,
+            "--no-body-limit" => modes.no_body_limit = true,
             "--port" => port = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             _ => {
-                eprintln!("weak_mcp_server: usage: weak_mcp_server [--port N] [--any-token]");
+                eprintln!("weak_mcp_server: {USAGE}");
                 std::process::exit(2);
             }
         }
     }
-    let service: StreamableHttpService<Weak, LocalSessionManager> = StreamableHttpService::new(
-        || Ok(Weak),
-        Default::default(),
-        StreamableHttpServerConfig::default(),
-    );
+    let mut config = StreamableHttpServerConfig::default();
+    if modes.no_body_limit {
+        config = config.with_max_request_body_bytes(usize::MAX);
+    }
+    let service: StreamableHttpService<Weak, LocalSessionManager> =
+        StreamableHttpService::new(|| Ok(Weak), Default::default(), config);
+    let shown = if modes.short_session_ids {
+        ShownIds::Short
+    } else {
+        ShownIds::Counted
+    };
     let mut router = axum::Router::new()
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn(fragile_bodies))
         .layer(axum::middleware::from_fn_with_state(
-            CountedSessions::default(),
-            counted_session_ids,
+            Sessions::new(shown),
+            session_ids::swap_session_ids,
         ));
-    if any_token_mode {
+    if modes.any_token {
         router = router.layer(axum::middleware::from_fn(any_token));
+    }
+    if modes.bad_metadata {
+        // Added after the token gate: discovery documents are public.
+        router = router.merge(bad_metadata::routes());
     }
     serve::serve_http("weak_mcp_server", port, router).await;
 }

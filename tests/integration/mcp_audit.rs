@@ -63,6 +63,37 @@ fn ran(report: &Value, check: &str) -> bool {
         .any(|c| c == check)
 }
 
+/// Starts the weak server with `flags`, scans it (with `token`, if any) and stops it.
+async fn scan_weak(flags: &[&str], token: Option<&str>) -> (i32, String, Value) {
+    let binary = fixture_binary().with_file_name("weak_mcp_server");
+    let (mut server, port) = spawn_listening(&binary, flags, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let scanned = scan(&format!("http://127.0.0.1:{port}/mcp"), token, dir.path()).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    scanned
+}
+
+/// The report has finding `id`, with `severity`.
+fn assert_finding(report: &Value, id: &str, severity: &str, stdout: &str) {
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is found: {stdout}"));
+    assert_eq!(finding["severity"], severity, "{id}: {stdout}");
+}
+
+/// What the weak server's `--no-body-limit`, `--bad-metadata` and `--short-session-ids` show;
+/// the gateway must show none of it.
+const MODE_FINDINGS: [&str; 4] = [
+    "input.no_body_limit",
+    "metadata.resource_mismatch",
+    "metadata.issuer_mismatch",
+    "session.weak_id",
+];
+
 #[actix_rt::test]
 async fn the_gateway_scans_clean_with_and_without_a_token() {
     let config = format!(
@@ -94,6 +125,9 @@ async fn the_gateway_scans_clean_with_and_without_a_token() {
             .any(|id| id.starts_with("auth.") || id.starts_with("metadata.")),
         "the gateway's auth and discovery are sound: {stdout}"
     );
+    for id in MODE_FINDINGS {
+        assert!(!ids(&report).iter().any(|f| f == id), "no {id}: {stdout}");
+    }
 
     let (code, stdout, report) = scan(&url, Some(&token), &dir).await;
     assert!(severe(&report).is_empty(), "nothing severe: {stdout}");
@@ -123,11 +157,7 @@ async fn the_gateway_scans_clean_with_and_without_a_token() {
 
 #[actix_rt::test]
 async fn a_weak_server_shows_every_weakness_it_has() {
-    let binary = fixture_binary().with_file_name("weak_mcp_server");
-    let (mut server, port) = spawn_listening(&binary, &[], &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let (code, stdout, report) = scan(&url, None, dir.path()).await;
+    let (code, stdout, report) = scan_weak(&[], None).await;
     let found = ids(&report);
     for expected in [
         "auth.none",
@@ -149,19 +179,13 @@ async fn a_weak_server_shows_every_weakness_it_has() {
     assert_eq!(none["severity"], "critical", "calls work without a token");
     assert_eq!(code, 1, "high and critical findings fail the command");
     assert!(stdout.contains("Fix:"), "every finding has a fix hint");
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 /// A server that asks for a token and then takes any (or a session id alone): the
 /// authentication, discovery and session-binding findings the server without auth cannot show.
 #[actix_rt::test]
 async fn a_server_taking_any_token_shows_the_auth_findings() {
-    let binary = fixture_binary().with_file_name("weak_mcp_server");
-    let (mut server, port) = spawn_listening(&binary, &["--any-token"], &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let (code, stdout, report) = scan(&url, Some("whatever-it-is"), dir.path()).await;
+    let (code, stdout, report) = scan_weak(&["--any-token"], Some("whatever-it-is")).await;
     let found = ids(&report);
     for expected in [
         "auth.www_authenticate",
@@ -183,8 +207,55 @@ async fn a_server_taking_any_token_shows_the_auth_findings() {
         "it does ask for a token: {stdout}"
     );
     assert_eq!(code, 1, "accepted forged tokens fail the command: {stdout}");
-    let _ = server.kill();
-    let _ = server.wait();
+}
+
+/// A 12 MiB body is read and answered: the server has no request size limit.
+#[actix_rt::test]
+async fn a_server_without_a_body_limit_is_found() {
+    let (_, stdout, report) = scan_weak(&["--no-body-limit"], None).await;
+    assert_finding(&report, "input.no_body_limit", "low", &stdout);
+    let found = ids(&report);
+    assert!(
+        !found.iter().any(|id| id.starts_with("input.oversized")),
+        "it survives the big body and answers it without a 5xx: {stdout}"
+    );
+    // Without the flag rmcp's own 4 MiB cap answers 413: nothing to report.
+    let (_, stdout, report) = scan_weak(&[], None).await;
+    assert!(ran(&report, "input.oversized"), "{stdout}");
+    assert!(
+        !ids(&report).iter().any(|id| id == "input.no_body_limit"),
+        "{stdout}"
+    );
+}
+
+/// Discovery documents that exist but disagree with the endpoint and with each other.
+#[actix_rt::test]
+async fn inconsistent_oauth_metadata_is_found() {
+    let (_, stdout, report) = scan_weak(&["--bad-metadata"], None).await;
+    assert!(ran(&report, "metadata.authorization_server"), "{stdout}");
+    assert_finding(&report, "metadata.resource_mismatch", "medium", &stdout);
+    assert_finding(&report, "metadata.issuer_mismatch", "medium", &stdout);
+    let mut metadata: Vec<_> = ids(&report)
+        .into_iter()
+        .filter(|id| id.starts_with("metadata."))
+        .collect();
+    metadata.sort();
+    assert_eq!(
+        metadata,
+        ["metadata.issuer_mismatch", "metadata.resource_mismatch"],
+        "found and followed, PKCE and registration in order: only the inconsistencies: {stdout}"
+    );
+}
+
+/// Random ids that are too short to be unguessable: weak, but not sequential.
+#[actix_rt::test]
+async fn short_session_ids_are_found() {
+    let (_, stdout, report) = scan_weak(&["--short-session-ids"], None).await;
+    assert_finding(&report, "session.weak_id", "medium", &stdout);
+    assert!(
+        !ids(&report).iter().any(|id| id == "session.predictable_id"),
+        "random, not counted: {stdout}"
+    );
 }
 
 #[actix_rt::test]

@@ -36,7 +36,7 @@ pub async fn check(probe: &Probe, access: &Access, report: &mut Report) {
         return;
     };
     let resource = prm.get("resource").and_then(Value::as_str).unwrap_or("");
-    if !same_resource(resource, probe.url.as_str()) {
+    if !resource_matches(resource, &prm_url, &probe.url) {
         report.add(Finding::new(
             "metadata.resource_mismatch",
             Severity::Medium,
@@ -70,6 +70,18 @@ pub async fn check(probe: &Probe, access: &Access, report: &mut Report) {
 async fn authorization_server(probe: &Probe, issuer: &str, report: &mut Report) {
     report.ran("metadata.authorization_server");
     let candidates = as_urls(issuer);
+    if candidates.is_empty() {
+        report.add(Finding::new(
+            "metadata.as_missing",
+            Severity::Medium,
+            "The authorization server is not a URL",
+            format!(
+                "The protected-resource metadata names `{issuer}` as its authorization server."
+            ),
+            "List the issuer URL of the authorization server that issues tokens for it.",
+        ));
+        return;
+    }
     let mut found = None;
     for url in &candidates {
         if let Ok(Some(document)) = probe.get_json(url).await {
@@ -192,6 +204,18 @@ pub(super) fn parameter(header: &str, name: &str) -> Option<String> {
     let start = header.find(&format!("{name}=\""))? + name.len() + 2;
     let rest = &header[start..];
     Some(rest[..rest.find('"')?].to_string())
+}
+
+/// RFC 9728 §3.3: `resource` is the identifier the metadata URL was built from — the endpoint
+/// for the path-suffixed URL (and the one a 401 names), the origin for the root one, where the
+/// endpoint itself is accepted too (clients fall back to the root and request tokens for either).
+pub(super) fn resource_matches(resource: &str, prm_url: &str, endpoint: &url::Url) -> bool {
+    if same_resource(resource, endpoint.as_str()) {
+        return true;
+    }
+    let origin = endpoint.origin().ascii_serialization();
+    prm_url == format!("{origin}/.well-known/oauth-protected-resource")
+        && same_resource(resource, &origin)
 }
 
 fn same_resource(a: &str, b: &str) -> bool {

@@ -96,3 +96,22 @@ fn reports_sort_worst_first_and_fail_on_high() {
     assert_eq!(json["findings"][0]["severity"], "high");
     assert!(report.to_text().contains("1 high"));
 }
+
+#[test]
+fn the_resource_must_be_what_its_metadata_url_was_built_from() {
+    let endpoint = url::Url::parse("https://mcp.example.test/mcp").unwrap();
+    let suffixed = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp";
+    let root = "https://mcp.example.test/.well-known/oauth-protected-resource";
+    let matches = |resource, prm_url| metadata::resource_matches(resource, prm_url, &endpoint);
+    assert!(matches("https://mcp.example.test/mcp", suffixed));
+    assert!(matches("https://mcp.example.test/mcp/", suffixed));
+    assert!(matches("https://mcp.example.test/mcp", root));
+    assert!(
+        matches("https://mcp.example.test", root),
+        "RFC 9728: the origin, for the root"
+    );
+    assert!(!matches("https://mcp.example.test", suffixed));
+    assert!(!matches("http://mcp-internal.invalid:8080/mcp", suffixed));
+    assert!(!matches("http://mcp-internal.invalid:8080/mcp", root));
+    assert!(!matches("", root), "a missing resource never matches");
+}
