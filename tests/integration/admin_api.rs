@@ -396,6 +396,7 @@ async fn backends_written_by_another_process_are_picked_up() {
                 c,
                 &BackendRecord {
                     name: "elsewhere".into(),
+                    display_name: None,
                     transport: "streamable-http".into(),
                     url: Some(url),
                     tool_prefix: None,
