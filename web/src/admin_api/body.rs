@@ -93,8 +93,8 @@ pub fn name_made_from(body: &Value, draft: &BackendDraft) -> Option<String> {
 pub fn explain_taken(error: RegistryError, made_from: Option<&str>) -> RegistryError {
     match (error, made_from) {
         (RegistryError::NameTaken(message), Some(sent)) => RegistryError::NameTaken(format!(
-            "{message} (the identifier made from the name {sent:?}); choose another name, or \
-             send an identifier as name and the text as display_name"
+            "{message} (made from the name {sent:?}; to choose another identifier, send it \
+             as name and the text as display_name)"
         )),
         (error, _) => error,
     }
