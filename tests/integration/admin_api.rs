@@ -240,7 +240,7 @@ async fn the_api_refuses_what_it_must_with_the_right_status() {
     let invalid = http::post_json(
         &url,
         Some(&admin),
-        &json!({ "name": "has space", "url": "ftp://nope", "timeout": -1, "extra": 1 }),
+        &json!({ "name": "?? !!", "url": "ftp://nope", "timeout": -1, "extra": 1 }),
     )
     .await;
     assert_eq!(invalid.status, 400);
@@ -396,6 +396,7 @@ async fn backends_written_by_another_process_are_picked_up() {
                 c,
                 &BackendRecord {
                     name: "elsewhere".into(),
+                    display_name: None,
                     transport: "streamable-http".into(),
                     url: Some(url),
                     tool_prefix: None,

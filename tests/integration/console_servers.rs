@@ -19,7 +19,7 @@ use crate::policies::tools_of;
 use crate::postgres::{Db, database_toml};
 use crate::users::{PASSWORD, create_user, login};
 
-async fn sign_in(gw: &TestGateway, username: &str) -> (Browser, String) {
+pub(crate) async fn sign_in(gw: &TestGateway, username: &str) -> (Browser, String) {
     let mut browser = Browser::new(gw);
     let form = browser.get("/admin/login").await;
     let signed_in = browser
@@ -40,7 +40,7 @@ async fn sign_in(gw: &TestGateway, username: &str) -> (Browser, String) {
     (browser, csrf)
 }
 
-async fn follow(browser: &mut Browser, page: &Page) -> Page {
+pub(crate) async fn follow(browser: &mut Browser, page: &Page) -> Page {
     assert_eq!(page.status, 303, "{}", page.body);
     browser.get(&page.header("location")).await
 }

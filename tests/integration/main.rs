@@ -52,6 +52,7 @@ mod runtime_settings;
 mod secrets_rotation;
 mod security_events;
 mod security_sources;
+mod server_names;
 mod session_supervision;
 mod sign_in_limits;
 mod stdio_isolation;

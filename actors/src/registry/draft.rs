@@ -88,7 +88,10 @@ impl AuthKind {
 /// A create (name and url required) or a partial update. `Some(None)` clears a nullable field.
 #[derive(Debug, Clone, Default)]
 pub struct BackendDraft {
+    /// The identifier (already valid: the web layer derives it from a free-text name).
     pub name: Option<String>,
+    /// `Some(None)` removes the display name.
+    pub display_name: Option<Option<String>>,
     pub url: Option<url::Url>,
     pub transport: Option<HttpTransport>,
     /// `Some(None)`: back to the default `"<name>_"`.
@@ -117,6 +120,7 @@ impl BackendDraft {
     pub fn field_names(&self) -> Vec<&'static str> {
         let fields = [
             (self.name.is_some(), "name"),
+            (self.display_name.is_some(), "display_name"),
             (self.url.is_some(), "url"),
             (self.transport.is_some(), "transport"),
             (self.tool_prefix.is_some(), "tool_prefix"),
@@ -248,6 +252,10 @@ pub(crate) fn resolve(
     let health = draft.health_interval.map(|h| h.as_secs() as i64);
     let record = BackendRecord {
         name: name.unwrap_or_default(),
+        display_name: match draft.display_name {
+            Some(display_name) => display_name,
+            None => current.and_then(|c| c.display_name.clone()),
+        },
         transport: draft
             .transport
             .map(|t| t.as_str().to_string())

@@ -42,7 +42,10 @@ impl std::fmt::Display for BackendId {
 #[derive(Debug, Clone)]
 pub struct BackendEntry {
     pub id: BackendId,
+    /// The identifier (`/mcp/<name>`).
     pub name: String,
+    /// What people read beside it; `None`: the name is all there is.
+    pub display_name: Option<String>,
     pub origin: SpecOrigin,
     pub transport: &'static str,
     /// With any password masked.
@@ -96,6 +99,7 @@ pub(crate) fn file_entry(spec: &BackendSpec, status: Option<BackendStatus>) -> B
     BackendEntry {
         id: BackendId::File(spec.name.clone()),
         name: spec.name.clone(),
+        display_name: None,
         origin: SpecOrigin::ConfigFile,
         transport: spec.transport.kind(),
         url,
@@ -126,6 +130,7 @@ pub(crate) fn database_entry(
     BackendEntry {
         id: BackendId::Database(row.id),
         name: r.name.clone(),
+        display_name: r.display_name.clone(),
         origin: SpecOrigin::Database,
         transport: match r.transport.as_str() {
             "sse" => "sse",

@@ -17,6 +17,7 @@ mod draft;
 mod entry;
 mod error;
 mod merge;
+mod name;
 mod oauth;
 
 use std::sync::{Arc, OnceLock};
@@ -31,6 +32,7 @@ pub use draft::{
 };
 pub use entry::{BackendEntry, BackendId};
 pub use error::RegistryError;
+pub use name::{GivenName, MAX_DISPLAY_NAME_LEN, check_display_name, identifier_from};
 pub use oauth::OAuthView;
 
 use crate::backend::PersistedTokens;

@@ -28,7 +28,10 @@ pub struct StoredBackend {
 /// allows `stdio`, which the API refuses: commands stay in the operator's config file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendRecord {
+    /// The identifier: `/mcp/<name>`, the default tool prefix, policies.
     pub name: String,
+    /// What people read (e.g. "GitHub MCP" for `github-mcp`); `None`: shown by its name.
+    pub display_name: Option<String>,
     pub transport: String,
     pub url: Option<String>,
     /// `None` means the default `"<name>_"`, which follows the name when it changes.
@@ -63,6 +66,7 @@ type BackendRow = (
     i64,
     i64,
     i64,
+    Option<String>,
 );
 type CredentialRow = (String, Option<String>, String, String);
 
@@ -77,6 +81,7 @@ type BackendColumns = (
     backends::health_interval_s,
     backends::created_at,
     backends::updated_at,
+    backends::display_name,
 );
 
 const BACKEND_COLUMNS: BackendColumns = (
@@ -90,6 +95,7 @@ const BACKEND_COLUMNS: BackendColumns = (
     backends::health_interval_s,
     backends::created_at,
     backends::updated_at,
+    backends::display_name,
 );
 
 type CredentialColumns = (
@@ -121,6 +127,7 @@ fn from_rows(row: BackendRow, credential: Option<CredentialRow>) -> StoredBacken
         id,
         record: BackendRecord {
             name,
+            display_name: row.10,
             transport,
             url,
             tool_prefix,
@@ -146,6 +153,7 @@ pub fn create(conn: &mut DbConn, record: &BackendRecord) -> Result<StoredBackend
         let id = diesel::insert_into(backends::table)
             .values((
                 backends::name.eq(&record.name),
+                backends::display_name.eq(&record.display_name),
                 backends::transport.eq(&record.transport),
                 backends::url.eq(&record.url),
                 backends::tool_prefix.eq(&record.tool_prefix),
@@ -211,6 +219,7 @@ pub fn replace(
         let changed = diesel::update(backends::table.find(id))
             .set((
                 backends::name.eq(&record.name),
+                backends::display_name.eq(&record.display_name),
                 backends::transport.eq(&record.transport),
                 backends::url.eq(&record.url),
                 backends::tool_prefix.eq(&record.tool_prefix),

@@ -46,6 +46,7 @@ diesel::table! {
         health_interval_s -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        display_name -> Nullable<Text>,
     }
 }
 

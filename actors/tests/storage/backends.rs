@@ -13,6 +13,7 @@ const TOKEN: &str = "backend-token-7f3a9c";
 fn record(name: &str, secrets: Option<&SecretBox>) -> BackendRecord {
     BackendRecord {
         name: name.to_string(),
+        display_name: None,
         transport: "streamable-http".to_string(),
         url: Some("http://127.0.0.1:9/mcp".to_string()),
         tool_prefix: None,
@@ -52,12 +53,14 @@ fn create_list_replace_delete(t: &TestDb) {
 
         // Replace: new name and settings, credential removed.
         let mut changed = record("renamed", None);
+        changed.display_name = Some("Renamed — for people".into());
         changed.transport = "sse".into();
         changed.tool_prefix = Some(String::new());
         changed.enabled = false;
         changed.timeout_ms = 1500;
         let replaced = backends::replace(c, with_token.id, &changed)?;
-        assert_eq!(replaced.record, changed);
+        assert_eq!(replaced.record, changed, "the display name is stored too");
+        assert_eq!(backends::find(c, with_token.id)?.unwrap().record, changed);
         assert_eq!(replaced.created_at_ms, with_token.created_at_ms);
         let count: i64 = actors_count_credentials(c);
         assert_eq!(count, 0, "the credential row went with the change");

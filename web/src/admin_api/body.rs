@@ -8,14 +8,20 @@
 //! config file's keys: `token_url` (absent: discovered), `client_id`, `client_secret`, `scope`,
 //! `resource`, `refresh_token`; secrets are write-only and never echoed in a problem.
 //! `description` and `routing_strategy`, which its console sends, are accepted and ignored.
+//!
+//! A create's `name` may be free text, as in the original ("GitHub MCP"): the identifier is made
+//! from it (`github-mcp`, see `actors::registry::identifier_from`) and the text kept as
+//! `display_name`, unless the body sets that too. A PATCH's `name` must already be an identifier
+//! (renaming changes `/mcp/<name>`, so it is never guessed); `display_name` changes the text.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use actors::registry::{
-    AuthKind, BackendDraft, HttpTransport, MAX_HEALTH_INTERVAL_S, MAX_TIMEOUT_S,
-    check_backend_name, check_header_name, check_tool_prefix, parse_backend_url,
+    AuthKind, BackendDraft, GivenName, HttpTransport, MAX_HEALTH_INTERVAL_S, MAX_TIMEOUT_S,
+    RegistryError, check_backend_name, check_display_name, check_header_name, check_tool_prefix,
+    identifier_from, parse_backend_url,
 };
 use actors::spec::SecretString;
 
@@ -34,10 +40,17 @@ pub fn parse(body: &Value, creating: bool) -> Result<BackendDraft, Vec<String>> 
         fields,
         problems: Vec::new(),
     };
+    let given = p.required_string("name", creating, |v| given_name(v, creating));
+    // "" clears it like null: a form's empty field.
+    let display_name = p
+        .nullable_string("display_name", |v| match v.trim() {
+            "" => Ok(None),
+            _ => check_display_name(v).map(Some),
+        })
+        .map(Option::flatten);
     let mut draft = BackendDraft {
-        name: p.required_string("name", creating, |v| {
-            check_backend_name(v).map(|()| v.to_string())
-        }),
+        display_name: display_name.or_else(|| given.as_ref()?.display_name.clone().map(Some)),
+        name: given.map(|g| g.identifier),
         url: p.required_string("url", creating, parse_backend_url),
         transport: p.transport(),
         tool_prefix: p.nullable_string("tool_prefix", |v| {
@@ -68,6 +81,48 @@ pub fn parse(body: &Value, creating: bool) -> Result<BackendDraft, Vec<String>> 
     } else {
         Err(p.problems)
     }
+}
+
+/// The name as sent when the identifier was made from it (`None`: it was used as it is).
+pub fn name_made_from(body: &Value, draft: &BackendDraft) -> Option<String> {
+    let sent = body.get("name")?.as_str()?;
+    (draft.name.as_deref() != Some(sent)).then(|| sent.to_string())
+}
+
+/// A taken identifier that was made from a free-text name says so: the 409 then names both.
+pub fn explain_taken(error: RegistryError, made_from: Option<&str>) -> RegistryError {
+    match (error, made_from) {
+        (RegistryError::NameTaken(message), Some(sent)) => RegistryError::NameTaken(format!(
+            "{message} (made from the name {sent:?}; to choose another identifier, send it \
+             as name and the text as display_name)"
+        )),
+        (error, _) => error,
+    }
+}
+
+/// What a create answers besides the backend: which identifier it goes by.
+pub fn created_message(name: &str, made_from: Option<&str>) -> String {
+    match made_from {
+        Some(sent) => format!(
+            "Backend created as `{name}`, the identifier made from the name {sent:?} (kept as its \
+             display_name); use `{name}` in /mcp/{name}, its tools' prefix and policies."
+        ),
+        None => format!("Backend `{name}` created."),
+    }
+}
+
+/// A create's name becomes an identifier if it is not one; a PATCH's must be one already.
+fn given_name(text: &str, creating: bool) -> Result<GivenName, String> {
+    if creating {
+        return identifier_from(text);
+    }
+    check_backend_name(text).map_err(|e| {
+        format!("{e} (a rename changes /mcp/<name>; free text goes in display_name)")
+    })?;
+    Ok(GivenName {
+        identifier: text.to_string(),
+        display_name: None,
+    })
 }
 
 struct Parser<'a> {
@@ -253,6 +308,7 @@ impl Parser<'_> {
     fn unknown_fields(&mut self) {
         let known = [
             "name",
+            "display_name",
             "url",
             "transport",
             "tool_prefix",
@@ -327,14 +383,14 @@ mod tests {
     #[test]
     fn every_problem_is_listed_and_no_token_is_echoed() {
         let problems = parse(
-            &json!({ "name": "bad name", "url": "ftp://x", "enabled": "yes", "timeout": 99999,
+            &json!({ "name": "!!!", "url": "ftp://x", "enabled": "yes", "timeout": 99999,
                      "auth_type": "oauth", "auth_token": 5, "command": "rm", "colour": 1 }),
             true,
         )
         .unwrap_err();
         let text = problems.join("\n");
         for expected in [
-            "name: \"bad name\" contains ' '",
+            "name: \"!!!\" has no ASCII letters or digits",
             "url: uses the scheme \"ftp\"",
             "enabled: must be true or false",
             "timeout: must be a whole number from 1 to 3600",
@@ -345,6 +401,37 @@ mod tests {
         ] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn a_free_text_name_is_made_an_identifier_on_create_only() {
+        let body = json!({ "name": "GitHub MCP", "url": "http://github-mcp:8000/mcp" });
+        let draft = parse(&body, true).unwrap();
+        assert_eq!(draft.name.as_deref(), Some("github-mcp"));
+        assert_eq!(draft.display_name, Some(Some("GitHub MCP".into())));
+        let named = json!({ "name": "GitHub MCP", "display_name": "GitHub (work)",
+                            "url": "http://github-mcp:8000/mcp" });
+        let draft = parse(&named, true).unwrap();
+        assert_eq!(draft.display_name, Some(Some("GitHub (work)".into())));
+        let plain = parse(&json!({ "name": "github", "url": "http://g/mcp" }), true).unwrap();
+        assert_eq!(
+            plain.display_name, None,
+            "a valid name has no display name of its own"
+        );
+        let problems = parse(&json!({ "name": "GitHub MCP" }), false).unwrap_err();
+        assert!(
+            problems[0].contains("free text goes in display_name"),
+            "{problems:?}"
+        );
+        for clear in [json!(null), json!(" ")] {
+            let cleared = parse(&json!({ "display_name": clear }), false).unwrap();
+            assert_eq!(cleared.display_name, Some(None));
+        }
+        let problems = parse(&json!({ "display_name": "a\tb" }), false).unwrap_err();
+        assert!(
+            problems[0].starts_with("display_name: must not contain"),
+            "{problems:?}"
+        );
     }
 
     #[test]

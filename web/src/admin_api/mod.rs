@@ -3,7 +3,7 @@
 //! | method | path | answer |
 //! |---|---|---|
 //! | GET | `/admin/api/mcp-servers` | `{"servers": [...]}`: file and database backends with live status |
-//! | POST | `/admin/api/mcp-servers` | 201 + the created backend |
+//! | POST | `/admin/api/mcp-servers` | 201 + the created backend and a `message` naming its identifier |
 //! | GET | `/admin/api/mcp-servers/{id}` | one backend |
 //! | PATCH | `/admin/api/mcp-servers/{id}` | partial update; 200 + the backend |
 //! | DELETE | `/admin/api/mcp-servers/{id}` | 200 + `{"id","name","message"}` |
@@ -185,15 +185,20 @@ async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminApiError> {
     let call = admin_call(&req, &state)?;
-    let draft = draft_of(&req, &body, true)?;
+    let body = json_body(&req, &body)?;
+    let draft = body::parse(&body, true).map_err(AdminApiError::Invalid)?;
+    let made_from = body::name_made_from(&body, &draft);
     let entry = call
         .registry
         .create(draft, &call.username)
         .await
+        .map_err(|e| body::explain_taken(e, made_from.as_deref()))
         .map_err(call.refused())?;
+    let mut created = view::entry(&entry);
+    created["message"] = json!(body::created_message(&entry.name, made_from.as_deref()));
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/admin/api/mcp-servers/{}", entry.id)))
-        .json(view::entry(&entry)))
+        .json(created))
 }
 
 #[get("/admin/api/mcp-servers/{id}")]

@@ -63,6 +63,7 @@ const EVENT_FILTERS: &[(&str, &str)] = &[
 ];
 const SERVER_BODY: &[(&str, &str)] = &[
     ("name", "string"),
+    ("display_name", "string"),
     ("url", "string"),
     ("command", "string"),
     ("transport", "string"),
@@ -132,9 +133,9 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op("put", "/admin/api/settings/runtime", "Set (value) or clear (null) runtime settings, then reload; the outcome", &[], Some(RUNTIME_BODY), 200),
     op("post", "/admin/api/reload", "Reload the configuration (as SIGHUP); the outcome", &[], None, 200),
     op("get", "/admin/api/mcp-servers", "Backends (config file and database) with live status", &[], None, 200),
-    op("post", "/admin/api/mcp-servers", "Create a backend", &[], Some(SERVER_BODY), 201),
+    op("post", "/admin/api/mcp-servers", "Create a backend; a name that is not an identifier ([A-Za-z0-9_-]) is made one (lowercase, other characters as one -: \"GitHub MCP\" → github-mcp) and kept as display_name; the answer's name and message give the identifier (400: none can be made, 409: taken)", &[], Some(SERVER_BODY), 201),
     op("get", "/admin/api/mcp-servers/{id}", "One backend", &[], None, 200),
-    op("patch", "/admin/api/mcp-servers/{id}", "Change a backend (partial)", &[], Some(SERVER_BODY), 200),
+    op("patch", "/admin/api/mcp-servers/{id}", "Change a backend (partial; name must be an identifier, display_name any text, null or \"\" clears it)", &[], Some(SERVER_BODY), 200),
     op("delete", "/admin/api/mcp-servers/{id}", "Delete a backend", &[], None, 200),
     op("get", "/admin/api/mcp-servers/{id}/token-status", "A backend's token state (never the token)", &[], None, 200),
     op("post", "/admin/api/mcp-servers/{id}/refresh-token", "Refresh a backend's OAuth token now", &[], None, 202),

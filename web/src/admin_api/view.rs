@@ -1,7 +1,8 @@
 //! A [`BackendEntry`] as the API shows it. Credentials appear only as `has_auth_token` (the
 //! original returned decrypted tokens here); an OAuth backend's client settings are shown, its
-//! secrets only as `has_client_secret` / `has_refresh_token`. `timeout` is in seconds like the original's,
-//! rounded up; `timeout_ms` is exact.
+//! secrets only as `has_client_secret` / `has_refresh_token`. `name` is the identifier
+//! (`/mcp/<name>`), `display_name` the text people gave it (`null` when there is none).
+//! `timeout` is in seconds like the original's, rounded up; `timeout_ms` is exact.
 
 use serde_json::{Value, json};
 
@@ -35,6 +36,7 @@ pub fn entry(e: &BackendEntry) -> Value {
     json!({
         "id": id(&e.id),
         "name": e.name,
+        "display_name": e.display_name,
         "origin": match e.origin {
             SpecOrigin::ConfigFile => "config",
             SpecOrigin::Database => "database",

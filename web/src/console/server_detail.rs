@@ -60,6 +60,7 @@ struct Resource {
 #[derive(Serialize)]
 struct Filled {
     name: String,
+    display_name: String,
     url: String,
     tool_prefix: String,
     auth_type: String,
@@ -69,6 +70,7 @@ impl Filled {
     fn of(entry: &BackendEntry) -> Filled {
         Filled {
             name: entry.name.clone(),
+            display_name: entry.display_name.clone().unwrap_or_default(),
             url: entry.url.clone().unwrap_or_default(),
             tool_prefix: entry.tool_prefix.clone(),
             auth_type: entry.auth_type.to_string(),
@@ -296,6 +298,7 @@ async fn edit(
     let sent = |key: &str| params.get(key).unwrap_or("").to_string();
     let filled = Filled {
         name: sent("name"),
+        display_name: sent("display_name"),
         url: sent("url"),
         tool_prefix: sent("tool_prefix"),
         auth_type: params
@@ -306,6 +309,7 @@ async fn edit(
     let mut fields = Map::new();
     for (key, now, before) in [
         ("name", &filled.name, &shown.name),
+        ("display_name", &filled.display_name, &shown.display_name),
         ("url", &filled.url, &shown.url),
         ("tool_prefix", &filled.tool_prefix, &shown.tool_prefix),
     ] {

@@ -6,7 +6,7 @@
 //! | method | path | what |
 //! |---|---|---|
 //! | GET | `/admin/mcp-servers` | the table and the add form |
-//! | POST | `/admin/mcp-servers` | add (`name`, `url`, `tool_prefix`, `auth_type`, `auth_token`) |
+//! | POST | `/admin/mcp-servers` | add (`name` — free text is made an identifier, as in the API —, `url`, `tool_prefix`, `auth_type`, `auth_token`) |
 //! | GET, POST | `/admin/mcp-servers/{id}…` | one backend: tools, prompts, resources, test, edit (`server_detail.rs`) |
 //! | POST | `/admin/mcp-servers/{id}/status` | `enabled=true|false` |
 //! | GET, POST | `/admin/mcp-servers/{id}/delete` | the confirm page, then the deletion |
@@ -155,19 +155,26 @@ async fn create(
             fields.insert(key.into(), json!(value));
         }
     }
-    let draft = match body::parse(&Value::Object(fields), true) {
+    let fields = Value::Object(fields);
+    let draft = match body::parse(&fields, true) {
         Ok(draft) => draft,
         Err(problems) => {
             return refused(&state, &admin, AdminApiError::Invalid(problems), &filled).await;
         }
     };
+    let made_from = body::name_made_from(&fields, &draft);
     match registry.create(draft, &admin.principal.username).await {
         Ok(entry) => {
             slog::info!(log, "Backend added in the console.";
                 "by" => &admin.principal.username, "backend" => &entry.name);
-            forms::done("/admin/mcp-servers", "created", &entry.name)
+            let shown = match &entry.display_name {
+                Some(display_name) => format!("{} ({display_name})", entry.name),
+                None => entry.name.clone(),
+            };
+            forms::done("/admin/mcp-servers", "created", &shown)
         }
         Err(error) => {
+            let error = body::explain_taken(error, made_from.as_deref());
             let error = AdminApiError::from_registry(error, &log);
             refused(&state, &admin, error, &filled).await
         }
