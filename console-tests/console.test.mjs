@@ -31,6 +31,11 @@ function freePort() {
   });
 }
 
+// A click that navigates (a link, a form's POST-redirect-GET) is awaited with
+// `Promise.all([page.waitForNavigation(), click])`: `waitForLoadState("load")` resolves at once on
+// the page already loaded, so the test raced on before the new page arrived (a reload then hit
+// "Not attached to an active page").
+
 /** Polls `check` until it returns true or `ms` pass. */
 async function waitFor(what, check, ms = 20000) {
   const deadline = Date.now() + ms;
@@ -121,7 +126,7 @@ async function signIn(page, username, password) {
   await page.goto(`${base}/admin/login`);
   await page.fill("#username", username);
   await page.fill("#password", password);
-  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
 }
 
 test("setup wizard: a wrong token is refused, the right one creates the admin", async () => {
@@ -135,7 +140,7 @@ test("setup wizard: a wrong token is refused, the right one creates the admin", 
     await page.fill("#email", "root@example.test");
     await page.fill("#password", PASSWORD);
     await page.fill("#password_confirm", PASSWORD);
-    await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
   };
   await fill("not-the-setup-token");
   assert.match(await page.textContent("[role=alert]"), /The setup token is wrong/);
@@ -220,7 +225,7 @@ test("sign-out ends the session", async () => {
   const { context, page, errors } = await newPage();
   await signIn(page, "root", PASSWORD);
   const cookie = (await context.cookies()).find((c) => c.name === "authmcp_console");
-  await Promise.all([page.waitForLoadState("load"), page.click("form.logout button")]);
+  await Promise.all([page.waitForNavigation(), page.click("form.logout button")]);
   assert.equal(new URL(page.url()).pathname, "/admin/login");
   await shot(page, "login");
   // The old cookie, replayed, is refused: the session was revoked, not just forgotten.
@@ -302,7 +307,7 @@ test("MCP servers and users: a backend added in the console goes online; a restr
     await page.fill("#url", fixture.url);
     await page.selectOption("#auth_type", "bearer");
     await page.fill("#auth_token", "console-test-secret");
-    await Promise.all([page.waitForLoadState("load"), page.click("#add-server button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#add-server button[type=submit]")]);
     assert.match(await page.textContent("[role=status]"), /Backend fx added/);
     assert.ok(!(await page.content()).includes("console-test-secret"), "the token is never echoed");
     const row = page.locator("tr[data-server=fx]");
@@ -312,7 +317,7 @@ test("MCP servers and users: a backend added in the console goes online; a restr
     });
     assert.equal((await row.locator("td.num").textContent()).trim(), "2");
     await shot(page, "mcp-servers");
-    await Promise.all([page.waitForLoadState("load"), row.locator("a").first().click()]);
+    await Promise.all([page.waitForNavigation(), row.locator("a").first().click()]);
     assert.deepEqual(await page.locator("#tools code").allTextContents(), ["fx_echo", "fx_add"]);
     await shot(page, "mcp-server-detail");
 
@@ -320,14 +325,14 @@ test("MCP servers and users: a backend added in the console goes online; a restr
     await page.fill("#username", "carol");
     await page.fill("#email", "carol@example.test");
     await page.fill("#password", PASSWORD);
-    await Promise.all([page.waitForLoadState("load"), page.click("#create-user button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#create-user button[type=submit]")]);
     assert.match(await page.textContent("[role=status]"), /User carol created/);
     await shot(page, "users");
     const carol = page.locator("tr[data-user=carol]");
-    await Promise.all([page.waitForLoadState("load"), carol.locator("text=Permissions").click()]);
+    await Promise.all([page.waitForNavigation(), carol.locator("text=Permissions").click()]);
     await page.selectOption("select[name=server_0]", "fx");
     await page.fill("input[name=tools_0]", "fx_echo");
-    await Promise.all([page.waitForLoadState("load"), page.click("#permissions button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#permissions button[type=submit]")]);
     assert.match(await page.textContent("[role=status]"), /Permissions saved/);
     await shot(page, "user-permissions");
 
@@ -394,7 +399,7 @@ test("MCP activity, security events, audit: a tools/call through /mcp appears in
     await page.click("nav a[href=\"/admin/mcp-activity\"]");
     assert.equal(new URL(page.url()).pathname, "/admin/mcp-activity");
     await page.fill("#tool", "fy_echo");
-    await Promise.all([page.waitForLoadState("load"), page.click("#filters button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#filters button[type=submit]")]);
     assert.equal(new URL(page.url()).searchParams.get("tool"), "fy_echo");
     // The feed is open once the script says so (the stream's first bytes arrived).
     await page.waitForFunction(() => document.getElementById("live-status").textContent.startsWith("Live:"));
@@ -411,7 +416,7 @@ test("MCP activity, security events, audit: a tools/call through /mcp appears in
     assert.deepEqual(cells.slice(2, 7), ["dave", "tools/call", "fy", "fy_echo", "ok"]);
     assert.match(cells[1], /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     await shot(page, "mcp-activity");
-    await Promise.all([page.waitForLoadState("load"), row.locator("a").click()]);
+    await Promise.all([page.waitForNavigation(), row.locator("a").click()]);
     assert.match(await page.textContent("h1"), /^Audit record \d+$/);
     assert.match(await page.textContent("#record"), /fy_echo/);
     await shot(page, "mcp-request");
@@ -423,7 +428,7 @@ test("MCP activity, security events, audit: a tools/call through /mcp appears in
 
     await page.click("nav a[href=\"/admin/logs\"]");
     assert.equal(new URL(page.url()).pathname, "/admin/logs");
-    await Promise.all([page.waitForLoadState("load"), page.click("#verify button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#verify button[type=submit]")]);
     assert.match(await page.textContent("#verdict"), /^Hash chain intact: \d+ records verified/);
     await shot(page, "audit-log");
     assert.deepEqual(errors, []);
@@ -441,16 +446,16 @@ test("server detail: the test-connection button shows the result; prompts and re
     await page.goto(`${base}/admin/mcp-servers`);
     await page.fill("#name", "rich");
     await page.fill("#url", fixture.url);
-    await Promise.all([page.waitForLoadState("load"), page.click("#add-server button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#add-server button[type=submit]")]);
     const row = page.locator("tr[data-server=rich]");
     await waitFor("rich to go online", async () => {
       await page.reload();
       return (await row.locator(".state").textContent()) === "online";
     });
-    await Promise.all([page.waitForLoadState("load"), row.locator("a").first().click()]);
+    await Promise.all([page.waitForNavigation(), row.locator("a").first().click()]);
     assert.ok((await page.locator("#prompts code").allTextContents()).includes("rich_greet"));
     assert.ok((await page.locator("#resources code").allTextContents()).includes("fixture://static"));
-    await Promise.all([page.waitForLoadState("load"), page.click("#test-connection")]);
+    await Promise.all([page.waitForNavigation(), page.click("#test-connection")]);
     assert.match(await page.textContent("#test-result"), /Connection OK in \d+ ms: .*protocol .*, \d+ tools/);
     // The live status is still the health loop's.
     assert.equal(await page.textContent("h1 .state"), "online");
@@ -477,15 +482,15 @@ test("Settings: a runtime setting changed on the page takes effect at once and c
     // The file opens registration; the database switches it off.
     const row = page.locator('tr[data-key="auth.allow_registration"]');
     await row.locator("select[name=value]").selectOption("false");
-    await Promise.all([page.waitForLoadState("load"), row.locator("form.set-runtime button").click()]);
+    await Promise.all([page.waitForNavigation(), row.locator("form.set-runtime button").click()]);
     assert.match(await page.textContent("[role=status]"), /auth\.allow_registration is set in the database/);
     assert.match(await row.textContent(), /overrides the file; SIGHUP keeps it/);
     assert.equal((await register("late")).status, 403);
     await shot(page, "settings");
-    await Promise.all([page.waitForLoadState("load"), row.locator("button", { hasText: "Clear" }).click()]);
+    await Promise.all([page.waitForNavigation(), row.locator("button", { hasText: "Clear" }).click()]);
     assert.match(await page.textContent("[role=status]"), /back to the file's value/);
     assert.equal((await register("later")).status, 201);
-    await Promise.all([page.waitForLoadState("load"), page.click("#reload-config button")]);
+    await Promise.all([page.waitForNavigation(), page.click("#reload-config button")]);
     assert.match(await page.textContent("[role=status]"), /Configuration reloaded/);
     assert.deepEqual(errors, []);
   } finally {
@@ -501,7 +506,7 @@ test("Security audit: a scan of the gateway itself shows findings by severity an
     assert.equal(new URL(page.url()).pathname, "/admin/mcp-audit");
     await page.fill("#url", `${base}/mcp`);
     await page.fill("#token", "console-scan-token");
-    await Promise.all([page.waitForLoadState("load"), page.click("#run-audit button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#run-audit button[type=submit]")]);
     await page.waitForSelector("#audit-report");
     assert.equal(await page.inputValue("#token"), "", "the token is not echoed");
     const href = await page.getAttribute("#download-report", "href");
@@ -534,7 +539,7 @@ test("Tokens and OAuth clients: an API token created on the Tokens page works on
     assert.equal(new URL(page.url()).pathname, "/admin/mcp-tokens");
     await page.fill("#token_name", "browser-ci");
     await page.fill("#expires_days", "30");
-    await Promise.all([page.waitForLoadState("load"), page.click("#create-api-token button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("#create-api-token button[type=submit]")]);
     assert.equal(await page.textContent("h1"), "New API token");
     const token = (await page.textContent("[data-secret=api_token]")).trim();
     assert.match(token, /\S{20,}/);
@@ -558,10 +563,10 @@ test("Tokens and OAuth clients: an API token created on the Tokens page works on
     const row = page.locator(`tr[data-client="${client.client_id}"]`);
     assert.match(await row.textContent(), /confidential/);
     await shot(page, "oauth-clients");
-    await Promise.all([page.waitForLoadState("load"), row.locator("a").first().click()]);
+    await Promise.all([page.waitForNavigation(), row.locator("a").first().click()]);
     // The rotate form asks first (the console's script); accept the question.
     page.once("dialog", (d) => d.accept());
-    await Promise.all([page.waitForLoadState("load"), page.click("#rotate-secret button")]);
+    await Promise.all([page.waitForNavigation(), page.click("#rotate-secret button")]);
     const secret = (await page.textContent("[data-secret=client_secret]")).trim();
     assert.notEqual(secret, client.client_secret);
     await shot(page, "oauth-client-secret-rotated");
