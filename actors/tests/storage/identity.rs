@@ -440,6 +440,31 @@ fn every_creation_refuses_an_email_in_use(t: &TestDb) {
     });
 }
 
+/// An external issuer's user whose email a local account already has gets an account without
+/// one (never the other account's address, never a refusal); a free address is kept.
+fn provisioning_never_takes_an_email_in_use(t: &TestDb) {
+    add_user(t, "first", 4); // x@example.test
+    runtime().block_on(async {
+        let id = identity(t, IdentitySettings::default()).await;
+        let clash = id
+            .provision_external_user("ext-a", Some("X@Example.TEST"), Role::User)
+            .await
+            .unwrap();
+        assert_eq!(clash.email, "");
+        let free = id
+            .provision_external_user("ext-b", Some("b@example.test"), Role::User)
+            .await
+            .unwrap();
+        assert_eq!(free.email, "b@example.test");
+        let none = id
+            .provision_external_user("ext-c", None, Role::User)
+            .await
+            .unwrap();
+        assert_eq!(none.email, "");
+        assert_eq!(id.users().await.unwrap().len(), 4);
+    });
+}
+
 fn login_rehashes_a_password_of_another_cost(t: &TestDb) {
     add_user(t, "old", 5);
     runtime().block_on(async {
@@ -469,6 +494,7 @@ crate::on_both_backends!(
     static_tokens_map_to_their_user,
     registration_checks_rules_and_duplicates,
     every_creation_refuses_an_email_in_use,
+    provisioning_never_takes_an_email_in_use,
     login_rehashes_a_password_of_another_cost,
 );
 

@@ -23,19 +23,29 @@ impl Identity {
         rand::rng().fill_bytes(&mut secret);
         let unusable = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
         let hash = self.hasher.hash(&unusable).await?;
-        let (name, email) = (username.to_string(), email.unwrap_or("").to_string());
+        let (name, email) = (username.to_string(), email.unwrap_or("").trim().to_string());
         let user = self
             .db
             .run(move |c| {
-                users::create(
-                    c,
-                    NewUser {
-                        username: &name,
-                        email: &email,
-                        password_hash: &hash,
-                        role,
-                    },
-                )
+                crate::storage::in_transaction(c, |c| {
+                    // An address another account already has is not taken over: the account is
+                    // created without one. Refusing would lock an issuer's user out because of a
+                    // local account (or another issuer's claim) they cannot change.
+                    users::lock_emails(c)?;
+                    let email = match users::email_owner(c, &email, None)? {
+                        Some(_) if !email.is_empty() => String::new(),
+                        _ => email,
+                    };
+                    users::create(
+                        c,
+                        NewUser {
+                            username: &name,
+                            email: &email,
+                            password_hash: &hash,
+                            role,
+                        },
+                    )
+                })
             })
             .await?;
         self.refresh_directory().await?;
