@@ -99,14 +99,15 @@ pub async fn forward_with_slot(
                 if fresh {
                     super::listen::after_open(state, &relay, upstream_session).await;
                 }
-                send(&relay, upstream_session, message.clone(), id).await
+                send(&relay, upstream_session, message.clone(), id)
+                    .await
+                    .map(|sent| (sent, relay))
             }
             Err(e) => Err(e),
         };
         match result {
-            Ok(Sent::Cancelled) => return (nothing(), None),
-            Ok(Sent::Reply(reply)) => {
-                let relay = Relay::new(state, http, &upstream, &slot, session, backend);
+            Ok((Sent::Cancelled, _)) => return (nothing(), None),
+            Ok((Sent::Reply(reply), relay)) => {
                 return (answer_reply(reply, relay, tracked, id), Some(slot));
             }
             Err(UpstreamError::SessionExpired) if !reopened => {
