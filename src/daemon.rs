@@ -105,6 +105,7 @@ fn load_for_data(sources: &Sources) -> anyhow::Result<GatewayConfig> {
 }
 
 fn start(args: &StartArgs) -> anyhow::Result<()> {
+    crate::memory::use_one_c_heap_arena();
     let sources = Sources::from_start(args);
     let cfg = load_for_data(&sources)?;
     let level = logging::parse_level(&cfg.logging.level).context("invalid log level")?;

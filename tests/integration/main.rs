@@ -36,6 +36,7 @@ mod mcp_audit;
 mod mcp_client;
 mod mcp_endpoint;
 mod mcp_rmcp_client;
+mod memory_arenas;
 mod metrics;
 mod oauth_cimd;
 mod oauth_flow;

@@ -127,29 +127,13 @@ pub fn audiences(claims: &Map<String, Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     use serde_json::json;
 
     use super::*;
 
     fn spec() -> IssuerSpec {
-        IssuerSpec {
-            issuer: "https://idp.example.com".into(),
-            jwks_uri: None,
-            audiences: None,
-            algorithms: vec![jsonwebtoken::Algorithm::RS256],
-            username_claim: "preferred_username".into(),
-            email_claim: "email".into(),
-            groups_claim: "groups".into(),
-            role_claim: None,
-            admin_values: vec![],
-            auto_provision: false,
-            group_mapping: BTreeMap::new(),
-            scopes_claim: Some("scope".into()),
-            jwks_refresh: Duration::from_secs(300),
-            jwks_cooldown: Duration::from_secs(10),
-        }
+        IssuerSpec::for_tests("https://idp.example.com")
     }
 
     fn claims(value: Value) -> Map<String, Value> {

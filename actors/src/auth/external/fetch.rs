@@ -8,8 +8,8 @@
 //! always at least `jwks_cooldown` apart, so a flood of bogus kids costs the issuer one request
 //! per cooldown. A failed fetch keeps the last good keys and retries with backoff.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -69,14 +69,48 @@ impl IssuerState {
     }
 }
 
-/// Hands issuers to the fetch thread; the thread ends when `stop` turns true.
+/// Hands issuers to the fetch thread; the thread ends when `stop` turns true. The thread starts
+/// with the first issuer: a gateway without external issuers runs none (one thread and one
+/// runtime less in an idle gateway).
 pub struct Fetcher {
-    tasks: mpsc::UnboundedSender<Arc<IssuerState>>,
+    log: slog::Logger,
+    stop: watch::Receiver<bool>,
+    tasks: Mutex<Option<mpsc::UnboundedSender<Arc<IssuerState>>>>,
 }
 
 impl Fetcher {
-    pub fn start(log: slog::Logger, stop: watch::Receiver<bool>) -> std::io::Result<Fetcher> {
+    pub fn new(log: slog::Logger, stop: watch::Receiver<bool>) -> Fetcher {
+        Fetcher {
+            log,
+            stop,
+            tasks: Mutex::new(None),
+        }
+    }
+
+    /// Whether the fetch thread has been started.
+    #[cfg(test)]
+    pub fn started(&self) -> bool {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Starts fetching `issuer`'s keys, starting the thread first if this is the first issuer.
+    pub fn watch(&self, issuer: Arc<IssuerState>) -> std::io::Result<()> {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = match &*tasks {
+            Some(sender) => sender,
+            None => tasks.insert(self.spawn_thread()?),
+        };
+        // The thread only goes away at shutdown; then there is nothing left to fetch for.
+        let _ = sender.send(issuer);
+        Ok(())
+    }
+
+    fn spawn_thread(&self) -> std::io::Result<mpsc::UnboundedSender<Arc<IssuerState>>> {
         let (tasks, mut incoming) = mpsc::unbounded_channel::<Arc<IssuerState>>();
+        let (log, stop) = (self.log.clone(), self.stop.clone());
         std::thread::Builder::new()
             .name("jwks-fetch".into())
             .spawn(move || {
@@ -96,12 +130,7 @@ impl Fetcher {
                     }
                 });
             })?;
-        Ok(Fetcher { tasks })
-    }
-
-    pub fn watch(&self, issuer: Arc<IssuerState>) {
-        // The thread only goes away at shutdown; then there is nothing left to fetch for.
-        let _ = self.tasks.send(issuer);
+        Ok(tasks)
     }
 }
 
@@ -220,4 +249,39 @@ async fn get(client: &awc::Client, uri: &str) -> Result<bytes::Bytes, String> {
         .limit(MAX_DOCUMENT_BYTES)
         .await
         .map_err(|e| format!("{uri}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> IssuerSpec {
+        // Nothing listens there: the fetch task fails fast and retries, which is all this test
+        // needs of it.
+        IssuerSpec::for_tests("http://127.0.0.1:9")
+    }
+
+    #[test]
+    fn the_fetch_thread_starts_with_the_first_issuer_only() {
+        let (stop_tx, stop) = watch::channel(false);
+        let fetcher = Fetcher::new(slog::Logger::root(slog::Discard, slog::o!()), stop);
+        assert!(!fetcher.started(), "no issuer, no thread");
+        let first = IssuerState::new(spec());
+        fetcher.watch(first.clone()).unwrap();
+        assert!(fetcher.started());
+        fetcher.watch(IssuerState::new(spec())).unwrap();
+        // The thread runs the task: its first attempt is counted (failed: nothing listens).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut attempts = first.attempts.subscribe();
+            tokio::time::timeout(Duration::from_secs(30), attempts.wait_for(|n| *n > 0))
+                .await
+                .expect("the fetch thread ran the issuer's task")
+                .unwrap();
+        });
+        stop_tx.send(true).unwrap();
+    }
 }

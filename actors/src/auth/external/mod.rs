@@ -93,7 +93,7 @@ fn invalid(reason: impl Into<String>) -> AuthError {
 }
 
 impl ExternalIdentities {
-    /// Starts the fetch thread and one fetch task per issuer; does not wait for the keys (see
+    /// Starts one fetch task per issuer (and the fetch thread with the first); does not wait for the keys (see
     /// [`ExternalIdentities::wait_for_keys`]).
     pub async fn new(
         db: Database,
@@ -104,8 +104,7 @@ impl ExternalIdentities {
         log: slog::Logger,
         stop: watch::Receiver<bool>,
     ) -> Result<Arc<ExternalIdentities>, AuthError> {
-        let fetcher = Fetcher::start(log.clone(), stop)
-            .map_err(|e| AuthError::Storage(StorageError::Corrupt(format!("jwks thread: {e}"))))?;
+        let fetcher = Fetcher::new(log.clone(), stop);
         let service = Arc::new(ExternalIdentities {
             db,
             identity,
@@ -137,7 +136,11 @@ impl ExternalIdentities {
                 Some(state) if *state.spec == spec => state.clone(),
                 _ => {
                     let state = IssuerState::new(spec);
-                    self.fetcher.watch(state.clone());
+                    if let Err(error) = self.fetcher.watch(state.clone()) {
+                        // Tokens of this issuer are refused (no keys) until a restart.
+                        slog::error!(self.log, "Cannot start the key fetch thread."; 
+                            "issuer" => &state.spec.issuer, "error" => %error);
+                    }
                     state
                 }
             };

@@ -117,6 +117,29 @@ pub fn check_claim_name(text: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+impl IssuerSpec {
+    /// An RS256 issuer with the usual claim names and nothing else configured, for unit tests.
+    pub(crate) fn for_tests(issuer: &str) -> IssuerSpec {
+        IssuerSpec {
+            issuer: issuer.into(),
+            jwks_uri: None,
+            audiences: None,
+            algorithms: vec![jsonwebtoken::Algorithm::RS256],
+            username_claim: "preferred_username".into(),
+            email_claim: "email".into(),
+            groups_claim: "groups".into(),
+            role_claim: None,
+            admin_values: vec![],
+            auto_provision: false,
+            group_mapping: BTreeMap::new(),
+            scopes_claim: Some("scope".into()),
+            jwks_refresh: std::time::Duration::from_secs(300),
+            jwks_cooldown: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
