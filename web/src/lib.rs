@@ -31,19 +31,22 @@ pub use state::{AppState, WebSettings};
 /// Every route of the gateway. Middleware (`request_context`, then `authn::require_auth`) is
 /// added by the caller because actix's `wrap` changes the `App` type.
 ///
-/// `/mcp` comes first: actix tries resources in registration order, so the hot path matches at
-/// once instead of after every admin and console pattern (no other route starts with `/mcp`).
+/// Actix tries resources in registration order, and a pattern with a `{…}` segment is a regex
+/// run (with a match cache per worker thread, ~2 KB each) for every path that reaches it. So
+/// `/mcp` comes first: the hot path matches at once (no other route starts with `/mcp`). The
+/// public endpoints follow (sign-in, token, health, metadata): none shares a prefix with the
+/// admin API or the console, which come last with their hundred-odd id patterns.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     mcp::configure(cfg);
-    admin_api::configure(cfg);
     auth_routes::configure(cfg);
-    console::configure(cfg);
     health::configure(cfg);
     jwks::configure(cfg);
     login::configure(cfg);
     metrics::configure(cfg);
     oauth::configure(cfg);
     well_known::configure(cfg);
+    admin_api::configure(cfg);
+    console::configure(cfg);
 }
 
 /// JSON bodies that fail to parse get a 400 that says why, in our error format.
