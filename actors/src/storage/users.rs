@@ -364,10 +364,11 @@ pub fn lock_emails(conn: &mut DbConn) -> Result<(), StorageError> {
 }
 
 /// [`create`], refused with `Conflict` when another account already has the email (compared
-/// without regard to case). Run it inside `in_transaction`: the check and the insert must be one.
+/// without regard to case; an empty email is no address and never conflicts). Run it inside
+/// `in_transaction`: the check and the insert must be one.
 pub fn create_with_unused_email(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, StorageError> {
     lock_emails(conn)?;
-    if email_owner(conn, new.email, None)?.is_some() {
+    if !new.email.is_empty() && email_owner(conn, new.email, None)?.is_some() {
         return Err(StorageError::Conflict(email_in_use(new.email)));
     }
     create(conn, new)

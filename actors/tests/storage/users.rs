@@ -88,6 +88,17 @@ fn a_new_account_needs_an_email_no_other_account_has(t: &TestDb) {
             users::email_owner(conn, "CAROL@example.com", Some(carol.id))?,
             None
         );
+        // No address is no conflict: accounts without one (auto-provisioned) can be several.
+        for name in ["nomail1", "nomail2"] {
+            let without = NewUser {
+                email: "",
+                ..new_user(name, Role::User)
+            };
+            let created = actors::storage::in_transaction(conn, |c| {
+                users::create_with_unused_email(c, without)
+            })?;
+            assert_eq!(created.email, "");
+        }
         Ok(())
     })
     .expect("email uniqueness");

@@ -32,10 +32,8 @@ impl Identity {
                     // created without one. Refusing would lock an issuer's user out because of a
                     // local account (or another issuer's claim) they cannot change.
                     users::lock_emails(c)?;
-                    let email = match users::email_owner(c, &email, None)? {
-                        Some(_) if !email.is_empty() => String::new(),
-                        _ => email,
-                    };
+                    let taken = !email.is_empty() && users::email_owner(c, &email, None)?.is_some();
+                    let email = if taken { String::new() } else { email };
                     users::create(
                         c,
                         NewUser {
