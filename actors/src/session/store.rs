@@ -175,11 +175,12 @@ impl<U> ClientSession<U> {
 
     /// Records the client's cancellation of request `id` and returns the backend session to
     /// tell, if the request has reached it: the one it was delivered on, which for a task's
-    /// follow-up is the task's, not this session's own for that backend. A cancellation that overtakes its request (the client may
-    /// cancel as soon as it has sent the POST) is remembered, so the request is never sent; one
-    /// that arrives while the request is on its way is left to the forwarder, which tells the
-    /// backend once the request has arrived ([`Self::mark_delivered`]): sent any earlier, over
-    /// another connection, it could reach the backend first and be ignored there.
+    /// follow-up is the task's, not this session's own for that backend. A cancellation that
+    /// overtakes its request (the client may cancel as soon as it has sent the POST) is
+    /// remembered, so the request is never sent; one that arrives while the request is on its
+    /// way is left to the forwarder, which tells the backend once the request has arrived
+    /// ([`Self::mark_delivered`]): sent any earlier, over another connection, it could reach
+    /// the backend first and be ignored there.
     pub fn cancel_request(&self, id: &RawValue) -> Option<CancelTarget<U>> {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         match requests.active.get_mut(id.get()) {

@@ -493,10 +493,7 @@ impl Relay {
     /// A URL-mode `elicitation/create` is being sent to this session: its completion must come
     /// here too, whichever of the user's backend sessions the backend sends it on.
     fn note_url_elicitation(&self, params: Option<&RawValue>) {
-        let Some(elicitation_id) = params
-            .and_then(|p| actors::mcp::json::member(p, "elicitationId"))
-            .and_then(actors::mcp::json::as_str)
-        else {
+        let Some(elicitation_id) = super::to_user::elicitation_id(params) else {
             return;
         };
         let initiator = Initiator {
@@ -516,10 +513,8 @@ impl Relay {
     /// it in an error instead) stays with this session, like any notification.
     fn elicitation_completed(&self, raw: &RawValue, params: Option<&RawValue>) -> Decision {
         let user = self.session.user_id;
-        let Some(initiator) = params
-            .and_then(|p| actors::mcp::json::member(p, "elicitationId"))
-            .and_then(actors::mcp::json::as_str)
-            .and_then(|id| self.mcp.elicitations.complete(user, &self.backend, &id))
+        let Some(initiator) =
+            super::to_user::elicitation_initiator(&self.mcp, user, &self.backend, params)
         else {
             return Decision::Pass;
         };

@@ -43,6 +43,24 @@ pub(crate) fn session_for(mcp: &McpState, user: i64, initiator: &Initiator) -> O
         .max_by_key(|s| (s.outbox.has_listener(), s.last_used_tick()))
 }
 
+/// The session that was sent `backend`'s URL elicitation completed by these
+/// `notifications/elicitation/complete` params, forgotten now; `None` for one never relayed to
+/// `user`.
+pub(crate) fn elicitation_initiator(
+    mcp: &McpState,
+    user: i64,
+    backend: &str,
+    params: Option<&RawValue>,
+) -> Option<Initiator> {
+    let id = elicitation_id(params)?;
+    mcp.elicitations.complete(user, backend, &id)
+}
+
+/// `params.elicitationId` of an `elicitation/create` or its completion.
+pub(crate) fn elicitation_id(params: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
+    json::member(params?, "elicitationId").and_then(json::as_str)
+}
+
 /// Who a backend session serves once its client session has ended: the user and the endpoint.
 pub(crate) struct Orphaned {
     pub user: i64,
@@ -102,10 +120,7 @@ impl Orphaned {
                 (session_for(mcp, self.user, &initiator), rewritten)
             }
             Kind::Notification { method } if method == "notifications/elicitation/complete" => {
-                let Some(initiator) = params
-                    .and_then(|p| json::member(p, "elicitationId"))
-                    .and_then(json::as_str)
-                    .and_then(|id| mcp.elicitations.complete(self.user, &self.backend, &id))
+                let Some(initiator) = elicitation_initiator(mcp, self.user, &self.backend, params)
                 else {
                     return;
                 };
