@@ -5,7 +5,7 @@
 //! them) and a batch answered with HTTP 500. Never run it for anything else.
 //!
 //! weak_mcp_server [--port N] [--any-token] [--bad-metadata] [--short-session-ids]
-//!                 [--no-body-limit]
+//!                 [--no-body-limit | --fragile-big-body]
 //! prints `LISTENING <port>`; exits when stdin closes.
 //!
 //! `--any-token` asks for a token and then takes any — malformed, forged, unsigned, expired, or
@@ -21,6 +21,10 @@
 //! counter: short, not sequential (weak/session_ids.rs).
 //!
 //! `--no-body-limit` lifts rmcp's 4 MiB request cap: a body of any size is read and processed.
+//!
+//! `--fragile-big-body` falls over on a body above 8 MiB: that request gets HTTP 500, and the
+//! process exits on the next request without answering it, as a server that ran out of memory
+//! would (the connection closes; no timing involved).
 
 #[path = "weak/bad_metadata.rs"]
 mod bad_metadata;
@@ -30,6 +34,8 @@ mod lifecycle;
 mod serve;
 #[path = "weak/session_ids.rs"]
 mod session_ids;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
@@ -136,18 +142,34 @@ async fn any_token(
         .into_response()
 }
 
+/// `--fragile-big-body`: set once a big body was refused with a 500; the next request ends the
+/// process.
+static FELL_OVER: AtomicBool = AtomicBool::new(false);
+
+/// Over this, `--fragile-big-body` fails (under rmcp's own 4 MiB cap it would never be read).
+const FRAGILE_ABOVE: usize = 8 * 1024 * 1024;
+
 /// Reads any body whole (rmcp caps it afterwards unless `--no-body-limit`) and fails a batch
-/// with HTTP 500.
+/// with HTTP 500; with `--fragile-big-body` (`fragile`), a big body too, and then the server.
 async fn fragile_bodies(
+    axum::extract::State(fragile): axum::extract::State<bool>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse as _;
+    if FELL_OVER.load(Ordering::SeqCst) {
+        eprintln!("weak_mcp_server: down after a big body (--fragile-big-body)");
+        std::process::exit(3);
+    }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    if fragile && bytes.len() > FRAGILE_ABOVE {
+        FELL_OVER.store(true, Ordering::SeqCst);
+        return (StatusCode::INTERNAL_SERVER_ERROR, "out of memory").into_response();
+    }
     if bytes.first() == Some(&b'[') {
         return (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response();
     }
@@ -162,10 +184,11 @@ struct Modes {
     bad_metadata: bool,
     short_session_ids: bool,
     no_body_limit: bool,
+    fragile_big_body: bool,
 }
 
 const USAGE: &str = "usage: weak_mcp_server [--port N] [--any-token] [--bad-metadata] \
-                     [--short-session-ids] [--no-body-limit]";
+                     [--short-session-ids] [--no-body-limit | --fragile-big-body]";
 
 #[tokio::main]
 async fn main() {
@@ -179,6 +202,7 @@ async fn main() {
             "--bad-metadata" => (modes.any_token, modes.bad_metadata) = (true, true),
             "--short-session-ids" => modes.short_session_ids = true,
             "--no-body-limit" => modes.no_body_limit = true,
+            "--fragile-big-body" => modes.fragile_big_body = true,
             "--port" => port = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             _ => {
                 eprintln!("weak_mcp_server: {USAGE}");
@@ -187,7 +211,7 @@ async fn main() {
         }
     }
     let mut config = StreamableHttpServerConfig::default();
-    if modes.no_body_limit {
+    if modes.no_body_limit || modes.fragile_big_body {
         config = config.with_max_request_body_bytes(usize::MAX);
     }
     let service: StreamableHttpService<Weak, LocalSessionManager> =
@@ -199,7 +223,10 @@ async fn main() {
     };
     let mut router = axum::Router::new()
         .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn(fragile_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            modes.fragile_big_body,
+            fragile_bodies,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Sessions::new(shown),
             session_ids::swap_session_ids,

@@ -125,6 +125,10 @@ async fn every_auth_flow_leaves_its_record(db: Database) {
     }
     let revocation = only(&records, "token_revoked", "ok");
     assert_eq!(revocation["details"]["client_id"], client_id.as_str());
+    // The client revoked alice's grant: the record names her, as the issuing records do.
+    assert_eq!(revocation["username"], "alice", "{revocation}");
+    assert!(revocation["user_id"].is_i64(), "{revocation}");
+    assert_eq!(revocation["user_id"], renewed["user_id"], "{revocation}");
     only(&records, "token_refused", "failed");
     only(&records, "config_reload", "ok");
     only(&records, "config_reload", "failed");

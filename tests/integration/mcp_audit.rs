@@ -228,6 +228,21 @@ async fn a_server_without_a_body_limit_is_found() {
     );
 }
 
+/// A 12 MiB body gets HTTP 500 and takes the server down: both are found, the second as high
+/// (the command fails), and the scan still finishes with the server gone.
+#[actix_rt::test]
+async fn a_server_falling_over_on_a_big_body_is_found() {
+    let (code, stdout, report) = scan_weak(&["--fragile-big-body"], None).await;
+    assert_finding(&report, "input.oversized_error", "medium", &stdout);
+    assert_finding(&report, "input.oversized_down", "high", &stdout);
+    assert!(
+        !ids(&report).iter().any(|id| id == "input.no_body_limit"),
+        "the big body was refused, not processed: {stdout}"
+    );
+    assert!(ran(&report, "tools.poisoning"), "{stdout}");
+    assert_eq!(code, 1, "a server brought down fails the command: {stdout}");
+}
+
 /// Discovery documents that exist but disagree with the endpoint and with each other.
 #[actix_rt::test]
 async fn inconsistent_oauth_metadata_is_found() {

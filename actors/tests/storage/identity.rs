@@ -170,6 +170,21 @@ fn refresh_tokens_are_bound_to_their_client(t: &TestDb) {
         let claims = id.introspect(&rotated.access_token).await.unwrap();
         assert_eq!(claims.aud, "http://gw.test/mcp/files", "resource kept");
         assert_eq!(claims.client_id.as_deref(), Some("client-a"));
+        // Revoking names whose grant ended (the audit trail records it); an unknown token none.
+        let rotated_refresh = rotated.refresh_token.unwrap();
+        assert_eq!(
+            id.revoke_refresh_token(&rotated_refresh, Some("client-a"))
+                .await
+                .unwrap(),
+            Some(uid)
+        );
+        assert!(revoked(id.authenticate(&rotated.access_token)));
+        assert_eq!(
+            id.revoke_refresh_token("amr_unknown", Some("client-a"))
+                .await
+                .unwrap(),
+            None
+        );
 
         assert!(matches!(
             id.issue_tokens(grant(uid, Some("c"), "http://evil.test/mcp"))

@@ -37,15 +37,25 @@ async fn revoke(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::InvalidRequest("The parameter `token` is required.".into()))?;
-    state
+    let user_id = state
         .oauth
         .authorization
         .revoke(&client, token)
         .await
         .inspect_err(|e| slog::error!(log, "Revocation failed."; "error" => %e))?;
     slog::info!(log, "OAuth token revocation processed."; "client_id" => &client.client_id);
+    // Named too (not only the id), so the audit trail's `user` filter finds it.
+    let username = match user_id {
+        Some(id) => state.identity.me(id).await.ok().map(|u| u.username),
+        None => None,
+    };
     crate::audit_events::record(&req, &state, "token_revoked", "ok", |e| {
+        e.user_id = user_id;
+        e.username = username;
         e.client_id = Some(client.client_id.clone());
+        if user_id.is_none() {
+            e.details = Some("no grant of this client's was named".into());
+        }
     });
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))

@@ -206,14 +206,17 @@ impl AuthorizationService {
     /// RFC 7009: revokes the grant (token family) a refresh or access token of this client
     /// belongs to. Unknown, expired and other clients' tokens are left alone and still answered
     /// with success, so the endpoint reveals nothing about tokens the caller does not own.
-    pub async fn revoke(&self, client: &Client, token: &str) -> Result<(), GrantError> {
+    /// Returns the user whose grant was revoked (for the audit trail; never for the client),
+    /// `None` when nothing of this client's was named.
+    pub async fn revoke(&self, client: &Client, token: &str) -> Result<Option<i64>, GrantError> {
         if token.starts_with(REFRESH_PREFIX) {
             return match self
                 .identity
                 .revoke_refresh_token(token, Some(&client.client_id))
                 .await
             {
-                Ok(()) | Err(crate::auth::identity::AuthError::InvalidGrant(_)) => Ok(()),
+                Ok(user) => Ok(user),
+                Err(crate::auth::identity::AuthError::InvalidGrant(_)) => Ok(None),
                 Err(other) => Err(other.into()),
             };
         }
@@ -221,8 +224,9 @@ impl AuthorizationService {
             && claims.client_id.as_deref() == Some(client.client_id.as_str())
         {
             self.identity.revoke_family(&claims.sid).await?;
+            return Ok(claims.user_id());
         }
-        Ok(())
+        Ok(None)
     }
 
     /// RFC 7662: what an active token says, for callers allowed to know; `None` (answered as

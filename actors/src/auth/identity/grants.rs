@@ -317,20 +317,21 @@ impl Identity {
     }
 
     /// RFC 7009 for a refresh token: revokes its whole family. An unknown token is not an
-    /// error (the spec's answer is 200 either way); one issued to another client is.
+    /// error (the spec's answer is 200 either way); one issued to another client is. Returns
+    /// the user the token was issued to, when it was known.
     pub async fn revoke_refresh_token(
         &self,
         token: &str,
         client_id: Option<&str>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<i64>, AuthError> {
         let Some(stored) = self.find_refresh_token(token).await? else {
-            return Ok(());
+            return Ok(None);
         };
         if stored.client_id.as_deref() != client_id {
             return Err(AuthError::InvalidGrant("issued to another client"));
         }
         self.revoke_family(&stored.family_id).await?;
-        Ok(())
+        Ok(Some(stored.user_id))
     }
 
     /// Revokes one family (its refresh tokens now, its access tokens through the snapshot).
