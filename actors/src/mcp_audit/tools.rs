@@ -73,11 +73,12 @@ pub async fn check(probe: &Probe, session: &Session, report: &mut Report) {
     report.ran("tools.poisoning");
     report.ran("tools.annotations");
     let tools = list_tools(probe, session).await;
-    let phrases: Vec<String> = DEFAULT_INJECTION_PHRASES
+    let phrases: Vec<&str> = DEFAULT_INJECTION_PHRASES
         .iter()
         .chain(POISONING_MARKERS)
-        .map(|p| p.to_string())
+        .copied()
         .collect();
+    let phrases = detectors::Phrases::new(&phrases);
     let (mut hidden, mut instructions, mut destructive) = (Vec::new(), Vec::new(), Vec::new());
     for tool in &tools {
         let name = tool.get("name").and_then(Value::as_str).unwrap_or("?");

@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 use serde::de::DeserializeSeed;
 
@@ -58,12 +59,61 @@ fn is_hidden(c: char) -> bool {
         | 0xFEFF)
 }
 
+/// Prompt-injection phrases compiled once (settings are read at start) into one automaton, so a
+/// payload is searched in one pass for all of them, case-insensitively: ASCII text (nearly every
+/// payload) as it is, other text lowercased first. A phrase is found exactly when the
+/// lowercased text contains the lowercased phrase.
+#[derive(Debug, Clone)]
+pub struct Phrases {
+    phrases: Vec<String>,
+    /// Over the lowercased phrases, ASCII case ignored.
+    matcher: Option<AhoCorasick>,
+}
+
+impl Phrases {
+    pub fn new<S: AsRef<str>>(phrases: &[S]) -> Phrases {
+        let phrases: Vec<String> = phrases.iter().map(|p| p.as_ref().to_string()).collect();
+        let lowered: Vec<String> = phrases.iter().map(|p| p.to_lowercase()).collect();
+        // Building fails only past the automaton's size limits (no sane phrase list gets
+        // there); the plain search in `find` stands in then.
+        let matcher = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&lowered)
+            .ok();
+        Phrases { phrases, matcher }
+    }
+
+    /// The first phrase (in configured order) that `text` contains, case-insensitively.
+    pub fn find(&self, text: &str) -> Option<&str> {
+        let lowered;
+        let haystack = if text.is_ascii() {
+            text
+        } else {
+            lowered = text.to_lowercase();
+            &lowered
+        };
+        let found = match &self.matcher {
+            Some(matcher) => matcher
+                .find_overlapping_iter(haystack)
+                .map(|m| m.pattern().as_usize())
+                .min(),
+            None => {
+                let lowered = haystack.to_ascii_lowercase();
+                self.phrases
+                    .iter()
+                    .position(|p| lowered.contains(&p.to_lowercase()))
+            }
+        };
+        found.map(|i| self.phrases[i].as_str())
+    }
+}
+
 /// Runs every detector over `text` (a JSON payload as sent or received; JSON escapes such as
 /// `\u200b` are decoded first by the caller handing the raw bytes to [`decoded`]).
 pub fn scan(
     text: &str,
     direction: Direction,
-    injection_phrases: &[String],
+    injection_phrases: &Phrases,
     max_bytes: usize,
     original_len: usize,
 ) -> Vec<Finding> {
@@ -74,26 +124,25 @@ pub fn scan(
             what: format!("{original_len} bytes (limit {max_bytes})"),
         });
     }
-    let hidden: Vec<String> = text
-        .chars()
-        .filter(|c| is_hidden(*c))
-        .take(5)
-        .map(|c| format!("U+{:04X}", c as u32))
-        .collect();
-    if !hidden.is_empty() {
-        findings.push(Finding {
-            detector: "hidden_unicode",
-            what: hidden.join(" "),
-        });
+    // Every hidden character is outside ASCII.
+    if !text.is_ascii() {
+        let hidden: Vec<String> = text
+            .chars()
+            .filter(|c| is_hidden(*c))
+            .take(5)
+            .map(|c| format!("U+{:04X}", c as u32))
+            .collect();
+        if !hidden.is_empty() {
+            findings.push(Finding {
+                detector: "hidden_unicode",
+                what: hidden.join(" "),
+            });
+        }
     }
-    let lower = text.to_lowercase();
-    if let Some(phrase) = injection_phrases
-        .iter()
-        .find(|p| lower.contains(&p.to_lowercase()))
-    {
+    if let Some(phrase) = injection_phrases.find(text) {
         findings.push(Finding {
             detector: "prompt_injection",
-            what: phrase.clone(),
+            what: phrase.to_string(),
         });
     }
     if direction == Direction::Result {
@@ -187,11 +236,8 @@ impl<'de> serde::de::Visitor<'de> for Strings<'_> {
 mod tests {
     use super::*;
 
-    fn phrases() -> Vec<String> {
-        DEFAULT_INJECTION_PHRASES
-            .iter()
-            .map(|p| p.to_string())
-            .collect()
+    fn phrases() -> Phrases {
+        Phrases::new(DEFAULT_INJECTION_PHRASES)
     }
 
     fn detectors(text: &str, direction: Direction) -> Vec<&'static str> {
@@ -231,6 +277,40 @@ mod tests {
         );
         let big = scan("x", Direction::Result, &phrases(), 10, 11);
         assert_eq!(big[0].detector, "oversized");
+    }
+
+    #[test]
+    fn phrases_match_as_lowercased_text_contains_lowercased_phrase() {
+        let phrases = Phrases::new(&["Do Not Tell", "ÜBER ALLES", "zeta", "\u{212A}elvin"]);
+        // ASCII text, any case; the first phrase in configured order wins.
+        assert_eq!(
+            phrases.find("zeta: DO NOT TELL anyone"),
+            Some("Do Not Tell")
+        );
+        assert_eq!(phrases.find("only ZeTa here"), Some("zeta"));
+        // Non-ASCII text and phrases, Unicode case.
+        assert_eq!(phrases.find("deutschland über alles"), Some("ÜBER ALLES"));
+        assert_eq!(phrases.find("DEUTSCHLAND ÜBER ALLES"), Some("ÜBER ALLES"));
+        // A phrase whose lowercase is ASCII (the Kelvin sign lowers to `k`) matches ASCII text.
+        assert_eq!(phrases.find("KELVIN scale"), Some("\u{212A}elvin"));
+        assert_eq!(phrases.find("nothing to see"), None);
+        assert_eq!(Phrases::new::<&str>(&[]).find("anything"), None);
+        // Agrees with the plain definition on a mix of cases.
+        let list = ["ignore previous instructions", "Straße", "ǅemal"];
+        let compiled = Phrases::new(&list);
+        for text in [
+            "IGNORE PREVIOUS INSTRUCTIONS",
+            "große STRASSE",
+            "die STRASSE",
+            "straße",
+            "ǄEMAL",
+            "ǆemal ok",
+            "plain",
+        ] {
+            let lowered = text.to_lowercase();
+            let expected = list.iter().find(|p| lowered.contains(&p.to_lowercase()));
+            assert_eq!(compiled.find(text), expected.copied(), "{text}");
+        }
     }
 
     #[test]

@@ -281,6 +281,8 @@ pub(crate) struct Counters {
 
 pub(crate) struct Shared {
     settings: SecuritySettings,
+    /// `settings.injection_phrases`, compiled for the scanner.
+    phrases: detectors::Phrases,
     queue: Queue<SecurityEvent>,
     scan_tx: mpsc::Sender<ScanJob>,
     /// The scanner's end of `scan_tx`; the running SecurityActor's scanner task holds the lock.
@@ -316,6 +318,7 @@ impl SecurityEvents {
                 ),
                 unauthorized: throttle::Throttle::new(settings.unauthorized_window),
                 queue: Queue::new(settings.queue_capacity, settings.batch_size),
+                phrases: detectors::Phrases::new(&settings.injection_phrases),
                 settings,
                 scan_tx,
                 scan_rx: tokio::sync::Mutex::new(scan_rx),

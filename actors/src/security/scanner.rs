@@ -97,7 +97,7 @@ fn scan_one(events: &SecurityEvents, job: ScanJob) {
     let findings = detectors::scan(
         &text,
         job.direction,
-        &settings.injection_phrases,
+        &events.shared.phrases,
         settings.oversized_bytes,
         job.original_len,
     );

@@ -37,7 +37,9 @@ pub async fn single(
     record: Option<PendingRecord>,
     scan: Option<PayloadScan>,
 ) -> HttpResponse {
-    let answering = answer(state, http, session, access, &message, body);
+    // Boxed: the request's handling is most of this future; inline, it would be copied each
+    // time the handler's future moves (actix moves it between its layers).
+    let answering = Box::pin(answer(state, http, session, access, &message, body));
     let (answer, routed) = super::measured::measured(state, message.method(), answering).await;
     let record = record.map(|record| record.routed_to(routed, &session.scope));
     match answer {
@@ -147,7 +149,7 @@ pub async fn batch(
                 let record = audit.begin(state, session, &message);
                 let scan = PayloadScan::begin(audit.req, state, &message, body);
                 let before = responses.len();
-                let answering = answer(state, http, session, access, &message, body);
+                let answering = Box::pin(answer(state, http, session, access, &message, body));
                 let (answer, routed) =
                     super::measured::measured(state, message.method(), answering).await;
                 let record = record.map(|record| record.routed_to(routed, &session.scope));

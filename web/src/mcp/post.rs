@@ -63,9 +63,10 @@ pub async fn handle(
                 && message.method() == Some("initialize")
             {
                 let recorder = crate::metrics::Recorder::start(Some("initialize"));
-                let (response, exchange) =
-                    crate::metrics::measure(initialize::handle(&state, &message, id, user, scope))
-                        .await;
+                // Boxed: this branch is rare, and its future inline would make every request's
+                // handler future (moved by each actix layer) kilobytes larger.
+                let initializing = Box::pin(initialize::handle(&state, &message, id, user, scope));
+                let (response, exchange) = crate::metrics::measure(initializing).await;
                 let outcome = if response.status().is_success() {
                     crate::metrics::outcome::OK
                 } else {

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+
 use prometheus_client::encoding::EncodeLabelSet;
 
 use super::Metrics;
@@ -102,14 +104,14 @@ tokio::task_local! {
 }
 
 /// Runs a request's handling with a fresh [`BackendExchange`] and returns what it noted.
-pub async fn measure<T>(handling: impl Future<Output = T>) -> (T, BackendExchange) {
-    EXCHANGE
-        .scope(RefCell::new(BackendExchange::default()), async {
-            let out = handling.await;
-            let exchange = EXCHANGE.with(|e| e.take());
-            (out, exchange)
-        })
-        .await
+///
+/// A combinator, not an `async fn`: an `async fn` awaiting a future it was given holds that
+/// future twice (as its argument and as what it awaits), so every request's handling future —
+/// kilobytes — was copied and stored twice here.
+pub fn measure<T>(handling: impl Future<Output = T>) -> impl Future<Output = (T, BackendExchange)> {
+    // The closure runs inside the scope's poll, while the task-local is set.
+    let noted = handling.map(|out| (out, EXCHANGE.with(|e| e.take())));
+    EXCHANGE.scope(RefCell::new(BackendExchange::default()), noted)
 }
 
 /// Notes which backend the current request goes to (outside [`measure`]: nothing happens).
