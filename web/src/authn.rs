@@ -13,6 +13,8 @@
 //! cookie (`console::guard`): a console page without a usable session is sent to the sign-in
 //! page, and a cookie-authenticated change without its CSRF token is refused (403).
 
+use std::sync::Arc;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -29,7 +31,9 @@ use crate::state::{AppState, WebSettings};
 /// Who is calling, put into the request extensions for handlers.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    User(Principal),
+    /// Shared: handlers and the MCP path keep the caller for the whole request (cloning the
+    /// principal's strings for each was a handful of allocations per request).
+    User(Arc<Principal>),
     /// Only when `auth.required = false`.
     Anonymous,
 }
@@ -138,7 +142,11 @@ impl<'a> Resource<'a> {
 
 /// The credential in `Authorization: Bearer …` (scheme case-insensitive). Never from the query.
 fn bearer_token(req: &ServiceRequest) -> Option<&str> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -203,7 +211,7 @@ pub async fn require_auth<B: MessageBody>(
         None => None,
     };
     let caller = match outcome {
-        Some(Ok(principal)) => Some(Caller::User(principal)),
+        Some(Ok(principal)) => Some(Caller::User(Arc::new(principal))),
         Some(Err(reason)) if console_page && !public => {
             if let Some(ctx) = req.extensions().get::<RequestContext>() {
                 slog::info!(ctx.log, "Console session refused."; "reason" => &reason, "path" => &path);

@@ -50,8 +50,10 @@ pub async fn request_context(
         None => (peer, slog_scope::logger()),
     };
     let log = root_log.new(slog::o!("request_id" => request_id.clone()));
-    let method = req.method().to_string();
-    let path = req.path().to_string();
+    // Kept as they are (a `Uri` clone shares its bytes) and formatted only if a line is written:
+    // most requests are logged at DEBUG, usually filtered out.
+    let method = req.method().clone();
+    let uri = req.uri().clone();
     req.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
         client_ip,
@@ -65,16 +67,29 @@ pub async fn request_context(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let status = response.status().as_u16();
-    let client = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let client = ClientIp(client_ip);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let path = uri.path();
     // Successful requests are the bulk of the traffic (and MCP calls get their own audit
     // trail): DEBUG. Failures are what an operator looks for: INFO.
     if status < 400 {
-        slog::debug!(log, "Request served."; "method" => method, "path" => path, "status" => status, "client_ip" => client, "elapsed_ms" => elapsed_ms);
+        slog::debug!(log, "Request served."; "method" => %method, "path" => path, "status" => status, "client_ip" => %client, "elapsed_ms" => elapsed_ms);
     } else {
-        slog::info!(log, "Request failed."; "method" => method, "path" => path, "status" => status, "client_ip" => client, "elapsed_ms" => elapsed_ms);
+        slog::info!(log, "Request failed."; "method" => %method, "path" => path, "status" => status, "client_ip" => %client, "elapsed_ms" => elapsed_ms);
     }
     Ok(response)
+}
+
+/// The client's address for a log line: empty when unknown.
+struct ClientIp(Option<IpAddr>);
+
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Walks `X-Forwarded-For` from the right, skipping trusted proxies; the first untrusted hop is

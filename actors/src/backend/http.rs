@@ -23,8 +23,7 @@ use super::error::BackendError;
 use super::jsonrpc::{Envelope, Response, SseEvent, SseParser, on_backend_message};
 use crate::spec::BackendSpec;
 
-const SESSION_HEADER: &str = "Mcp-Session-Id";
-const VERSION_HEADER: &str = "MCP-Protocol-Version";
+use crate::mcp::headers::{PROTOCOL_VERSION as VERSION_HEADER, SESSION_ID as SESSION_HEADER};
 /// Upper bound for one JSON answer (tool lists of big servers stay far below this).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 

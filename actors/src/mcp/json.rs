@@ -2,8 +2,9 @@
 //! replacing one member of an object while keeping every other member's bytes and order.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// `Some(depth)` as soon as nesting exceeds `max` (checked before parsing, so a hostile body
@@ -65,13 +66,59 @@ pub fn members(object: &RawValue) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serd
     de.deserialize_map(Members)
 }
 
-/// One member of `object` as raw JSON.
+/// One member of `object` as raw JSON (the first, if the key repeats). Read in one pass
+/// without collecting the members: every forwarded request looks up a few.
 pub fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
-    members(object)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
+    struct Find<'k>(&'k str);
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if found.is_none() && key == self.0 {
+                    found = Some(map.next_value::<&'de RawValue>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(object.get());
+    de.deserialize_map(Find(key)).ok().flatten()
+}
+
+/// Appends `text` as a JSON string literal, escaped exactly as `serde_json` escapes it (no
+/// separate allocation: the request path builds forwarded messages with it).
+pub fn push_string_literal(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain = 0;
+    // Every byte to escape is ASCII, so each `i` below is a character boundary.
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
 }
 
 /// `object` with member `key` set to `value_json` (added at the end when absent); every other
@@ -89,7 +136,7 @@ pub fn with_member(
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(k.as_ref())?);
+        push_string_literal(&mut out, k);
         out.push(':');
         if k == key {
             out.push_str(value_json);
@@ -102,7 +149,7 @@ pub fn with_member(
         if !members.is_empty() {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(key)?);
+        push_string_literal(&mut out, key);
         out.push(':');
         out.push_str(value_json);
     }
@@ -134,6 +181,32 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn string_literals_are_escaped_as_serde_json_escapes_them() {
+        for text in [
+            "",
+            "plain",
+            "quote \" and backslash \\",
+            "lines\n\r\ttab",
+            "\u{8}\u{c}\u{0}\u{1f}\u{7f}",
+            "ünïcødé ✓ \u{2028}",
+        ] {
+            let mut out = String::from("x");
+            push_string_literal(&mut out, text);
+            assert_eq!(out, format!("x{}", serde_json::to_string(text).unwrap()));
+        }
+    }
+
+    #[test]
+    fn member_finds_the_first_of_a_key_and_reads_past_the_rest() {
+        let object = raw(r#"{"a":1,"b":{"c":[1,2]},"a":2,"d\u0041":"x"}"#);
+        assert_eq!(member(&object, "a").unwrap().get(), "1");
+        assert_eq!(member(&object, "b").unwrap().get(), r#"{"c":[1,2]}"#);
+        assert_eq!(member(&object, "dA").unwrap().get(), r#""x""#);
+        assert!(member(&object, "z").is_none());
+        assert!(member(&raw("[1]"), "a").is_none(), "not an object");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod envelope;
 pub mod errors;
+pub mod headers;
 pub mod json;
 pub mod versions;
 

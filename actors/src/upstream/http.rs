@@ -7,6 +7,7 @@
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::StatusCode;
+use awc::http::header::{self, HeaderValue};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -20,8 +21,10 @@ use super::envelope::Envelope;
 use super::{ClientContext, Upstream, UpstreamError, UpstreamReply, sse};
 use crate::backend::{OFFERED_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, SseParser};
 
-const SESSION_HEADER: &str = "Mcp-Session-Id";
-const VERSION_HEADER: &str = "MCP-Protocol-Version";
+use crate::mcp::headers::{
+    ACCEPT_JSON_OR_STREAM, ACCEPT_STREAM, JSON, PROTOCOL_VERSION as VERSION_HEADER,
+    SESSION_ID as SESSION_HEADER,
+};
 /// Upper bound for one JSON answer.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -31,6 +34,9 @@ pub(super) struct HttpSession {
     /// The backend's `Mcp-Session-Id`; `None` for stateless backends.
     pub session_id: Option<String>,
     pub protocol_version: String,
+    /// The two as header values, built once: every request of the session sends them.
+    session_header: Option<HeaderValue>,
+    version_header: HeaderValue,
     /// Dropped with the session: ends the listener on the backend's GET stream.
     pub stop: tokio::sync::watch::Sender<()>,
 }
@@ -51,18 +57,30 @@ pub(super) async fn open(
         deadline,
     )
     .await?;
-    let session_id = response
+    let session_header = response
         .headers()
         .get(SESSION_HEADER)
+        .filter(|v| v.to_str().is_ok())
+        .cloned();
+    let session_id = session_header
+        .as_ref()
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let request_id = RawValue::from_string("0".into()).expect("valid JSON");
     let reply = read_reply(upstream, response, request_id, deadline).await?;
     let answer = last_message(upstream, reply).await?;
     let protocol_version = negotiated_version(upstream, &answer)?;
+    let version_header = HeaderValue::from_str(&protocol_version).map_err(|_| {
+        UpstreamError::Protocol(format!(
+            "backend `{}`: protocol version `{protocol_version}` is not a header value",
+            upstream.name()
+        ))
+    })?;
     let session = HttpSession {
         session_id,
         protocol_version,
+        session_header,
+        version_header,
         stop: tokio::sync::watch::Sender::new(()),
     };
     let initialized =
@@ -128,12 +146,12 @@ pub(super) async fn server_messages(
     url: &url::Url,
     session: &HttpSession,
 ) -> Option<LocalBoxStream<'static, Bytes>> {
-    let session_id = session.session_id.as_deref()?;
+    let session_id = session.session_header.clone()?;
     let request = client
         .get(url.as_str())
-        .insert_header(("Accept", "text/event-stream"))
+        .insert_header((header::ACCEPT, ACCEPT_STREAM))
         .insert_header((SESSION_HEADER, session_id))
-        .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
+        .insert_header((VERSION_HEADER, session.version_header.clone()))
         // The stream is long-lived: only the connection attempt is bounded.
         .timeout(upstream.timeout());
     let request = upstream.inner.credential.apply(request).ok()?;
@@ -143,7 +161,7 @@ pub(super) async fn server_messages(
         .ok()?;
     let is_stream = response
         .headers()
-        .get("Content-Type")
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
     if !response.status().is_success() || !is_stream {
@@ -181,14 +199,14 @@ pub(super) async fn close(
     url: &url::Url,
     session: HttpSession,
 ) {
-    let Some(session_id) = session.session_id else {
+    let Some(session_id) = session.session_header else {
         return;
     };
     let bound = upstream.timeout().min(std::time::Duration::from_secs(2));
     let request = client
         .delete(url.as_str())
-        .insert_header((SESSION_HEADER, session_id.as_str()))
-        .insert_header((VERSION_HEADER, session.protocol_version.as_str()))
+        .insert_header((SESSION_HEADER, session_id))
+        .insert_header((VERSION_HEADER, session.version_header))
         .timeout(bound);
     if let Ok(request) = upstream.inner.credential.apply(request) {
         let _ = tokio::time::timeout(bound, request.send()).await;
@@ -210,14 +228,14 @@ async fn post(
     let send = |body: Bytes| {
         let mut request = client
             .post(url.as_str())
-            .insert_header(("Accept", "application/json, text/event-stream"))
-            .insert_header(("Content-Type", "application/json"))
+            .insert_header((header::ACCEPT, ACCEPT_JSON_OR_STREAM))
+            .insert_header((header::CONTENT_TYPE, JSON))
             .timeout(upstream.timeout());
         if let Some(session) = session {
-            if let Some(id) = &session.session_id {
-                request = request.insert_header((SESSION_HEADER, id.as_str()));
+            if let Some(id) = &session.session_header {
+                request = request.insert_header((SESSION_HEADER, id.clone()));
             }
-            request = request.insert_header((VERSION_HEADER, session.protocol_version.as_str()));
+            request = request.insert_header((VERSION_HEADER, session.version_header.clone()));
         }
         let request = upstream.inner.credential.apply(request);
         async move {
@@ -275,7 +293,7 @@ where
 {
     let content_type = response
         .headers()
-        .get("Content-Type")
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();

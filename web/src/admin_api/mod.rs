@@ -103,7 +103,7 @@ fn admin_caller(
         .map_or_else(|| state.log.clone(), |c| c.log.clone());
     let caller = req.extensions().get::<Caller>().cloned();
     let username = match caller {
-        Some(Caller::User(p)) if p.is_admin() => p.username,
+        Some(Caller::User(p)) if p.is_admin() => p.username.clone(),
         Some(Caller::User(_)) => {
             crate::security_events::record(
                 state,

@@ -36,7 +36,7 @@ fn request_log(req: &HttpRequest, state: &AppState) -> slog::Logger {
 /// The authenticated caller; 401 when there is none (only with `auth.required = false`).
 fn principal(req: &HttpRequest, state: &AppState) -> Result<Principal, WebError> {
     match req.extensions().get::<Caller>() {
-        Some(Caller::User(p)) => Ok(p.clone()),
+        Some(Caller::User(p)) => Ok(Principal::clone(p)),
         _ => Err(WebError::Unauthorized {
             detail: "This route needs a bearer token, even with authentication switched off."
                 .into(),

@@ -241,7 +241,7 @@ pub(crate) fn admin_page(
                 .map(|sid| session::csrf_token(&state.oauth.signer, sid))
                 .unwrap_or_default();
             Ok(AdminPage {
-                principal: p,
+                principal: std::sync::Arc::unwrap_or_clone(p),
                 csrf_token,
             })
         }

@@ -130,10 +130,14 @@ enum Who {
 pub struct Access {
     who: Who,
     /// The caller, kept for the rate limits' per-user and per-role quotas.
-    principal: Option<Principal>,
+    principal: Option<Arc<Principal>>,
     log: slog::Logger,
     /// Where policy refusals are reported (`forbidden`), with the request's IP and path.
-    security: Option<(actors::security::SecurityEvents, Option<String>, String)>,
+    security: Option<(
+        actors::security::SecurityEvents,
+        Option<std::net::IpAddr>,
+        actix_web::http::Uri,
+    )>,
 }
 
 impl Access {
@@ -149,13 +153,14 @@ impl Access {
             }
             Some(Caller::Anonymous) | None => (Who::Anyone, None),
         };
+        // The address and path are only written out if an event is recorded (rarely): kept as
+        // they are here (a `Uri` clone shares its bytes).
         let security = state.security.get().map(|sink| {
             let ip = req
                 .extensions()
                 .get::<RequestContext>()
-                .and_then(|c| c.client_ip)
-                .map(|ip| ip.to_string());
-            (sink.clone(), ip, req.path().to_string())
+                .and_then(|c| c.client_ip);
+            (sink.clone(), ip, req.uri().clone())
         });
         Access {
             who,
@@ -244,10 +249,10 @@ impl Access {
         event_type: actors::security::SecurityEventType,
         details: &[(&str, serde_json::Value)],
     ) {
-        if let Some((sink, ip, path)) = &self.security {
+        if let Some((sink, ip, uri)) = &self.security {
             let mut event = actors::security::SecurityEvent::new(event_type)
-                .endpoint(path.as_str())
-                .ip(ip.as_ref())
+                .endpoint(uri.path())
+                .ip(*ip)
                 .user(
                     self.principal.as_ref().map(|p| p.user_id),
                     self.principal.as_ref().map(|p| p.username.clone()),

@@ -94,7 +94,7 @@ pub fn content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
 /// The `MCP-Protocol-Version` header after initialize: absent means 2025-03-26; an unsupported
 /// value is a 400 that lists ours.
 pub fn protocol_version(req: &HttpRequest) -> Result<Option<String>, HttpResponse> {
-    let Some(value) = req.headers().get("mcp-protocol-version") else {
+    let Some(value) = req.headers().get(actors::mcp::headers::PROTOCOL_VERSION) else {
         return Ok(None);
     };
     let value = value.to_str().unwrap_or("").trim().to_string();

@@ -640,15 +640,30 @@ fn rewrite(
     key: &str,
     value: &str,
 ) -> Bytes {
-    let value = serde_json::to_string(value).unwrap_or_default();
-    let params = params
-        .and_then(|p| json::with_member(p, key, &value).ok())
-        .unwrap_or_else(|| format!("{{\"{key}\":{value}}}"));
-    let method = serde_json::to_string(method).unwrap_or_default();
-    Bytes::from(format!(
-        r#"{{"jsonrpc":"2.0","id":{},"method":{method},"params":{params}}}"#,
-        id.get()
-    ))
+    let mut value_json = String::with_capacity(value.len() + 2);
+    json::push_string_literal(&mut value_json, value);
+    let params = params.and_then(|p| json::with_member(p, key, &value_json).ok());
+    let params_len = params
+        .as_ref()
+        .map_or(key.len() + value_json.len() + 5, String::len);
+    let mut out = String::with_capacity(48 + id.get().len() + method.len() + params_len);
+    out.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    out.push_str(id.get());
+    out.push_str(r#","method":"#);
+    json::push_string_literal(&mut out, method);
+    out.push_str(r#","params":"#);
+    match params {
+        Some(params) => out.push_str(&params),
+        None => {
+            out.push('{');
+            json::push_string_literal(&mut out, key);
+            out.push(':');
+            out.push_str(&value_json);
+            out.push('}');
+        }
+    }
+    out.push('}');
+    Bytes::from(out)
 }
 
 /// `raw` (a message read from `body`) as bytes sharing `body`'s buffer: forwarding a message

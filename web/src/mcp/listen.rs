@@ -55,7 +55,7 @@ pub async fn get_stream(
     };
     let last_event_id = req
         .headers()
-        .get("last-event-id")
+        .get(actors::mcp::headers::LAST_EVENT_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
     // An id of one of the session's answer streams resumes that answer, nothing else.

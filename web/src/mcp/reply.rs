@@ -3,17 +3,21 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use actors::mcp::ErrorCode;
 use actors::mcp::errors::error_response;
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
 
-pub const SESSION_HEADER: &str = "mcp-session-id";
+pub use actors::mcp::headers::SESSION_ID as SESSION_HEADER;
+
+/// Tells nginx-style proxies not to buffer an event stream.
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 pub fn json(body: Bytes) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("application/json")
+        .content_type(actors::mcp::headers::JSON)
         .body(body)
 }
 
@@ -22,7 +26,7 @@ pub fn json_parts(parts: Vec<Bytes>) -> HttpResponse {
     let len = parts.iter().map(|p| p.len() as u64).sum();
     let stream = futures_util::stream::iter(parts.into_iter().map(Ok::<_, actix_web::Error>));
     HttpResponse::Ok()
-        .content_type("application/json")
+        .content_type(actors::mcp::headers::JSON)
         .body(actix_web::body::SizedStream::new(len, stream))
 }
 
@@ -49,7 +53,7 @@ pub fn error_with_data(
     data: Option<&str>,
 ) -> HttpResponse {
     HttpResponse::build(status)
-        .content_type("application/json")
+        .content_type(actors::mcp::headers::JSON)
         .body(error_response(id, code, message, data))
 }
 
@@ -59,9 +63,9 @@ where
     S: futures_util::Stream<Item = Bytes> + 'static,
 {
     HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .insert_header(("x-accel-buffering", "no"))
+        .content_type(actors::mcp::headers::ACCEPT_STREAM)
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .insert_header((X_ACCEL_BUFFERING, HeaderValue::from_static("no")))
         .streaming(events.map(Ok::<_, actix_web::Error>))
 }
 
