@@ -53,10 +53,4 @@ fn int(h: &mut Sha256, value: Option<i64>) {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
+use crate::auth::opaque::hex;

@@ -14,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::client_metadata::{
@@ -442,14 +441,7 @@ impl std::fmt::Debug for ConfiguredSecret {
 }
 
 /// Lower-case hex SHA-256, the stored form of every client secret and token.
-pub fn sha256_hex(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
-}
+pub use super::opaque::sha256_hex;
 
 /// Constant-time equality of two hex digests; absent on either side is unequal (after doing
 /// the same comparison against a dummy, so the time taken does not depend on what is absent).

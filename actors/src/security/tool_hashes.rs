@@ -42,9 +42,7 @@ pub fn definition_hash(tool: &serde_json::Value) -> String {
     hex(&hasher.finalize())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::auth::opaque::hex;
 
 pub(super) async fn check(
     events: &SecurityEvents,

@@ -86,11 +86,7 @@ pub fn fingerprint(configured: &SecretString) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"authmcp-gateway/backend-refresh-token/v1\0");
     hasher.update(configured.expose().as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::auth::opaque::hex(&hasher.finalize())
 }
 
 #[cfg(test)]
