@@ -325,10 +325,12 @@ impl Connection {
         let (mut tools, mut pages) = (0, 0);
         let mut cursor: Option<String> = None;
         loop {
-            let result = self
-                .request(session, "tools/list", &list_params(cursor.as_deref()))
-                .await?;
-            let (count, next) = message::tools_page(&result)?;
+            let id = self.take_id();
+            let body = request_body(id, "tools/list", &list_params(cursor.as_deref()));
+            let (status, content_type, body, _) = self.post(Some(session), body).await?;
+            ensure_success(status, &body)?;
+            let page: message::ToolsPage = message::parse_reply_as(&content_type, &body, id)?;
+            let (count, next) = page.counted();
             tools += count;
             pages += 1;
             cursor = next;

@@ -83,6 +83,45 @@ fn match_reply(message: &[u8], id: u64) -> Result<Option<Box<RawValue>>, ReplyEr
     }
 }
 
+/// As [`parse_reply`], with the result read straight into `T`: one pass over a JSON body (a
+/// 5,000-tool list is a megabyte; reading it as raw JSON, copying it out and reading it again
+/// made the measuring client, not the server, most of the list figure). The reply in an event
+/// stream is found as [`parse_reply`] finds it, then read.
+pub fn parse_reply_as<T: serde::de::DeserializeOwned>(
+    content_type: &str,
+    body: &[u8],
+    id: u64,
+) -> Result<T, ReplyError> {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        let result = parse_reply(content_type, body, id)?;
+        return serde_json::from_str(result.get())
+            .map_err(|e| ReplyError::Malformed(e.to_string()));
+    }
+    #[derive(Deserialize)]
+    struct Typed<'a, T> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+        result: Option<T>,
+        error: Option<ErrorObject>,
+    }
+    let reply: Typed<'_, T> =
+        serde_json::from_slice(body).map_err(|e| ReplyError::Malformed(e.to_string()))?;
+    if reply
+        .id
+        .is_none_or(|reply_id| reply_id.get().trim() != id.to_string())
+    {
+        return Err(ReplyError::NoMatchingReply(id));
+    }
+    if let Some(error) = reply.error {
+        return Err(ReplyError::JsonRpc {
+            code: error.code,
+            message: error.message,
+        });
+    }
+    reply.result.ok_or(ReplyError::NoMatchingReply(id))
+}
+
 /// The `data` payloads of every event in an SSE body (multi-line data joined with `\n`).
 pub fn sse_data_events(body: &str) -> Vec<String> {
     let mut events = Vec::new();
@@ -111,18 +150,26 @@ pub fn sse_data_events(body: &str) -> Vec<String> {
     events
 }
 
+/// A `tools/list` result, counted: its tools (read, not kept) and `nextCursor`.
 #[derive(Deserialize)]
-struct ToolsPage {
+pub struct ToolsPage {
     tools: Vec<IgnoredAny>,
     #[serde(rename = "nextCursor")]
     next_cursor: Option<String>,
+}
+
+impl ToolsPage {
+    /// The number of tools on the page and its `nextCursor`.
+    pub fn counted(self) -> (usize, Option<String>) {
+        (self.tools.len(), self.next_cursor)
+    }
 }
 
 /// The number of tools on a `tools/list` page and its `nextCursor`.
 pub fn tools_page(result: &RawValue) -> Result<(usize, Option<String>), ReplyError> {
     let page: ToolsPage =
         serde_json::from_str(result.get()).map_err(|e| ReplyError::Malformed(e.to_string()))?;
-    Ok((page.tools.len(), page.next_cursor))
+    Ok(page.counted())
 }
 
 #[derive(Deserialize)]
@@ -224,6 +271,32 @@ mod tests {
             parse_reply("text/event-stream", b"\n\n", 1).unwrap_err(),
             ReplyError::NoMatchingReply(1)
         );
+    }
+
+    #[test]
+    fn typed_replies_are_read_in_one_pass_and_checked_like_raw_ones() {
+        let json = br#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"a"},{"name":"b"}],"nextCursor":"n"}}"#;
+        let page: ToolsPage = parse_reply_as("application/json", json, 7).unwrap();
+        assert_eq!(page.counted(), (2, Some("n".into())));
+        assert!(matches!(
+            parse_reply_as::<ToolsPage>("application/json", json, 8),
+            Err(ReplyError::NoMatchingReply(8))
+        ));
+        let error = br#"{"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"bad"}}"#;
+        assert_eq!(
+            parse_reply_as::<ToolsPage>("application/json", error, 7).err(),
+            Some(ReplyError::JsonRpc {
+                code: -32602,
+                message: "bad".into()
+            })
+        );
+        let stream = b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[]}}\n\n";
+        let page: ToolsPage = parse_reply_as("text/event-stream", stream, 7).unwrap();
+        assert_eq!(page.counted(), (0, None));
+        assert!(matches!(
+            parse_reply_as::<ToolsPage>("application/json", b"{", 7),
+            Err(ReplyError::Malformed(_))
+        ));
     }
 
     #[test]
