@@ -9,6 +9,9 @@
 //! `ask_url` (a URL-mode elicitation with `elicitationId` = argument `id`; once accepted it
 //! sends `notifications/elicitation/complete` for that id) and `touch` (sends
 //! `notifications/resources/updated` for argument `uri` to every session subscribed to it).
+//! `require_url` answers with error `-32042` (URL elicitation required) naming the URL
+//! elicitation `id`, and `complete` sends `notifications/elicitation/complete` for `id` (on the
+//! calling session) and answers `sent`.
 //! `ask_raw` sends the client the request `method` with `params` (arguments) as they are — e.g.
 //! a task-augmented elicitation or `tasks/get` — and answers its result as JSON text.
 //! `resources/subscribe` and `resources/unsubscribe` are remembered per backend session.
@@ -75,6 +78,14 @@ impl Asks {
             tool(
                 "ask_raw",
                 "Sends the client request `method` with `params`.",
+            ),
+            tool(
+                "require_url",
+                "Fails with -32042: the client must first open URL elicitation `id`.",
+            ),
+            tool(
+                "complete",
+                "Tells the client URL elicitation `id` completed.",
             ),
         ]
     }
@@ -217,6 +228,29 @@ impl Asks {
                 }
             }
             "roots_changes" => self.roots_changes.load(Ordering::SeqCst).to_string(),
+            "require_url" => {
+                let id = argument("id");
+                let elicitation = json!({
+                    "mode": "url", "elicitationId": id, "message": "Authorize first.",
+                    "url": format!("https://example.com/authorize/{id}"),
+                });
+                return Some(Err(ErrorData::new(
+                    rmcp::model::ErrorCode(-32042),
+                    "This request requires more information.",
+                    Some(json!({"elicitations": [elicitation]})),
+                )));
+            }
+            "complete" => {
+                let complete = CustomNotification::new(
+                    "notifications/elicitation/complete",
+                    Some(json!({"elicitationId": argument("id")})),
+                );
+                let complete = ServerNotification::CustomNotification(complete);
+                match context.peer.send_notification(complete).await {
+                    Ok(()) => "sent".to_owned(),
+                    Err(error) => format!("complete failed: {error}"),
+                }
+            }
             _ => return None,
         };
         Some(Ok(CallToolResult::success(vec![ContentBlock::text(text)])))

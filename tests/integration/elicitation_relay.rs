@@ -207,6 +207,55 @@ async fn url_elicitation_needs_elicitation_url_and_its_completion_reaches_only_i
     gw.stop().await.unwrap();
 }
 
+/// A backend that answers `-32042` (URL elicitation required) names the elicitation in the
+/// error; its completion belongs to the session that got that answer, even when the backend
+/// sends it on another session of the same user. One the gateway never saw named stays where
+/// it arrives.
+#[actix_rt::test]
+async fn a_url_elicitation_named_in_an_error_completes_at_the_session_that_got_it() {
+    let (_backend, gw) = gateway().await;
+    let url = json!({"elicitation": {"form": {}, "url": {}}});
+    let (first, _, token) = declaring(&gw, "carol", url.clone()).await;
+    let second = session_declaring(&gw, &token, "carol-second", url).await;
+    wait_for_tool(&first, "require_url").await;
+    let mut first_events = listening(&first, &token).await;
+    let mut second_events = listening(&second, &token).await;
+
+    let required = first
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "require_url", "arguments": {"id": "e-required"}}),
+        )
+        .await;
+    assert_eq!(required["error"]["code"], -32042, "{required}");
+    let named = &required["error"]["data"]["elicitations"][0];
+    assert_eq!(named["elicitationId"], "e-required", "{required}");
+
+    // The backend announces the completion on the second session: it reaches the first.
+    let complete = |id: &str| json!({"name": "complete", "arguments": {"id": id}});
+    let sent = second
+        .request(2, "tools/call", complete("e-required"))
+        .await;
+    assert_eq!(tool_text(std::slice::from_ref(&sent)), "sent", "{sent}");
+    let message = first_events.message().await.expect("the GET stream ended");
+    assert_eq!(
+        message["method"], "notifications/elicitation/complete",
+        "{message}"
+    );
+    assert_eq!(
+        message["params"]["elicitationId"], "e-required",
+        "{message}"
+    );
+
+    // Unknown to the gateway: the second session keeps it, and it is the first completion
+    // that session hears of (the other one never came its way).
+    second.request(3, "tools/call", complete("e-unknown")).await;
+    let message = second_events.message().await.expect("the GET stream ended");
+    assert_eq!(message["params"]["elicitationId"], "e-unknown", "{message}");
+    gw.stop().await.unwrap();
+}
+
 /// The `notifications/elicitation/complete` the client received: the backend sends it outside
 /// the request, so it comes on the client's GET stream (its next message there).
 async fn completion(call: &[Value], events: &mut Events) -> Value {

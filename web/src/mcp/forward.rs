@@ -228,7 +228,10 @@ fn answer_reply(
     match reply {
         // Cancelled while the backend worked on it: its late answer is not sent either.
         UpstreamReply::Json(_) if session.is_cancelled(id) => nothing(),
-        UpstreamReply::Json(body) => Answer::Json(body),
+        UpstreamReply::Json(body) => {
+            relay.note_required_elicitations(&body);
+            Answer::Json(body)
+        }
         UpstreamReply::Stream(stream) => {
             let own_id = id.to_owned();
             let stream = relay_backend_requests(stream, relay)
@@ -411,6 +414,9 @@ impl Relay {
             _ => {}
         }
         let Kind::Request { id, method } = &envelope.kind else {
+            if matches!(envelope.kind, Kind::Response { .. }) {
+                self.note_required_elicitations(raw.get().as_bytes());
+            }
             return Decision::Pass;
         };
         // Liveness checks are between the backend and the gateway, which is alive.
@@ -506,6 +512,33 @@ impl Relay {
             &elicitation_id,
             initiator,
         );
+    }
+
+    /// A backend's answer with error `-32042` (URL elicitation required, 2025-11-25) lists the
+    /// elicitations the client is to open in `error.data.elicitations`: their completions come
+    /// back to this session, as for an `elicitation/create` sent to it. Cheap when it is not one:
+    /// the bytes are searched for the code before anything is parsed.
+    pub(crate) fn note_required_elicitations(&self, message: &[u8]) {
+        const URL_ELICITATION_REQUIRED: &str = "-32042";
+        if memchr::memmem::find(message, URL_ELICITATION_REQUIRED.as_bytes()).is_none() {
+            return;
+        }
+        let Ok(raw) = serde_json::from_slice::<&RawValue>(message) else {
+            return;
+        };
+        let Some(error) = actors::mcp::json::member(raw, "error") else {
+            return;
+        };
+        let code = actors::mcp::json::member(error, "code").map(|c| c.get().trim());
+        if code != Some(URL_ELICITATION_REQUIRED) {
+            return;
+        }
+        let listed = actors::mcp::json::member(error, "data")
+            .and_then(|data| actors::mcp::json::member(data, "elicitations"))
+            .and_then(|list| serde_json::from_str::<Vec<&RawValue>>(list.get()).ok());
+        for elicitation in listed.unwrap_or_default() {
+            self.note_url_elicitation(Some(elicitation));
+        }
     }
 
     /// `notifications/elicitation/complete`: for the session that was sent the elicitation
