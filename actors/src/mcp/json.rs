@@ -67,28 +67,51 @@ pub fn members(object: &RawValue) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serd
 }
 
 /// One member of `object` as raw JSON (the first, if the key repeats). Read in one pass
-/// without collecting the members: every forwarded request looks up a few.
+/// without collecting the members: every forwarded request looks up a few. `object` is valid
+/// JSON already (a `RawValue` cannot be anything else), so once the member is found, a long
+/// rest — a tool's large arguments after its `name` — is not read to its end.
 pub fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
-    struct Find<'k>(&'k str);
-    impl<'de> Visitor<'de> for Find<'_> {
-        type Value = Option<&'de RawValue>;
+    /// Below this many bytes left, reading on to the end is cheaper than stopping the parser
+    /// (which builds an error to do so).
+    const STOP_EARLY_ABOVE: usize = 512;
+    struct Find<'k, 'de> {
+        key: &'k str,
+        text: &'de str,
+        found: &'k std::cell::Cell<Option<&'de RawValue>>,
+    }
+    impl<'de> Visitor<'de> for Find<'_, 'de> {
+        type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a JSON object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                if found.is_none() && key == self.0 {
-                    found = Some(map.next_value::<&'de RawValue>()?);
+                if self.found.get().is_none() && key == self.key {
+                    let value = map.next_value::<&'de RawValue>()?;
+                    self.found.set(Some(value));
+                    let read = value.get().as_ptr() as usize + value.get().len()
+                        - self.text.as_ptr() as usize;
+                    if self.text.len() - read > STOP_EARLY_ABOVE {
+                        return Err(serde::de::Error::custom("found"));
+                    }
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
-            Ok(found)
+            Ok(())
         }
     }
-    let mut de = serde_json::Deserializer::from_str(object.get());
-    de.deserialize_map(Find(key)).ok().flatten()
+    let text = object.get();
+    let found = std::cell::Cell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    // An error after the member was found is the early stop; before it, `object` was no object
+    // (and nothing was found).
+    let _ = de.deserialize_map(Find {
+        key,
+        text,
+        found: &found,
+    });
+    found.get()
 }
 
 /// Appends `text` as a JSON string literal, escaped exactly as `serde_json` escapes it (no
@@ -207,6 +230,18 @@ mod tests {
         assert_eq!(member(&object, "dA").unwrap().get(), r#""x""#);
         assert!(member(&object, "z").is_none());
         assert!(member(&raw("[1]"), "a").is_none(), "not an object");
+        // A member before a long rest is found without reading the rest (and still exactly).
+        let long = format!(
+            r#"{{"name":"t","arguments":{{"text":"{}"}},"name":"u"}}"#,
+            "x".repeat(4096)
+        );
+        let object = raw(&long);
+        assert_eq!(member(&object, "name").unwrap().get(), r#""t""#);
+        assert_eq!(
+            member(&object, "arguments").unwrap().get().len(),
+            4096 + r#"{"text":""}"#.len()
+        );
+        assert!(member(&object, "missing").is_none());
     }
 
     #[test]
