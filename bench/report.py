@@ -84,6 +84,16 @@ def report_proxy(rows, gw_reason, notes, args, p, na):
           f"{verdict(added <= TARGET_ADDED_P50_US, f'by {added - TARGET_ADDED_P50_US:.1f} µs')}")
     else:
         p(f"   gateway: {na}   (target: added p50 ≤ 150 µs)")
+    bd, bg = rows.get("big_direct"), rows.get("big_gateway")
+    if bd:
+        p(f"   with a {args.payload_bytes:,}-byte argument, echoed back ({args.payload_calls} calls per round; "
+          f"no target, for reference):")
+        p(f"   direct : p50 {us(lat(bd, 'p50_us'))}  p99 {us(lat(bd, 'p99_us'))}  failures {failures(bd)}"
+          f"   ({spread(rows, 'big_direct')})")
+        if bg:
+            p(f"   gateway: p50 {us(lat(bg, 'p50_us'))}  p99 {us(lat(bg, 'p99_us'))}  failures {failures(bg)}"
+              f"   [CPU {cpu_line(bg)}]  ({spread(rows, 'big_gateway')})")
+            p(f"   added  : p50 {us(lat(bg, 'p50_us') - lat(bd, 'p50_us'))}")
     p("")
 
     td, tg = rows["tp_direct"], rows.get("tp_gateway")

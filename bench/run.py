@@ -369,6 +369,21 @@ def measure(args, workdir, rows, notes, cleanup):
             rows[key] = median_round(reports)
             rows[key + "_p50s"] = [r["latency"]["p50_us"] for r in reports]
 
+    # The same with a large argument (echoed back, so the result is as large): what the gateway's
+    # per-payload work (payload scan, audit sizes, name lookups, copies) costs when payloads grow.
+    if args.payload_bytes:
+        log(f"sequential tools/call with a {args.payload_bytes:,}-byte argument, {args.latency_rounds} rounds")
+        big = ["--calls", str(args.payload_calls), "--warmup", "100", "--text-bytes", str(args.payload_bytes)]
+        rounds = {"big_direct": [], "big_gateway": []}
+        for _ in range(args.latency_rounds):
+            rounds["big_direct"].append(run_load("call", direct, *big, pids=on_backend))
+            if gw_reason is None:
+                rounds["big_gateway"].append(run_load("call", gw.url, *big, token=gw.token, pids=on_gateway))
+        for key, reports in rounds.items():
+            if reports:
+                rows[key] = median_round(reports)
+                rows[key + "_p50s"] = [r["latency"]["p50_us"] for r in reports]
+
     log(f"throughput, 64 connections, {args.rounds} x {args.duration:g} s each, interleaved")
     tp = ["--connections", "64", "--duration", str(args.duration)]
     best = lambda row, key: max((row, rows.get(key)), key=lambda r: r["calls_per_s"] if r else -1)
@@ -424,6 +439,9 @@ def main():
     ap.add_argument("--latency-rounds", type=int, default=5,
                     help="sequential rounds, direct and gateway interleaved; the median round is kept")
     ap.add_argument("--calls", type=int, default=5000, help="sequential tools/call samples")
+    ap.add_argument("--payload-bytes", type=int, default=65536,
+                    help="section 1b: the large argument's size in bytes (0 skips the section)")
+    ap.add_argument("--payload-calls", type=int, default=1000, help="section 1b: samples per round")
     ap.add_argument("--sessions", type=int, default=10_000, help="sessions to open and hold")
     ap.add_argument("--gateway-log-level", default="info", help="the gateway's logging.level")
     ap.add_argument("--progress-sessions", type=int, default=1000,

@@ -10,19 +10,29 @@ use serde_json::value::RawValue;
 /// `Some(depth)` as soon as nesting exceeds `max` (checked before parsing, so a hostile body
 /// cannot make the parser recurse deeply). Strings are skipped, escapes honoured.
 pub fn depth_exceeding(body: &[u8], max: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            // A string: jump to its closing quote (strings are most of a large payload's bytes,
+            // and `memchr` crosses them many bytes at a time).
+            b'"' => {
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &body[i..]) {
+                        None => return None,
+                        Some(at) if body[i + at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at + 1;
+                            break;
+                        }
+                    }
+                    if i >= body.len() {
+                        return None;
+                    }
+                }
+                continue;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
@@ -32,6 +42,7 @@ pub fn depth_exceeding(body: &[u8], max: usize) -> Option<usize> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     None
 }
@@ -249,6 +260,20 @@ mod tests {
         assert_eq!(depth_exceeding(br#"{"a":"[[[[[[["}"#, 2), None);
         assert_eq!(depth_exceeding(br#"{"a":"\"[[[["}"#, 2), None);
         assert_eq!(depth_exceeding(b"[[[1]]]", 2), Some(3));
+        // Escapes at the end of strings and of the body, brackets right after strings.
+        assert_eq!(depth_exceeding(br#"["\\",["x"],[[1]]]"#, 2), Some(3));
+        assert_eq!(depth_exceeding(br#"["\\"]"#, 1), None);
+        assert_eq!(
+            depth_exceeding(br#"["a\"#, 1),
+            None,
+            "unterminated: the parser refuses it"
+        );
+        assert_eq!(depth_exceeding(br#"[""#, 1), None);
+        assert_eq!(
+            depth_exceeding(br#"["\"]]]"#, 1),
+            None,
+            "all inside the string"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use serde::de::DeserializeSeed;
 
@@ -60,13 +60,14 @@ fn is_hidden(c: char) -> bool {
 }
 
 /// Prompt-injection phrases compiled once (settings are read at start) into one automaton, so a
-/// payload is searched in one pass for all of them, case-insensitively: ASCII text (nearly every
-/// payload) as it is, other text lowercased first. A phrase is found exactly when the
-/// lowercased text contains the lowercased phrase.
+/// payload is searched once for all of them (SIMD-accelerated), in its lowercase form. A phrase
+/// is found exactly when the lowercased text contains the lowercased phrase.
 #[derive(Debug, Clone)]
 pub struct Phrases {
     phrases: Vec<String>,
-    /// Over the lowercased phrases, ASCII case ignored.
+    lowered: Vec<String>,
+    /// Over `lowered`; `None` only if the automaton could not be built (then every payload
+    /// takes the plain search).
     matcher: Option<AhoCorasick>,
 }
 
@@ -74,38 +75,64 @@ impl Phrases {
     pub fn new<S: AsRef<str>>(phrases: &[S]) -> Phrases {
         let phrases: Vec<String> = phrases.iter().map(|p| p.as_ref().to_string()).collect();
         let lowered: Vec<String> = phrases.iter().map(|p| p.to_lowercase()).collect();
-        // Building fails only past the automaton's size limits (no sane phrase list gets
-        // there); the plain search in `find` stands in then.
+        // Leftmost-first and case-sensitive: only then may the search use its SIMD prefilter
+        // (Teddy; which match it reports does not matter, `find` only asks whether there is
+        // one), so payloads are lowercased first. Building fails only past the automaton's size
+        // limits (no sane phrase list gets there).
         let matcher = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
             .build(&lowered)
             .ok();
-        Phrases { phrases, matcher }
+        Phrases {
+            phrases,
+            lowered,
+            matcher,
+        }
     }
 
     /// The first phrase (in configured order) that `text` contains, case-insensitively.
     pub fn find(&self, text: &str) -> Option<&str> {
-        let lowered;
-        let haystack = if text.is_ascii() {
-            text
+        let lowered = if text.is_ascii() {
+            ascii_lowercase(text)
         } else {
-            lowered = text.to_lowercase();
-            &lowered
+            text.to_lowercase()
         };
-        let found = match &self.matcher {
-            Some(matcher) => matcher
-                .find_overlapping_iter(haystack)
-                .map(|m| m.pattern().as_usize())
-                .min(),
-            None => {
-                let lowered = haystack.to_ascii_lowercase();
-                self.phrases
-                    .iter()
-                    .position(|p| lowered.contains(&p.to_lowercase()))
-            }
-        };
+        if let Some(matcher) = &self.matcher
+            && !matcher.is_match(&lowered)
+        {
+            return None;
+        }
+        // Something matched (rare): which phrase comes first in the configured order.
+        let found = self
+            .lowered
+            .iter()
+            .position(|p| lowered.contains(p.as_str()));
         found.map(|i| self.phrases[i].as_str())
     }
+}
+
+/// `text.to_ascii_lowercase()`, eight bytes at a time: this crate is built for size, where the
+/// byte-by-byte loop is not vectorised, and payloads reach hundreds of kilobytes. Only ASCII
+/// capitals change (bytes of other characters have their top bit set and are left as they are).
+fn ascii_lowercase(text: &str) -> String {
+    const LSB: u64 = 0x0101_0101_0101_0101;
+    const MSB: u64 = 0x8080_8080_8080_8080;
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let low7 = x & !MSB;
+        // Per byte, no carries (each sum stays below 0x100): the top bit says `>= 'A'`, `> 'Z'`.
+        let at_least_a = low7 + LSB * u64::from(0x80 - b'A');
+        let beyond_z = low7 + LSB * u64::from(0x80 - b'Z' - 1);
+        let capital = at_least_a & !beyond_z & !x & MSB;
+        out.extend_from_slice(&(x | (capital >> 2)).to_le_bytes());
+    }
+    out.extend(chunks.remainder().iter().map(u8::to_ascii_lowercase));
+    String::from_utf8(out).unwrap_or_else(|_| text.to_ascii_lowercase())
 }
 
 /// Runs every detector over `text` (a JSON payload as sent or received; JSON escapes such as
@@ -310,6 +337,20 @@ mod tests {
             let lowered = text.to_lowercase();
             let expected = list.iter().find(|p| lowered.contains(&p.to_lowercase()));
             assert_eq!(compiled.find(text), expected.copied(), "{text}");
+        }
+    }
+
+    #[test]
+    fn ascii_lowercasing_by_words_agrees_with_the_standard_one() {
+        let all: String = (0u8..128).map(char::from).collect();
+        for text in [
+            all.as_str(),
+            "",
+            "AZ@[`{az",
+            "Mixed CASE with ÜNICODE ǅ and a tail",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        ] {
+            assert_eq!(ascii_lowercase(text), text.to_ascii_lowercase(), "{text:?}");
         }
     }
 

@@ -56,6 +56,10 @@ enum Mode {
         /// Tool to call; default: the first listed tool whose name ends in "echo".
         #[arg(long)]
         tool: Option<String>,
+        /// The echoed `text` argument's length in bytes (0: a short sentence); the echo tool
+        /// answers it back, so the result is as large.
+        #[arg(long, default_value_t = 0)]
+        text_bytes: usize,
     },
     /// Sequential full tools/list latency (all pages) on one session.
     List {
@@ -173,11 +177,15 @@ async fn run(mode: Mode) -> ExitCode {
             calls,
             warmup,
             tool,
+            text_bytes,
             ..
         } => {
             let report = sequential::run(
                 target,
-                Operation::Call { tool },
+                Operation::Call {
+                    tool,
+                    arguments: sequential::echo_arguments(text_bytes),
+                },
                 calls,
                 warmup,
                 &common.pids,

@@ -14,8 +14,12 @@ use crate::stats::{self, LatencySummary};
 /// What each timed request is.
 #[derive(Debug, Clone)]
 pub enum Operation {
-    /// `tools/call` of the named tool (or the first `…echo` tool listed).
-    Call { tool: Option<String> },
+    /// `tools/call` of the named tool (or the first `…echo` tool listed) with `arguments` (raw
+    /// JSON).
+    Call {
+        tool: Option<String>,
+        arguments: String,
+    },
     /// A full `tools/list`, all pages.
     List,
 }
@@ -35,6 +39,17 @@ pub struct SequentialReport {
     pub cpu: Vec<CpuUsage>,
 }
 
+/// `{"text": …}` with a text of `bytes` bytes (ASCII letters), or the short default for 0.
+pub fn echo_arguments(bytes: usize) -> String {
+    if bytes == 0 {
+        return ECHO_ARGUMENTS.to_owned();
+    }
+    let text: String = (0..bytes)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    format!(r#"{{"text":"{text}"}}"#)
+}
+
 /// Runs `warmup` untimed then `count` timed requests on one fresh session.
 pub async fn run(
     target: Arc<Target>,
@@ -46,13 +61,19 @@ pub async fn run(
     let mut conn = Connection::new(target);
     let session = conn.initialize().await?;
     let tool = match &operation {
-        Operation::Call { tool } => Some(resolve_tool(&mut conn, &session, tool.as_deref()).await?),
+        Operation::Call { tool, .. } => {
+            Some(resolve_tool(&mut conn, &session, tool.as_deref()).await?)
+        }
         Operation::List => None,
     };
     let mut failures = Failures::default();
     let mut samples = Vec::with_capacity(count);
     let mut listed = None;
     let mut probe = None;
+    let arguments = match &operation {
+        Operation::Call { arguments, .. } => arguments.as_str(),
+        Operation::List => "",
+    };
     let mut started = Instant::now();
     for i in 0..warmup + count {
         if i == warmup {
@@ -62,7 +83,7 @@ pub async fn run(
         let t0 = Instant::now();
         let outcome = match &tool {
             Some(tool) => conn
-                .call_tool(&session, tool, ECHO_ARGUMENTS)
+                .call_tool(&session, tool, arguments)
                 .await
                 .map(|_| None),
             None => conn.list_tools(&session).await.map(Some),
@@ -94,4 +115,18 @@ pub async fn run(
         elapsed_s,
         cpu,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_arguments_carry_a_text_of_the_asked_size() {
+        assert_eq!(echo_arguments(0), ECHO_ARGUMENTS);
+        let big: serde_json::Value = serde_json::from_str(&echo_arguments(1000)).unwrap();
+        let text = big["text"].as_str().unwrap();
+        assert_eq!(text.len(), 1000);
+        assert!(text.starts_with("abcdefghijklmnopqrstuvwxyzabc"));
+    }
 }
