@@ -57,11 +57,14 @@ pub(super) async fn open(
         deadline,
     )
     .await?;
+    // Copied, not cloned: a header value read from a response shares that response's whole
+    // read buffer, which a clone would keep alive for as long as the session lives (kilobytes
+    // per session).
     let session_header = response
         .headers()
         .get(SESSION_HEADER)
         .filter(|v| v.to_str().is_ok())
-        .cloned();
+        .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
     let session_id = session_header
         .as_ref()
         .and_then(|v| v.to_str().ok())
