@@ -153,20 +153,22 @@ fn create<U: Send + Sync + 'static>(
     new: NewSession,
 ) -> Result<Arc<ClientSession<U>>, SessionError> {
     let limits = state.args.limits;
-    let all = state.args.store.all();
-    let mine: Vec<_> = all
-        .iter()
-        .filter(|s| s.user_id == new.user_id)
-        .cloned()
-        .collect();
-    if mine.len() >= limits.max_per_user {
+    let store = &state.args.store;
+    // Counted without walking the sessions; only an eviction (at a limit) looks at them all.
+    if store.count_for(new.user_id) >= limits.max_per_user {
+        let mine: Vec<_> = store
+            .all()
+            .into_iter()
+            .filter(|s| s.user_id == new.user_id)
+            .collect();
         let victim = oldest_idle(&mine).ok_or(SessionError::UserLimit(limits.max_per_user))?;
         end(
             state,
             &victim.id,
             "evicted: the user reached max_sessions_per_user",
         );
-    } else if all.len() >= limits.max_total {
+    } else if store.len() >= limits.max_total {
+        let all = store.all();
         let victim = oldest_idle(&all).ok_or(SessionError::TotalLimit(limits.max_total))?;
         end(
             state,

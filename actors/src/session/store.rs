@@ -425,6 +425,10 @@ type Shard<U> = RwLock<HashMap<Arc<str>, Arc<ClientSession<U>>>>;
 pub struct SessionStore<U> {
     shards: Vec<Shard<U>>,
     hasher: std::collections::hash_map::RandomState,
+    /// Live sessions per user, kept with every insert and remove: creating a session checks
+    /// the per-user limit without walking every session (which made opening n sessions cost
+    /// n² steps in the one SessionActor).
+    per_user: std::sync::Mutex<HashMap<i64, usize>>,
 }
 
 impl<U> Default for SessionStore<U> {
@@ -432,6 +436,7 @@ impl<U> Default for SessionStore<U> {
         SessionStore {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: Default::default(),
+            per_user: Default::default(),
         }
     }
 }
@@ -452,16 +457,36 @@ impl<U> SessionStore<U> {
     }
 
     pub(crate) fn insert(&self, session: Arc<ClientSession<U>>) {
+        let user_id = session.user_id;
         let mut shard = self
             .shard(&session.id)
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        shard.insert(session.id.clone(), session);
+        if shard.insert(session.id.clone(), session).is_none() {
+            *self.counts().entry(user_id).or_default() += 1;
+        }
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<ClientSession<U>>> {
         let mut shard = self.shard(id).write().unwrap_or_else(|e| e.into_inner());
-        shard.remove(id)
+        let removed = shard.remove(id)?;
+        let mut counts = self.counts();
+        if let Some(count) = counts.get_mut(&removed.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&removed.user_id);
+            }
+        }
+        Some(removed)
+    }
+
+    /// How many sessions `user_id` has.
+    pub fn count_for(&self, user_id: i64) -> usize {
+        self.counts().get(&user_id).copied().unwrap_or(0)
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<i64, usize>> {
+        self.per_user.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn len(&self) -> usize {

@@ -87,6 +87,28 @@ async fn at_the_cap_the_oldest_idle_session_goes_never_a_busy_one() {
 }
 
 #[tokio::test]
+async fn an_ended_session_frees_its_place_under_the_cap() {
+    let (sessions, _ended) = start(100, 2, Duration::from_secs(60)).await;
+    let first = sessions.create(new(1)).await.unwrap();
+    let second = sessions.create(new(1)).await.unwrap();
+    sessions.end(&first.id, 1).await.unwrap();
+    // Back under the cap: the new session evicts nobody.
+    let third = sessions.create(new(1)).await.unwrap();
+    assert!(
+        sessions.get(&second.id, 1).is_ok(),
+        "second was not evicted"
+    );
+    assert!(sessions.get(&third.id, 1).is_ok());
+    // At the cap again: the oldest idle one (second) goes.
+    let _fourth = sessions.create(new(1)).await.unwrap();
+    assert_eq!(
+        sessions.get(&second.id, 1).err(),
+        Some(LookupError::Unknown)
+    );
+    assert_eq!(sessions.len(), 2);
+}
+
+#[tokio::test]
 async fn the_total_cap_evicts_across_users() {
     let (sessions, mut ended) = start(2, 10, Duration::from_secs(60)).await;
     let a = sessions.create(new(1)).await.unwrap();
