@@ -315,6 +315,20 @@ async fn two_users_get_what_their_policies_grant(database: Option<&str>) {
         "{denied}"
     );
     assert!(!dir.path().join("one").exists());
+    // A second `name` is refused: the gateway judges the first, a backend's parser may keep
+    // the last, and this request is forwarded as it is.
+    let marker = dir.path().join("twice");
+    let twice = format!(
+        r#"{{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{{"name":"echo","arguments":{{"ms":0,"marker":{}}},"name":"slow"}}}}"#,
+        serde_json::to_string(marker.to_str().unwrap()).unwrap()
+    );
+    let refused = one.post(&twice, &[]).await.json();
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    // Refused by the gateway itself (rmcp would refuse a repeated field too, but a backend whose
+    // parser keeps the last would run `slow`).
+    let message = refused["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("more than once"), "{refused}");
+    assert!(!marker.exists(), "the denied tool did not run");
     let echo = one
         .request(
             10,

@@ -89,6 +89,8 @@ pub fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
         key: &'k str,
         text: &'de str,
         found: &'k std::cell::Cell<Option<&'de RawValue>>,
+        /// Set when the visitor itself stopped the parser, found member in hand.
+        stopped: &'k std::cell::Cell<bool>,
     }
     impl<'de> Visitor<'de> for Find<'_, 'de> {
         type Value = ();
@@ -103,6 +105,7 @@ pub fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
                     let read = value.get().as_ptr() as usize + value.get().len()
                         - self.text.as_ptr() as usize;
                     if self.text.len() - read > STOP_EARLY_ABOVE {
+                        self.stopped.set(true);
                         return Err(serde::de::Error::custom("found"));
                     }
                 } else {
@@ -114,15 +117,45 @@ pub fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
     }
     let text = object.get();
     let found = std::cell::Cell::new(None);
+    let stopped = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(text);
-    // An error after the member was found is the early stop; before it, `object` was no object
-    // (and nothing was found).
-    let _ = de.deserialize_map(Find {
+    let read = de.deserialize_map(Find {
         key,
         text,
         found: &found,
+        stopped: &stopped,
     });
-    found.get()
+    // Any other error (not an object; a key that is no string, such as a lone surrogate
+    // escape) means no member, as when every member was read, even after the one wanted.
+    (read.is_ok() || stopped.get())
+        .then(|| found.get())
+        .flatten()
+}
+
+/// Whether `object` has any of `keys` more than once. The gateway judges a request by the first
+/// of a repeated key (see [`member`]) while a backend's parser may keep the last: a request
+/// forwarded as it is must not carry two of what it is judged by. Not an object: `false`.
+pub fn repeats_any(object: &RawValue, keys: &[&str]) -> bool {
+    struct Repeats<'k>(&'k [&'k str]);
+    impl<'de> Visitor<'de> for Repeats<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut seen = vec![false; self.0.len()];
+            let mut repeated = false;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if let Some(i) = self.0.iter().position(|k| *k == key) {
+                    repeated |= std::mem::replace(&mut seen[i], true);
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(repeated)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(object.get());
+    de.deserialize_map(Repeats(keys)).unwrap_or(false)
 }
 
 /// Appends `text` as a JSON string literal, escaped exactly as `serde_json` escapes it (no
@@ -253,6 +286,24 @@ mod tests {
             4096 + r#"{"text":""}"#.len()
         );
         assert!(member(&object, "missing").is_none());
+        // A key that is no string (a lone surrogate) after the member: none, as before.
+        let bad_key = raw(r#"{"name":"echo","arguments":{"x":1},"\ud800":0}"#);
+        assert!(member(&bad_key, "name").is_none());
+    }
+
+    #[test]
+    fn repeated_keys_are_found_escaped_or_not() {
+        let twice = raw(r#"{"name":"a","arguments":{},"name":"b"}"#);
+        assert!(repeats_any(&twice, &["name", "uri"]));
+        assert!(!repeats_any(&twice, &["uri", "arguments"]));
+        let escaped = raw(r#"{"name":"a","na\u006de":"b"}"#);
+        assert!(repeats_any(&escaped, &["name"]));
+        let nested = raw(r#"{"name":"a","arguments":{"name":"b","name":"c"}}"#);
+        assert!(
+            !repeats_any(&nested, &["name"]),
+            "only the object's own keys"
+        );
+        assert!(!repeats_any(&raw("[1,1]"), &["name"]));
     }
 
     #[test]

@@ -462,21 +462,19 @@ impl<U> SessionStore<U> {
             .shard(&session.id)
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        if shard.insert(session.id.clone(), session).is_none() {
-            *self.counts().entry(user_id).or_default() += 1;
+        let replaced = shard.insert(session.id.clone(), session);
+        let mut counts = self.counts();
+        *counts.entry(user_id).or_default() += 1;
+        // Ids are 256 random bits, so this never happens; if it did, the count stays true.
+        if let Some(old) = replaced {
+            decrement(&mut counts, old.user_id);
         }
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<ClientSession<U>>> {
         let mut shard = self.shard(id).write().unwrap_or_else(|e| e.into_inner());
         let removed = shard.remove(id)?;
-        let mut counts = self.counts();
-        if let Some(count) = counts.get_mut(&removed.user_id) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&removed.user_id);
-            }
-        }
+        decrement(&mut self.counts(), removed.user_id);
         Some(removed)
     }
 
@@ -513,6 +511,15 @@ impl<U> SessionStore<U> {
             );
         }
         out
+    }
+}
+
+fn decrement(counts: &mut HashMap<i64, usize>, user_id: i64) {
+    if let Some(count) = counts.get_mut(&user_id) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(&user_id);
+        }
     }
 }
 

@@ -333,13 +333,19 @@ async fn aggregate(
             }
             let keyed = with_idempotency_key(params, route.retry)
                 .and_then(|p| RawValue::from_string(p).ok());
-            let rewritten = rewrite(
+            let Some(rewritten) = rewrite(
                 id,
                 method,
                 keyed.as_deref().or(params),
                 "name",
                 &route.original,
-            );
+            ) else {
+                return error(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    "`params` must be an object whose keys are valid strings.",
+                );
+            };
             if task_call {
                 return tasks::create(state, http, session, &route.backend, rewritten, id).await;
             }
@@ -632,17 +638,21 @@ fn with_idempotency_key(params: Option<&RawValue>, retry: Retry) -> Option<Strin
 }
 
 /// The request with `params.<key>` replaced by the backend's own name; everything else in
-/// `params` keeps its bytes and order.
+/// `params` keeps its bytes and order. `None` when `params` cannot be rewritten (not an object,
+/// or a key that is no string): sending `{"<key>": …}` alone would drop the rest silently.
 fn rewrite(
     id: &RawValue,
     method: &str,
     params: Option<&RawValue>,
     key: &str,
     value: &str,
-) -> Bytes {
+) -> Option<Bytes> {
     let mut value_json = String::with_capacity(value.len() + 2);
     json::push_string_literal(&mut value_json, value);
-    let params = params.and_then(|p| json::with_member(p, key, &value_json).ok());
+    let params = match params {
+        Some(p) => Some(json::with_member(p, key, &value_json).ok()?),
+        None => None,
+    };
     let params_len = params
         .as_ref()
         .map_or(key.len() + value_json.len() + 5, String::len);
@@ -663,7 +673,7 @@ fn rewrite(
         }
     }
     out.push('}');
-    Bytes::from(out)
+    Some(Bytes::from(out))
 }
 
 /// `raw` (a message read from `body`) as bytes sharing `body`'s buffer: forwarding a message
@@ -681,6 +691,26 @@ pub(super) fn shared(body: &Bytes, raw: &RawValue) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_that_cannot_be_rewritten_are_refused_not_trimmed() {
+        let id = RawValue::from_string("1".into()).unwrap();
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        // A key that is no string (a lone surrogate): nothing is sent, rather than the name alone.
+        let bad = raw(r#"{"name":"p_echo","arguments":{},"\ud800":0}"#);
+        assert!(rewrite(&id, "tools/call", Some(&bad), "name", "echo").is_none());
+        let good = raw(r#"{"name":"p_echo","arguments":{"a":1}}"#);
+        let out = rewrite(&id, "tools/call", Some(&good), "name", "echo").unwrap();
+        assert_eq!(
+            &out[..],
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"a":1}}}"#
+        );
+        let bare = rewrite(&id, "tools/call", None, "name", "echo").unwrap();
+        assert_eq!(
+            &bare[..],
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#
+        );
+    }
 
     #[test]
     fn a_message_from_the_body_shares_its_buffer() {

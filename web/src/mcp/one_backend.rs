@@ -79,6 +79,17 @@ pub fn screen(
             table.filtered_page(&view, kind, cursor, size)
         }));
     }
+    // Forwarded as it is: the backend must see the very name judged here, not a second copy.
+    let judged_keys = ["name", "uri", "ref"];
+    let repeated = params.is_some_and(|p| json::repeats_any(p, &judged_keys))
+        || param("ref").is_some_and(|r| json::repeats_any(r, &["type", "name", "uri"]));
+    if repeated {
+        return Some(error(
+            Some(id),
+            ErrorCode::InvalidParams,
+            "`params` gives `name`, `uri` or `ref` more than once; send each once.",
+        ));
+    }
     match method {
         "tools/call" | "prompts/get" => {
             let (kind, what) = if method == "tools/call" {
