@@ -6,6 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::auth::opaque::hex;
 use crate::storage::audit_records::AuditRow;
 
 /// The `prev_hash` of the very first row.
@@ -52,5 +53,3 @@ fn int(h: &mut Sha256, value: Option<i64>) {
         }
     }
 }
-
-use crate::auth::opaque::hex;

@@ -14,7 +14,7 @@ pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 /// The `Accept` of a POST: a JSON answer or an event stream.
 pub const ACCEPT_JSON_OR_STREAM: HeaderValue =
     HeaderValue::from_static("application/json, text/event-stream");
-/// The `Accept` of a GET stream, and the `Content-Type` of one.
-pub const ACCEPT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+/// `text/event-stream`: the `Accept` of a GET stream and the `Content-Type` of any stream.
+pub const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 /// The `Content-Type` of a JSON message.
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json");

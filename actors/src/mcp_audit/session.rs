@@ -6,6 +6,7 @@ use serde_json::json;
 use super::auth::Access;
 use super::probe::{self, Probe, ProbeError, Send, Session};
 use super::{Finding, Report, ScanTarget, Severity};
+use crate::auth::opaque::hex;
 
 /// An Origin no server should trust.
 const FOREIGN_ORIGIN: &str = "http://authmcp-scan.invalid";
@@ -227,5 +228,3 @@ async fn termination(
     }
     Ok(())
 }
-
-pub(super) use crate::auth::opaque::hex;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::audit::now_ms;
+use crate::auth::opaque::hex;
 use crate::storage::StorageError;
 use crate::storage::security_events as store;
 
@@ -41,8 +42,6 @@ pub fn definition_hash(tool: &serde_json::Value) -> String {
     }
     hex(&hasher.finalize())
 }
-
-use crate::auth::opaque::hex;
 
 pub(super) async fn check(
     events: &SecurityEvents,

@@ -22,7 +22,7 @@ use super::{ClientContext, Upstream, UpstreamError, UpstreamReply, sse};
 use crate::backend::{OFFERED_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, SseParser};
 
 use crate::mcp::headers::{
-    ACCEPT_JSON_OR_STREAM, ACCEPT_STREAM, JSON, PROTOCOL_VERSION as VERSION_HEADER,
+    ACCEPT_JSON_OR_STREAM, EVENT_STREAM, JSON, PROTOCOL_VERSION as VERSION_HEADER,
     SESSION_ID as SESSION_HEADER,
 };
 /// Upper bound for one JSON answer.
@@ -152,7 +152,7 @@ pub(super) async fn server_messages(
     let session_id = session.session_header.clone()?;
     let request = client
         .get(url.as_str())
-        .insert_header((header::ACCEPT, ACCEPT_STREAM))
+        .insert_header((header::ACCEPT, EVENT_STREAM))
         .insert_header((SESSION_HEADER, session_id))
         .insert_header((VERSION_HEADER, session.version_header.clone()))
         // The stream is long-lived: only the connection attempt is bounded.

@@ -63,7 +63,7 @@ where
     S: futures_util::Stream<Item = Bytes> + 'static,
 {
     HttpResponse::Ok()
-        .content_type(actors::mcp::headers::ACCEPT_STREAM)
+        .content_type(actors::mcp::headers::EVENT_STREAM)
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
         .insert_header((X_ACCEL_BUFFERING, HeaderValue::from_static("no")))
         .streaming(events.map(Ok::<_, actix_web::Error>))

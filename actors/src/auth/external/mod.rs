@@ -138,7 +138,7 @@ impl ExternalIdentities {
                     let state = IssuerState::new(spec);
                     if let Err(error) = self.fetcher.watch(state.clone()) {
                         // Tokens of this issuer are refused (no keys) until a restart.
-                        slog::error!(self.log, "Cannot start the key fetch thread."; 
+                        slog::error!(self.log, "Cannot start the key fetch thread.";
                             "issuer" => &state.spec.issuer, "error" => %error);
                     }
                     state
