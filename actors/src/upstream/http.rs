@@ -31,14 +31,24 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// A client session's session with one HTTP backend.
 #[derive(Debug)]
 pub(super) struct HttpSession {
-    /// The backend's `Mcp-Session-Id`; `None` for stateless backends.
-    pub session_id: Option<String>,
-    pub protocol_version: String,
-    /// The two as header values, built once: every request of the session sends them.
+    /// The backend's `Mcp-Session-Id` (`None` for stateless backends) and the negotiated
+    /// protocol version, kept as header values: every request of the session sends them.
     session_header: Option<HeaderValue>,
     version_header: HeaderValue,
     /// Dropped with the session: ends the listener on the backend's GET stream.
     pub stop: tokio::sync::watch::Sender<()>,
+}
+
+impl HttpSession {
+    /// The backend's `Mcp-Session-Id` (checked to be text when the session opened).
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_header.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// The protocol version negotiated at `initialize` (a supported version, so text).
+    pub fn protocol_version(&self) -> &str {
+        self.version_header.to_str().unwrap_or_default()
+    }
 }
 
 pub(super) async fn open(
@@ -65,10 +75,6 @@ pub(super) async fn open(
         .get(SESSION_HEADER)
         .filter(|v| v.to_str().is_ok())
         .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
-    let session_id = session_header
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let request_id = RawValue::from_string("0".into()).expect("valid JSON");
     let reply = read_reply(upstream, response, request_id, deadline).await?;
     let answer = last_message(upstream, reply).await?;
@@ -80,8 +86,6 @@ pub(super) async fn open(
         ))
     })?;
     let session = HttpSession {
-        session_id,
-        protocol_version,
         session_header,
         version_header,
         stop: tokio::sync::watch::Sender::new(()),
@@ -267,7 +271,7 @@ async fn post(
         }
     }
     let status = response.status();
-    let has_session = session.is_some_and(|s| s.session_id.is_some());
+    let has_session = session.is_some_and(|s| s.session_header.is_some());
     if status == StatusCode::NOT_FOUND && has_session {
         return Err(UpstreamError::SessionExpired);
     }

@@ -77,7 +77,7 @@ impl UpstreamSession {
     /// of a legacy SSE session's endpoint.
     pub fn backend_session_id(&self) -> Option<&str> {
         match &self.kind {
-            SessionKind::Http(session) => session.session_id.as_deref(),
+            SessionKind::Http(session) => session.session_id(),
             SessionKind::Sse(session) => session.session_id.as_deref(),
             SessionKind::Stdio(_) => None,
         }
@@ -87,7 +87,7 @@ impl UpstreamSession {
     /// shared child's is not known here, `None`).
     pub fn protocol_version(&self) -> Option<&str> {
         match &self.kind {
-            SessionKind::Http(session) => Some(&session.protocol_version),
+            SessionKind::Http(session) => Some(session.protocol_version()),
             SessionKind::Sse(session) => Some(&session.protocol_version),
             SessionKind::Stdio(session) => session.protocol_version(),
         }
