@@ -47,6 +47,13 @@ pub(crate) fn record(
     audit.record(e);
 }
 
+/// The user's name for an auth event about a user other than the caller (a token issued to or
+/// revoked by an OAuth client): the audit trail's `user` filter matches names, not ids. `None`
+/// if the account is gone.
+pub(crate) async fn username_of(state: &AppState, user_id: i64) -> Option<String> {
+    state.identity.me(user_id).await.ok().map(|u| u.username)
+}
+
 /// Middleware: a successful change to who may do what through the admin API — policies,
 /// groups and their members, accounts (API or console), API tokens, revoked sessions — is a `permission_change`
 /// auth event naming the request (method and path; ids only, no body).

@@ -44,9 +44,8 @@ async fn revoke(
         .await
         .inspect_err(|e| slog::error!(log, "Revocation failed."; "error" => %e))?;
     slog::info!(log, "OAuth token revocation processed."; "client_id" => &client.client_id);
-    // Named too (not only the id), so the audit trail's `user` filter finds it.
     let username = match user_id {
-        Some(id) => state.identity.me(id).await.ok().map(|u| u.username),
+        Some(id) => crate::audit_events::username_of(&state, id).await,
         None => None,
     };
     crate::audit_events::record(&req, &state, "token_revoked", "ok", |e| {

@@ -141,13 +141,7 @@ async fn token(
             slog::info!(log, "OAuth tokens issued."; "client_id" => &client.client_id,
                 "grant_type" => grant_type, "user_id" => granted.tokens.user_id,
                 "scope" => granted.tokens.scope.as_deref().unwrap_or(""));
-            // Named too (not only the id), so the audit trail's `user` filter finds it.
-            let username = state
-                .identity
-                .me(granted.tokens.user_id)
-                .await
-                .ok()
-                .map(|u| u.username);
+            let username = crate::audit_events::username_of(&state, granted.tokens.user_id).await;
             let event = if grant_type == "refresh_token" {
                 "token_refreshed"
             } else {
