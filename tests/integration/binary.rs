@@ -17,7 +17,7 @@ fn stdio_backend(name: &str, tools: u32) -> String {
     )
 }
 
-fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 

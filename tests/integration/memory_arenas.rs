@@ -2,12 +2,11 @@
 //! (`src/memory.rs`): without it, every blocking-pool thread that touched the database grew an
 //! arena of its own, about 1.3 MB of an idle gateway's RSS.
 
-use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::binary::{create_admin, login};
+use crate::binary::{create_admin, login, write};
 use crate::daemon::Daemon;
 
 /// glibc reserves each extra arena as one 64 MiB, 64 MiB-aligned anonymous region, mapped as a
@@ -44,10 +43,6 @@ fn mmapped_arenas(pid: u32) -> usize {
             end - lo == ARENA_SIZE
         })
         .count()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
 }
 
 #[test]
