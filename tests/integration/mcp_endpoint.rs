@@ -329,6 +329,26 @@ async fn a_backend_going_down_leaves_the_others_listed_and_fails_its_calls_clear
     .await;
     let names = wait_for_tools(&gw, &token, 5).await;
     assert!(names.iter().all(|n| n.starts_with("loc_")), "{names:?}");
+    // A client that listed its tools earlier still gets "backend down", not "unknown tool".
+    let call = client
+        .request(
+            10,
+            "tools/call",
+            json!({"name":"web_echo","arguments":{"text":"x"}}),
+        )
+        .await;
+    assert_eq!(call["error"]["code"], -32010, "{call}");
+    assert!(
+        call["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Backend `web` is not running"),
+        "{call}"
+    );
+    let call = client
+        .request(11, "tools/call", json!({"name":"web_nothing"}))
+        .await;
+    assert_eq!(call["error"]["code"], -32602, "{call}");
     let call = client
         .request(
             9,

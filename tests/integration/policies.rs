@@ -4,20 +4,25 @@
 
 use std::path::Path;
 
+use actors::backend::BackendState;
 use actors::storage::users::Role;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::admin_api::send;
-use crate::fixture::HttpFixture;
+use crate::fixture::{HttpFixture, status, wait_for};
 use crate::harness::TestGateway;
 use crate::http;
 use crate::mcp_client::McpClient;
 use crate::users::{create_user, login};
 
 fn backend(name: &str, fixture: &HttpFixture) -> String {
+    checked_every(name, fixture, 60)
+}
+
+fn checked_every(name: &str, fixture: &HttpFixture, health_interval_s: u32) -> String {
     format!(
-        "[[backends]]\nname = {name:?}\nurl = \"{}\"\nhealth_interval_s = 60\n",
+        "[[backends]]\nname = {name:?}\nurl = \"{}\"\nhealth_interval_s = {health_interval_s}\n",
         fixture.url()
     )
 }
@@ -143,12 +148,13 @@ fn shape(reply: &Value, name: &str) -> Value {
 }
 
 async fn two_users_get_what_their_policies_grant(database: Option<&str>) {
-    let alpha = HttpFixture::start_with(0, 12, &["--rich"]);
+    let mut alpha = HttpFixture::start_with(0, 12, &["--rich"]);
     let beta = HttpFixture::start(3);
     let db = database.map_or(String::new(), |url| format!("[database]\nurl = {url:?}\n"));
     let config = format!(
         "{db}[mcp]\npage_size = 4\n{}{}",
-        backend("alpha", &alpha),
+        // Checked every second: it is stopped at the end, and three failed checks take it offline.
+        checked_every("alpha", &alpha, 1),
         backend("beta", &beta)
     );
     let gw = TestGateway::start(&config).await;
@@ -396,6 +402,50 @@ async fn two_users_get_what_their_policies_grant(database: Option<&str>) {
     assert_eq!(grant.body["subject"], "user:alice");
     assert_eq!(grant.body["backends"], json!(["*"]));
     assert_eq!(tools_of(&gw, &alice).await, tools_of(&gw, &root).await);
+
+    // alpha stops: its tools, prompts and resources leave the lists. Whoever may use one is
+    // told alpha is down; bob, granted nothing, still learns nothing of them.
+    alpha.kill();
+    wait_for(gw.handle(), "alpha offline", |s| {
+        status(s, "alpha").is_some_and(|b| b.state == BackendState::Offline)
+    })
+    .await;
+    wait_for_tools(&gw, &root, 3).await;
+    let a = session(&gw, "/mcp", &alice).await;
+    for (id, method, params) in [
+        (
+            20,
+            "tools/call",
+            json!({"name": "alpha_echo", "arguments": {"text": "hi"}}),
+        ),
+        (21, "prompts/get", json!({"name": "alpha_greet"})),
+        (22, "resources/read", json!({"uri": "fixture://item/5"})),
+    ] {
+        let down = a.request(id, method, params).await;
+        assert_eq!(down["error"]["code"], -32010, "{down}");
+        let message = down["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("Backend `alpha` is not running"), "{down}");
+    }
+    let b = session(&gw, "/mcp", &bob).await;
+    let hidden = b
+        .request(
+            23,
+            "tools/call",
+            json!({"name": "alpha_echo", "arguments": {}}),
+        )
+        .await;
+    let missing = b
+        .request(
+            24,
+            "tools/call",
+            json!({"name": "alpha_nope", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(shape(&hidden, "alpha_echo"), shape(&missing, "alpha_nope"));
+    let hidden = b
+        .request(25, "resources/read", json!({"uri": "fixture://static"}))
+        .await;
+    assert_eq!(hidden["error"]["code"], -32602, "{hidden}");
     gw.stop().await.unwrap();
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::web::Bytes;
 
 use actors::auth::policy::PolicyService;
-use actors::backend::BackendState;
+use actors::backend::{BackendCapabilities, BackendState};
 use actors::routing::{ListKind, Listing, RoutingTable};
 use actors::session::{ClientSession, SessionScope, TaskRegistry, UpstreamSlot, take_when_free};
 use actors::spec::BackendSpec;
@@ -58,7 +58,11 @@ pub async fn maintain_routing(
         );
         if last_key.as_ref() != Some(&key) {
             let approvals = security.as_ref().map(|s| s.tool_approvals());
-            let (table, withheld) = build(&gateway, &specs, &usable, approvals);
+            let Built {
+                table,
+                withheld,
+                not_running,
+            } = build(&gateway, &specs, &usable, approvals);
             if let Some(security) = &security {
                 check_tool_definitions(&gateway, &specs, &usable, security, &log);
             }
@@ -68,6 +72,7 @@ pub async fn maintain_routing(
             }
             let table = Arc::new(table);
             mcp.withheld.store(Arc::new(withheld));
+            mcp.not_running.store(Arc::new(not_running));
             let previous = mcp.routing.swap(table.clone());
             announce_changes(&mcp, &previous, &table);
             last_key = Some(key);
@@ -161,14 +166,22 @@ pub async fn announce_policy_changes(
     }
 }
 
-/// The routing table of the usable backends, without the tools withheld (hold mode: their
-/// definition changed since it was approved), and those withheld.
+/// What one rebuild publishes.
+struct Built {
+    /// The usable backends' items, without the tools withheld (hold mode: their definition
+    /// changed since it was approved).
+    table: RoutingTable,
+    withheld: Withheld,
+    /// The last-known items of the enabled backends that are not running.
+    not_running: RoutingTable,
+}
+
 fn build(
     gateway: &GatewayHandle,
     specs: &[BackendSpec],
     usable: &BTreeSet<String>,
     approvals: Option<&ToolApprovals>,
-) -> (RoutingTable, Withheld) {
+) -> Built {
     let mut withheld = Withheld::default();
     let listings: Vec<Listing> = specs
         .iter()
@@ -196,17 +209,35 @@ fn build(
                 }
                 _ => caps.tools.clone(),
             };
-            Some(Listing {
-                backend: Arc::from(spec.name.as_str()),
-                tool_prefix: spec.tool_prefix.clone(),
-                tools,
-                prompts: caps.prompts.clone(),
-                resources: caps.resources.clone(),
-                resource_templates: caps.resource_templates.clone(),
-            })
+            Some(listing(spec, tools, &caps))
         })
         .collect();
-    (RoutingTable::build(&listings), withheld)
+    // Capabilities outlive a backend's session (kept for its reconnection), so an offline
+    // backend still has the lists it last served.
+    let not_running: Vec<Listing> = specs
+        .iter()
+        .filter(|spec| spec.enabled && !usable.contains(&spec.name))
+        .filter_map(|spec| {
+            let caps = gateway.capabilities(&spec.name)?;
+            Some(listing(spec, caps.tools.clone(), &caps))
+        })
+        .collect();
+    Built {
+        table: RoutingTable::build(&listings),
+        withheld,
+        not_running: RoutingTable::build(&not_running),
+    }
+}
+
+fn listing(spec: &BackendSpec, tools: Arc<[Box<RawValue>]>, caps: &BackendCapabilities) -> Listing {
+    Listing {
+        backend: Arc::from(spec.name.as_str()),
+        tool_prefix: spec.tool_prefix.clone(),
+        tools,
+        prompts: caps.prompts.clone(),
+        resources: caps.resources.clone(),
+        resource_templates: caps.resource_templates.clone(),
+    }
 }
 
 /// A tool definition's name, hash and text.

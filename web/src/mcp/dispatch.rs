@@ -22,7 +22,7 @@ use super::audit_hook::PendingRecord;
 use super::forward::{self, Answer, error};
 use super::post::Session;
 use super::scan_hook::PayloadScan;
-use super::{limits, one_backend, reply, tasks};
+use super::{limits, not_running, one_backend, reply, tasks};
 use crate::state::AppState;
 
 #[allow(clippy::too_many_arguments)]
@@ -312,7 +312,7 @@ async fn aggregate(
                 {
                     return refusal;
                 }
-                return unknown();
+                return not_running::refuse(state, access, kind, &name, id).unwrap_or_else(unknown);
             };
             crate::metrics::note_route(&route.backend);
             if let Some(step_up) = access.step_up(&route.backend, kind, &name) {
@@ -371,6 +371,10 @@ async fn aggregate(
             let route = table.route_uri(&uri);
             if let Some(route) = &route {
                 crate::metrics::note_route(&route.backend);
+            } else if let Some(refusal) =
+                not_running::refuse(state, access, ItemKind::Resource, &uri, id)
+            {
+                return refusal;
             }
             if let Some(step_up) = route
                 .as_ref()

@@ -23,6 +23,7 @@ mod initialize;
 mod limits;
 mod listen;
 mod measured;
+mod not_running;
 mod one_backend;
 mod post;
 mod reply;
@@ -72,6 +73,9 @@ pub struct McpState {
     /// Tools left out of `routing` until an administrator approves their changed definition;
     /// published with it (`background.rs`).
     pub withheld: ArcSwap<withheld::Withheld>,
+    /// The last-known items of enabled backends that are not running, published with
+    /// `routing`: a request for one is told its backend is down instead of "unknown".
+    pub not_running: ArcSwap<RoutingTable>,
     /// Every user's tasks (2025-11-25): gateway task id → backend, its id, its backend session.
     pub tasks: Arc<actors::session::TaskRegistry<UpstreamSession>>,
     /// URL elicitations relayed to each user's sessions, awaiting the backend's completion.
@@ -92,6 +96,7 @@ impl McpState {
             closing: watch::Sender::new(None),
             access: access::AccessCache::default(),
             withheld: ArcSwap::from_pointee(withheld::Withheld::default()),
+            not_running: ArcSwap::from_pointee(RoutingTable::default()),
             tasks: Default::default(),
             elicitations: Default::default(),
         })
