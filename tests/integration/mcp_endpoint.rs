@@ -307,6 +307,17 @@ async fn a_backend_going_down_leaves_the_others_listed_and_fails_its_calls_clear
     let (gw, mut web, token) = two_backends().await;
     let mut client = McpClient::new(&gw.url("/mcp"), Some(&token));
     client.initialize("2025-06-18").await;
+    // The cursor of the last of four pages (8 tools, 2 a page), kept for after the list shrinks.
+    let mut last_cursor = Value::Null;
+    for id in 20..23 {
+        let params = match &last_cursor {
+            Value::Null => json!({}),
+            cursor => json!({ "cursor": cursor }),
+        };
+        let page = client.request(id, "tools/list", params).await;
+        last_cursor = page["result"]["nextCursor"].clone();
+        assert!(last_cursor.is_string(), "{page}");
+    }
     web.kill();
     // A call routed to the dead backend fails with an error naming it.
     let call = client
@@ -329,6 +340,11 @@ async fn a_backend_going_down_leaves_the_others_listed_and_fails_its_calls_clear
     .await;
     let names = wait_for_tools(&gw, &token, 5).await;
     assert!(names.iter().all(|n| n.starts_with("loc_")), "{names:?}");
+    // A client that was paging when the list shrank past its cursor gets the empty last page.
+    let page = client
+        .request(23, "tools/list", json!({"cursor": last_cursor}))
+        .await;
+    assert_eq!(page["result"], json!({"tools": []}), "{page}");
     // A client that listed its tools earlier still gets "backend down", not "unknown tool".
     let call = client
         .request(

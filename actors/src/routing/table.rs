@@ -267,12 +267,7 @@ impl RoutingTable {
         page_size: usize,
     ) -> Result<Bytes, BadCursor> {
         let items = &self.catalog(kind).items;
-        let start = match cursor {
-            None => 0,
-            Some(c) => decode_cursor(c)
-                .filter(|&o| o <= items.len())
-                .ok_or(BadCursor)?,
-        };
+        let start = start_of(cursor, items.len())?;
         let key = (kind, start, page_size);
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(page) = pages.get(&key) {
@@ -322,9 +317,20 @@ pub(super) fn render_page<'a>(
     out
 }
 
-/// A cursor this gateway did not mint, or one past the end.
+/// A cursor this gateway did not mint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadCursor;
+
+/// Where the page a cursor asks for starts in a list of `len` items. A cursor past the end is
+/// one minted before the list shrank (a backend went offline while a client paged): it gets
+/// the empty last page rather than an error, and the `list_changed` notification that follows
+/// the change sends the client back to the start.
+pub(super) fn start_of(cursor: Option<&str>, len: usize) -> Result<usize, BadCursor> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => decode_cursor(c).map(|o| o.min(len)).ok_or(BadCursor),
+    }
+}
 
 pub(super) fn encode_cursor(offset: usize) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
@@ -481,7 +487,7 @@ mod tests {
     }
 
     #[test]
-    fn pages_walk_the_whole_list_and_bad_cursors_are_refused() {
+    fn pages_walk_the_whole_list_and_foreign_cursors_are_refused() {
         let tools: Vec<String> = (0..5).map(|i| format!(r#"{{"name":"t{i}"}}"#)).collect();
         let refs: Vec<&str> = tools.iter().map(String::as_str).collect();
         let table = RoutingTable::build(&[listing("b", "", &refs)]);
@@ -508,10 +514,9 @@ mod tests {
             table.page(ListKind::Tools, Some("garbage!"), 2),
             Err(BadCursor)
         );
-        assert_eq!(
-            table.page(ListKind::Tools, Some(&encode_cursor(99)), 2),
-            Err(BadCursor)
-        );
+        // Minted before the list shrank: the empty last page, not an error.
+        let past_the_end = table.page(ListKind::Tools, Some(&encode_cursor(99)), 2);
+        assert_eq!(past_the_end.unwrap(), &br#"{"tools":[]}"#[..]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::table::{BadCursor, ListKind, Listing, RoutingTable, decode_cursor, render_page};
+use super::table::{BadCursor, ListKind, Listing, RoutingTable, render_page, start_of};
 
 const KINDS: [ListKind; 4] = [
     ListKind::Tools,
@@ -84,12 +84,7 @@ impl RoutingTable {
         page_size: usize,
     ) -> Result<Bytes, BadCursor> {
         let kept = &view.kept[slot(kind)];
-        let start = match cursor {
-            None => 0,
-            Some(c) => decode_cursor(c)
-                .filter(|&o| o <= kept.len())
-                .ok_or(BadCursor)?,
-        };
+        let start = start_of(cursor, kept.len())?;
         let key = (kind, start, page_size);
         let mut pages = view.pages.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(page) = pages.get(&key) {
@@ -192,6 +187,12 @@ mod tests {
             table.filtered_page(&view, ListKind::Tools, Some("bogus"), 3),
             Err(BadCursor)
         );
+        // Minted before the user's view shrank: the empty last page.
+        let past_the_end = super::super::table::encode_cursor(9);
+        let last = table
+            .filtered_page(&view, ListKind::Tools, Some(&past_the_end), 3)
+            .unwrap();
+        assert_eq!(&last[..], br#"{"tools":[]}"#);
         let empty = table
             .filtered_page(&view, ListKind::Resources, None, 3)
             .unwrap();
