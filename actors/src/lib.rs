@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod batch;
+mod http_reuse;
 pub mod mcp;
 pub mod mcp_audit;
 pub mod ratelimit;

@@ -378,6 +378,70 @@ async fn http_open_request_close_with_json_answers() {
     open_request_close(&["--json-response"], false).await;
 }
 
+/// Client-side sockets on this host whose other end is `port`, connected or in TIME_WAIT after
+/// the client closed them (read from /proc/net/tcp): the connections opened to it lately.
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp is readable");
+    let remote_port = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .is_some_and(|remote| remote.ends_with(&remote_port))
+        })
+        .count()
+}
+
+#[actix_rt::test]
+async fn streamed_answers_leave_their_connection_to_be_reused() {
+    // rmcp answers every request with an event stream that it ends after the response. The
+    // gateway is done with it at the response; the connection is reusable only if the rest is
+    // read too (awc closes a connection whose answer was dropped unread).
+    let server = RichHttp::start(&[]);
+    let (gateway, join) = start_online(vec![server.spec("web")]).await;
+    let upstream = gateway.upstream("web").unwrap();
+    let http = http_client();
+    let session = upstream.open(&http, &client_context()).await.unwrap();
+    let before = connections_to(server.port);
+    for id in 0..20 {
+        let message = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hi"}}}}}}"#
+        );
+        let reply = upstream
+            .request(&http, &session, Bytes::from(message))
+            .await
+            .unwrap();
+        assert!(matches!(reply, UpstreamReply::Stream(_)));
+        assert_eq!(id_of(&response(reply).await), id.to_string());
+    }
+    // One or two more while an answer is still being read to its end; without the reading,
+    // one per call.
+    let opened = connections_to(server.port) - before;
+    assert!(
+        opened <= 5,
+        "20 streamed answers opened {opened} new connections"
+    );
+    // The backend actor's health checks (every 200 ms here) reuse theirs too.
+    let before = connections_to(server.port);
+    for _ in 0..5 {
+        let last = status(&gateway.statuses(), "web").and_then(|s| s.last_check_ms);
+        wait_for(&gateway, "a health check", |s| {
+            status(s, "web").and_then(|b| b.last_check_ms) != last
+        })
+        .await;
+    }
+    let opened = connections_to(server.port) - before;
+    assert!(
+        opened <= 1,
+        "5 health checks opened {opened} new connections"
+    );
+    upstream.close(&http, session).await;
+    gateway.shutdown().await;
+    join.await.unwrap();
+}
+
 #[actix_rt::test]
 async fn a_streamed_answer_yields_the_notification_then_the_response() {
     let server = RichHttp::start(&[]);

@@ -152,7 +152,9 @@ impl HttpTransport {
             .unwrap_or("")
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            return self.read_sse(&mut response, expect_id).await.map(Some);
+            let found = self.read_sse(&mut response, expect_id).await?;
+            crate::http_reuse::drain_in_background(response);
+            return Ok(Some(found));
         }
         if !content_type.starts_with("application/json") {
             return Err(BackendError::Protocol(format!(

@@ -172,6 +172,7 @@ pub(super) async fn server_messages(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
     if !response.status().is_success() || !is_stream {
+        crate::http_reuse::drain_in_background(response);
         return None;
     }
     let stop = session.stop.subscribe();
@@ -267,16 +268,21 @@ async fn post(
             .refresh_after_rejection(bound)
             .await
         {
-            response = send(body).await?;
+            crate::http_reuse::drain_in_background(std::mem::replace(
+                &mut response,
+                send(body).await?,
+            ));
         }
     }
     let status = response.status();
     let has_session = session.is_some_and(|s| s.session_header.is_some());
-    if status == StatusCode::NOT_FOUND && has_session {
-        return Err(UpstreamError::SessionExpired);
-    }
     if status.is_success() {
         return Ok(response);
+    }
+    // An error's body is not read, only the connection kept.
+    crate::http_reuse::drain_in_background(response);
+    if status == StatusCode::NOT_FOUND && has_session {
+        return Err(UpstreamError::SessionExpired);
     }
     Err(match status.as_u16() {
         401 | 403 => upstream.unavailable(format!(

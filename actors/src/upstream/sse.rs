@@ -4,6 +4,8 @@
 //! message and is yielded at once; priming events (empty data) are skipped. The stream ends
 //! after the response whose id is the request's, at the deadline (with a `Timeout` item), or
 //! with a `Protocol` item if the backend closes the stream before answering.
+//! After the response the rest of the body (the backend ending its stream) is read on a task of
+//! its own, so that the connection can be reused ([`crate::http_reuse`]).
 
 use std::collections::VecDeque;
 
@@ -18,7 +20,8 @@ use super::envelope::{Envelope, same_id};
 use crate::backend::SseParser;
 
 struct State<S> {
-    body: S,
+    /// `None` once the response arrived: the rest of the body is being drained.
+    body: Option<S>,
     parser: SseParser,
     ready: VecDeque<Bytes>,
     request_id: Box<RawValue>,
@@ -40,7 +43,7 @@ where
     S: Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
 {
     let state = State {
-        body,
+        body: Some(body),
         parser: SseParser::default(),
         ready: VecDeque::new(),
         request_id,
@@ -54,7 +57,7 @@ where
 
 async fn next<S>(mut state: State<S>) -> Option<(Result<Bytes, UpstreamError>, State<S>)>
 where
-    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
 {
     loop {
         if state.finished {
@@ -63,10 +66,14 @@ where
         if let Some(message) = state.ready.pop_front() {
             if is_response_to(&message, &state.request_id) {
                 state.finished = true;
+                if let Some(body) = state.body.take() {
+                    crate::http_reuse::drain_in_background(body);
+                }
             }
             return Some((Ok(message), state));
         }
-        let chunk = match tokio::time::timeout_at(state.deadline, state.body.next()).await {
+        let body = state.body.as_mut()?;
+        let chunk = match tokio::time::timeout_at(state.deadline, body.next()).await {
             Err(_) => {
                 state.finished = true;
                 return Some((Err(UpstreamError::Timeout(state.timeout)), state));
