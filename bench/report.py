@@ -68,6 +68,27 @@ def report(rows, gw_reason, notes, args, elapsed):
     print("\n".join(out))
 
 
+def report_streamed(rows, args, p):
+    """Section 1c, under section 1: the backend answers as an event stream (no target)."""
+    sd, sg = rows.get("streamed_direct"), rows.get("streamed_gateway")
+    if not (sd and sg):
+        return
+    p("   with every answer streamed (a one-event text/event-stream, the SDK servers' default; "
+      "no target, for reference):")
+    p(f"   direct : p50 {us(lat(sd, 'p50_us'))}  p99 {us(lat(sd, 'p99_us'))}  failures {failures(sd)}"
+      f"   ({spread(rows, 'streamed_direct')})")
+    p(f"   gateway: p50 {us(lat(sg, 'p50_us'))}  p99 {us(lat(sg, 'p99_us'))}  failures {failures(sg)}"
+      f"   [CPU {cpu_line(sg)}]  ({spread(rows, 'streamed_gateway')})")
+    p(f"   added  : p50 {us(lat(sg, 'p50_us') - lat(sd, 'p50_us'))}")
+    td, tg = rows.get("streamed_tp_direct"), rows.get("streamed_tp_gateway")
+    if td and tg and td["calls_per_s"]:
+        cpu = per_call_us(tg, "gateway", tg["ok_calls"])
+        cpu = f"; gateway CPU per forwarded call {cpu:.1f} µs" if cpu is not None else ""
+        p(f"   throughput, 64 connections: direct {td['calls_per_s']:,.0f} calls/s, gateway "
+          f"{tg['calls_per_s']:,.0f} calls/s ({tg['calls_per_s'] / td['calls_per_s']:.2f}×{cpu}), "
+          f"failures {failures(td)} / {failures(tg)}")
+
+
 def report_proxy(rows, gw_reason, notes, args, p, na):
     """Sections 1-4."""
     cd, cg = rows["call_direct"], rows.get("call_gateway")
@@ -94,6 +115,7 @@ def report_proxy(rows, gw_reason, notes, args, p, na):
             p(f"   gateway: p50 {us(lat(bg, 'p50_us'))}  p99 {us(lat(bg, 'p99_us'))}  failures {failures(bg)}"
               f"   [CPU {cpu_line(bg)}]  ({spread(rows, 'big_gateway')})")
             p(f"   added  : p50 {us(lat(bg, 'p50_us') - lat(bd, 'p50_us'))}")
+    report_streamed(rows, args, p)
     p("")
 
     td, tg = rows["tp_direct"], rows.get("tp_gateway")

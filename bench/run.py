@@ -80,6 +80,44 @@ def rss_mb(pid):
     return float("nan")
 
 
+def measure_streamed(args, workdir, rows, notes, cleanup):
+    """Section 1c: sequential calls and throughput against a backend that answers every request
+    as a one-event stream, as the SDK servers (rmcp, TypeScript, Python) do by default; the
+    fast backend of the other sections answers JSON. A streamed answer is read differently, and
+    its connection is reusable only once the stream was read to its end."""
+    backend, (port,) = start_backend(1, 8, "--event-stream-answers")
+    cleanup.append(backend)
+    gw = Gateway(workdir, "gw-streamed", [port], args.gateway_log_level)
+    cleanup.append(gw)
+    try:
+        gw.start()
+        gw.probe()
+    except (Unavailable, OSError, urllib.error.URLError) as e:
+        notes.append(f"streamed answers: {e}")
+        gw.stop()
+        return
+    direct = f"http://127.0.0.1:{port}/mcp"
+    on_backend = [("backend", backend.pid)]
+    on_gateway = on_backend + [("gateway", gw.pid)]
+    log(f"streamed answers: sequential tools/call, {args.latency_rounds} rounds, then throughput")
+    rounds = {"streamed_direct": [], "streamed_gateway": []}
+    for _ in range(args.latency_rounds):
+        rounds["streamed_direct"].append(run_load("call", direct, "--calls", str(args.calls), pids=on_backend))
+        rounds["streamed_gateway"].append(run_load("call", gw.url, "--calls", str(args.calls),
+                                                   token=gw.token, pids=on_gateway))
+    for key, reports in rounds.items():
+        rows[key] = median_round(reports)
+        rows[key + "_p50s"] = [r["latency"]["p50_us"] for r in reports]
+    tp = ["--connections", "64", "--duration", str(args.duration)]
+    best = lambda row, key: max((row, rows.get(key)), key=lambda r: r["calls_per_s"] if r else -1)
+    for _ in range(args.rounds):
+        rows["streamed_tp_direct"] = best(run_load("throughput", direct, *tp, pids=on_backend),
+                                          "streamed_tp_direct")
+        rows["streamed_tp_gateway"] = best(run_load("throughput", gw.url, *tp, token=gw.token,
+                                                    pids=on_gateway), "streamed_tp_gateway")
+    gw.stop()
+
+
 def start_backend(backends, tools, *extra):
     proc = subprocess.Popen(
         [BACKEND, "--backends", str(backends), "--tools", str(tools), "--exit-on-stdin-close", *extra],
@@ -384,6 +422,9 @@ def measure(args, workdir, rows, notes, cleanup):
                 rows[key] = median_round(reports)
                 rows[key + "_p50s"] = [r["latency"]["p50_us"] for r in reports]
 
+    if args.streamed and gw_reason is None:
+        measure_streamed(args, workdir, rows, notes, cleanup)
+
     log(f"throughput, 64 connections, {args.rounds} x {args.duration:g} s each, interleaved")
     tp = ["--connections", "64", "--duration", str(args.duration)]
     best = lambda row, key: max((row, rows.get(key)), key=lambda r: r["calls_per_s"] if r else -1)
@@ -442,6 +483,8 @@ def main():
     ap.add_argument("--payload-bytes", type=int, default=65536,
                     help="section 1b: the large argument's size in bytes (0 skips the section)")
     ap.add_argument("--payload-calls", type=int, default=1000, help="section 1b: samples per round")
+    ap.add_argument("--no-streamed", dest="streamed", action="store_false",
+                    help="skip section 1c (a backend answering every request as an event stream)")
     ap.add_argument("--sessions", type=int, default=10_000, help="sessions to open and hold")
     ap.add_argument("--gateway-log-level", default="info", help="the gateway's logging.level")
     ap.add_argument("--progress-sessions", type=int, default=1000,

@@ -36,6 +36,10 @@ struct Args {
     /// event stream of `events` progress notifications `interval_ms` apart, then the result.
     #[arg(long)]
     progress_tool: bool,
+    /// Answer every request with a one-event `text/event-stream` (as rmcp and the TypeScript
+    /// and Python SDK servers do by default) instead of `application/json`.
+    #[arg(long)]
+    event_stream_answers: bool,
     /// Exit when stdin reaches end of file.
     #[arg(long)]
     exit_on_stdin_close: bool,
@@ -96,6 +100,7 @@ async fn run(args: Args) -> ExitCode {
         if args.progress_tool {
             app = app.with_progress_tool();
         }
+        app.event_stream_answers = args.event_stream_answers;
         let app = Arc::new(app);
         tokio::spawn(server::serve(listener, app));
     }

@@ -122,6 +122,8 @@ pub struct App {
     tools_list_result: String,
     sessions: Mutex<HashSet<String>>,
     progress_tool: bool,
+    /// Answer requests as a one-event `text/event-stream`, as the SDK servers do by default.
+    pub event_stream_answers: bool,
 }
 
 impl App {
@@ -154,6 +156,7 @@ impl App {
             tools_list_result,
             sessions: Mutex::new(HashSet::new()),
             progress_tool: false,
+            event_stream_answers: false,
         }
     }
 

@@ -4,7 +4,9 @@
 //! than the gateway does: the HTTP glue here is thin, [`app::App`] answers from a precomputed
 //! `tools/list` result and a hash set of session ids, and replies are `application/json` except
 //! for the optional `progress` tool, whose events are written as they are produced (a channel-fed
-//! `text/event-stream` body) so each carries the time it was really sent.
+//! `text/event-stream` body) so each carries the time it was really sent. With
+//! `event_stream_answers` every answer to a request is a one-event `text/event-stream` instead,
+//! as the SDK servers (rmcp, TypeScript, Python) send by default.
 
 pub mod app;
 
@@ -96,10 +98,10 @@ async fn respond(app: &App, request: Request<Incoming>) -> Response<ReplyBody> {
         .get("mcp-session-id")
         .map(HeaderValue::as_bytes);
     let reply = app.handle(&parts.method, parts.uri.path(), session, &body);
-    to_response(reply)
+    to_response(reply, app.event_stream_answers)
 }
 
-fn to_response(reply: Reply) -> Response<ReplyBody> {
+fn to_response(mut reply: Reply, event_stream: bool) -> Response<ReplyBody> {
     if let Some(plan) = reply.progress {
         let (events, body) = mpsc::channel(4);
         tokio::spawn(send_progress(*plan, events));
@@ -117,12 +119,26 @@ fn to_response(reply: Reply) -> Response<ReplyBody> {
     if reply.status == StatusCode::METHOD_NOT_ALLOWED {
         response = response.header(ALLOW, "POST, DELETE");
     }
-    if !reply.body.is_empty() {
+    if event_stream && reply.status == StatusCode::OK && !reply.body.is_empty() {
+        reply.body = one_event(&reply.body);
+        response = response
+            .header(CONTENT_TYPE, "text/event-stream")
+            .header("cache-control", "no-cache");
+    } else if !reply.body.is_empty() {
         response = response.header(CONTENT_TYPE, "application/json");
     }
     response
         .body(ReplyBody::Whole(Full::new(reply.body)))
         .expect("valid parts")
+}
+
+/// `message` (one line of JSON) as the only event of a stream.
+fn one_event(message: &[u8]) -> Bytes {
+    let mut event = Vec::with_capacity(message.len() + 24);
+    event.extend_from_slice(b"event: message\ndata: ");
+    event.extend_from_slice(message);
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
 }
 
 /// Writes the plan's events `interval` apart, each stamped just before it is handed to hyper,
@@ -157,4 +173,50 @@ fn plain(status: StatusCode, text: &'static str) -> Response<ReplyBody> {
     ))));
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: StatusCode, body: &'static str) -> Reply {
+        Reply {
+            status,
+            session_id: None,
+            body: Bytes::from_static(body.as_bytes()),
+            progress: None,
+        }
+    }
+
+    fn body_of(response: Response<ReplyBody>) -> Bytes {
+        match response.into_body() {
+            ReplyBody::Whole(full) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("a runtime");
+                runtime
+                    .block_on(full.collect())
+                    .expect("infallible")
+                    .to_bytes()
+            }
+            ReplyBody::Events(_) => panic!("a whole body expected"),
+        }
+    }
+
+    #[test]
+    fn event_stream_answers_carry_the_json_as_one_event() {
+        let json = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+        let streamed = to_response(reply(StatusCode::OK, json), true);
+        assert_eq!(streamed.headers()[CONTENT_TYPE], "text/event-stream");
+        assert_eq!(
+            body_of(streamed),
+            format!("event: message\ndata: {json}\n\n").as_bytes()
+        );
+        let plain = to_response(reply(StatusCode::OK, json), false);
+        assert_eq!(plain.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(body_of(plain), json.as_bytes());
+        // A notification's 202 has no body to stream.
+        let accepted = to_response(reply(StatusCode::ACCEPTED, ""), true);
+        assert!(accepted.headers().get(CONTENT_TYPE).is_none());
+    }
 }
