@@ -372,6 +372,14 @@ async fn changed_tools_are_reviewed_and_held(db: Db) {
     let message = refused["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("withheld"), "{refused}");
     assert!(message.contains("approval"), "{refused}");
+    // Someone granted nothing learns nothing of it: an unknown tool, as for any other name.
+    create_user(&gw, "eve", Role::User);
+    let eve = login(&gw, "eve").await;
+    let hidden = call_echo(&gw, &eve).await;
+    assert_eq!(
+        hidden["error"]["message"], "Unknown tool `local_echo`.",
+        "{hidden}"
+    );
     // On the backend's own endpoint too.
     let mut own = McpClient::new(&gw.url("/mcp/local"), Some(&admin));
     own.initialize("2025-06-18").await;

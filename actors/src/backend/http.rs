@@ -125,14 +125,16 @@ impl HttpTransport {
         )?;
         let mut response = request.send_body(body).await.map_err(send_error)?;
         let status = response.status();
-        if status == StatusCode::NOT_FOUND && had_session.is_some() {
-            return Err(BackendError::SessionExpired);
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            // An OAuth token the backend no longer accepts: the token loop gets a new one.
-            self.credential.request_refresh();
-        }
         if !status.is_success() {
+            // Only the status matters; the body is read so that the connection can be reused.
+            crate::http_reuse::drain_in_background(response);
+            if status == StatusCode::NOT_FOUND && had_session.is_some() {
+                return Err(BackendError::SessionExpired);
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                // An OAuth token the backend no longer accepts: the token loop gets a new one.
+                self.credential.request_refresh();
+            }
             return Err(BackendError::HttpStatus(status.as_u16()));
         }
         if let Some(session) = response
@@ -252,10 +254,11 @@ impl HttpTransport {
             Err(error) => return ListenEnd::Ended(send_error(error).to_string()),
         };
         let status = response.status();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            return ListenEnd::Unsupported;
-        }
         if !status.is_success() {
+            crate::http_reuse::drain_in_background(response);
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                return ListenEnd::Unsupported;
+            }
             return ListenEnd::Ended(BackendError::HttpStatus(status.as_u16()).to_string());
         }
         let mut parser = SseParser::default();

@@ -158,9 +158,24 @@ pub struct RoutingTable {
     /// grant, see `view.rs`).
     pub(super) listings: Vec<Listing>,
     pub(super) single: Mutex<HashMap<String, Arc<RoutingTable>>>,
+    /// The last-known items of enabled backends that are not running (offline, restarting):
+    /// published in the same table so that a request sees them and the live items of one
+    /// moment, never a backend in neither.
+    not_running: Option<Arc<RoutingTable>>,
 }
 
 impl RoutingTable {
+    /// This table, with the items of the backends that are not running beside it.
+    pub fn with_not_running(mut self, not_running: RoutingTable) -> RoutingTable {
+        self.not_running = Some(Arc::new(not_running));
+        self
+    }
+
+    /// The items of the enabled backends that are not running, if any were set.
+    pub fn not_running(&self) -> Option<&RoutingTable> {
+        self.not_running.as_deref()
+    }
+
     pub fn build(listings: &[Listing]) -> RoutingTable {
         let mut table = RoutingTable::default();
         for listing in listings {

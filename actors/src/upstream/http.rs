@@ -259,20 +259,20 @@ async fn post(
     };
     let mut response = send(body.clone()).await?;
     // A rejected OAuth token: the backend's token loop gets a new one, then this request is
-    // sent once more (static credentials cannot change, so they are not retried).
+    // sent once more (static credentials cannot change, so they are not retried). The refusal
+    // is read meanwhile, so that the repeat can reuse its connection.
     if response.status() == StatusCode::UNAUTHORIZED {
+        crate::http_reuse::drain_in_background(response);
         let bound = deadline.saturating_duration_since(Instant::now());
-        if upstream
+        if !upstream
             .inner
             .credential
             .refresh_after_rejection(bound)
             .await
         {
-            crate::http_reuse::drain_in_background(std::mem::replace(
-                &mut response,
-                send(body).await?,
-            ));
+            return Err(refused(upstream, StatusCode::UNAUTHORIZED));
         }
+        response = send(body).await?;
     }
     let status = response.status();
     let has_session = session.is_some_and(|s| s.session_header.is_some());
@@ -284,14 +284,19 @@ async fn post(
     if status == StatusCode::NOT_FOUND && has_session {
         return Err(UpstreamError::SessionExpired);
     }
-    Err(match status.as_u16() {
+    Err(refused(upstream, status))
+}
+
+/// The error for a backend's answer with an unsuccessful HTTP status.
+fn refused(upstream: &Upstream, status: StatusCode) -> UpstreamError {
+    match status.as_u16() {
         401 | 403 => upstream.unavailable(format!(
             "it rejected the gateway's credential (HTTP {})",
             status.as_u16()
         )),
         code @ 500.. => upstream.unavailable(format!("it answered HTTP {code}")),
         code => upstream.protocol(format!("it answered HTTP {code}")),
-    })
+    }
 }
 
 /// The answer to a request: a JSON body or an event stream.

@@ -58,11 +58,7 @@ pub async fn maintain_routing(
         );
         if last_key.as_ref() != Some(&key) {
             let approvals = security.as_ref().map(|s| s.tool_approvals());
-            let Built {
-                table,
-                withheld,
-                not_running,
-            } = build(&gateway, &specs, &usable, approvals);
+            let (table, withheld) = build(&gateway, &specs, &usable, approvals);
             if let Some(security) = &security {
                 check_tool_definitions(&gateway, &specs, &usable, security, &log);
             }
@@ -72,7 +68,6 @@ pub async fn maintain_routing(
             }
             let table = Arc::new(table);
             mcp.withheld.store(Arc::new(withheld));
-            mcp.not_running.store(Arc::new(not_running));
             let previous = mcp.routing.swap(table.clone());
             announce_changes(&mcp, &previous, &table);
             last_key = Some(key);
@@ -166,22 +161,15 @@ pub async fn announce_policy_changes(
     }
 }
 
-/// What one rebuild publishes.
-struct Built {
-    /// The usable backends' items, without the tools withheld (hold mode: their definition
-    /// changed since it was approved).
-    table: RoutingTable,
-    withheld: Withheld,
-    /// The last-known items of the enabled backends that are not running.
-    not_running: RoutingTable,
-}
-
+/// The routing table of the usable backends, without the tools withheld (hold mode: their
+/// definition changed since it was approved), and with the last-known items of the enabled
+/// backends that are not running beside it; and those withheld.
 fn build(
     gateway: &GatewayHandle,
     specs: &[BackendSpec],
     usable: &BTreeSet<String>,
     approvals: Option<&ToolApprovals>,
-) -> Built {
+) -> (RoutingTable, Withheld) {
     let mut withheld = Withheld::default();
     let listings: Vec<Listing> = specs
         .iter()
@@ -222,11 +210,8 @@ fn build(
             Some(listing(spec, caps.tools.clone(), &caps))
         })
         .collect();
-    Built {
-        table: RoutingTable::build(&listings),
-        withheld,
-        not_running: RoutingTable::build(&not_running),
-    }
+    let table = RoutingTable::build(&listings).with_not_running(RoutingTable::build(&not_running));
+    (table, withheld)
 }
 
 fn listing(spec: &BackendSpec, tools: Arc<[Box<RawValue>]>, caps: &BackendCapabilities) -> Listing {

@@ -308,11 +308,19 @@ async fn aggregate(
             };
             let Some(route) = catalog.route(&name) else {
                 if kind == ItemKind::Tool
-                    && let Some(refusal) = state.mcp.withheld.load().refuse_exposed(id, &name)
+                    && let Some(refusal) =
+                        state
+                            .mcp
+                            .withheld
+                            .load()
+                            .refuse_exposed(id, &name, |backend| {
+                                access.allows(backend, ItemKind::Tool, &name)
+                            })
                 {
                     return refusal;
                 }
-                return not_running::refuse(state, access, kind, &name, id).unwrap_or_else(unknown);
+                return not_running::refuse(&table, access, kind, &name, id)
+                    .unwrap_or_else(unknown);
             };
             crate::metrics::note_route(&route.backend);
             if let Some(step_up) = access.step_up(&route.backend, kind, &name) {
@@ -372,7 +380,7 @@ async fn aggregate(
             if let Some(route) = &route {
                 crate::metrics::note_route(&route.backend);
             } else if let Some(refusal) =
-                not_running::refuse(state, access, ItemKind::Resource, &uri, id)
+                not_running::refuse(&table, access, ItemKind::Resource, &uri, id)
             {
                 return refusal;
             }

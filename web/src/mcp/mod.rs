@@ -60,7 +60,8 @@ pub struct McpSettings {
 /// What the endpoint shares across workers.
 pub struct McpState {
     pub sessions: SessionHandle<UpstreamSession>,
-    /// Rebuilt off the request path when backends' capabilities or states change.
+    /// Rebuilt off the request path when backends' capabilities or states change; carries the
+    /// last-known items of the backends that are not running (`RoutingTable::not_running`).
     pub routing: ArcSwap<RoutingTable>,
     pub settings: ArcSwap<McpSettings>,
     /// Set when the gateway drains: GET streams end at once and answer streams still running
@@ -73,9 +74,6 @@ pub struct McpState {
     /// Tools left out of `routing` until an administrator approves their changed definition;
     /// published with it (`background.rs`).
     pub withheld: ArcSwap<withheld::Withheld>,
-    /// The last-known items of enabled backends that are not running, published with
-    /// `routing`: a request for one is told its backend is down instead of "unknown".
-    pub not_running: ArcSwap<RoutingTable>,
     /// Every user's tasks (2025-11-25): gateway task id → backend, its id, its backend session.
     pub tasks: Arc<actors::session::TaskRegistry<UpstreamSession>>,
     /// URL elicitations relayed to each user's sessions, awaiting the backend's completion.
@@ -96,7 +94,6 @@ impl McpState {
             closing: watch::Sender::new(None),
             access: access::AccessCache::default(),
             withheld: ArcSwap::from_pointee(withheld::Withheld::default()),
-            not_running: ArcSwap::from_pointee(RoutingTable::default()),
             tasks: Default::default(),
             elicitations: Default::default(),
         })

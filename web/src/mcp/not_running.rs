@@ -6,22 +6,23 @@
 
 use actors::auth::policy::ItemKind;
 use actors::mcp::ErrorCode;
+use actors::routing::RoutingTable;
 use serde_json::value::RawValue;
 
 use super::access::Access;
 use super::forward::{Answer, error};
-use crate::state::AppState;
 
-/// The refusal of a request for `name` (a URI for resources) when its backend is not running,
-/// if the caller may use that item (no one learns of an item their grants hide).
+/// The refusal of a request for `name` (a URI for resources) that `table` did not route, when
+/// its backend is not running, if the caller may use that item (no one learns of an item their
+/// grants hide).
 pub fn refuse(
-    state: &AppState,
+    table: &RoutingTable,
     access: &Access,
     kind: ItemKind,
     name: &str,
     id: &RawValue,
 ) -> Option<Answer> {
-    let table = state.mcp.not_running.load();
+    let table = table.not_running()?;
     let (route, what) = match kind {
         ItemKind::Tool => (table.tools.route(name).cloned(), "tool"),
         ItemKind::Prompt => (table.prompts.route(name).cloned(), "prompt"),

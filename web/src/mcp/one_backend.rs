@@ -101,6 +101,7 @@ pub fn screen(
             let known = catalog(&table, kind).route(&name).is_some();
             if !known
                 && kind == ItemKind::Tool
+                && may(kind, &name)
                 && let Some(refusal) = state
                     .mcp
                     .withheld

@@ -37,10 +37,16 @@ impl Withheld {
         self.by_backend.contains_key(backend)
     }
 
-    /// The refusal of a call to a withheld tool named as clients of `/mcp` see it.
-    pub fn refuse_exposed(&self, id: &RawValue, name: &str) -> Option<Answer> {
+    /// The refusal of a call to a withheld tool named as clients of `/mcp` see it, if the caller
+    /// may use it (`allowed(backend)`; others get "unknown tool", learning nothing of it).
+    pub fn refuse_exposed(
+        &self,
+        id: &RawValue,
+        name: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Option<Answer> {
         let backend = self.exposed.get(name)?;
-        Some(refusal(id, name, backend))
+        allowed(backend).then(|| refusal(id, name, backend))
     }
 
     /// The refusal of a call to `backend`'s withheld `tool` on `/mcp/<backend>`.
