@@ -380,6 +380,24 @@ async fn changed_tools_are_reviewed_and_held(db: Db) {
         hidden["error"]["message"], "Unknown tool `local_echo`.",
         "{hidden}"
     );
+    // Nor does someone granted another of the backend's tools, on its own endpoint.
+    let granted = http::post_json(
+        &gw.url("/admin/api/policies"),
+        Some(&admin),
+        &json!({"subject": "user:eve", "effect": "allow", "backends": ["local"],
+                "tools": ["local_add"]}),
+    )
+    .await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let mut eves = McpClient::new(&gw.url("/mcp/local"), Some(&eve));
+    eves.initialize("2025-06-18").await;
+    let hidden = eves
+        .request(5, "tools/call", json!({ "name": "echo", "arguments": {} }))
+        .await;
+    assert_eq!(
+        hidden["error"]["message"], "Unknown tool `echo`.",
+        "{hidden}"
+    );
     // On the backend's own endpoint too.
     let mut own = McpClient::new(&gw.url("/mcp/local"), Some(&admin));
     own.initialize("2025-06-18").await;

@@ -101,14 +101,19 @@ pub fn screen(
             let known = catalog(&table, kind).route(&name).is_some();
             if !known
                 && kind == ItemKind::Tool
-                && may(kind, &name)
                 && let Some(refusal) = state
                     .mcp
                     .withheld
                     .load()
                     .refuse_on_backend(id, backend, &name)
             {
-                return Some(refusal);
+                // Withheld, said only to whoever may use it (asked only now: `may` reports a
+                // refusal, which a name that is simply unknown must not produce).
+                return Some(if may(kind, &name) {
+                    refusal
+                } else {
+                    unknown(id, what, &name)
+                });
             }
             if known && let Some(step_up) = access.step_up(backend, kind, &public(kind, &name)) {
                 return Some(step_up);
