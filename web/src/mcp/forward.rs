@@ -517,10 +517,13 @@ impl Relay {
     /// A backend's answer with error `-32042` (URL elicitation required, 2025-11-25) lists the
     /// elicitations the client is to open in `error.data.elicitations`: their completions come
     /// back to this session, as for an `elicitation/create` sent to it. Cheap when it is not one:
-    /// the bytes are searched for the code before anything is parsed.
+    /// a result is known by its leading keys (its payload is not read), and an error's bytes
+    /// are searched for the code before anything is parsed.
     pub(crate) fn note_required_elicitations(&self, message: &[u8]) {
         const URL_ELICITATION_REQUIRED: &str = "-32042";
-        if memchr::memmem::find(message, URL_ELICITATION_REQUIRED.as_bytes()).is_none() {
+        if crate::metrics::response_outcome(message) == Some(crate::metrics::outcome::OK)
+            || memchr::memmem::find(message, URL_ELICITATION_REQUIRED.as_bytes()).is_none()
+        {
             return;
         }
         let Ok(raw) = serde_json::from_slice::<&RawValue>(message) else {
